@@ -1,0 +1,38 @@
+# reviewrnn: `make run` trains and evaluates the default model; `make test` runs the suite.
+# Both create .venv and install everything first. torch is installed on its own, pinned, before the
+# project: a plain `torch` requirement would pull a multi-GB CUDA build (override TORCH_SPEC for a GPU).
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RUN_NAME ?= default
+RUN_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install run test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: install
+	$(BIN)/reviewrnn train --name $(RUN_NAME) --force $(RUN_ARGS)
+	$(BIN)/reviewrnn evaluate models/$(RUN_NAME)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/bench.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""reviewrnn: a recurrent-network sentiment classifier for reviews, with a command line."""
+
+__version__ = "0.1.0"

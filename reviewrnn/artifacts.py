@@ -1,0 +1,185 @@
+"""Save and load a model directory: config.json, tokenizer.json, model.safetensors, history.json.
+
+Every write goes through one atomic helper (temp file in the same directory, fsync, rename), and a
+whole model is staged in a sibling directory and swapped in, so a crash never leaves a half-written
+model where a good one was. Loading reads only JSON and safetensors (nothing is unpickled) and
+checks every tensor's name, shape and dtype against the config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from reviewrnn.config import RunConfig
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.inference import expected_shapes
+from reviewrnn.tokenizer import load_tokenizer
+
+CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "config.json", "model.safetensors", "tokenizer.json"
+HISTORY_FILE, EVAL_FILE = "history.json", "eval.json"
+MODELS_DIR_ENV, MODEL_ENV = "REVIEWRNN_MODELS", "REVIEWRNN_MODEL"
+MAX_CONFIG_BYTES = 1 << 20
+
+
+@dataclass
+class LoadedModel:
+    directory: Path
+    config: RunConfig
+    weights: dict[str, np.ndarray]
+    tokenizer: Tokenizer
+
+
+def models_root() -> Path:
+    return Path(os.environ.get(MODELS_DIR_ENV) or "models")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, fsync, then rename over it: readers see old or new, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as sink:
+            sink.write(data)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def atomic_write_json(path: Path, value) -> None:
+    atomic_write_bytes(path, (json.dumps(value, indent=2, allow_nan=True) + "\n").encode("utf-8"))
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def save_model(
+    directory: Path, config: RunConfig, weights: dict[str, np.ndarray], tokenizer_json: str, history: list[dict]
+) -> Path:
+    """Stage the whole model beside `directory`, then swap it in; an older model there is replaced only at the end."""
+    from safetensors.numpy import save
+
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
+    try:
+        contiguous = {name: np.ascontiguousarray(value) for name, value in weights.items()}
+        atomic_write_bytes(staging / WEIGHTS_FILE, save(contiguous, metadata={"format": "reviewrnn"}))
+        atomic_write_bytes(staging / TOKENIZER_FILE, tokenizer_json.encode("utf-8"))
+        atomic_write_json(staging / HISTORY_FILE, history)
+        atomic_write_json(staging / CONFIG_FILE, config.to_dict())
+        _swap_in(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _swap_in(staging: Path, directory: Path) -> None:
+    if not directory.exists():
+        os.replace(staging, directory)
+        return
+    retired = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old-"))
+    os.replace(directory, retired / "model")
+    os.replace(staging, directory)
+    shutil.rmtree(retired, ignore_errors=True)
+    _fsync_directory(directory.parent)
+
+
+def load_model(directory: Path) -> LoadedModel:
+    """Read and validate a model directory; any problem is one ReviewRNNError naming the file."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ReviewRNNError(f"{directory}: no such model directory; train one with `reviewrnn train`")
+    config = load_config(directory)
+    weights = _load_weights(directory / WEIGHTS_FILE, config)
+    tokenizer = load_tokenizer(directory / TOKENIZER_FILE)
+    if tokenizer.get_vocab_size() != config.model.vocab_size:
+        raise ReviewRNNError(
+            f"{directory / TOKENIZER_FILE}: vocabulary of {tokenizer.get_vocab_size()} tokens, but the "
+            f"embedding has {config.model.vocab_size} rows; the files come from different models"
+        )
+    return LoadedModel(directory, config, weights, tokenizer)
+
+
+def load_config(directory: Path) -> RunConfig:
+    path = Path(directory) / CONFIG_FILE
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ReviewRNNError(f"{path}: too large to be a reviewrnn config")
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReviewRNNError(f"{path}: missing; is {directory} a reviewrnn model directory?") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ReviewRNNError(f"{path}: not valid JSON ({error.__class__.__name__}); the file is damaged") from None
+    try:
+        return RunConfig.from_dict(raw, source=str(path))
+    except TypeError as error:
+        raise ReviewRNNError(f"{path}: invalid config ({error})") from None
+
+
+def _load_weights(path: Path, config: RunConfig) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    if not path.is_file():
+        raise ReviewRNNError(f"{path}: missing; the model directory is incomplete")
+    try:
+        weights = load_file(str(path))
+    except Exception as error:  # safetensors raises its own error types for bad headers
+        detail = " ".join(str(error).split())[:120]
+        raise ReviewRNNError(f"{path}: not a valid safetensors file ({detail})") from None
+    expected = expected_shapes(config.model)
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        raise ReviewRNNError(
+            f"{path}: tensor names do not match the config (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
+    for name, shape in expected.items():
+        tensor = weights[name]
+        if tensor.dtype != np.float32 or tuple(tensor.shape) != shape:
+            raise ReviewRNNError(
+                f"{path}: tensor {name} is {tensor.dtype}{list(tensor.shape)}, expected float32{list(shape)}"
+            )
+        if not np.isfinite(tensor).all():
+            raise ReviewRNNError(f"{path}: tensor {name} holds NaN or infinite values")
+    return weights
+
+
+def default_model_dir() -> Path:
+    """$REVIEWRNN_MODEL, else the most recently trained model under the models directory."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    root = models_root()
+    candidates = sorted(root.glob(f"*/{CONFIG_FILE}"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    if not candidates:
+        raise ReviewRNNError(
+            f"no model found under {root}/; train one with `reviewrnn train` (or `make run`), or pass --model DIR"
+        )
+    return candidates[-1].parent
+
+
+def write_eval(directory: Path, report: dict) -> Path:
+    path = Path(directory) / EVAL_FILE
+    atomic_write_json(path, report)
+    return path

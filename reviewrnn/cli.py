@@ -1,0 +1,50 @@
+"""The `reviewrnn` command line: parse, call the library, render. Nothing else lives here.
+
+Commands import their heavy dependencies lazily, so `reviewrnn --help` and `reviewrnn predict`
+never pay for torch or datasets.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from reviewrnn import __version__
+from reviewrnn.commands.corpus import corpus, tokenize
+from reviewrnn.commands.evaluate import evaluate
+from reviewrnn.commands.predict import predict
+from reviewrnn.commands.train import train
+
+app = typer.Typer(
+    name="reviewrnn",
+    help="Recurrent-network sentiment classifier for reviews: train, evaluate by length, predict in pipelines.\n\n"
+    "Example: reviewrnn train && cat reviews.txt | reviewrnn predict - > labels.tsv",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"reviewrnn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    context: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True)] = False,
+) -> None:
+    context.obj = {"debug": debug}
+
+
+for command in (corpus, tokenize, train, evaluate, predict):
+    app.command()(command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,64 @@
+"""What every command shares: the two consoles, one-line error handling, the corpus options."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from reviewrnn.errors import ReviewRNNError
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+DEBUG_ENV = "REVIEWRNN_DEBUG"
+
+CorpusOption = Annotated[str, typer.Option("--corpus", help="'imdb', a CSV/TSV/JSONL/Parquet file, or hub:DATASET_ID.")]
+TextColumnOption = Annotated[str | None, typer.Option(help="Text column (default: text or review).")]
+LabelColumnOption = Annotated[str | None, typer.Option(help="Label column (default: label or sentiment).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def debug_enabled() -> bool:
+    context = click.get_current_context(silent=True)
+    flag = bool(context and context.find_root().obj and context.find_root().obj.get("debug"))
+    return flag or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(Text.assemble(("error: ", "bold red"), message))
+    return typer.Exit(code)
+
+
+def friendly_errors(command):
+    """Turn known failures into one line on stderr and exit 1; --debug shows the traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+            raise
+        except ReviewRNNError as error:
+            if debug_enabled():
+                raise
+            raise fail(str(error)) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except Exception as error:
+            if debug_enabled():
+                raise
+            raise fail(f"unexpected {type(error).__name__}: {error} (rerun with --debug for the traceback)") from None
+
+    return wrapper
+
+
+def existing_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise typer.BadParameter(f"{path}: no such file")
+    return path

@@ -1,0 +1,83 @@
+"""`reviewrnn corpus` and `reviewrnn tokenize`: look at the data, learn the vocabulary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reviewrnn.commands.common import (
+    CorpusOption,
+    JsonOption,
+    LabelColumnOption,
+    TextColumnOption,
+    err,
+    friendly_errors,
+    out,
+)
+from reviewrnn.config import TokenizerConfig, TrainConfig
+
+
+@friendly_errors
+def corpus(
+    name: Annotated[str, typer.Argument(help="'imdb', a local file, or hub:DATASET_ID.")] = "imdb",
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch (if needed) and describe a corpus: cache path, split sizes, class balance, lengths.
+
+    Example: reviewrnn corpus imdb --json | jq .splits.test.count
+    """
+    from reviewrnn.pipeline import CorpusSettings, corpus_summary
+    from reviewrnn.render import corpus_table
+
+    summary = corpus_summary(CorpusSettings(name, text_column, label_column))
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    out.print(corpus_table(summary))
+    out.print(f"file {summary['path'] or summary['name']}  sha256 {summary['sha256']}")
+    out.print(
+        f"cache {summary['cache_dir']}  rows {summary['rows']}  duplicates dropped {summary['duplicates_dropped']}"
+    )
+
+
+@friendly_errors
+def tokenize(
+    corpus: CorpusOption = "imdb",
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = None,
+    vocab_size: Annotated[int, typer.Option(min=100, help="Subword vocabulary size.")] = TokenizerConfig.vocab_size,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write tokenizer.json.")] = Path(
+        "models/tokenizer.json"
+    ),
+    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a WordPiece tokenizer on the TRAIN split only and report its statistics.
+
+    Example: reviewrnn tokenize --vocab-size 16000 --out models/tok16k.json
+    then:    reviewrnn train --tokenizer models/tok16k.json
+    """
+    from reviewrnn.artifacts import atomic_write_bytes
+    from reviewrnn.errors import ReviewRNNError
+    from reviewrnn.pipeline import CorpusSettings, tokenize_step
+
+    if out_path.exists() and not force:
+        raise ReviewRNNError(f"{out_path} already exists; pass --force to replace it or choose another --out")
+    settings = CorpusSettings(corpus, text_column, label_column)
+    tokenizer, report = tokenize_step(settings, TokenizerConfig(vocab_size=vocab_size), TrainConfig.valid_fraction)
+    atomic_write_bytes(out_path, tokenizer.to_str().encode("utf-8"))
+    figures = {"path": str(out_path), **report.__dict__}
+    if as_json:
+        out.print_json(json.dumps(figures))
+        return
+    out.print(
+        f"vocabulary {report.vocab_size}  tokens per review: median {report.median_tokens:.0f}, "
+        f"p90 {report.p90_tokens:.0f}, p99 {report.p99_tokens:.0f}  unknown {report.unknown_rate:.3%}  "
+        f"time {report.seconds:.1f} s"
+    )
+    err.print(f"saved {out_path}")

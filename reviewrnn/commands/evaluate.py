@@ -1,0 +1,56 @@
+"""`reviewrnn evaluate`: score a saved model, with accuracy by sequence length."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from reviewrnn.commands.common import JsonOption, LabelColumnOption, TextColumnOption, friendly_errors, out
+from reviewrnn.config import DEFAULT_LENGTH_EDGES, Device
+
+
+def parse_edges(value: str) -> tuple[int, ...]:
+    try:
+        edges = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r}: give increasing integers separated by commas, e.g. 0,64,128,256"
+        ) from None
+    if not edges or edges[0] != 0 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise typer.BadParameter(f"{value!r}: edges must start at 0 and increase, e.g. 0,64,128,256")
+    return edges
+
+
+@friendly_errors
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="A model directory, e.g. models/lstm-20261125-120000.")],
+    corpus: Annotated[str | None, typer.Option(help="Evaluate on another corpus (default: the model's own).")] = None,
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = None,
+    split: Annotated[Literal["train", "valid", "test"], typer.Option(help="Which canonical split to score.")] = "test",
+    edges: Annotated[str, typer.Option(help="Length bucket edges in tokens.")] = ",".join(
+        map(str, DEFAULT_LENGTH_EDGES)
+    ),
+    device: Annotated[Device, typer.Option()] = "auto",
+    threads: Annotated[int | None, typer.Option(min=1)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Accuracy, P/R/F1, confusion matrix, log loss and accuracy by length; saved to MODEL/eval.json.
+
+    Example: reviewrnn evaluate models/gru-imdb --json | jq .by_length
+    """
+    from reviewrnn.pipeline import CorpusSettings, evaluate_step
+    from reviewrnn.render import class_table, confusion_table, length_table, summary_line
+
+    settings = CorpusSettings(corpus, text_column, label_column) if corpus else None
+    report = evaluate_step(model, settings, split, parse_edges(edges), device, threads)
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    out.print(summary_line(report))
+    out.print(class_table(report))
+    out.print(confusion_table(report))
+    out.print(length_table(report["by_length"]))

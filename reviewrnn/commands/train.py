@@ -1,0 +1,154 @@
+"""`reviewrnn train`: the CLI face of pipeline.train_step, with live progress on stderr."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from reviewrnn.commands.common import (
+    CorpusOption,
+    JsonOption,
+    LabelColumnOption,
+    TextColumnOption,
+    err,
+    friendly_errors,
+    out,
+)
+from reviewrnn.config import Cell, Device, ModelConfig, Pool, TokenizerConfig, TrainConfig, Truncation
+
+M, T = ModelConfig, TrainConfig
+
+
+@friendly_errors
+def train(
+    corpus: CorpusOption = "imdb",
+    text_column: TextColumnOption = None,
+    label_column: LabelColumnOption = None,
+    cell: Annotated[Cell, typer.Option(help="rnn (tanh Elman), gru or lstm.")] = M.cell,
+    layers: Annotated[int, typer.Option(min=1)] = M.layers,
+    hidden: Annotated[int, typer.Option(min=1, help="Hidden state size.")] = M.hidden,
+    embed: Annotated[int, typer.Option(min=1, help="Embedding size.")] = M.embed,
+    bidirectional: Annotated[bool, typer.Option(help="Also read each review backwards.")] = M.bidirectional,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = M.dropout,
+    pool: Annotated[Pool, typer.Option(help="last state, or mean/max over all states.")] = M.pool,
+    epochs: Annotated[int, typer.Option(min=1)] = T.epochs,
+    batch_size: Annotated[int, typer.Option(min=1)] = T.batch_size,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = T.lr,
+    clip_norm: Annotated[
+        float, typer.Option(min=0.0, help="Clip the gradient norm to this; 0 turns clipping off.")
+    ] = T.clip_norm,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Truncate reviews to this many tokens.")] = T.max_tokens,
+    truncate: Annotated[Truncation, typer.Option(help="Keep the head or the tail of a long review.")] = T.truncate,
+    seed: int = T.seed,
+    patience: Annotated[
+        int, typer.Option(min=1, help="Stop after this many epochs without a better validation accuracy.")
+    ] = T.patience,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N training reviews.")] = None,
+    device: Annotated[Device, typer.Option(help="auto uses CUDA when present.")] = T.device,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
+    vocab_size: Annotated[int, typer.Option(min=100)] = TokenizerConfig.vocab_size,
+    tokenizer: Annotated[Path | None, typer.Option(help="Reuse a tokenizer.json instead of training one.")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name under models/ (default: CELL-TIMESTAMP).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a recurrent sentiment classifier and save it to models/NAME/.
+
+    Example: reviewrnn train --cell gru --epochs 3 --name gru-imdb
+    Quick smoke run: reviewrnn train --limit 500 --epochs 1
+    """
+    from reviewrnn.pipeline import CorpusSettings, output_directory, train_step
+
+    model_config = ModelConfig(
+        cell=cell, layers=layers, hidden=hidden, embed=embed, bidirectional=bidirectional, dropout=dropout, pool=pool
+    )
+    train_config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        clip_norm=clip_norm,
+        max_tokens=max_tokens,
+        truncate=truncate,
+        seed=seed,
+        patience=patience,
+        limit=limit,
+        device=device,
+        threads=threads,
+    )
+    directory = output_directory(name, out_dir, cell, force)
+    with TrainingDisplay() as display:
+        outcome = train_step(
+            CorpusSettings(corpus, text_column, label_column),
+            model_config,
+            train_config,
+            TokenizerConfig(vocab_size=vocab_size),
+            directory,
+            tokenizer,
+            on_stage=display.stage,
+            on_step=display.step,
+            on_epoch=display.epoch,
+        )
+    summary = {
+        "model": str(outcome.directory),
+        "best_epoch": outcome.best_epoch,
+        "valid_accuracy": outcome.best_valid_accuracy,
+        "stopped_early": outcome.stopped_early,
+        "seconds": round(outcome.seconds, 1),
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    out.print(
+        f"saved {outcome.directory} (best epoch {outcome.best_epoch}, validation accuracy "
+        f"{outcome.best_valid_accuracy:.2%}, {outcome.seconds / 60:.1f} min)"
+    )
+    err.print(f"next: reviewrnn evaluate {outcome.directory}")
+
+
+class TrainingDisplay:
+    """Draws the training callbacks: a bar per epoch (loss, accuracy, tokens/s, ETA), then a table row."""
+
+    def __init__(self):
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        self.task = None
+        self.header_shown = False
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def stage(self, message: str) -> None:
+        self.progress.console.print(f"[dim]{message}…[/dim]")
+
+    def step(self, report) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task(f"epoch {report.epoch}", total=report.steps, stats="")
+        stats = f"loss {report.loss:.3f} acc {report.running_accuracy:.1%} {report.tokens_per_s:,.0f} tok/s"
+        self.progress.update(self.task, completed=report.step, stats=stats)
+
+    def epoch(self, report) -> None:
+        from reviewrnn.render import epoch_header, epoch_row
+
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        if not self.header_shown:
+            self.progress.console.print(epoch_header(), style="bold")
+            self.header_shown = True
+        self.progress.console.print(epoch_row(report, report.improved))

@@ -1,0 +1,172 @@
+"""Every setting of a run, defined once, as dataclasses saved beside the weights.
+
+`evaluate` and `predict` rebuild the model from `config.json` alone, so no flag ever repeats a
+training setting (the nanoGPT/fastText habit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from reviewrnn.errors import ReviewRNNError
+
+FORMAT_VERSION = 1
+Cell = Literal["rnn", "gru", "lstm"]
+Pool = Literal["last", "mean", "max"]
+Truncation = Literal["head", "tail"]
+Device = Literal["auto", "cpu", "cuda"]
+CELLS, POOLS, TRUNCATIONS = get_args(Cell), get_args(Pool), get_args(Truncation)
+PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
+PAD_ID = 0
+DEFAULT_LENGTH_EDGES = (0, 64, 128, 256, 512, 1024)
+
+
+@dataclass
+class TokenizerConfig:
+    """How the subword vocabulary is learned (WordPiece over the TRAIN split only)."""
+
+    vocab_size: int = 20_000
+    min_frequency: int = 2
+
+
+@dataclass
+class ModelConfig:
+    """Shape of the recurrent classifier: embedding -> recurrent layers -> linear head."""
+
+    cell: str = "lstm"
+    vocab_size: int = 20_000
+    num_classes: int = 2
+    embed: int = 128
+    hidden: int = 128
+    layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    pool: str = "last"
+
+    def __post_init__(self) -> None:
+        _check_choice("cell", self.cell, CELLS)
+        _check_choice("pool", self.pool, POOLS)
+        for name in ("vocab_size", "embed", "hidden", "layers"):
+            if getattr(self, name) < 1:
+                raise ReviewRNNError(f"model setting {name} must be at least 1, got {getattr(self, name)}")
+        if self.num_classes < 2:
+            raise ReviewRNNError(f"a classifier needs at least 2 classes, got {self.num_classes}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ReviewRNNError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; the seed and data order make a CPU run repeatable."""
+
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    clip_norm: float = 1.0  # 0 turns clipping off
+    max_tokens: int = 400  # longer reviews are truncated to this many tokens
+    truncate: str = "head"  # head keeps the first max_tokens, tail the last
+    seed: int = 0
+    patience: int = 2  # epochs without a better validation accuracy before stopping
+    limit: int | None = None  # use only the first N training reviews
+    valid_fraction: float = 0.1
+    threads: int | None = None  # None: measured choice (see runtime.py)
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check_choice("truncate", self.truncate, TRUNCATIONS)
+        for name in ("epochs", "batch_size", "max_tokens"):
+            if getattr(self, name) < 1:
+                raise ReviewRNNError(f"training setting {name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ReviewRNNError(f"--lr must be positive, got {self.lr}")
+        if self.clip_norm < 0:
+            raise ReviewRNNError(f"--clip-norm must be 0 (off) or positive, got {self.clip_norm}")
+        if not 0.0 < self.valid_fraction < 0.5:
+            raise ReviewRNNError(f"valid_fraction must be in (0, 0.5), got {self.valid_fraction}")
+
+
+@dataclass
+class CorpusInfo:
+    """Where the training data came from, so a reader of config.json can reproduce the run."""
+
+    name: str = "imdb"
+    sha256: str | None = None
+    text_column: str = "review"
+    label_column: str = "sentiment"
+    label_names: list[str] = field(default_factory=lambda: ["negative", "positive"])
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    """The one object saved as config.json: everything needed to rebuild and explain a model."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    corpus: CorpusInfo = field(default_factory=CorpusInfo)
+    versions: dict[str, str] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str = "config.json") -> RunConfig:
+        """Rebuild from JSON, checking every field's name and type: a hand-edited file fails clearly."""
+        if not isinstance(raw, dict):
+            raise ReviewRNNError(f"{source}: expected a JSON object at the top level")
+        version = raw.get("format_version")
+        if not isinstance(version, int):
+            raise ReviewRNNError(f"{source}: missing or invalid format_version")
+        if version > FORMAT_VERSION:
+            raise ReviewRNNError(
+                f"{source}: written by format version {version}, this reviewrnn reads up to "
+                f"{FORMAT_VERSION}; upgrade reviewrnn to load it"
+            )
+        parts = {
+            "model": ModelConfig,
+            "train": TrainConfig,
+            "tokenizer": TokenizerConfig,
+            "corpus": CorpusInfo,
+        }
+        built = {name: _build(kind, raw.get(name, {}), f"{source}: {name}") for name, kind in parts.items()}
+        versions = raw.get("versions", {})
+        if not isinstance(versions, dict):
+            raise ReviewRNNError(f"{source}: versions must be an object")
+        return cls(**built, versions=versions, format_version=version)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ReviewRNNError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+_TYPE_CHECKS: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "int | None": (int, type(None)),
+    "str | None": (str, type(None)),
+    "list[str]": (list,),
+    "dict[str, int]": (dict,),
+}
+
+
+def _build(kind: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ReviewRNNError(f"{where} must be an object")
+    known = {f.name: f for f in dataclasses.fields(kind)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ReviewRNNError(f"{where}: unknown field {unknown[0]!r}")
+    for name, value in raw.items():
+        allowed = _TYPE_CHECKS.get(str(known[name].type), (object,))
+        wrong_bool = isinstance(value, bool) and bool not in allowed
+        if not isinstance(value, allowed) or wrong_bool:
+            raise ReviewRNNError(f"{where}.{name} has the wrong type ({type(value).__name__})")
+    return kind(**raw)

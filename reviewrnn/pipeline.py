@@ -1,0 +1,228 @@
+"""The steps behind each command: corpus -> tokenizer -> training -> saved model -> evaluation.
+
+Each step takes what it needs as arguments and returns values; the CLI only parses and renders.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from reviewrnn.artifacts import models_root, save_model, write_eval
+from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
+from reviewrnn.corpus import Corpus, Split, load_corpus, split_corpus
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.tokenizer import TokenizerReport, describe, load_tokenizer, train_tokenizer
+
+SPLITS = ("train", "valid", "test")
+PACKAGES = ("reviewrnn", "torch", "tokenizers", "datasets", "numpy", "safetensors")
+
+
+@dataclass
+class CorpusSettings:
+    """How to find and read the corpus (`--corpus`, `--text-column`, `--label-column`)."""
+
+    spec: str = "imdb"
+    text_column: str | None = None
+    label_column: str | None = None
+
+
+@dataclass
+class TrainOutcome:
+    directory: Path
+    config: RunConfig
+    best_epoch: int
+    best_valid_accuracy: float
+    stopped_early: bool
+    seconds: float
+
+
+def read_split(
+    settings: CorpusSettings, valid_fraction: float, label_names: list[str] | None = None
+) -> tuple[Corpus, Split]:
+    corpus = load_corpus(settings.spec, settings.text_column, settings.label_column, label_names)
+    split = split_corpus(corpus.examples, valid_fraction)
+    for part, size in split.sizes().items():
+        if size == 0 and part != "valid":
+            raise ReviewRNNError(
+                f"{settings.spec}: the {part} split is empty after de-duplication; the corpus needs more reviews"
+            )
+    return corpus, split
+
+
+def tokenize_step(
+    settings: CorpusSettings, tokenizer_config: TokenizerConfig, valid_fraction: float
+) -> tuple[Tokenizer, TokenizerReport]:
+    """Train a tokenizer on TRAIN only and describe it on TRAIN."""
+    _, split = read_split(settings, valid_fraction)
+    started = time.perf_counter()
+    tokenizer = train_tokenizer(split.train.texts, tokenizer_config)
+    return tokenizer, describe(tokenizer, split.train.texts, time.perf_counter() - started)
+
+
+def output_directory(name: str | None, out: Path | None, cell: str, force: bool) -> Path:
+    """models/<name>/ (a timestamped name by default); an existing model is replaced only with --force."""
+    directory = out or models_root() / (name or f"{cell}-{datetime.now():%Y%m%d-%H%M%S}")
+    if directory.exists() and not force:
+        raise ReviewRNNError(f"{directory} already exists; choose another --name/--out or pass --force to replace it")
+    return directory
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def train_step(
+    settings: CorpusSettings,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    tokenizer_config: TokenizerConfig,
+    directory: Path,
+    tokenizer_path: Path | None = None,
+    on_stage: Callable[[str], None] = lambda _: None,
+    on_step=None,
+    on_epoch=None,
+) -> TrainOutcome:
+    """Read, tokenize, train and save; the best epoch's weights are what lands in `directory`."""
+    from reviewrnn import runtime
+    from reviewrnn.data import encode_set
+    from reviewrnn.model import RecurrentClassifier
+    from reviewrnn.train import train_model
+
+    started = time.perf_counter()
+    on_stage("reading corpus")
+    corpus, split = read_split(settings, train_config.valid_fraction)
+    train_part = split.train
+    if train_config.limit:
+        train_part = type(train_part)(train_part.texts[: train_config.limit], train_part.labels[: train_config.limit])
+    on_stage("training tokenizer" if tokenizer_path is None else "loading tokenizer")
+    tokenizer = (
+        load_tokenizer(tokenizer_path) if tokenizer_path else train_tokenizer(train_part.texts, tokenizer_config)
+    )
+    on_stage("encoding reviews")
+    keep, limit = train_config.truncate, train_config.max_tokens
+    train_set = encode_set(tokenizer, train_part.texts, train_part.labels, limit, keep)
+    valid_set = encode_set(tokenizer, split.valid.texts, split.valid.labels, limit, keep)
+    if len(valid_set) == 0:
+        raise ReviewRNNError(f"{settings.spec}: no validation reviews; the corpus is too small to train on")
+    model_config.vocab_size = tokenizer.get_vocab_size()
+    model_config.num_classes = len(corpus.label_names)
+    runtime.set_threads(train_config.threads)
+    device = runtime.resolve_device(train_config.device)
+    rng = runtime.seed_everything(train_config.seed)
+    model = RecurrentClassifier(model_config)
+    on_stage("training")
+    result = train_model(model, train_set, valid_set, train_config, device, rng, on_step, on_epoch)
+    sizes = split.sizes() | {"train_used": len(train_part), "duplicates_dropped": split.duplicates_dropped}
+    corpus_info = CorpusInfo(
+        corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, corpus.label_names, sizes
+    )
+    config = RunConfig(model_config, train_config, tokenizer_config, corpus_info, package_versions())
+    if result.best_state is not None:
+        weights = {name: tensor.numpy() for name, tensor in result.best_state.items()}
+        save_model(directory, config, weights, tokenizer.to_str(), [epoch.to_dict() for epoch in result.history])
+    if result.diverged:
+        kept = (
+            f"; the best epoch ({result.best_epoch}) is saved in {directory}" if result.best_state is not None else ""
+        )
+        raise ReviewRNNError(result.diverged + kept)
+    return TrainOutcome(
+        directory,
+        config,
+        result.best_epoch,
+        result.best_valid_accuracy,
+        result.stopped_early,
+        time.perf_counter() - started,
+    )
+
+
+def evaluate_step(
+    directory: Path,
+    settings: CorpusSettings | None = None,
+    split_name: str = "test",
+    edges: tuple[int, ...] = DEFAULT_LENGTH_EDGES,
+    device_name: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Score a saved model on a split of its corpus (or another one); also writes MODEL/eval.json."""
+    import torch
+
+    from reviewrnn import runtime
+    from reviewrnn.artifacts import load_model
+    from reviewrnn.data import encode_set
+    from reviewrnn.evaluate import classification_report
+    from reviewrnn.model import RecurrentClassifier
+    from reviewrnn.train import predict_probabilities
+
+    if split_name not in SPLITS:
+        raise ReviewRNNError(f"--split must be one of {', '.join(SPLITS)}; got {split_name!r}")
+    loaded = load_model(directory)
+    config = loaded.config
+    if settings is None:
+        settings = CorpusSettings(config.corpus.name, config.corpus.text_column, config.corpus.label_column)
+    _, split = read_split(settings, config.train.valid_fraction, config.corpus.label_names)
+    part = getattr(split, split_name)
+    encoded = encode_set(loaded.tokenizer, part.texts, part.labels, config.train.max_tokens, config.train.truncate)
+    runtime.set_threads(threads)
+    device = runtime.resolve_device(device_name)
+    model = RecurrentClassifier(config.model)
+    model.load_state_dict({name: torch.from_numpy(value) for name, value in loaded.weights.items()})
+    model.to(device)
+    started = time.perf_counter()
+    probabilities = predict_probabilities(model, encoded, 256, device)
+    report = classification_report(
+        probabilities, encoded.labels, config.corpus.label_names, encoded.full_lengths, edges
+    )
+    report |= {
+        "model": str(directory),
+        "corpus": settings.spec,
+        "split": split_name,
+        "seconds": time.perf_counter() - started,
+        "max_tokens": config.train.max_tokens,
+        "truncated": int((encoded.full_lengths > config.train.max_tokens).sum()),
+    }
+    write_eval(directory, report)
+    return report
+
+
+def corpus_summary(settings: CorpusSettings, valid_fraction: float = TrainConfig.valid_fraction) -> dict:
+    """What `reviewrnn corpus` shows: where it lives, split sizes, class balance, length quantiles in words."""
+    from reviewrnn.corpus import cache_dir
+    from reviewrnn.tokenizer import quantile
+
+    corpus, split = read_split(settings, valid_fraction)
+    parts = {}
+    for name in SPLITS:
+        part = getattr(split, name)
+        words = sorted(len(text.split()) for text in part.texts)
+        counts = [part.labels.count(k) for k in range(len(corpus.label_names))]
+        parts[name] = {
+            "count": len(part),
+            "class_share": [count / max(len(part), 1) for count in counts],
+            "words": {"median": quantile(words, 0.5), "p90": quantile(words, 0.9), "p99": quantile(words, 0.99)},
+        }
+    return {
+        "name": corpus.name,
+        "path": str(corpus.path) if corpus.path else None,
+        "sha256": corpus.sha256,
+        "cache_dir": str(cache_dir()),
+        "rows": len(corpus.examples),
+        "duplicates_dropped": split.duplicates_dropped,
+        "text_column": corpus.text_column,
+        "label_column": corpus.label_column,
+        "label_names": corpus.label_names,
+        "splits": parts,
+    }
