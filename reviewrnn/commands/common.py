@@ -7,12 +7,18 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from reviewrnn.errors import ReviewRNNError
+
+try:  # recent typer (0.29 here) carries its own copy of click: `import click` sees other classes and contexts
+    from typer._click.exceptions import ClickException
+    from typer._click.globals import get_current_context
+except ImportError:  # older typer runs on click itself
+    from click import get_current_context
+    from click.exceptions import ClickException
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -25,7 +31,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 
 def debug_enabled() -> bool:
-    context = click.get_current_context(silent=True)
+    context = get_current_context(silent=True)
     flag = bool(context and context.find_root().obj and context.find_root().obj.get("debug"))
     return flag or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
@@ -42,7 +48,7 @@ def friendly_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+        except (typer.Exit, typer.Abort, ClickException):  # usage errors (exit 2) go to the parser
             raise
         except ReviewRNNError as error:
             if debug_enabled():

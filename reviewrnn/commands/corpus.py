@@ -51,9 +51,9 @@ def tokenize(
     text_column: TextColumnOption = None,
     label_column: LabelColumnOption = None,
     vocab_size: Annotated[int, typer.Option(min=100, help="Subword vocabulary size.")] = TokenizerConfig.vocab_size,
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write tokenizer.json.")] = Path(
-        "models/tokenizer.json"
-    ),
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Where to write tokenizer.json (default: MODELS_DIR/tokenizer.json).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -62,10 +62,11 @@ def tokenize(
     Example: reviewrnn tokenize --vocab-size 16000 --out models/tok16k.json
     then:    reviewrnn train --tokenizer models/tok16k.json
     """
-    from reviewrnn.artifacts import atomic_write_bytes
+    from reviewrnn.artifacts import atomic_write_bytes, models_root
     from reviewrnn.errors import ReviewRNNError
     from reviewrnn.pipeline import CorpusSettings, tokenize_step
 
+    out_path = out_path or models_root() / "tokenizer.json"
     if out_path.exists() and not force:
         raise ReviewRNNError(f"{out_path} already exists; pass --force to replace it or choose another --out")
     settings = CorpusSettings(corpus, text_column, label_column)

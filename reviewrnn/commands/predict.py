@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
-import click
 import typer
 
 from reviewrnn.commands.common import err, friendly_errors
@@ -50,7 +49,7 @@ def predict(
     missing = [path for path in files if not path.is_file()]
     if missing:
         raise typer.BadParameter(f"{missing[0]}: no such file", param_hint="'--file'")
-    stdin = click.get_binary_stream("stdin")
+    stdin = typer.get_binary_stream("stdin")
     if (not texts and not files or "-" in texts) and stdin.isatty():
         raise typer.BadParameter("no input: give TEXT, --file PATH, or pipe reviews on stdin", param_hint="TEXTS")
     predictor = Predictor(model or default_model_dir())

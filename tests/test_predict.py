@@ -1,0 +1,98 @@
+"""predict.py: Predictor.predict keeps order and handles blank lines; stream() is lazy and complete."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import pytest
+
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.predict import Predictor
+
+
+@pytest.fixture(scope="module")
+def predictor(trained_model) -> Predictor:
+    return Predictor(trained_model)
+
+
+def test_one_row_per_text_in_order(predictor):
+    texts = ["a great superb film", "", "awful boring plot", "   ", "\t", "wonderful brilliant music", "dreadful"]
+    rows = predictor.predict(texts)
+    assert len(rows) == len(texts)
+    assert [row.label for row in rows] == ["positive", None, "negative", None, None, "positive", "negative"]
+    for text, row in zip(texts, rows):
+        if not text.strip():
+            assert row.probability is None and row.probabilities is None and row.tokens == 0
+            continue
+        assert set(row.probabilities) == {"negative", "positive"}
+        assert sum(row.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+        assert row.probability == max(row.probabilities.values()) > 0.5
+        assert row.probabilities[row.label] == row.probability
+        assert row.tokens == len(text.split())
+
+
+def test_batched_results_equal_one_by_one(predictor):
+    texts = [f"the film was {'great ' * (i % 7)} {'boring ' * (i % 5)} story" for i in range(150)]
+    together = predictor.predict(texts)
+    for text, row in zip(texts[::10], together[::10]):
+        [alone] = predictor.predict([text])
+        assert alone.label == row.label
+        assert alone.probability == pytest.approx(row.probability, abs=1e-6)
+
+
+def test_empty_list(predictor):
+    assert predictor.predict([]) == []
+
+
+def test_only_blank_lines(predictor):
+    assert [row.label for row in predictor.predict(["", " ", "<br />"])] == [None, None, None]
+
+
+def test_very_long_line(predictor):
+    [row] = predictor.predict(["great " * 200_000])
+    assert row.label == "positive"
+    assert row.tokens <= predictor.max_tokens * 64  # cut before tokenizing, bounded work
+
+
+def test_stream_covers_many_lines_in_order(predictor):
+    lines = [("superb film" if i % 3 else "boring awful") + f" {i}" for i in range(1000)] + [""]
+    pairs = list(predictor.stream(iter(lines), chunk_lines=7))
+    assert [line for line, _ in pairs] == lines
+    streamed = [p.label for _, p in pairs]
+    assert streamed == [p.label for p in predictor.predict(lines)]
+    assert streamed[-1] is None and streamed[0] == "negative" and streamed[1] == "positive"
+
+
+def test_stream_reads_at_most_one_chunk_ahead(predictor):
+    pulled = []
+
+    def source():
+        for i in itertools.count():
+            pulled.append(i)
+            yield "great film"
+
+    stream = predictor.stream(source(), chunk_lines=5)
+    next(stream)
+    assert len(pulled) <= 6  # one chunk, plus at most the look-ahead that ends it
+    for _ in range(9):
+        next(stream)
+    assert len(pulled) <= 11
+
+
+def test_predict_does_not_import_torch(trained_model):
+    """The numpy forward pass is the point: predicting must not pay for torch."""
+    import subprocess
+
+    code = (
+        "import sys; from reviewrnn.predict import Predictor; "
+        f"p = Predictor({str(trained_model)!r}); p.predict(['great film']); "
+        "print('torch' in sys.modules, 'datasets' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_missing_model_directory(tmp_path):
+    with pytest.raises(ReviewRNNError, match="no such model directory"):
+        Predictor(tmp_path / "none")

@@ -1,0 +1,92 @@
+"""render.py: bars, bucket names and the tables the CLI prints."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import numpy as np
+from rich.console import Console
+
+from reviewrnn.evaluate import classification_report
+from reviewrnn.render import (
+    bar,
+    bucket_name,
+    class_table,
+    confusion_table,
+    corpus_table,
+    epoch_header,
+    epoch_row,
+    length_table,
+    summary_line,
+)
+
+
+def text_of(renderable) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+REPORT = classification_report(
+    np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), np.array([0, 1, 1]), ["negative", "positive"], np.array([5, 70, 3])
+) | {"truncated": 1, "max_tokens": 64, "split": "test"}
+
+
+def test_bar():
+    assert bar(0.5, 10) == "█████·····"
+    assert bar(0.0, 4) == "····" and bar(1.0, 4) == "████"
+    assert bar(1.7, 4) == "████" and bar(-1, 4) == "····"
+
+
+def test_bucket_name():
+    assert bucket_name({"low": 64, "high": 128}) == "64-127"
+    assert bucket_name({"low": 1024, "high": None}) == "1024+"
+
+
+def test_length_table_shows_counts_and_intervals():
+    text = text_of(length_table(REPORT["by_length"]))
+    assert "0-63" in text and "64-127" in text and "1024+" in text
+    assert "50.0%" in text and "100.0%" in text  # two reviews at 50%, one at 100%
+    assert "-" in text  # empty buckets
+
+
+def test_class_and_confusion_tables():
+    classes = text_of(class_table(REPORT))
+    assert "negative" in classes and "0.500" in classes and "0.667" in classes  # P(neg) 1/2, F1 2/3
+    confusion = text_of(confusion_table(REPORT))
+    assert "true \\ predicted" in confusion
+    assert confusion.count("negative") == 2 and confusion.count("positive") == 2
+
+
+def test_summary_line():
+    line = summary_line(REPORT).plain
+    assert "accuracy 66.67%" in line and "reviews 3" in line and "truncated 1 (> 64 tokens)" in line
+
+
+def test_epoch_rows_line_up_with_the_header():
+    report = SimpleNamespace(
+        epoch=2,
+        train_loss=0.25,
+        valid_accuracy=0.9,
+        grad_norm_mean=0.5,
+        grad_norm_max=1.5,
+        clipped_share=0.25,
+        seconds=3.0,
+        tokens_per_s=12345.0,
+    )
+    row = epoch_row(report, best=True)
+    assert row.endswith("*best") and "90.00%" in row and "12,345" in row and "25%" in row
+    assert len(epoch_row(report, best=False)) == len(epoch_header())
+
+
+def test_corpus_table():
+    summary = {
+        "name": "x.csv",
+        "label_names": ["negative", "positive"],
+        "splits": {
+            "train": {"count": 10, "class_share": [0.4, 0.6], "words": {"median": 5, "p90": 9, "p99": 12}},
+        },
+    }
+    text = text_of(corpus_table(summary))
+    assert "Corpus x.csv" in text and "40.0%" in text and "60.0%" in text and "12" in text

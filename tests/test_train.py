@@ -1,0 +1,226 @@
+"""train.py: clipping bounds the gradient the optimiser sees, training learns, seeds repeat, divergence stops."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import synthetic_reviews, tiny_configs
+
+from reviewrnn import runtime
+from reviewrnn.artifacts import load_model
+from reviewrnn.corpus import Examples, split_corpus
+from reviewrnn.data import encode_set
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.model import RecurrentClassifier
+from reviewrnn.pipeline import CorpusSettings, train_step
+from reviewrnn.tokenizer import train_tokenizer
+from reviewrnn.train import predict_probabilities, train_model
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def encoded():
+    """TRAIN/VALID/TEST encoded sets of a 1200-review synthetic corpus, and a matching tokenizer size."""
+    rows = synthetic_reviews(1200, seed=11)
+    examples = Examples([t for t, _ in rows], [int(label == "positive") for _, label in rows])
+    split = split_corpus(examples)
+    _, _, tokenizer_config = tiny_configs()
+    tokenizer = train_tokenizer(split.train.texts, tokenizer_config)
+    sets = {
+        name: encode_set(tokenizer, part.texts, part.labels, 64, "head")
+        for name, part in (("train", split.train), ("valid", split.valid), ("test", split.test))
+    }
+    return sets, tokenizer.get_vocab_size()
+
+
+def fit(encoded, seed=0, **overrides):
+    sets, vocab_size = encoded
+    model_config, train_config, _ = tiny_configs(seed=seed, **overrides)
+    model_config.vocab_size = vocab_size
+    rng = runtime.seed_everything(train_config.seed)
+    model = RecurrentClassifier(model_config)
+    result = train_model(model, sets["train"], sets["valid"], train_config, CPU, rng)
+    return model, result
+
+
+def accuracy(model, encoded_set) -> float:
+    probabilities = predict_probabilities(model, encoded_set, 64, CPU)
+    return float((probabilities.argmax(1) == encoded_set.labels).mean())
+
+
+class RecordingAdam(torch.optim.Adam):
+    """Adam that records the norm of the gradient it is about to apply."""
+
+    applied: list[float] = []
+
+    def step(self, closure=None):
+        grads = [
+            p.grad.detach().flatten() for group in self.param_groups for p in group["params"] if p.grad is not None
+        ]
+        RecordingAdam.applied.append(float(torch.cat(grads).norm()))
+        return super().step(closure)
+
+
+@pytest.fixture
+def recording_adam(monkeypatch):
+    RecordingAdam.applied = []
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    return RecordingAdam.applied
+
+
+def test_clipping_bounds_the_gradient_the_optimiser_applies(encoded, recording_adam):
+    clip = 0.05
+    _, result = fit(encoded, epochs=1, cell="rnn", clip_norm=clip)
+    epoch = result.history[0]
+    assert len(recording_adam) == len(epoch.step_grad_norms) > 10
+    assert max(recording_adam) <= clip * (1 + 1e-4)
+    raw = np.array(epoch.step_grad_norms)  # the history keeps the norm before clipping
+    assert (raw > clip).any()
+    assert epoch.clipped_share == pytest.approx((raw > clip).mean())
+    assert epoch.clipped_share > 0
+    assert epoch.grad_norm_max == pytest.approx(raw.max())
+    for before, after in zip(raw, recording_adam):
+        assert after == pytest.approx(min(before, clip), rel=1e-3)
+
+
+def test_clip_norm_zero_turns_clipping_off(encoded, recording_adam):
+    _, result = fit(encoded, epochs=1, cell="rnn", clip_norm=0.0)
+    epoch = result.history[0]
+    assert epoch.clipped_share == 0.0
+    np.testing.assert_allclose(recording_adam, epoch.step_grad_norms, rtol=1e-4)
+    assert max(recording_adam) > 0.05  # so the clipped run above really had something to clip
+
+
+def test_a_gru_learns_the_synthetic_corpus(encoded):
+    sets, _ = encoded
+    model, result = fit(encoded, epochs=6, cell="gru")
+    assert result.diverged is None
+    assert result.best_valid_accuracy > 0.95
+    assert result.history[0].train_loss > result.history[-1].train_loss
+    model.load_state_dict(result.best_state)
+    assert accuracy(model, sets["valid"]) == pytest.approx(result.best_valid_accuracy)
+    assert accuracy(model, sets["test"]) > 0.95
+
+
+def test_same_seed_gives_identical_weights(encoded):
+    _, first = fit(encoded, seed=3, epochs=2, cell="lstm")
+    _, second = fit(encoded, seed=3, epochs=2, cell="lstm")
+    _, other = fit(encoded, seed=4, epochs=2, cell="lstm")
+    assert first.best_state.keys() == second.best_state.keys()
+    for name in first.best_state:
+        assert torch.equal(first.best_state[name], second.best_state[name]), name
+    assert any(not torch.equal(first.best_state[n], other.best_state[n]) for n in first.best_state)
+    assert [e.train_loss for e in first.history] == [e.train_loss for e in second.history]
+
+
+def test_history_and_best_epoch(encoded):
+    steps, epochs = [], []
+    sets, vocab_size = encoded
+    model_config, train_config, _ = tiny_configs(epochs=3, cell="gru")
+    model_config.vocab_size = vocab_size
+    model = RecurrentClassifier(model_config)
+    result = train_model(
+        model, sets["train"], sets["valid"], train_config, CPU, runtime.seed_everything(0), steps.append, epochs.append
+    )
+    per_epoch = math.ceil(len(sets["train"]) / train_config.batch_size)
+    assert len(steps) == 3 * per_epoch and len(epochs) == len(result.history) == 3
+    assert [s.step for s in steps[:per_epoch]] == list(range(1, per_epoch + 1))
+    assert all(s.steps == per_epoch for s in steps)
+    best = max(result.history, key=lambda e: e.valid_accuracy)
+    assert result.best_valid_accuracy == best.valid_accuracy
+    assert result.history[result.best_epoch - 1].improved
+    for report in result.history:
+        assert 0.0 <= report.valid_accuracy <= 1.0 and report.valid_loss > 0
+        assert len(report.step_losses) == len(report.step_grad_norms) == per_epoch
+        assert report.to_dict()["epoch"] == report.epoch
+
+
+def test_early_stopping_when_validation_stops_improving(encoded):
+    _, result = fit(encoded, epochs=10, patience=1, lr=1e-12)
+    assert result.stopped_early
+    assert len(result.history) == 2 and result.best_epoch == 1
+
+
+def test_predict_probabilities_keeps_the_set_order(encoded):
+    sets, _ = encoded
+    model, _ = fit(encoded, epochs=1)
+    subset = sets["test"].subset(20)
+    together = predict_probabilities(model, subset, 7, CPU)
+    assert together.shape == (20, 2)
+    np.testing.assert_allclose(together.sum(1), 1.0, rtol=1e-6)
+    for i in range(20):
+        one = predict_probabilities(
+            model, type(subset)([subset.ids[i]], subset.full_lengths[i : i + 1], subset.labels[i : i + 1]), 1, CPU
+        )
+        np.testing.assert_allclose(together[i], one[0], atol=1e-6)
+
+
+class NaNLossAfter(torch.nn.CrossEntropyLoss):
+    """Cross-entropy that turns NaN after `good_steps` calls."""
+
+    good_steps = 0
+    calls = 0
+
+    def forward(self, logits, target):
+        NaNLossAfter.calls += 1
+        loss = super().forward(logits, target)
+        return loss * float("nan") if NaNLossAfter.calls > NaNLossAfter.good_steps else loss
+
+
+@pytest.fixture
+def nan_loss(monkeypatch):
+    def arm(good_steps: int):
+        NaNLossAfter.good_steps, NaNLossAfter.calls = good_steps, 0
+        monkeypatch.setattr(torch.nn, "CrossEntropyLoss", NaNLossAfter)
+
+    return arm
+
+
+def test_divergence_returns_one_line_and_never_steps_on_nan(encoded, nan_loss):
+    nan_loss(0)
+    model, result = fit(encoded, epochs=2)
+    assert result.diverged is not None
+    assert "\n" not in result.diverged
+    assert "training diverged at epoch 1, step 1" in result.diverged and "--lr" in result.diverged
+    assert result.best_state is None and result.history == []
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_divergence_through_train_step_saves_nothing(make_corpus, nan_loss, isolated_env):
+    nan_loss(0)
+    directory = isolated_env["models"] / "diverged"
+    with pytest.raises(ReviewRNNError) as caught:
+        train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=2), directory)
+    assert "training diverged" in str(caught.value) and "\n" not in str(caught.value)
+    assert "is saved" not in str(caught.value)
+    assert not directory.exists()
+    assert not isolated_env["models"].exists() or list(isolated_env["models"].iterdir()) == []
+
+
+def test_divergence_after_a_good_epoch_keeps_the_good_epoch(make_corpus, nan_loss, isolated_env):
+    corpus = make_corpus()
+    _, train_config, _ = tiny_configs()
+    rows = synthetic_reviews(300)
+    train_size = len(split_corpus(Examples([t for t, _ in rows], [0] * len(rows))).train)
+    nan_loss(math.ceil(train_size / train_config.batch_size) + 1)  # NaN at epoch 2, step 2
+    directory = isolated_env["models"] / "half"
+    with pytest.raises(ReviewRNNError) as caught:
+        train_step(CorpusSettings(str(corpus)), *tiny_configs(epochs=3), directory)
+    message = str(caught.value)
+    assert "training diverged at epoch 2, step 2" in message
+    assert f"the best epoch (1) is saved in {directory}" in message and "\n" not in message
+    loaded = load_model(directory)  # checks every tensor is finite
+    assert all(np.isfinite(w).all() for w in loaded.weights.values())
+
+
+def test_huge_learning_rate_without_clipping_diverges_and_never_saves_a_nan_model(make_corpus, isolated_env):
+    directory = isolated_env["models"] / "wild"
+    settings = tiny_configs(epochs=2, lr=1e37, clip_norm=0.0, cell="rnn")
+    with pytest.raises(ReviewRNNError, match="training diverged at epoch 1") as caught:
+        train_step(CorpusSettings(str(make_corpus())), *settings, directory)
+    assert "\n" not in str(caught.value)
+    assert not directory.exists()
