@@ -17,7 +17,8 @@ Cell = Literal["rnn", "gru", "lstm"]
 Pool = Literal["last", "mean", "max"]
 Truncation = Literal["head", "tail"]
 Device = Literal["auto", "cpu", "cuda"]
-CELLS, POOLS, TRUNCATIONS = get_args(Cell), get_args(Pool), get_args(Truncation)
+Schedule = Literal["linear", "constant"]
+CELLS, POOLS, TRUNCATIONS, SCHEDULES = get_args(Cell), get_args(Pool), get_args(Truncation), get_args(Schedule)
 PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
 PAD_ID = 0
 DEFAULT_LENGTH_EDGES = (0, 64, 128, 256, 512, 1024)
@@ -64,6 +65,7 @@ class TrainConfig:
     epochs: int = 5
     batch_size: int = 64
     lr: float = 2e-3
+    schedule: str = "linear"  # linear decays the learning rate over all epochs; constant keeps it
     weight_decay: float = 0.0
     clip_norm: float = 1.0  # 0 turns clipping off
     max_tokens: int = 400  # longer reviews are truncated to this many tokens
@@ -77,6 +79,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_choice("truncate", self.truncate, TRUNCATIONS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
         for name in ("epochs", "batch_size", "max_tokens"):
             if getattr(self, name) < 1:
                 raise ReviewRNNError(f"training setting {name} must be at least 1, got {getattr(self, name)}")

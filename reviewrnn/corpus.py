@@ -169,7 +169,7 @@ def load_corpus(
         if reader is None:
             raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
         dataset = _read_file(path, reader)
-        corpus_name, digest = str(path), sha256_file(path)
+        corpus_name, digest = str(path.resolve()), sha256_file(path)
     text_col = _pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
     label_col = _pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     texts = _check_texts(dataset[text_col], path, text_col)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from reviewrnn.config import PAD_ID, ModelConfig
+from reviewrnn.fastrnn import run_layer
 
 CELL_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -51,6 +52,7 @@ class RecurrentClassifier(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden * directions, config.num_classes)
+        self.fast_cpu_path = True  # hand-written BPTT for rnn/gru on CPU (fastrnn.py); False: torch's own
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids: (B, T) right-padded token ids, lengths: (B,) >= 1 -> logits (B, K)."""
@@ -65,9 +67,12 @@ class RecurrentClassifier(nn.Module):
         for depth, forward_layer in enumerate(self.forward_layers):
             if depth:
                 x = self.dropout(x)
-            forward_out, _ = forward_layer(x)  # (B, T, H)
+            forward_out = run_layer(forward_layer, self.config.cell, x, self.fast_cpu_path)  # (B, T, H)
             if self.config.bidirectional:
-                reversed_out, _ = self.backward_layers[depth](reverse_within_length(x, lengths))
+                backward_layer = self.backward_layers[depth]
+                reversed_out = run_layer(
+                    backward_layer, self.config.cell, reverse_within_length(x, lengths), self.fast_cpu_path
+                )
                 backward_out = reverse_within_length(reversed_out, lengths)  # (B, T, H)
                 x = torch.cat([forward_out, backward_out], dim=2)  # (B, T, 2H)
             else:

@@ -18,7 +18,7 @@ from reviewrnn.commands.common import (
     friendly_errors,
     out,
 )
-from reviewrnn.config import Cell, Device, ModelConfig, Pool, TokenizerConfig, TrainConfig, Truncation
+from reviewrnn.config import Cell, Device, ModelConfig, Pool, Schedule, TokenizerConfig, TrainConfig, Truncation
 
 M, T = ModelConfig, TrainConfig
 
@@ -38,6 +38,9 @@ def train(
     epochs: Annotated[int, typer.Option(min=1)] = T.epochs,
     batch_size: Annotated[int, typer.Option(min=1)] = T.batch_size,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = T.lr,
+    schedule: Annotated[
+        Schedule, typer.Option(help="linear: decay the learning rate to 5% over all epochs.")
+    ] = T.schedule,
     clip_norm: Annotated[
         float, typer.Option(min=0.0, help="Clip the gradient norm to this; 0 turns clipping off.")
     ] = T.clip_norm,
@@ -71,6 +74,7 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
+        schedule=schedule,
         clip_norm=clip_norm,
         max_tokens=max_tokens,
         truncate=truncate,

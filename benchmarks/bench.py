@@ -1,0 +1,244 @@
+"""`make bench`: training and prediction speed, each beside its baseline measured in the same run.
+
+Tables printed:
+  1. this machine's float32 matrix-product rate (the ceiling everything is compared with);
+  2. training tokens/s per cell: reviewrnn's padded, length-grouped batches against the same cell
+     over pack_padded_sequence (the usual recipe), with achieved GFLOP/s as a share of the ceiling;
+  3. threads: 1 against all cores for one training step shape;
+  4. cold start: `reviewrnn predict TEXT` and `reviewrnn --help` against `python -c "import torch"`;
+  5. predict throughput: the numpy forward pass against the torch forward on the same batches.
+Synthetic token ids with IMDB-like lengths are used, so the benchmark needs no corpus download.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from reviewrnn.artifacts import save_model
+from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
+from reviewrnn.data import EncodedSet, iterate_batches
+from reviewrnn.inference import NumpyClassifier
+from reviewrnn.model import RecurrentClassifier
+from reviewrnn.tokenizer import train_tokenizer
+from reviewrnn.train import make_optimizer
+
+console = Console()
+VOCAB, EMBED, HIDDEN, BATCH = 20_000, 128, 128, 64
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+REVIEWS = int(os.environ.get("BENCH_REVIEWS", "1536"))
+MAX_TOKENS = 400
+
+
+def imdb_like_set(count: int, seed: int = 0) -> EncodedSet:
+    """Random ids with IMDB's token-length shape (median ~210, long tail), truncated at 400."""
+    rng = np.random.default_rng(seed)
+    lengths = np.clip(rng.lognormal(mean=5.4, sigma=0.6, size=count).astype(int), 8, MAX_TOKENS)
+    ids = [rng.integers(2, VOCAB, size=n) for n in lengths]
+    return EncodedSet(ids, lengths.copy(), rng.integers(0, 2, size=count))
+
+
+def matmul_gflops(n: int, m: int, k: int, repeats: int) -> float:
+    a, b = torch.randn(n, k), torch.randn(k, m)
+    a @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n * m * k * repeats / (time.perf_counter() - started) / 1e9
+
+
+def flops_per_token(cell: str) -> float:
+    """Forward + backward (about 3x forward) multiply-adds of the recurrent layer, x2 for FLOPs."""
+    gates = GATES[cell] * HIDDEN
+    return 3 * 2 * gates * (EMBED + HIDDEN)
+
+
+class PackedBaseline(torch.nn.Module):
+    """The usual recipe: the same cell over pack_padded_sequence, final hidden state to the head."""
+
+    def __init__(self, cell: str):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(VOCAB, EMBED, padding_idx=0)
+        self.rnn = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](
+            EMBED, HIDDEN, batch_first=True
+        )
+        self.head = torch.nn.Linear(HIDDEN, 2)
+
+    def forward(self, ids, lengths):
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            self.embedding(ids), lengths, batch_first=True, enforce_sorted=False
+        )
+        _, state = self.rnn(packed)
+        state = state[0] if isinstance(state, tuple) else state
+        return self.head(state[-1])
+
+
+def train_tokens_per_s(model: torch.nn.Module, data: EncodedSet, ours: bool = False) -> float:
+    """Tokens per second over one pass; `ours` uses reviewrnn's optimizer, else plain torch Adam."""
+    optimizer = make_optimizer(model, TrainConfig()) if ours else torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    tokens, started = 0, None
+    for step, (_, ids, lengths, labels) in enumerate(iterate_batches(data, BATCH, rng)):
+        if step == 1:  # the first step warms allocators and kernels
+            tokens, started = 0, time.perf_counter()
+        loss = loss_fn(model(torch.from_numpy(ids), torch.from_numpy(lengths)), torch.from_numpy(labels))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        tokens += int(lengths.sum())
+    return tokens / (time.perf_counter() - started)
+
+
+def training_table(ceiling: float) -> None:
+    data = imdb_like_set(REVIEWS)
+    baseline_data = data.subset(max(BATCH * 4, REVIEWS // 8))  # packing is slow: fewer reviews
+    table = Table(
+        title=f"Training throughput ({REVIEWS} IMDB-like reviews, batch {BATCH}, embed/hidden {EMBED}/{HIDDEN}, "
+        f"{torch.get_num_threads()} threads)",
+        title_justify="left",
+    )
+    columns = (
+        "cell",
+        "reviewrnn tok/s",
+        "padded nn.* tok/s",
+        "packed nn.* tok/s",
+        "vs padded",
+        "vs packed",
+        "GFLOP/s",
+        "share of matmul rate",
+    )
+    for column in columns:
+        table.add_column(column, justify="right")
+    for cell in ("rnn", "gru", "lstm"):
+        config = ModelConfig(cell=cell, vocab_size=VOCAB, embed=EMBED, hidden=HIDDEN)
+        torch.manual_seed(0)
+        ours = train_tokens_per_s(RecurrentClassifier(config), data, ours=True)
+        torch.manual_seed(0)
+        plain = RecurrentClassifier(config)
+        plain.fast_cpu_path = False  # torch's own nn.RNN/nn.GRU/nn.LSTM kernels over the same padded batches
+        padded = train_tokens_per_s(plain, data)
+        torch.manual_seed(0)
+        packed = train_tokens_per_s(PackedBaseline(cell), baseline_data)
+        gflops = ours * flops_per_token(cell) / 1e9
+        table.add_row(
+            cell,
+            f"{ours:,.0f}",
+            f"{padded:,.0f}",
+            f"{packed:,.0f}",
+            f"{ours / padded:.2f}x",
+            f"{ours / packed:.1f}x",
+            f"{gflops:.1f}",
+            f"{gflops / ceiling:.0%}",
+        )
+    console.print(table)
+
+
+def threads_table() -> None:
+    data = imdb_like_set(BATCH * 8, seed=1)
+    table = Table(title="Threads (LSTM training, same batches)", title_justify="left")
+    for column in ("threads", "tok/s", "ratio to 1 thread"):
+        table.add_column(column, justify="right")
+    cores = len(os.sched_getaffinity(0))
+    results = {}
+    for threads in sorted({1, cores}):
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        results[threads] = train_tokens_per_s(
+            RecurrentClassifier(ModelConfig(cell="lstm", vocab_size=VOCAB)), data, True
+        )
+        table.add_row(str(threads), f"{results[threads]:,.0f}", f"{results[threads] / results[1]:.2f}x")
+    torch.set_num_threads(cores)
+    console.print(table)
+
+
+def tiny_model_dir(root: Path) -> Path:
+    """A real model directory (random weights, real tokenizer) for the start-up and predict timings."""
+    texts = [f"review {i} was {'great fun' if i % 2 else 'dull and slow'} overall" for i in range(200)]
+    tokenizer = train_tokenizer(texts, TokenizerConfig(vocab_size=300, min_frequency=1))
+    config = ModelConfig(cell="lstm", vocab_size=tokenizer.get_vocab_size())
+    model = RecurrentClassifier(config)
+    weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    run = RunConfig(config, TrainConfig(), TokenizerConfig(), CorpusInfo())
+    return save_model(root / "bench-model", run, weights, tokenizer.to_str(), [])
+
+
+def wall_times(command: list[str], runs: int = 7, env=None) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def cold_start_table(model_dir: Path) -> None:
+    env = os.environ | {"REVIEWRNN_MODEL": str(model_dir)}
+    torch_import = wall_times([sys.executable, "-c", "import torch"])
+    predict = wall_times(
+        [sys.executable, "-m", "reviewrnn", "predict", "The plot was thin but the acting saved it."], env=env
+    )
+    help_time = wall_times([sys.executable, "-m", "reviewrnn", "--help"])
+    table = Table(title="Cold start (median of 7 processes)", title_justify="left")
+    for column in ("command", "seconds", "vs import torch"):
+        table.add_column(column, justify="right")
+    table.add_row('python -c "import torch"', f"{torch_import:.3f}", "1.00x")
+    table.add_row('reviewrnn predict "TEXT"', f"{predict:.3f}", f"{torch_import / predict:.1f}x faster")
+    table.add_row("reviewrnn --help", f"{help_time:.3f}", f"{torch_import / help_time:.1f}x faster")
+    console.print(table)
+
+
+def predict_table() -> None:
+    config = ModelConfig(cell="lstm", vocab_size=VOCAB)
+    torch.manual_seed(0)
+    model = RecurrentClassifier(config).eval()
+    numpy_model = NumpyClassifier(config, {k: v.detach().numpy() for k, v in model.state_dict().items()})
+    data = imdb_like_set(512, seed=2)
+    batches = list(iterate_batches(data, 64))
+    started = time.perf_counter()
+    for _, ids, lengths, _ in batches:
+        numpy_model.probabilities(ids, lengths)
+    numpy_rate = len(data) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for _, ids, lengths, _ in batches:
+            torch.softmax(model(torch.from_numpy(ids), torch.from_numpy(lengths)), 1)
+    torch_rate = len(data) / (time.perf_counter() - started)
+    table = Table(title="Predict throughput (LSTM 128, 512 IMDB-like reviews, batches of 64)", title_justify="left")
+    for column in ("forward pass", "reviews/s", "ratio to torch"):
+        table.add_column(column, justify="right")
+    table.add_row("torch", f"{torch_rate:,.0f}", "1.00x")
+    table.add_row("numpy (what predict uses)", f"{numpy_rate:,.0f}", f"{numpy_rate / torch_rate:.2f}x")
+    console.print(table)
+
+
+def main() -> None:
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    big = matmul_gflops(2048, 2048, 2048, 5)
+    step = matmul_gflops(BATCH, 3 * HIDDEN, HIDDEN, 2000)
+    table = Table(title="float32 matrix products (the ceiling)", title_justify="left")
+    table.add_column("shape")
+    table.add_column("GFLOP/s", justify="right")
+    table.add_row("2048 x 2048 x 2048", f"{big:.0f}")
+    table.add_row(f"{BATCH} x {HIDDEN} @ {HIDDEN} x {3 * HIDDEN} (one GRU step)", f"{step:.0f}")
+    console.print(table)
+    training_table(big)
+    threads_table()
+    with tempfile.TemporaryDirectory() as scratch:
+        cold_start_table(tiny_model_dir(Path(scratch)))
+    predict_table()
+
+
+if __name__ == "__main__":
+    main()
