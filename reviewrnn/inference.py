@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reviewrnn.config import ModelConfig
+from reviewrnn.config import PAD_ID, ModelConfig
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
@@ -55,6 +55,28 @@ class NumpyClassifier:
         forward, backward = self.hidden_states(ids, lengths)
         logits = self.pool(forward, backward, lengths) @ self.w["head.weight"].T + self.w["head.bias"]
         return softmax(logits)
+
+    def step_probabilities(self, ids: np.ndarray) -> np.ndarray:
+        """One review's prediction after each prefix: ids (T,) -> (T, K), row t for ids[: t + 1].
+
+        A unidirectional state at step t has read exactly that prefix, so one pass gives every
+        prefix: the last state is the state itself, mean and max pooling become a running mean and
+        a running max. A bidirectional model's backward direction starts from each prefix's own end,
+        so there every prefix is a separate review (all T of them in one padded batch).
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        steps = len(ids)
+        if self.config.bidirectional:
+            upto = np.arange(steps)[None, :] <= np.arange(steps)[:, None]  # (T, T): row t keeps ids[: t + 1]
+            prefixes = np.where(upto, ids[None, :], PAD_ID)
+            return self.probabilities(prefixes, np.arange(1, steps + 1, dtype=np.int64))
+        forward, _ = self.hidden_states(ids[None, :], np.array([steps], dtype=np.int64))
+        states = forward[0]  # (T, H)
+        if self.config.pool == "mean":
+            states = np.cumsum(states, axis=0) / np.arange(1, steps + 1, dtype=states.dtype)[:, None]
+        elif self.config.pool == "max":
+            states = np.maximum.accumulate(states, axis=0)
+        return softmax(states @ self.w["head.weight"].T + self.w["head.bias"])
 
     def hidden_states(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         x = self.w["embedding.weight"][ids]  # (B, T, E)

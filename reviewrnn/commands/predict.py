@@ -33,6 +33,13 @@ def predict(
         typer.Option("--format", help="tsv: label<TAB>probability; csv; jsonl: one JSON object per line."),
     ] = "tsv",
     echo_text: Annotated[bool, typer.Option("--text", help="Add the input text as the last column.")] = False,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace",
+            help="Show the prediction after every token; with --format jsonl: tokens and per-step probabilities.",
+        ),
+    ] = False,
 ) -> None:
     """Classify reviews: label<TAB>probability, one row per input line, in order.
 
@@ -40,6 +47,7 @@ def predict(
       reviewrnn predict "The plot was thin but the acting saved it."
       cat reviews.txt | reviewrnn predict - > labels.tsv
       reviewrnn predict --file a.txt --file b.txt --format jsonl | jq .
+      reviewrnn predict --trace "The dog barked all night, but the ending was lovely."
     An empty or blank line gives a row with an empty label and probability (null in JSON).
     """
     from reviewrnn.artifacts import default_model_dir
@@ -52,8 +60,15 @@ def predict(
     stdin = typer.get_binary_stream("stdin")
     if (not texts and not files or "-" in texts) and stdin.isatty():
         raise typer.BadParameter("no input: give TEXT, --file PATH, or pipe reviews on stdin", param_hint="TEXTS")
+    if trace and output_format == "csv":
+        raise typer.BadParameter(
+            "--trace renders in the terminal or, with --format jsonl, as JSON", param_hint="'--format'"
+        )
     predictor = Predictor(model or default_model_dir())
     records = _records(texts, files, stdin)
+    if trace:
+        _write_traces(predictor, records, as_json=output_format == "jsonl")
+        return
     writer = _row_writer(output_format, echo_text)
     sink, chunk = sys.stdout, _chunk_size(stdin, texts)
     try:
@@ -66,6 +81,24 @@ def predict(
         # The reader (`head -1`, say) has gone: stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
+
+
+def _write_traces(predictor, records, as_json: bool) -> None:
+    """One trace per input line: a coloured rendering on the terminal, or one JSON object per line."""
+    from reviewrnn.commands.common import out
+    from reviewrnn.lab.render import trace_legend, trace_view
+    from reviewrnn.lab.trace import trace_text
+
+    for number, line in enumerate(records):
+        traced = trace_text(predictor, str(line))
+        if as_json:
+            record = {"source": line.source, "line": line.number} | traced.to_record()
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            continue
+        if number == 0:
+            err.print(trace_legend(traced.label_names[traced.traced]))
+        out.print(trace_view(traced))
 
 
 def _chunk_size(stdin, texts: list[str]) -> int:

@@ -1,0 +1,71 @@
+"""Watch the memory at work: the prediction after every token of one review.
+
+numpy only (inference.NumpyClassifier), so `reviewrnn predict --trace` stays as quick to start as
+`reviewrnn predict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reviewrnn.inference import softmax
+from reviewrnn.predict import MAX_CHARS_PER_TOKEN, Predictor
+
+
+@dataclass
+class Trace:
+    """Tokens as the model read them and its class probabilities after each one."""
+
+    text: str
+    tokens: list[str]
+    offsets: list[tuple[int, int]]  # each token's characters in `text`
+    label_names: list[str]
+    probabilities: np.ndarray  # (T, K): row t is the prediction for the first t + 1 tokens
+    prior: np.ndarray  # (K,): the head's output for a zero pooled state, i.e. before reading anything
+    dropped: int  # tokens the model's max_tokens cut off (not traced)
+
+    @property
+    def traced(self) -> int:
+        """The class whose probability the picture follows: 'positive' for two classes, else the final choice."""
+        if len(self.label_names) == 2:
+            return 1
+        return int(self.probabilities[-1].argmax()) if len(self.tokens) else 0
+
+    def moves(self) -> np.ndarray:
+        """(T,) how much each token changed the traced probability (the first one against the prior)."""
+        series = np.concatenate([[self.prior[self.traced]], self.probabilities[:, self.traced]])
+        return np.diff(series)
+
+    def to_record(self) -> dict:
+        """JSON-ready: tokens and, per class, the probability after each token."""
+        final = self.probabilities[-1] if len(self.tokens) else None
+        return {
+            "text": self.text,
+            "label": self.label_names[int(final.argmax())] if final is not None else None,
+            "probability": float(final.max()) if final is not None else None,
+            "tokens": self.tokens,
+            "probabilities": {
+                name: [round(float(p), 6) for p in self.probabilities[:, k]] for k, name in enumerate(self.label_names)
+            },
+            "dropped_tokens": self.dropped,
+        }
+
+
+def trace_text(predictor: Predictor, text: str) -> Trace:
+    """Tokenize as `predict` does (same truncation), then one forward pass for every prefix."""
+    cut = predictor.max_tokens * MAX_CHARS_PER_TOKEN
+    head = predictor.keep == "head"
+    start = 0 if head else max(0, len(text) - cut)
+    encoding = predictor.tokenizer.encode(text[start : start + cut], add_special_tokens=False)
+    ids, tokens = encoding.ids, encoding.tokens
+    offsets = [(a + start, b + start) for a, b in encoding.offsets]
+    kept = slice(0, predictor.max_tokens) if head else slice(max(0, len(ids) - predictor.max_tokens), len(ids))
+    dropped = len(ids) - len(ids[kept])
+    ids, tokens, offsets = ids[kept], tokens[kept], offsets[kept]
+    classifier = predictor.classifier
+    prior = softmax(classifier.w["head.bias"][None, :])[0]
+    classes = len(predictor.label_names)
+    probabilities = classifier.step_probabilities(np.asarray(ids)) if ids else np.zeros((0, classes))
+    return Trace(text, list(tokens), offsets, list(predictor.label_names), probabilities, prior, dropped)
