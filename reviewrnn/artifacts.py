@@ -8,10 +8,13 @@ checks every tensor's name, shape and dtype against the config.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from reviewrnn.tokenizer import load_tokenizer
 
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "config.json", "model.safetensors", "tokenizer.json"
 HISTORY_FILE, EVAL_FILE = "history.json", "eval.json"
+CHECKPOINT_DIR, CHECKPOINT_STATE, CHECKPOINT_TENSORS = "checkpoint", "state.json", "tensors.safetensors"
 MODELS_DIR_ENV, MODEL_ENV = "REVIEWRNN_MODELS", "REVIEWRNN_MODEL"
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -76,23 +80,101 @@ def _fsync_directory(directory: Path) -> None:
 def save_model(
     directory: Path, config: RunConfig, weights: dict[str, np.ndarray], tokenizer_json: str, history: list[dict]
 ) -> Path:
-    """Stage the whole model beside `directory`, then swap it in; an older model there is replaced only at the end."""
-    from safetensors.numpy import save
+    """Write a finished model (no checkpoint); see save_run."""
+    return save_run(directory, config, tokenizer_json, history, weights)
 
+
+def save_run(
+    directory: Path,
+    config: RunConfig,
+    tokenizer_json: str,
+    history: list[dict],
+    weights: dict[str, np.ndarray] | None,
+    checkpoint: tuple[dict, dict[str, np.ndarray]] | None = None,
+) -> Path:
+    """Stage the whole model directory beside `directory`, then swap it in.
+
+    `weights` are the best epoch's (None before any epoch has finished: the directory then holds
+    only the checkpoint). Readers see the old directory or the new one, never a mix.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
     try:
-        contiguous = {name: np.ascontiguousarray(value) for name, value in weights.items()}
-        atomic_write_bytes(staging / WEIGHTS_FILE, save(contiguous, metadata={"format": "reviewrnn"}))
-        atomic_write_bytes(staging / TOKENIZER_FILE, tokenizer_json.encode("utf-8"))
-        atomic_write_json(staging / HISTORY_FILE, history)
-        atomic_write_json(staging / CONFIG_FILE, config.to_dict())
+        if weights is not None:
+            atomic_write_bytes(staging / WEIGHTS_FILE, _safetensors_bytes(weights))
+            atomic_write_bytes(staging / TOKENIZER_FILE, tokenizer_json.encode("utf-8"))
+            atomic_write_json(staging / HISTORY_FILE, history)
+            atomic_write_json(staging / CONFIG_FILE, config.to_dict())
+        if checkpoint is not None:
+            state, arrays = checkpoint
+            folder = staging / CHECKPOINT_DIR
+            atomic_write_bytes(folder / CHECKPOINT_TENSORS, _safetensors_bytes(arrays))
+            atomic_write_bytes(folder / TOKENIZER_FILE, tokenizer_json.encode("utf-8"))
+            atomic_write_json(folder / CHECKPOINT_STATE, {"config": config.to_dict(), "state": state})
         _swap_in(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return directory
+
+
+def _safetensors_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    from safetensors.numpy import save
+
+    return save({name: np.ascontiguousarray(value) for name, value in arrays.items()}, metadata={"format": "reviewrnn"})
+
+
+def load_checkpoint(directory: Path) -> tuple[RunConfig, Tokenizer, dict, dict[str, np.ndarray]]:
+    """The run config, tokenizer, trainer state and tensors saved by the last checkpoint in `directory`."""
+    from safetensors.numpy import load_file
+
+    folder = Path(directory) / CHECKPOINT_DIR
+    state_path, tensors_path = folder / CHECKPOINT_STATE, folder / CHECKPOINT_TENSORS
+    if not state_path.is_file() or not tensors_path.is_file():
+        raise ReviewRNNError(
+            f"{directory}: no resumable checkpoint ({folder} is missing or incomplete); "
+            "start a new run with `reviewrnn train`"
+        )
+    try:
+        saved = json.loads(state_path.read_text(encoding="utf-8"))
+        config = RunConfig.from_dict(saved["config"], source=str(state_path))
+        state = saved["state"]
+        if not isinstance(state, dict):
+            raise TypeError("state is not an object")
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ReviewRNNError(f"{state_path}: damaged checkpoint state ({error.__class__.__name__})") from None
+    try:
+        arrays = load_file(str(tensors_path))
+    except Exception as error:
+        detail = " ".join(str(error).split())[:120]
+        raise ReviewRNNError(f"{tensors_path}: not a valid safetensors file ({detail})") from None
+    return config, load_tokenizer(folder / TOKENIZER_FILE), state, arrays
+
+
+@contextlib.contextmanager
+def training_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock for one training run into `directory`; a second run refuses at once.
+
+    The lock is an flock on a hidden file beside the directory, released by the kernel even if the
+    process is killed, so a crash never leaves a stale lock behind (only, at worst, an unlocked file).
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = directory.parent / f".{directory.name}.lock"
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReviewRNNError(
+                f"{directory} is being written by another training run (lock {lock_path}); "
+                "wait for it to finish or choose another --name"
+            ) from None
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)  # still held here, so no other run is using this file
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _swap_in(staging: Path, directory: Path) -> None:

@@ -1,5 +1,15 @@
-"""One exception type for every failure the user can fix; the CLI turns it into one line on stderr."""
+"""Exceptions for every failure the user can act on; the CLI turns each into one line on stderr."""
 
 
 class ReviewRNNError(Exception):
-    """A failure with a message that says what went wrong and how to fix it (exit code 1)."""
+    """A failure with a message that says what went wrong and how to fix it."""
+
+    exit_code = 1
+
+
+class TrainingInterrupted(ReviewRNNError):
+    """Training stopped on SIGINT/SIGTERM after saving a resumable checkpoint (exit 130 or 143)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

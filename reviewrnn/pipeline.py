@@ -15,10 +15,10 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from reviewrnn.artifacts import models_root, save_model, write_eval
+from reviewrnn.artifacts import load_checkpoint, models_root, save_run, training_lock, write_eval
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.corpus import Corpus, Split, load_corpus, split_corpus
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.tokenizer import TokenizerReport, describe, load_tokenizer, train_tokenizer
 
 SPLITS = ("train", "valid", "test")
@@ -85,6 +85,51 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@dataclass
+class PreparedRun:
+    """Everything a training run needs before the first step: config, tokenizer and encoded data."""
+
+    config: RunConfig
+    tokenizer: Tokenizer
+    train_set: object  # data.EncodedSet (imported lazily: it pulls numpy-only code, but keep start-up lean)
+    valid_set: object
+
+
+def prepare_run(
+    settings: CorpusSettings,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    tokenizer_config: TokenizerConfig,
+    tokenizer: Tokenizer | None = None,
+    on_stage: Callable[[str], None] = lambda _: None,
+) -> PreparedRun:
+    """Read and split the corpus, train (or take) the tokenizer, encode TRAIN and VALID."""
+    from reviewrnn.data import encode_set
+
+    on_stage("reading corpus")
+    corpus, split = read_split(settings, train_config.valid_fraction)
+    train_part = split.train
+    if train_config.limit:
+        train_part = type(train_part)(train_part.texts[: train_config.limit], train_part.labels[: train_config.limit])
+    if tokenizer is None:
+        on_stage("training tokenizer")
+        tokenizer = train_tokenizer(train_part.texts, tokenizer_config)
+    on_stage("encoding reviews")
+    keep, limit = train_config.truncate, train_config.max_tokens
+    train_set = encode_set(tokenizer, train_part.texts, train_part.labels, limit, keep)
+    valid_set = encode_set(tokenizer, split.valid.texts, split.valid.labels, limit, keep)
+    if len(valid_set) == 0:
+        raise ReviewRNNError(f"{settings.spec}: no validation reviews; the corpus is too small to train on")
+    model_config.vocab_size = tokenizer.get_vocab_size()
+    model_config.num_classes = len(corpus.label_names)
+    sizes = split.sizes() | {"train_used": len(train_part), "duplicates_dropped": split.duplicates_dropped}
+    corpus_info = CorpusInfo(
+        corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, corpus.label_names, sizes
+    )
+    config = RunConfig(model_config, train_config, tokenizer_config, corpus_info, package_versions())
+    return PreparedRun(config, tokenizer, train_set, valid_set)
+
+
 def train_step(
     settings: CorpusSettings,
     model_config: ModelConfig,
@@ -97,43 +142,73 @@ def train_step(
     on_epoch=None,
 ) -> TrainOutcome:
     """Read, tokenize, train and save; the best epoch's weights are what lands in `directory`."""
+    from reviewrnn.interrupts import StopOnSignals
+
+    if tokenizer_path:
+        on_stage("loading tokenizer")
+    tokenizer = load_tokenizer(tokenizer_path) if tokenizer_path else None
+    with training_lock(directory), StopOnSignals() as stop:
+        prepared = prepare_run(settings, model_config, train_config, tokenizer_config, tokenizer, on_stage)
+        return _run_training(prepared, directory, None, stop, on_stage, on_step, on_epoch)
+
+
+def resume_step(
+    directory: Path, on_stage: Callable[[str], None] = lambda _: None, on_step=None, on_epoch=None
+) -> TrainOutcome:
+    """Continue an interrupted run from `directory`/checkpoint with exactly the settings it started with."""
+    from reviewrnn.interrupts import StopOnSignals
+
+    with training_lock(directory), StopOnSignals() as stop:
+        config, tokenizer, state, arrays = load_checkpoint(directory)
+        if state.get("done"):
+            raise ReviewRNNError(f"{directory}: this run already finished; start a new one with `reviewrnn train`")
+        corpus = config.corpus
+        settings = CorpusSettings(corpus.name, corpus.text_column, corpus.label_column)
+        prepared = prepare_run(settings, config.model, config.train, config.tokenizer, tokenizer, on_stage)
+        if prepared.config.corpus.sha256 != corpus.sha256:
+            raise ReviewRNNError(
+                f"{corpus.name}: the corpus changed since this run started (sha256 differs); "
+                "resuming would not reproduce the run"
+            )
+        prepared.config = config
+        return _run_training(prepared, directory, (state, arrays), stop, on_stage, on_step, on_epoch)
+
+
+def _run_training(
+    prepared: PreparedRun, directory: Path, checkpoint, stop, on_stage, on_step, on_epoch
+) -> TrainOutcome:
+    """Train with a checkpoint after every epoch; after SIGINT/SIGTERM (`stop`), save one at the next step and stop."""
     from reviewrnn import runtime
-    from reviewrnn.data import encode_set
     from reviewrnn.model import RecurrentClassifier
-    from reviewrnn.train import train_model
+    from reviewrnn.train import Trainer
 
     started = time.perf_counter()
-    on_stage("reading corpus")
-    corpus, split = read_split(settings, train_config.valid_fraction)
-    train_part = split.train
-    if train_config.limit:
-        train_part = type(train_part)(train_part.texts[: train_config.limit], train_part.labels[: train_config.limit])
-    on_stage("training tokenizer" if tokenizer_path is None else "loading tokenizer")
-    tokenizer = (
-        load_tokenizer(tokenizer_path) if tokenizer_path else train_tokenizer(train_part.texts, tokenizer_config)
+    config = prepared.config
+    runtime.set_threads(config.train.threads)
+    device = runtime.resolve_device(config.train.device)
+    rng = runtime.seed_everything(config.train.seed)
+    trainer = Trainer(
+        RecurrentClassifier(config.model), prepared.train_set, prepared.valid_set, config.train, device, rng
     )
-    on_stage("encoding reviews")
-    keep, limit = train_config.truncate, train_config.max_tokens
-    train_set = encode_set(tokenizer, train_part.texts, train_part.labels, limit, keep)
-    valid_set = encode_set(tokenizer, split.valid.texts, split.valid.labels, limit, keep)
-    if len(valid_set) == 0:
-        raise ReviewRNNError(f"{settings.spec}: no validation reviews; the corpus is too small to train on")
-    model_config.vocab_size = tokenizer.get_vocab_size()
-    model_config.num_classes = len(corpus.label_names)
-    runtime.set_threads(train_config.threads)
-    device = runtime.resolve_device(train_config.device)
-    rng = runtime.seed_everything(train_config.seed)
-    model = RecurrentClassifier(model_config)
+    if checkpoint is not None:
+        trainer.restore(*checkpoint)
+        on_stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
+    tokenizer_json = prepared.tokenizer.to_str()
+
+    def save(current: Trainer) -> None:
+        best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
+        history = [epoch.to_dict() for epoch in current.state.history]
+        save_run(directory, config, tokenizer_json, history, best, current.checkpoint())
+
     on_stage("training")
-    result = train_model(model, train_set, valid_set, train_config, device, rng, on_step, on_epoch)
-    sizes = split.sizes() | {"train_used": len(train_part), "duplicates_dropped": split.duplicates_dropped}
-    corpus_info = CorpusInfo(
-        corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, corpus.label_names, sizes
-    )
-    config = RunConfig(model_config, train_config, tokenizer_config, corpus_info, package_versions())
-    if result.best_state is not None:
-        weights = {name: tensor.numpy() for name, tensor in result.best_state.items()}
-        save_model(directory, config, weights, tokenizer.to_str(), [epoch.to_dict() for epoch in result.history])
+    result = trainer.run(on_step, on_epoch, on_checkpoint=save, should_stop=stop)
+    if result.interrupted:
+        save(trainer)
+        raise TrainingInterrupted(
+            f"interrupted at epoch {trainer.state.epoch}, step {trainer.state.step}; checkpoint saved in {directory}"
+            f"; resume with: reviewrnn train --resume {directory}",
+            stop.exit_code,
+        )
     if result.diverged:
         kept = (
             f"; the best epoch ({result.best_epoch}) is saved in {directory}" if result.best_state is not None else ""

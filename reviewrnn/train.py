@@ -1,7 +1,9 @@
 """The training loop: Adam, gradient clipping, validation each epoch, best epoch kept, early stop.
 
-The loop is general and silent; whoever calls it draws progress from the `on_step`/`on_epoch`
-callbacks (the minGPT habit). It never writes files.
+The loop is general and silent: progress goes out through callbacks (the minGPT habit), and its
+whole state can be taken as a checkpoint (plain JSON plus named tensors, no pickle) and restored, so
+an interrupted run resumed from a checkpoint ends with the same weights as an uninterrupted one. It
+never writes files; pipeline.py decides where checkpoints go.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from torch import nn
 
 from reviewrnn.config import TrainConfig
-from reviewrnn.data import EncodedSet, iterate_batches
+from reviewrnn.data import EncodedSet, iterate_batches, length_grouped_batches, pad_batch
 
 LR_FLOOR = 0.05
 
@@ -61,6 +63,35 @@ class TrainResult:
     best_valid_accuracy: float
     stopped_early: bool
     diverged: str | None = None  # why training stopped on a non-finite loss or gradient
+    interrupted: bool = False  # stopped on request at a step boundary; resumable from a checkpoint
+
+
+@dataclass
+class EpochProgress:
+    """Running sums of the epoch in progress: kept in checkpoints so a resumed epoch reports the same."""
+
+    losses: list[float] = field(default_factory=list)
+    norms: list[float] = field(default_factory=list)
+    tokens: int = 0
+    hits: int = 0
+    seen: int = 0
+    clipped: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class TrainState:
+    """Where training stands, as JSON-friendly values (tensors travel separately)."""
+
+    epoch: int = 1  # the epoch in progress, or the next one to run
+    step: int = 0  # steps already taken in that epoch
+    epoch_rng: dict | None = None  # numpy generator state at the start of `epoch`: replays its batch order
+    progress: EpochProgress = field(default_factory=EpochProgress)
+    history: list[EpochReport] = field(default_factory=list)
+    best_epoch: int = 0
+    best_accuracy: float = -1.0
+    waited: int = 0
+    done: bool = False
 
 
 def predict_probabilities(model: nn.Module, encoded: EncodedSet, batch_size: int, device: torch.device) -> np.ndarray:
@@ -92,29 +123,192 @@ def train_model(
     on_epoch: Callable[[EpochReport], None] | None = None,
 ) -> TrainResult:
     """Train with early stopping on validation accuracy; return the history and the best weights."""
-    model.to(device)
-    optimizer = make_optimizer(model, config)
-    scheduler = make_scheduler(optimizer, config, math.ceil(len(train) / config.batch_size))
-    loss_fn = nn.CrossEntropyLoss()
-    history: list[EpochReport] = []
-    best_state, best_epoch, best_accuracy, waited = None, 0, -1.0, 0
-    for epoch in range(1, config.epochs + 1):
-        report = _run_epoch(model, train, config, device, rng, optimizer, scheduler, loss_fn, epoch, on_step)
-        if isinstance(report, str):
-            return TrainResult(history, best_state, best_epoch, best_accuracy, False, diverged=report)
-        report.valid_accuracy, report.valid_loss = _validate(model, valid, config, device)
-        report.improved = report.valid_accuracy > best_accuracy
+    return Trainer(model, train, valid, config, device, rng).run(on_step=on_step, on_epoch=on_epoch)
+
+
+class Trainer:
+    """One training run whose state can be checkpointed after any step and restored exactly."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train: EncodedSet,
+        valid: EncodedSet,
+        config: TrainConfig,
+        device: torch.device,
+        rng: np.random.Generator,
+    ):
+        self.model, self.train, self.valid, self.config, self.device, self.rng = (
+            model.to(device),
+            train,
+            valid,
+            config,
+            device,
+            rng,
+        )
+        self.steps_per_epoch = math.ceil(len(train) / config.batch_size)
+        self.optimizer = make_optimizer(model, config)
+        self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.state = TrainState()
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def run(
+        self,
+        on_step=None,
+        on_epoch=None,
+        on_checkpoint: Callable[[Trainer], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> TrainResult:
+        """Train until the last epoch, early stopping, divergence, or `should_stop()` after a step."""
+        state = self.state
+        while not state.done and state.epoch <= self.config.epochs:
+            outcome = self._run_epoch(on_step, should_stop)
+            if outcome is not None:  # diverged (a message) or interrupted (None message)
+                return self._result(diverged=outcome or None, interrupted=not outcome)
+            report = self._finish_epoch()
+            if on_epoch:
+                on_epoch(report)
+            if on_checkpoint:
+                on_checkpoint(self)
+        return self._result()
+
+    def _result(self, diverged: str | None = None, interrupted: bool = False) -> TrainResult:
+        state = self.state
+        early = state.done and state.epoch <= self.config.epochs
+        return TrainResult(
+            state.history, self.best_state, state.best_epoch, state.best_accuracy, early, diverged, interrupted
+        )
+
+    def _run_epoch(self, on_step, should_stop) -> str | None:
+        """Continue the epoch in progress; '' if stopped on request, a message on divergence, else None."""
+        state, config = self.state, self.config
+        if state.epoch_rng is None:  # a new epoch: remember how its batch order starts
+            state.epoch_rng = copy.deepcopy(self.rng.bit_generator.state)
+        else:  # resuming inside an epoch: replay its batch order from the generator state at its start
+            self.rng.bit_generator.state = copy.deepcopy(state.epoch_rng)
+        batches = length_grouped_batches(self.train.lengths, config.batch_size, self.rng)
+        self.model.train()
+        progress = state.progress
+        for indices in batches[state.step :]:
+            if should_stop():
+                return ""
+            started = time.perf_counter()
+            ids, lengths = pad_batch([self.train.ids[i] for i in indices])
+            message = self._step(ids, lengths, self.train.labels[indices])
+            if message:
+                return message
+            progress.seconds += time.perf_counter() - started
+            state.step += 1
+            if on_step:
+                on_step(
+                    StepReport(
+                        state.epoch,
+                        state.step,
+                        len(batches),
+                        progress.losses[-1],
+                        progress.hits / progress.seen,
+                        progress.tokens / max(progress.seconds, 1e-9),
+                        progress.norms[-1],
+                    )
+                )
+        return None
+
+    def _step(self, ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray) -> str | None:
+        config, progress = self.config, self.state.progress
+        ids_t, lengths_t, labels_t = (torch.from_numpy(a).to(self.device) for a in (ids, lengths, labels))
+        logits = self.model(ids_t, lengths_t)  # (B, K)
+        loss = self.loss_fn(logits, labels_t)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        # Clipping rescales the whole gradient when its norm exceeds clip_norm: it prevents the
+        # exploding gradients that backpropagation through time produces in recurrent networks.
+        limit = config.clip_norm if config.clip_norm > 0 else math.inf
+        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), limit))
+        if not math.isfinite(loss.item()) or not math.isfinite(norm):
+            return (
+                f"training diverged at epoch {self.state.epoch}, step {self.state.step + 1} (loss "
+                f"{loss.item():.4g}, gradient norm {norm:.4g}); try a lower --lr or turn clipping on with "
+                "--clip-norm 1"
+            )
+        self.optimizer.step()
+        self.scheduler.step()
+        progress.losses.append(loss.item())
+        progress.norms.append(norm)
+        progress.clipped += config.clip_norm > 0 and norm > config.clip_norm
+        progress.tokens += int(lengths.sum())
+        progress.hits += int((logits.argmax(1) == labels_t).sum())
+        progress.seen += len(labels)
+        return None
+
+    def _finish_epoch(self) -> EpochReport:
+        state, progress = self.state, self.state.progress
+        valid_accuracy, valid_loss = _validate(self.model, self.valid, self.config, self.device)
+        report = EpochReport(
+            epoch=state.epoch,
+            train_loss=float(np.mean(progress.losses)),
+            train_accuracy=progress.hits / max(progress.seen, 1),
+            valid_accuracy=valid_accuracy,
+            valid_loss=valid_loss,
+            grad_norm_mean=float(np.mean(progress.norms)),
+            grad_norm_max=float(np.max(progress.norms)),
+            clipped_share=progress.clipped / max(len(progress.norms), 1),
+            seconds=progress.seconds,
+            tokens_per_s=progress.tokens / max(progress.seconds, 1e-9),
+            improved=valid_accuracy > state.best_accuracy,
+            step_losses=progress.losses,
+            step_grad_norms=progress.norms,
+        )
         if report.improved:
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-            best_epoch, best_accuracy, waited = epoch, report.valid_accuracy, 0
+            self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+            state.best_epoch, state.best_accuracy, state.waited = state.epoch, valid_accuracy, 0
         else:
-            waited += 1
-        history.append(report)
-        if on_epoch:
-            on_epoch(report)
-        if waited >= config.patience:
-            return TrainResult(history, best_state, best_epoch, best_accuracy, stopped_early=True)
-    return TrainResult(history, best_state, best_epoch, best_accuracy, stopped_early=False)
+            state.waited += 1
+        state.history.append(report)
+        state.done = state.waited >= self.config.patience or state.epoch == self.config.epochs
+        state.epoch, state.step, state.progress, state.epoch_rng = state.epoch + 1, 0, EpochProgress(), None
+        return report
+
+    def checkpoint(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON-friendly state, named arrays): everything needed to continue exactly from here."""
+        state = asdict(self.state)
+        optimizer = self.optimizer.state_dict()
+        arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
+        if self.best_state is not None:
+            arrays |= {f"best.{k}": v.numpy() for k, v in self.best_state.items()}
+        for index, slots in optimizer["state"].items():
+            arrays |= {f"optimizer.{index}.{k}": v.detach().cpu().reshape(-1).numpy() for k, v in slots.items()}
+        arrays["rng.torch"] = torch.get_rng_state().numpy()
+        state |= {
+            "rng": self.rng.bit_generator.state,
+            "optimizer_groups": optimizer["param_groups"],
+            "scheduler": self.scheduler.state_dict(),
+        }
+        return state, arrays
+
+    def restore(self, state: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Inverse of checkpoint(); the model and data must be built exactly as for the original run."""
+        state = dict(state)
+        self.rng.bit_generator.state = state.pop("rng")
+        groups, scheduler = state.pop("optimizer_groups"), state.pop("scheduler")
+        history = [EpochReport(**epoch) for epoch in state.pop("history")]
+        progress = EpochProgress(**state.pop("progress"))
+        self.state = TrainState(**state, history=history, progress=progress)
+        self.model.load_state_dict({k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("model.")})
+        best = {k[5:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("best.")}
+        self.best_state = best or None
+        slots: dict[int, dict[str, torch.Tensor]] = {}
+        for name, value in arrays.items():
+            if name.startswith("optimizer."):
+                _, index, key = name.split(".", 2)
+                slots.setdefault(int(index), {})[key] = torch.from_numpy(value.copy())
+        shapes = [parameter.shape for parameter in self.model.parameters()]
+        for index, values in slots.items():  # safetensors holds them flat; step is a scalar
+            for key, value in values.items():
+                values[key] = value.reshape(()) if key == "step" else value.reshape(shapes[index])
+        self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
+        self.scheduler.load_state_dict(scheduler)
+        torch.set_rng_state(torch.from_numpy(arrays["rng.torch"].copy()))
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -128,55 +322,3 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
     if config.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(LR_FLOOR, 1.0 - step / total))
-
-
-def _run_epoch(
-    model, train: EncodedSet, config: TrainConfig, device, rng, optimizer, scheduler, loss_fn, epoch: int, on_step
-) -> EpochReport | str:
-    """One pass over TRAIN; returns the epoch's report, or a message if the loss or gradient blew up."""
-    model.train()
-    started = time.perf_counter()
-    steps = math.ceil(len(train) / config.batch_size)
-    losses, norms, tokens, hits, seen, clipped = [], [], 0, 0, 0, 0
-    for step, (_, ids, lengths, labels) in enumerate(iterate_batches(train, config.batch_size, rng), start=1):
-        ids_t, lengths_t, labels_t = (torch.from_numpy(a).to(device) for a in (ids, lengths, labels))
-        logits = model(ids_t, lengths_t)  # (B, K)
-        loss = loss_fn(logits, labels_t)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        # Clipping rescales the whole gradient when its norm exceeds clip_norm: it prevents the
-        # exploding gradients that backpropagation through time produces in recurrent networks.
-        limit = config.clip_norm if config.clip_norm > 0 else math.inf
-        norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), limit))
-        if not math.isfinite(loss.item()) or not math.isfinite(norm):
-            return (
-                f"training diverged at epoch {epoch}, step {step} (loss {loss.item():.4g}, gradient norm "
-                f"{norm:.4g}); try a lower --lr or turn clipping on with --clip-norm 1"
-            )
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-        norms.append(norm)
-        clipped += config.clip_norm > 0 and norm > config.clip_norm
-        tokens += int(lengths.sum())
-        hits += int((logits.argmax(1) == labels_t).sum())
-        seen += len(labels)
-        if on_step:
-            elapsed = time.perf_counter() - started
-            on_step(StepReport(epoch, step, steps, loss.item(), hits / seen, tokens / max(elapsed, 1e-9), norm))
-    seconds = time.perf_counter() - started
-    return EpochReport(
-        epoch=epoch,
-        train_loss=float(np.mean(losses)),
-        train_accuracy=hits / max(seen, 1),
-        valid_accuracy=float("nan"),
-        valid_loss=float("nan"),
-        grad_norm_mean=float(np.mean(norms)),
-        grad_norm_max=float(np.max(norms)),
-        clipped_share=clipped / max(len(norms), 1),
-        seconds=seconds,
-        tokens_per_s=tokens / max(seconds, 1e-9),
-        improved=False,
-        step_losses=losses,
-        step_grad_norms=norms,
-    )

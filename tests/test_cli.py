@@ -158,6 +158,12 @@ def test_train_evaluate_predict(tiny_csv, isolated_env, tmp_path):
         "tokenizer.json",
         "model.safetensors",
         "history.json",
+        "checkpoint",
+    }
+    assert {p.name for p in (directory / "checkpoint").iterdir()} == {
+        "state.json",
+        "tensors.safetensors",
+        "tokenizer.json",
     }
     config = json.loads((directory / "config.json").read_text())
     assert config["model"]["hidden"] == 8 and config["train"]["limit"] == 100

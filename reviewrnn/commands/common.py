@@ -42,7 +42,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def friendly_errors(command):
-    """Turn known failures into one line on stderr and exit 1; --debug shows the traceback."""
+    """Turn known failures into one line on stderr and their exit code (1); --debug shows the traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -53,7 +53,7 @@ def friendly_errors(command):
         except ReviewRNNError as error:
             if debug_enabled():
                 raise
-            raise fail(str(error)) from None
+            raise fail(str(error), error.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except Exception as error:

@@ -58,14 +58,23 @@ def train(
     name: Annotated[str | None, typer.Option(help="Model name under models/ (default: CELL-TIMESTAMP).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue an interrupted run in this model directory, with its own settings.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train a recurrent sentiment classifier and save it to models/NAME/.
 
     Example: reviewrnn train --cell gru --epochs 3 --name gru-imdb
     Quick smoke run: reviewrnn train --limit 500 --epochs 1
+    Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
     """
-    from reviewrnn.pipeline import CorpusSettings, output_directory, train_step
+    from reviewrnn.pipeline import CorpusSettings, output_directory, resume_step, train_step
+
+    if resume is not None:
+        with TrainingDisplay() as display:
+            outcome = resume_step(resume, on_stage=display.stage, on_step=display.step, on_epoch=display.epoch)
+        return _report(outcome, as_json)
 
     model_config = ModelConfig(
         cell=cell, layers=layers, hidden=hidden, embed=embed, bidirectional=bidirectional, dropout=dropout, pool=pool
@@ -97,6 +106,10 @@ def train(
             on_step=display.step,
             on_epoch=display.epoch,
         )
+    _report(outcome, as_json)
+
+
+def _report(outcome, as_json: bool) -> None:
     summary = {
         "model": str(outcome.directory),
         "best_epoch": outcome.best_epoch,

@@ -1,0 +1,42 @@
+"""Turn SIGINT/SIGTERM into a polite request to stop at the next step boundary.
+
+The first signal only sets a flag, so the training loop can finish its step and save a resumable
+checkpoint; a second signal stops at once (KeyboardInterrupt), for a user who really means it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class StopOnSignals:
+    """Context manager: `stopper()` is True once SIGINT or SIGTERM has arrived."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __call__(self) -> bool:
+        return self.received is not None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.received, 130)
+
+    def _handle(self, number, frame) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = number
+
+    def __enter__(self) -> StopOnSignals:
+        if threading.current_thread() is threading.main_thread():  # handlers can only live there
+            for number in EXIT_CODES:
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)

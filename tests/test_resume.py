@@ -1,0 +1,214 @@
+"""No lost work: checkpoints, resume, signals, SIGKILL at random moments, and the output lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_configs
+
+from reviewrnn.artifacts import load_checkpoint, load_model, save_run, training_lock
+from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
+from reviewrnn.model import RecurrentClassifier
+from reviewrnn.pipeline import CorpusSettings, prepare_run, resume_step, train_step
+from reviewrnn.runtime import seed_everything
+from reviewrnn.train import Trainer
+
+EPOCHS = 3
+
+
+def build_trainer(prepared) -> Trainer:
+    config = prepared.config
+    torch.set_num_threads(1)
+    rng = seed_everything(config.train.seed)
+    model = RecurrentClassifier(config.model)
+    return Trainer(model, prepared.train_set, prepared.valid_set, config.train, torch.device("cpu"), rng)
+
+
+@pytest.fixture
+def prepared(make_corpus, isolated_env):
+    model_config, train_config, tokenizer_config = tiny_configs(epochs=EPOCHS, cell="lstm", dropout=0.2)
+    return prepare_run(CorpusSettings(str(make_corpus())), model_config, train_config, tokenizer_config)
+
+
+def stop_after(steps: int):
+    taken = iter(range(10**9))
+    return lambda: next(taken) >= steps
+
+
+@pytest.mark.parametrize("where", ["mid-epoch 1", "epoch boundary", "mid-epoch 2"])
+def test_interrupted_and_resumed_run_ends_with_identical_weights(prepared, tmp_path, where):
+    straight = build_trainer(prepared)
+    reference = straight.run()
+    per_epoch = straight.steps_per_epoch
+    stop_at = {"mid-epoch 1": 3, "epoch boundary": per_epoch, "mid-epoch 2": per_epoch + 2}[where]
+
+    first = build_trainer(prepared)
+    interrupted = first.run(should_stop=stop_after(stop_at))
+    assert interrupted.interrupted
+    directory = tmp_path / "run"
+    save_run(directory, prepared.config, prepared.tokenizer.to_str(), [], None, first.checkpoint())
+    _, _, state, arrays = load_checkpoint(directory)  # through real files: JSON and safetensors only
+
+    second = build_trainer(prepared)
+    torch.manual_seed(12345)  # whatever the new process's RNG holds, restore() must replace it
+    second.restore(json.loads(json.dumps(state)), arrays)
+    resumed = second.run()
+
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(tensor, second.model.state_dict()[name]), name
+    for name, tensor in reference.best_state.items():
+        assert torch.equal(tensor, resumed.best_state[name]), name
+    assert [e.valid_accuracy for e in reference.history] == [e.valid_accuracy for e in resumed.history]
+    assert [e.step_losses for e in reference.history] == [e.step_losses for e in resumed.history]
+
+
+def test_checkpoint_after_every_epoch_through_train_step(make_corpus, isolated_env):
+    directory = isolated_env["models"] / "ckpt"
+    seen_epochs = []
+
+    def on_epoch(report):
+        _, _, state, _ = load_checkpoint(directory) if directory.exists() else (None, None, {"history": []}, None)
+        seen_epochs.append(len(state["history"]))
+
+    train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=3), directory, on_epoch=on_epoch)
+    # When epoch k is reported, the checkpoint on disk still holds k - 1 epochs; it is written right after.
+    assert seen_epochs == [0, 1, 2]
+    _, _, state, _ = load_checkpoint(directory)
+    assert len(state["history"]) == 3 and state["done"]
+    with pytest.raises(ReviewRNNError, match="already finished"):
+        resume_step(directory)
+
+
+def test_resume_without_checkpoint_is_a_clear_error(isolated_env):
+    (isolated_env["models"] / "empty").mkdir(parents=True)
+    with pytest.raises(ReviewRNNError, match="no resumable checkpoint"):
+        resume_step(isolated_env["models"] / "empty")
+
+
+def test_second_training_into_the_same_directory_refuses(make_corpus, isolated_env):
+    directory = isolated_env["models"] / "busy"
+    with training_lock(directory):
+        with pytest.raises(ReviewRNNError, match="another training run"):
+            train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=1), directory)
+    assert not directory.exists()
+    train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=1), directory)  # free again afterwards
+
+
+def test_stop_request_saves_checkpoint_and_raises_with_resume_hint(make_corpus, isolated_env, monkeypatch):
+    from reviewrnn import interrupts
+
+    directory = isolated_env["models"] / "stopped"
+    calls = iter(range(10**9))
+    monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: next(calls) >= 5)
+    monkeypatch.setattr(interrupts.StopOnSignals, "exit_code", property(lambda self: 143))
+    with pytest.raises(TrainingInterrupted) as caught:
+        train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=2), directory)
+    assert caught.value.exit_code == 143
+    assert f"reviewrnn train --resume {directory}" in str(caught.value)
+    assert not (directory / "config.json").exists()  # no epoch finished: only the checkpoint exists
+    monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: False)
+    outcome = resume_step(directory)
+    assert outcome.best_epoch >= 1 and load_model(directory).config.train.epochs == 2
+
+
+def cli_env(isolated_env) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REVIEWRNN_CACHE": str(isolated_env["cache"]),
+        "REVIEWRNN_MODELS": str(isolated_env["models"]),
+    }
+
+
+TRAIN_ARGS = [
+    "--epochs",
+    "40",
+    "--hidden",
+    "16",
+    "--embed",
+    "16",
+    "--vocab-size",
+    "200",
+    "--threads",
+    "1",
+    "--batch-size",
+    "8",
+    "--max-tokens",
+    "64",
+    "--device",
+    "cpu",
+    "--patience",
+    "40",
+    "--seed",
+    "3",
+]
+
+
+def start_training(corpus: Path, env, name: str, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "reviewrnn", "train", "--corpus", str(corpus), "--name", name, *TRAIN_ARGS, *extra]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_checkpoint(directory: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not (directory / "checkpoint" / "state.json").exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_writes_checkpoint_exits_with_code_and_resume_finishes(make_corpus, isolated_env, sent, code):
+    env = cli_env(isolated_env)
+    directory = isolated_env["models"] / "sig"
+    process = start_training(make_corpus(count=200), env, "sig")
+    wait_for_checkpoint(directory, process)
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    last = stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("error: interrupted at epoch") and "reviewrnn train --resume" in last
+    assert "Traceback" not in stderr.decode()
+    load_model(directory)  # the best model so far is intact and loads
+
+
+def test_random_sigkill_never_corrupts_and_never_loses_a_finished_epoch(make_corpus, isolated_env):
+    """Kill training at random moments; each time, what is on disk loads and holds every epoch it reported."""
+    kills = int(os.environ.get("REVIEWRNN_SOAK_KILLS", "3"))
+    env = cli_env(isolated_env)
+    corpus = make_corpus(count=200)
+    directory = isolated_env["models"] / "killed"
+    chooser = random.Random(0)
+    process = start_training(corpus, env, "killed")
+    wait_for_checkpoint(directory, process)
+    for _ in range(kills):
+        time.sleep(chooser.uniform(0.0, 1.5))
+        process.kill()
+        process.wait()
+        _, _, state, arrays = load_checkpoint(directory)
+        assert all(np.isfinite(v).all() for v in arrays.values() if v.dtype.kind == "f")
+        if (directory / "config.json").exists():
+            load_model(directory)
+        finished = len(state["history"])
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reviewrnn", "train", "--resume", str(directory)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(0.3)
+        if process.poll() is not None:
+            break
+        _, _, again, _ = load_checkpoint(directory)
+        assert len(again["history"]) >= finished  # a completed epoch is never lost
+    process.kill()
+    process.wait()
