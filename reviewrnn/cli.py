@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from reviewrnn import __version__
+from reviewrnn.commands.compare import compare
 from reviewrnn.commands.corpus import corpus, tokenize
 from reviewrnn.commands.evaluate import evaluate
 from reviewrnn.commands.predict import predict
@@ -42,7 +43,7 @@ def main_options(
     context.obj = {"debug": debug}
 
 
-for command in (corpus, tokenize, train, evaluate, predict):
+for command in (corpus, tokenize, train, evaluate, predict, compare):
     app.command()(command)
 
 

@@ -28,6 +28,21 @@ def wilson_interval(correct: int, total: int, z: float = Z_95) -> tuple[float, f
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def difference_interval(correct_a: int, total_a: int, correct_b: int, total_b: int) -> tuple[float, float]:
+    """95% interval for p_a - p_b of two independent proportions (Newcombe's method from Wilson intervals).
+
+    It keeps the Wilson interval's good behaviour for small buckets, where the usual normal
+    approximation gives intervals that are too narrow or leave [-1, 1].
+    """
+    p_a, p_b = correct_a / total_a, correct_b / total_b
+    low_a, high_a = wilson_interval(correct_a, total_a)
+    low_b, high_b = wilson_interval(correct_b, total_b)
+    difference = p_a - p_b
+    below = math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)
+    above = math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)
+    return (max(-1.0, difference - below), min(1.0, difference + above))
+
+
 def accuracy_by_length(
     correct: np.ndarray, lengths: np.ndarray, edges: Sequence[int] = DEFAULT_LENGTH_EDGES
 ) -> list[dict]:

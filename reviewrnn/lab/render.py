@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from rich.console import Group
+from rich.table import Table
 from rich.text import Text
+
+from reviewrnn.render import bucket_name
 
 SPARKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 100  # longer traces are sampled down to this many characters
@@ -63,3 +66,51 @@ def trace_view(trace, top: int = 5) -> Group:
 
 def trace_legend(name: str) -> Text:
     return Text(f"green raised P({name}), red lowered it; the stronger the colour, the larger the change", style="dim")
+
+
+def _accuracy_cell(row: dict) -> Text:
+    if not row["count"]:
+        return Text("-", style="dim")
+    cell = Text(f"{row['accuracy']:.1%}" + (" ✂" if row.get("cut") else ""))
+    cell.append(f"\n{row['ci_low']:.1%}–{row['ci_high']:.1%} · {row['count']}", style="dim")
+    return cell
+
+
+def compare_table(models: list) -> Table:
+    """Buckets down, models across; each cell: accuracy, its 95% interval and the count; ✂ = truncated reviews."""
+    table = Table(title="Test accuracy by length (tokens); ✂ = reviews cut at max_tokens", title_justify="left")
+    table.add_column("tokens")
+    for model in models:
+        table.add_column(model.name, justify="right")
+    for index, row in enumerate(models[0].rows):
+        table.add_row(bucket_name(row), *(_accuracy_cell(model.rows[index]) for model in models))
+    return table
+
+
+def _gap_text(gap: dict | None) -> Text:
+    if gap is None:
+        return Text("-", style="dim")
+    text = Text(f"{gap['difference'] * 100:+.1f}", style="bold" if gap["clear"] else "")
+    text.append(f" [{gap['ci_low'] * 100:+.1f}, {gap['ci_high'] * 100:+.1f}]", style="dim")
+    return text
+
+
+def gap_table(models: list) -> Table:
+    """Per model: shortest minus longest bucket in points, over all buckets and over those read whole."""
+    table = Table(
+        title="Shortest minus longest bucket, points [95% interval]; bold: the interval excludes 0",
+        title_justify="left",
+    )
+    for column in ("model", "setup", "acc", "gap, all", "gap, read whole", "longest whole"):
+        table.add_column(column, justify="left" if column in ("model", "setup") else "right")
+    for model in models:
+        whole = model.gap_read_whole
+        table.add_row(
+            model.name,
+            f"{model.cell} {model.pool} {model.truncate}",
+            f"{model.accuracy:.1%}",
+            _gap_text(model.gap),
+            _gap_text(whole),
+            bucket_name(whole["long"]) if whole else "-",
+        )
+    return table

@@ -1,0 +1,55 @@
+"""`reviewrnn compare`: accuracy by length for several models side by side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
+from reviewrnn.commands.evaluate import parse_edges
+from reviewrnn.config import DEFAULT_LENGTH_EDGES, Device
+
+PngOption = Annotated[
+    Path | None, typer.Option("--png", help="Also draw a PNG chart here (needs matplotlib: pip install -e '.[plots]').")
+]
+ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
+
+
+@friendly_errors
+def compare(
+    models: Annotated[list[Path], typer.Argument(help="Model directories, e.g. models/rnn models/gru models/lstm.")],
+    edges: Annotated[
+        str, typer.Option(help="Length bucket edges in tokens; each model's max_tokens is added as a cut.")
+    ] = ",".join(map(str, DEFAULT_LENGTH_EDGES)),
+    png: PngOption = None,
+    device: Annotated[Device, typer.Option()] = "auto",
+    threads: ThreadsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Test accuracy by review length for several models side by side, with counts and 95% intervals.
+
+    Buckets are split at each model's max_tokens: ✂ marks buckets of reviews the model saw only in
+    part, so the 'read whole' gap measures memory without truncation. MODEL/eval.json is reused when
+    it has these buckets; otherwise the model is evaluated on TEST (which rewrites eval.json).
+
+    Example: reviewrnn compare models/rnn models/gru models/lstm --png by-length.png
+    """
+    from reviewrnn.lab.compare import compare_models
+    from reviewrnn.lab.render import compare_table, gap_table
+
+    missing = [path for path in models if not path.is_dir()]
+    if missing:
+        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
+    results = compare_models(models, parse_edges(edges), device, threads)
+    if png:
+        from reviewrnn.lab.charts import length_chart
+
+        err.print(f"saved {length_chart(results, png)}")
+    if as_json:
+        out.print_json(json.dumps([result.to_dict() for result in results]))
+        return
+    out.print(compare_table(results))
+    out.print(gap_table(results))
