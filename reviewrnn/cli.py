@@ -14,6 +14,7 @@ from reviewrnn import __version__
 from reviewrnn.commands.compare import compare
 from reviewrnn.commands.corpus import corpus, tokenize
 from reviewrnn.commands.evaluate import evaluate
+from reviewrnn.commands.gradients import gradients
 from reviewrnn.commands.predict import predict
 from reviewrnn.commands.train import train
 
@@ -43,7 +44,7 @@ def main_options(
     context.obj = {"debug": debug}
 
 
-for command in (corpus, tokenize, train, evaluate, predict, compare):
+for command in (corpus, tokenize, train, evaluate, predict, compare, gradients):
     app.command()(command)
 
 

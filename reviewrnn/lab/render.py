@@ -114,3 +114,23 @@ def gap_table(models: list) -> Table:
             bucket_name(whole["long"]) if whole else "-",
         )
     return table
+
+
+GRADIENT_DISTANCES = (1, 4, 16, 64, 256)
+
+
+def gradient_table(flows: list) -> Table:
+    """Per model and state: the gradient at the last token, the share left further back, the decay rate."""
+    table = Table(
+        title="Gradient reaching h_t: ||dLoss/dh_t|| at the last token, then as a share of it", title_justify="left"
+    )
+    distances = [d for d in GRADIENT_DISTANCES if any(d < len(flow.norms) for flow in flows)]
+    for column in ("model", "state", "at 0", *(f"at {d}" for d in distances), "decay/step", "< 1e-3 from"):
+        table.add_column(column, justify="left" if column in ("model", "state") else "right")
+    for flow in flows:
+        first = flow.norms[0]
+        shares = [f"{flow.norms[d] / first:.1e}" if d < len(flow.norms) and first else "-" for d in distances]
+        decay = f"{flow.decay_per_step:.4f}" if flow.decay_per_step is not None else "-"
+        vanish = str(flow.vanish_distance) if flow.vanish_distance is not None else f"> {len(flow.norms) - 1}"
+        table.add_row(flow.name, flow.state, f"{first:.2e}", *shares, decay, vanish)
+    return table

@@ -1,0 +1,50 @@
+"""`reviewrnn gradients`: how much loss gradient reaches each hidden state, trained and at initialisation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
+from reviewrnn.commands.compare import PngOption, ThreadsOption
+
+
+@friendly_errors
+def gradients(
+    models: Annotated[list[Path], typer.Argument(help="Unidirectional model directories.")],
+    reviews: Annotated[int, typer.Option(min=1, help="How many long TEST reviews in the batch.")] = 64,
+    length: Annotated[
+        int | None, typer.Option(min=2, help="Tokens per review (default: the model's max_tokens).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Picks the reviews and the initial weights.")] = 0,
+    png: PngOption = None,
+    threads: ThreadsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Norm of dLoss/dh_t against distance from the last token, for each model trained and freshly initialised.
+
+    Reports the mean decay per step (exp of the slope of log-norm against distance) and the distance
+    at which the gradient falls below 1e-3 of its value at the last token.
+
+    Example: reviewrnn gradients models/rnn models/gru models/lstm --png gradients.png
+    """
+    from reviewrnn import runtime
+    from reviewrnn.lab.gradients import measure_model
+    from reviewrnn.lab.render import gradient_table
+
+    missing = [path for path in models if not path.is_dir()]
+    if missing:
+        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
+    runtime.set_threads(threads)
+    flows = [flow for model in models for flow in measure_model(model, reviews, length, seed)]
+    if png:
+        from reviewrnn.lab.charts import gradient_chart
+
+        err.print(f"saved {gradient_chart(flows, png)}")
+    if as_json:
+        out.print_json(json.dumps([flow.to_dict() for flow in flows]))
+        return
+    out.print(gradient_table(flows))
