@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -46,3 +47,73 @@ def seed_everything(seed: int) -> np.random.Generator:
     random.seed(seed)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+@dataclass
+class Distributed:
+    """This process's place in a torchrun job; one process alone is rank 0 of 1 (same code path)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def all_reduce_sum(self, values: list[float]) -> list[float]:
+        """Sum small statistics over all ranks (a no-op alone)."""
+        if self.world_size == 1:
+            return values
+        import torch.distributed as dist
+
+        tensor = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(tensor)
+        return tensor.tolist()
+
+    def share_text(self, text: str | None) -> str:
+        """Rank 0's `text` on every rank (as bytes in a tensor: nothing is pickled)."""
+        if self.world_size == 1:
+            return text or ""
+        import torch.distributed as dist
+
+        data = (text or "").encode("utf-8") if self.is_main else b""
+        size = torch.tensor([len(data)], dtype=torch.int64)
+        dist.broadcast(size, src=0)
+        buffer = (
+            torch.frombuffer(bytearray(data), dtype=torch.uint8)
+            if self.is_main
+            else torch.empty(int(size.item()), dtype=torch.uint8)
+        )
+        dist.broadcast(buffer, src=0)
+        return bytes(buffer.numpy()).decode("utf-8")
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if it is True on any: a stop request must reach all ranks together."""
+        return bool(self.all_reduce_sum([float(flag)])[0]) if self.world_size > 1 else flag
+
+
+def env_rank() -> int:
+    """The rank torchrun gives this process (0 when not under torchrun), known before any set-up."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def init_distributed(device: torch.device) -> Distributed:
+    """Join the torchrun job when WORLD_SIZE > 1: gloo on CPU, nccl on CUDA."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return Distributed()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Distributed(dist.get_rank(), dist.get_world_size())
+
+
+def close_distributed(distributed: Distributed) -> None:
+    if distributed.world_size > 1:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -20,6 +20,7 @@ from torch import nn
 
 from reviewrnn.config import TrainConfig
 from reviewrnn.data import EncodedSet, iterate_batches, length_grouped_batches, pad_batch
+from reviewrnn.runtime import Distributed
 
 LR_FLOOR = 0.05
 
@@ -137,19 +138,16 @@ class Trainer:
         config: TrainConfig,
         device: torch.device,
         rng: np.random.Generator,
+        distributed: Distributed | None = None,
     ):
-        self.model, self.train, self.valid, self.config, self.device, self.rng = (
-            model.to(device),
-            train,
-            valid,
-            config,
-            device,
-            rng,
-        )
+        self.model, self.train, self.valid, self.config = model.to(device), train, valid, config
+        self.device, self.rng = device, rng
+        self.distributed = distributed or Distributed()
+        # Under torchrun the same loop runs in every process; DDP sums gradients during backward.
+        self.network = self.model if self.distributed.world_size == 1 else _wrap_ddp(self.model, device)
         self.steps_per_epoch = math.ceil(len(train) / config.batch_size)
         self.optimizer = make_optimizer(model, config)
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
-        self.loss_fn = nn.CrossEntropyLoss()
         self.state = TrainState()
         self.best_state: dict[str, torch.Tensor] | None = None
 
@@ -190,12 +188,17 @@ class Trainer:
         batches = length_grouped_batches(self.train.lengths, config.batch_size, self.rng)
         self.model.train()
         progress = state.progress
+        rank, world = self.distributed.rank, self.distributed.world_size
         for indices in batches[state.step :]:
-            if should_stop():
+            if self.distributed.any(should_stop()):
                 return ""
             started = time.perf_counter()
-            ids, lengths = pad_batch([self.train.ids[i] for i in indices])
-            message = self._step(ids, lengths, self.train.labels[indices])
+            if len(indices) < world:  # too small to give every rank a review: skipped by all ranks alike
+                state.step += 1
+                continue
+            shard = indices[rank::world]  # this rank's share of the global batch (all of it alone)
+            ids, lengths = pad_batch([self.train.ids[i] for i in shard])
+            message = self._step(ids, lengths, self.train.labels[shard], len(indices))
             if message:
                 return message
             progress.seconds += time.perf_counter() - started
@@ -214,13 +217,17 @@ class Trainer:
                 )
         return None
 
-    def _step(self, ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray) -> str | None:
-        config, progress = self.config, self.state.progress
+    def _step(self, ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray, global_size: int) -> str | None:
+        config, progress, world = self.config, self.state.progress, self.distributed.world_size
         ids_t, lengths_t, labels_t = (torch.from_numpy(a).to(self.device) for a in (ids, lengths, labels))
-        logits = self.model(ids_t, lengths_t)  # (B, K)
-        loss = self.loss_fn(logits, labels_t)
+        logits = self.network(ids_t, lengths_t)  # (b, K): this rank's shard of the global batch
+        summed = nn.functional.cross_entropy(logits, labels_t, reduction="sum")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # The mean over the global batch: DDP divides the gradients it sums over ranks by the world size.
+        (summed * (world / global_size)).backward()
+        loss_sum, hits = self.distributed.all_reduce_sum([summed.item(), float((logits.argmax(1) == labels_t).sum())])
+        loss = torch.tensor(loss_sum / global_size)
+        # Gradients are already combined over ranks here, so every rank clips the same global gradient.
         # Clipping rescales the whole gradient when its norm exceeds clip_norm: it prevents the
         # exploding gradients that backpropagation through time produces in recurrent networks.
         limit = config.clip_norm if config.clip_norm > 0 else math.inf
@@ -237,8 +244,8 @@ class Trainer:
         progress.norms.append(norm)
         progress.clipped += config.clip_norm > 0 and norm > config.clip_norm
         progress.tokens += int(lengths.sum())
-        progress.hits += int((logits.argmax(1) == labels_t).sum())
-        progress.seen += len(labels)
+        progress.hits += int(hits)
+        progress.seen += global_size
         return None
 
     def _finish_epoch(self) -> EpochReport:
@@ -309,6 +316,12 @@ class Trainer:
         self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
         self.scheduler.load_state_dict(scheduler)
         torch.set_rng_state(torch.from_numpy(arrays["rng.torch"].copy()))
+
+
+def _wrap_ddp(model: nn.Module, device: torch.device) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

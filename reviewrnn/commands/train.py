@@ -110,6 +110,8 @@ def train(
 
 
 def _report(outcome, as_json: bool) -> None:
+    if not outcome.is_main:
+        return
     summary = {
         "model": str(outcome.directory),
         "best_epoch": outcome.best_epoch,
