@@ -16,6 +16,7 @@ from reviewrnn.commands.corpus import corpus, tokenize
 from reviewrnn.commands.evaluate import evaluate
 from reviewrnn.commands.gradients import gradients
 from reviewrnn.commands.predict import predict
+from reviewrnn.commands.probe import probe
 from reviewrnn.commands.train import train
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ def main_options(
 
 for command in (corpus, tokenize, train, evaluate, predict, compare, gradients):
     app.command()(command)
+app.add_typer(probe, name="probe")
 
 
 def main() -> None:

@@ -10,12 +10,8 @@ import typer
 
 from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
 from reviewrnn.commands.evaluate import parse_edges
+from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, Device
-
-PngOption = Annotated[
-    Path | None, typer.Option("--png", help="Also draw a PNG chart here (needs matplotlib: pip install -e '.[plots]').")
-]
-ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
 
 
 @friendly_errors
@@ -43,6 +39,7 @@ def compare(
     missing = [path for path in models if not path.is_dir()]
     if missing:
         raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
+    require_charts(png)
     results = compare_models(models, parse_edges(edges), device, threads)
     if png:
         from reviewrnn.lab.charts import length_chart

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
-from reviewrnn.commands.compare import PngOption, ThreadsOption
+from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts
 
 
 @friendly_errors
@@ -38,6 +38,7 @@ def gradients(
     missing = [path for path in models if not path.is_dir()]
     if missing:
         raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
+    require_charts(png)
     runtime.set_threads(threads)
     flows = [flow for model in models for flow in measure_model(model, reviews, length, seed)]
     if png:

@@ -134,3 +134,35 @@ def gradient_table(flows: list) -> Table:
         vanish = str(flow.vanish_distance) if flow.vanish_distance is not None else f"> {len(flow.norms) - 1}"
         table.add_row(flow.name, flow.state, f"{first:.2e}", *shares, decay, vanish)
     return table
+
+
+def _probe_cell(row: dict, kind: str) -> Text:
+    cell = Text(f"{row['accuracy']:.1%}", style="bold" if row["accuracy"] >= 0.9 else "")
+    detail = f"\np {row['confidence']:.2f}"
+    if kind == "filler" and row.get("filler_alone"):
+        detail += f" · alone {row['filler_alone'][max(row['filler_alone'])]:.2f}"
+    cell.append(detail, style="dim")
+    return cell
+
+
+def probe_table(curves: list, title: str) -> Table:
+    """Distances down, models or cells across: accuracy, mean probability of the true class, span and chance."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("d", justify="right")
+    for curve in curves:
+        table.add_column(curve.name, justify="right")
+    for index, row in enumerate(curves[0].rows):
+        table.add_row(str(row["distance"]), *(_probe_cell(curve.rows[index], curve.kind) for curve in curves))
+    table.add_section()
+    table.add_row("span ≥90%", *(str(c.span) if c.span is not None else "none" for c in curves))
+    table.add_row("chance from", *(str(c.chance) if c.chance is not None else "-" for c in curves))
+    return table
+
+
+def probe_caption(kind: str) -> str:
+    if kind == "filler":
+        return (
+            "accuracy (bold: ≥90%); p: mean probability of the true class; alone: mean probability of the "
+            "last class for the filler by itself (0.50 = neutral to the model)"
+        )
+    return "accuracy (bold: ≥90%); p: mean probability of the true class; chance = 50%"

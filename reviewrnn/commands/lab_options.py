@@ -1,0 +1,21 @@
+"""What the lab commands (compare, probe, gradients, clipping, study) share: options and the chart check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+PngOption = Annotated[
+    Path | None, typer.Option("--png", help="Also draw a PNG chart here (needs matplotlib: pip install -e '.[plots]').")
+]
+ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
+
+
+def require_charts(png: Path | None) -> None:
+    """Fail before any long computation when a PNG is asked for and matplotlib is missing."""
+    if png is not None:
+        from reviewrnn.lab.charts import pyplot
+
+        pyplot()

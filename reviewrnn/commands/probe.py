@@ -1,0 +1,122 @@
+"""`reviewrnn probe filler|synthetic`: the memory-span probes, evidence at a known distance from the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
+from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts
+from reviewrnn.config import CELLS
+from reviewrnn.lab.probe import FILLER_DISTANCES, SYNTHETIC_DISTANCES, SyntheticSettings
+
+probe = typer.Typer(
+    help="Memory-span probes: how far back can a model still use the evidence?\n\n"
+    "Example: reviewrnn probe filler models/rnn models/lstm && reviewrnn probe synthetic --cell all",
+    no_args_is_help=True,
+)
+S = SyntheticSettings
+
+
+def parse_distances(value: str) -> tuple[int, ...]:
+    try:
+        distances = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}: give increasing integers separated by commas, e.g. 0,16,64") from None
+    if distances[0] < 0 or any(b <= a for a, b in zip(distances, distances[1:])):
+        raise typer.BadParameter(f"{value!r}: distances must be >= 0 and increase, e.g. 0,16,64")
+    return distances
+
+
+def _show(curves: list, title: str, png: Path | None, as_json: bool) -> None:
+    from reviewrnn.lab.render import probe_caption, probe_table
+
+    if png:
+        from reviewrnn.lab.charts import probe_chart
+
+        err.print(f"saved {probe_chart(curves, png, title)}")
+    if as_json:
+        out.print_json(json.dumps([curve.to_dict() for curve in curves]))
+        return
+    out.print(probe_table(curves, title))
+    err.print(probe_caption(curves[0].kind), style="dim")
+
+
+@probe.command()
+@friendly_errors
+def filler(
+    models: Annotated[list[Path], typer.Argument(help="Model directories.")],
+    distances: Annotated[str, typer.Option(help="Filler lengths d in tokens.")] = ",".join(map(str, FILLER_DISTANCES)),
+    reviews: Annotated[int, typer.Option(min=2, help="Short TEST reviews to probe (balanced by class).")] = 400,
+    short_max: Annotated[int, typer.Option(min=1, help="'Short' means at most this many tokens.")] = 100,
+    seed: Annotated[int, typer.Option(help="Picks the reviews and the filler.")] = 0,
+    png: PngOption = None,
+    threads: ThreadsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Short reviews a model gets right, then d tokens of neutral sentences from the corpus: accuracy by d.
+
+    The filler is TRAIN sentences whose every token is about as frequent in each class as overall, so
+    it is the same for every model; 'alone' shows how each model reads that filler by itself.
+
+    Example: reviewrnn probe filler models/rnn models/gru models/lstm --png probe.png
+    """
+    from reviewrnn import runtime
+    from reviewrnn.lab.probe import probe_with_filler
+
+    require_charts(png)
+    runtime.set_threads(threads)
+    grid = parse_distances(distances)
+    curves = [probe_with_filler(model, grid, reviews, short_max, seed) for model in models]
+    _show(curves, "Filler probe: accuracy with d neutral tokens after the review", png, as_json)
+
+
+@probe.command()
+@friendly_errors
+def synthetic(
+    cell: Annotated[list[str], typer.Option(help="rnn, gru, lstm or all (repeatable).", show_default="all")] = ["all"],  # noqa: B006 (typer reads the default, never mutates it)
+    protocol: Annotated[
+        Literal["per-distance", "mixed"],
+        typer.Option(
+            help="per-distance: a network per d (can it learn the gap?); mixed: one for all d (can it hold?)."
+        ),
+    ] = "per-distance",
+    distances: Annotated[str, typer.Option(help="Distances d.")] = ",".join(map(str, SYNTHETIC_DISTANCES)),
+    train_size: Annotated[int, typer.Option(min=10, help="Training sequences per network.")] = S.train_size,
+    epochs: Annotated[int, typer.Option(min=1)] = S.epochs,
+    hidden: Annotated[int, typer.Option(min=1)] = S.hidden,
+    seed: int = S.seed,
+    png: PngOption = None,
+    threads: ThreadsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Random neutral tokens with one polarity token d steps before the end, trained from scratch per cell.
+
+    Every cell gets the same sequences, sizes, epochs and seed. The memory span is the largest d up to
+    which accuracy stays at or above 90%.
+
+    Example: reviewrnn probe synthetic --cell rnn --cell lstm --distances 0,4,16,64 --threads 1
+    """
+    from reviewrnn.lab.probe import probe_synthetic
+
+    require_charts(png)
+    cells = list(CELLS) if "all" in cell else cell
+    unknown = [name for name in cells if name not in CELLS]
+    if unknown:
+        raise typer.BadParameter(f"{unknown[0]!r}: use rnn, gru, lstm or all", param_hint="'--cell'")
+    settings = SyntheticSettings(
+        distances=parse_distances(distances),
+        train_size=train_size,
+        epochs=epochs,
+        hidden=hidden,
+        seed=seed,
+        threads=threads,
+    )
+    curves = []
+    for name in cells:
+        err.print(f"[dim]training {name} ({protocol})…[/dim]")
+        curves.append(probe_synthetic(name, settings, protocol))
+    _show(curves, f"Synthetic probe ({protocol}): accuracy by distance of the polarity token", png, as_json)
