@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from reviewrnn import __version__
+from reviewrnn.commands.clipping import clipping
 from reviewrnn.commands.compare import compare
 from reviewrnn.commands.corpus import corpus, tokenize
 from reviewrnn.commands.evaluate import evaluate
@@ -45,7 +46,7 @@ def main_options(
     context.obj = {"debug": debug}
 
 
-for command in (corpus, tokenize, train, evaluate, predict, compare, gradients):
+for command in (corpus, tokenize, train, evaluate, predict, compare, gradients, clipping):
     app.command()(command)
 app.add_typer(probe, name="probe")
 

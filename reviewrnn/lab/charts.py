@@ -132,7 +132,7 @@ def clipping_chart(runs: list, path: Path, title: str = "Vanilla RNN with and wi
         losses, norms = np.asarray(run.losses, dtype=float), np.asarray(run.grad_norms, dtype=float)
         steps = np.arange(1, len(losses) + 1)
         loss_axis.plot(steps, losses, color=colour, alpha=0.12, linewidth=0.6)
-        smooth = _moving_average(losses, SMOOTH_STEPS)
+        smooth = _moving_average(losses, max(1, min(SMOOTH_STEPS, len(losses) // 10)))
         loss_axis.plot(steps[len(steps) - len(smooth) :], smooth, color=colour, linewidth=1.2, label=label)
         norm_axis.plot(steps, norms, color=colour, alpha=0.7, linewidth=0.6, label=label)
         if run.diverged:
@@ -140,7 +140,7 @@ def clipping_chart(runs: list, path: Path, title: str = "Vanilla RNN with and wi
     if any(run.clip_norm for run in runs):
         for limit in sorted({run.clip_norm for run in runs if run.clip_norm}):
             norm_axis.axhline(limit, color="grey", linestyle="--", linewidth=1)
-    loss_axis.set_ylabel(f"training loss (moving average of {SMOOTH_STEPS})")
+    loss_axis.set_ylabel(f"training loss (moving average, up to {SMOOTH_STEPS} steps)")
     norm_axis.set_ylabel("gradient norm before clipping")
     norm_axis.set_yscale("log")
     norm_axis.set_xlabel("training step")

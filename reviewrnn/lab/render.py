@@ -166,3 +166,35 @@ def probe_caption(kind: str) -> str:
             "last class for the filler by itself (0.50 = neutral to the model)"
         )
     return "accuracy (bold: ≥90%); p: mean probability of the true class; chance = 50%"
+
+
+def _maybe(value, form: str) -> str:
+    return "-" if value is None else format(value, form)
+
+
+def clipping_table(runs: list) -> Table:
+    """One row per run: gradient norms before clipping, spikes, divergence, final loss and accuracy."""
+    from reviewrnn.lab.clipping import REFERENCE_CLIP, SPIKE_FACTOR, TAIL_STEPS, summarise
+
+    table = Table(
+        title=f"Clipping. Norms are before clipping; > {REFERENCE_CLIP:g}: share of steps above it; spike: a step "
+        f"> {SPIKE_FACTOR:g}x the median before it; loss: mean of the last {TAIL_STEPS} steps",
+        title_justify="left",
+    )
+    for column in ("run", "clip", "seed", "max norm", f"> {REFERENCE_CLIP:g}", "spikes", "loss", "valid", "test", ""):
+        table.add_column(column, justify="left" if column in ("run", "") else "right")
+    for run in runs:
+        s = summarise(run)
+        table.add_row(
+            run.name,
+            f"{run.clip_norm:g}" if run.clip_norm else "off",
+            str(run.seed),
+            _maybe(s["grad_norm_max"], ".3g"),
+            _maybe(s["above_reference"], ".0%"),
+            str(s["spikes"]),
+            _maybe(s["final_loss"], ".3f"),
+            _maybe(s["best_valid_accuracy"], ".1%"),
+            _maybe(s["test_accuracy"], ".1%"),
+            Text("diverged", style="bold red") if s["diverged"] else Text("ok"),
+        )
+    return table
