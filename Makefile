@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 RUN_NAME ?= default
 RUN_ARGS ?=
 PYTEST_ARGS ?=
+STUDY_ARGS ?=
+PLOTS_STAMP := $(VENV)/.installed-plots
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test study bench lint clean
 
 install: $(STAMP)
 
@@ -26,6 +28,16 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long-dependency study (docs/study/): trains rnn/gru/lstm and the contrast runs, then writes
+# models/study/REPORT.md with charts. matplotlib (the `plots` extra) is installed here only.
+# `make study STUDY_ARGS=--quick` takes a few minutes; add `--threads 1` when the cores are shared.
+study: $(PLOTS_STAMP)
+	$(BIN)/reviewrnn study $(STUDY_ARGS)
+
+$(PLOTS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[plots]"
+	touch $(PLOTS_STAMP)
 
 bench: install
 	$(BIN)/python benchmarks/bench.py

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from conftest import NEGATIVE_WORDS, NEUTRAL_WORDS, POSITIVE_WORDS, tiny_configs, write_table
+from conftest import NEGATIVE_WORDS, POSITIVE_WORDS, tiny_configs, write_table
+from labdata import sentence_reviews
 from typer.testing import CliRunner
 
 from reviewrnn.cli import app
@@ -22,19 +22,6 @@ from reviewrnn.lab.probe import (
     probe_with_filler,
 )
 from reviewrnn.lab.synthetic import FIRST_NEUTRAL, POLARITY, SyntheticTask, make_set
-
-
-def sentence_reviews(count: int, seed: int = 0) -> list[tuple[str, str]]:
-    """Reviews of 2-4 neutral sentences with one sentence that gives the class away, at a random place."""
-    rng = random.Random(seed)
-    rows = []
-    for index in range(count):
-        label = ("negative", "positive")[index % 2]
-        words = POSITIVE_WORDS if label == "positive" else NEGATIVE_WORDS
-        sentences = [" ".join(rng.choice(NEUTRAL_WORDS) for _ in range(rng.randint(4, 8))) for _ in range(2)]
-        sentences.insert(rng.randrange(3), f"it was {rng.choice(words)} {rng.choice(NEUTRAL_WORDS)}")
-        rows.append((" . ".join(sentences) + " .", label))
-    return rows
 
 
 @pytest.fixture(scope="module")

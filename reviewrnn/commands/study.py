@@ -1,0 +1,42 @@
+"""`reviewrnn study`: the long-dependency experiment end to end, written up in REPORT.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reviewrnn.commands.common import CorpusOption, err, friendly_errors, out
+from reviewrnn.commands.lab_options import ThreadsOption
+
+
+@friendly_errors
+def study(
+    quick: Annotated[bool, typer.Option(help="A few minutes: a 4,000-review sample, smaller networks.")] = False,
+    corpus: CorpusOption = "imdb",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where models, charts and REPORT.md go (default: MODELS_DIR/study).")
+    ] = None,
+    threads: ThreadsOption = None,
+    force: Annotated[bool, typer.Option(help="Retrain every run even when a matching one is there.")] = False,
+    charts: Annotated[bool, typer.Option(help="Draw PNG charts (needs matplotlib: pip install -e '.[plots]').")] = True,
+) -> None:
+    """Train rnn/gru/lstm with one budget (plus pooling, truncation and clipping runs), then compare,
+    probe, measure gradient flow and clipping, and write OUT/REPORT.md with tables, charts and a reading.
+
+    Runs already trained with exactly this plan are reused, so an interrupted study continues.
+
+    Example: reviewrnn study --quick --threads 2 && less models/study-quick/REPORT.md
+    """
+    from reviewrnn.artifacts import models_root
+    from reviewrnn.commands.train import TrainingDisplay
+    from reviewrnn.lab.study import Callbacks, StudyPlan, run_study
+
+    plan = StudyPlan.quick(threads, corpus) if quick else StudyPlan(corpus=corpus, threads=threads)
+    target = out_dir or models_root() / ("study-quick" if quick else "study")
+    with TrainingDisplay() as display:
+        results = run_study(plan, target, Callbacks(display.stage, display.step, display.epoch), force, charts)
+    minutes = results["timings"]["total"] / 60
+    out.print(f"wrote {target / 'REPORT.md'} ({minutes:.1f} min)")
+    err.print(f"results: {target / 'results.json'}")
