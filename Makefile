@@ -9,10 +9,12 @@ STAMP := $(VENV)/.installed
 RUN_NAME ?= default
 RUN_ARGS ?=
 PYTEST_ARGS ?=
+ACCURACY_ARGS ?=
+BENCH_STAMP := $(VENV)/.installed-bench
 STUDY_ARGS ?=
 PLOTS_STAMP := $(VENV)/.installed-plots
 
-.PHONY: install run test study bench lint clean
+.PHONY: install run test study bench bench-accuracy lint clean
 
 install: $(STAMP)
 
@@ -41,6 +43,15 @@ $(PLOTS_STAMP): $(STAMP)
 
 bench: install
 	$(BIN)/python benchmarks/bench.py
+
+# Accuracy beside TF-IDF+LR and fastText (the bench extra); after `install`, so torch stays the pinned build.
+# Smoke run: make bench-accuracy ACCURACY_ARGS="--limit 2000 --epochs 1 --reviewrnn gru --threads 1"
+bench-accuracy: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/accuracy.py $(ACCURACY_ARGS)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $(BENCH_STAMP)
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,454 @@
+"""`make bench-accuracy`: reviewrnn's cells beside TF-IDF + logistic regression and fastText, one table.
+
+Every method fits on the canonical TRAIN split, makes its choices on VALID only, and is scored once on
+TEST. Train seconds are wall clock around fitting from raw texts; predict seconds are wall clock around
+predicting all of TEST from raw texts. Accuracy by length buckets reviews by whitespace word count
+(as `reviewrnn corpus` counts words), the same buckets for every method. Needs the bench extra
+(`pip install -e ".[bench]"`: scikit-learn, fasttext-wheel).
+
+  python benchmarks/accuracy.py --json accuracy.json
+  python benchmarks/accuracy.py --limit 2000 --epochs 1 --reviewrnn gru --threads 1   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from reviewrnn import config as reviewrnn_config
+from reviewrnn.artifacts import atomic_write_json
+from reviewrnn.config import CELLS, DEFAULT_LENGTH_EDGES, ModelConfig, TokenizerConfig, TrainConfig
+from reviewrnn.corpus import Examples, load_corpus, split_corpus
+from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
+from reviewrnn.evaluate import accuracy_by_length, wilson_interval
+from reviewrnn.pipeline import CorpusSettings, package_versions
+
+TABLE_WIDTH = 150  # the table has ten columns: keep them readable when stdout is a file or a narrow terminal
+out, err = Console(width=max(Console().width, TABLE_WIDTH)), Console(stderr=True)
+CORPUS = "imdb"
+LR_C_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # ascending, so a tie on VALID keeps the smaller C
+DEFAULT_RUNS = "rnn,gru,lstm,presets"
+# fastText with bigrams as its paper runs it on sentiment (Joulin et al. 2016, section 3.1): 10 hidden units,
+# 5 epochs, lr chosen on VALID. With the default dim 100 and lr 0.1, bigrams score below unigrams on VALID here.
+FASTTEXT_BIGRAMS = {"wordNgrams": 2, "dim": 10, "epoch": 5, "lr": (0.05, 0.1, 0.25, 0.5)}
+# fastText's own normalisation for these corpora (classification-example.sh): lowercase, <br /> out,
+# punctuation split off as tokens, since fastText splits words on whitespace alone.
+FASTTEXT_PUNCTUATION = str.maketrans(
+    {"'": " ' ", '"': "", ".": " . ", ",": " , ", "(": " ( ", ")": " ) ", "!": " ! ", "?": " ? ", ";": " ", ":": " "}
+)
+
+
+@dataclass
+class Fitted:
+    """A trained method: texts -> class ids, and how it was set up (for the caption and the JSON)."""
+
+    predict: Callable[[list[str]], np.ndarray]
+    settings: str
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class RecurrentRun:
+    """One reviewrnn row: a cell with the project's defaults, or a named preset from reviewrnn.config.PRESETS."""
+
+    name: str
+    model: ModelConfig
+    train: TrainConfig
+    tokenizer: TokenizerConfig
+
+
+def threads_text(threads: int) -> str:
+    return f"{threads} thread{'s' if threads > 1 else ''}"
+
+
+def word_counts(texts: list[str]) -> np.ndarray:
+    return np.fromiter((len(text.split()) for text in texts), dtype=np.int64, count=len(texts))
+
+
+def head(examples: Examples, limit: int | None) -> Examples:
+    """The first `limit` reviews, as TrainConfig.limit takes them."""
+    return examples if not limit else Examples(examples.texts[:limit], examples.labels[:limit])
+
+
+def measure(name: str, fit: Callable[[], Fitted], test: Examples, words: np.ndarray) -> dict:
+    """Fit, predict all of TEST, and score: the same wall-clock brackets for every method."""
+    started = time.perf_counter()
+    fitted = fit()
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted = np.asarray(fitted.predict(test.texts))
+    predict_seconds = time.perf_counter() - started
+    correct = predicted == np.asarray(test.labels)
+    hits = int(correct.sum())
+    return {
+        "method": name,
+        "settings": fitted.settings,
+        "test_accuracy": hits / len(correct),
+        "test_ci95": wilson_interval(hits, len(correct)),
+        "by_length": accuracy_by_length(correct, words, DEFAULT_LENGTH_EDGES),
+        "train_seconds": train_seconds,
+        "predict_seconds": predict_seconds,
+        "details": fitted.details,
+    }
+
+
+# --- TF-IDF + logistic regression ---------------------------------------------------------------
+
+
+def lowercase_without_breaks(text: str) -> str:
+    return text.replace("<br />", " ").lower()
+
+
+def fit_tfidf_lr(train: Examples, valid: Examples) -> Fitted:
+    """Word 1-2 grams, sublinear tf, min_df 2; C chosen on VALID from LR_C_GRID."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = TfidfVectorizer(preprocessor=lowercase_without_breaks, ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    x_train, x_valid = vectorizer.fit_transform(train.texts), vectorizer.transform(valid.texts)
+    models, scores, seconds = {}, {}, {}
+    for c in LR_C_GRID:
+        started = time.perf_counter()
+        models[c] = LogisticRegression(C=c, solver="liblinear", random_state=0).fit(x_train, train.labels)
+        seconds[c] = time.perf_counter() - started
+        scores[c] = models[c].score(x_valid, valid.labels)
+    best = max(LR_C_GRID, key=scores.get)
+    model = models[best]
+    settings = (
+        f"sublinear tf, min_df 2, {x_train.shape[1]:,} features, liblinear L2, "
+        f"C={best:g} (best on VALID of {', '.join(f'{c:g}' for c in LR_C_GRID)}: {scores[best]:.2%})"
+    )
+    details = {
+        "features": x_train.shape[1],
+        "C": best,
+        "valid_accuracy_by_C": {str(c): score for c, score in scores.items()},
+        "fit_seconds_by_C": {str(c): fit for c, fit in seconds.items()},  # train s covers the whole search
+    }
+    return Fitted(lambda texts: model.predict(vectorizer.transform(texts)), settings, details)
+
+
+# --- fastText -------------------------------------------------------------------------------------
+
+
+def fasttext_text(text: str) -> str:
+    """One line in fastText's format: lowercased, <br /> and newlines gone, punctuation as tokens."""
+    return " ".join(text.lower().replace("<br />", " ").translate(FASTTEXT_PUNCTUATION).split())
+
+
+def fit_fasttext(train: Examples, valid: Examples, options: dict, threads: int, scratch: Path) -> Fitted:
+    """fastText's supervised training with `options` over its defaults; a list under "lr" is searched on VALID."""
+    import fasttext
+
+    path = scratch / "fasttext-train.txt"
+    with open(path, "w", encoding="utf-8") as handle:
+        for text, label in zip(train.texts, train.labels):
+            handle.write(f"__label__{label} {fasttext_text(text)}\n")
+    fixed = {key: value for key, value in options.items() if key != "lr"}
+    rates = options.get("lr", (None,))  # None: fastText's default learning rate
+    models, scores = {}, {}
+    for lr in rates:
+        extra = {} if lr is None else {"lr": lr}
+        models[lr] = fasttext.train_supervised(input=str(path), thread=threads, verbose=0, **fixed, **extra)
+        if len(rates) > 1:
+            scores[lr] = float((fasttext_predict(models[lr], valid.texts) == np.asarray(valid.labels)).mean())
+    best = max(rates, key=lambda lr: scores.get(lr, 0.0))  # ascending, so a tie keeps the smaller rate
+    model = models[best]
+    args = model.f.getArgs()
+    settings = f"epoch {args.epoch}, lr {args.lr:g}, dim {args.dim}, wordNgrams {args.wordNgrams}"
+    if scores:
+        settings += f" (lr best on VALID of {', '.join(f'{lr:g}' for lr in rates)}: {scores[best]:.2%})"
+    details = {"epoch": args.epoch, "lr": args.lr, "dim": args.dim, "wordNgrams": args.wordNgrams, "thread": threads}
+    details |= {"valid_accuracy_by_lr": {str(lr): score for lr, score in scores.items()}} if scores else {}
+    return Fitted(lambda texts: fasttext_predict(model, texts), f"{settings}, {threads_text(threads)}", details)
+
+
+def fasttext_predict(model, texts: list[str]) -> np.ndarray:
+    # A list goes through multilinePredict, which avoids fasttext-wheel's np.array(copy=False) (numpy 2).
+    labels, _ = model.predict([fasttext_text(text) for text in texts])
+    return np.array([int(found[0].removeprefix("__label__")) if found else 0 for found in labels])
+
+
+# --- reviewrnn -----------------------------------------------------------------------------------
+
+
+def split_overrides(overrides: dict, where: str) -> dict[str, dict]:
+    """A preset as {"model": {...}, "train": {...}, "tokenizer": {...}} or flat field names of those dataclasses.
+
+    A flat vocab_size goes to the tokenizer: the model's embedding size always follows the tokenizer.
+    """
+    parts = {"model": ModelConfig, "train": TrainConfig, "tokenizer": TokenizerConfig}
+    if not isinstance(overrides, dict):
+        raise ReviewRNNError(f"{where}: expected a dict of ModelConfig/TrainConfig overrides")
+    if set(overrides) <= set(parts) and all(isinstance(value, dict) for value in overrides.values()):
+        nested = {part: dict(overrides.get(part, {})) for part in parts}
+        for part, values in nested.items():
+            unknown = sorted(set(values) - _fields(parts[part]))
+            if unknown:
+                raise ReviewRNNError(f"{where}: {unknown[0]!r} is not a {parts[part].__name__} field")
+        return nested
+    routed: dict[str, dict] = {part: {} for part in parts}
+    for key, value in overrides.items():
+        owner = next((part for part in ("tokenizer", "model", "train") if key in _fields(parts[part])), None)
+        if owner is None:
+            raise ReviewRNNError(f"{where}: {key!r} is not a ModelConfig, TrainConfig or TokenizerConfig field")
+        routed[owner][key] = value
+    return routed
+
+
+def _fields(kind: type) -> set[str]:
+    return {item.name for item in dataclasses.fields(kind)}
+
+
+def preset_run(name: str, overrides: dict) -> RecurrentRun:
+    parts = split_overrides(overrides, f"reviewrnn.config.PRESETS[{name!r}]")
+    return RecurrentRun(
+        f"preset:{name}",
+        ModelConfig(**parts["model"]),
+        TrainConfig(**parts["train"]),
+        TokenizerConfig(**parts["tokenizer"]),
+    )
+
+
+def recurrent_runs(spec: str, presets: dict) -> list[RecurrentRun]:
+    """Parse --reviewrnn: cells, preset:NAME, `presets` (all of them) or `none`, comma-separated."""
+    runs: list[RecurrentRun] = []
+    for item in (part.strip() for part in spec.split(",")):
+        if item in ("", "none"):
+            continue
+        if item in CELLS:
+            runs.append(RecurrentRun(item, ModelConfig(cell=item), TrainConfig(), TokenizerConfig()))
+        elif item == "presets":
+            runs.extend(preset_run(name, overrides) for name, overrides in presets.items())
+        elif item.startswith("preset:") and item[7:] in presets:
+            runs.append(preset_run(item[7:], presets[item[7:]]))
+        else:
+            known = ", ".join(f"preset:{name}" for name in presets) or "(reviewrnn.config.PRESETS defines none)"
+            raise ReviewRNNError(f"--reviewrnn: unknown run {item!r}; use {', '.join(CELLS)}, presets, none, {known}")
+    return runs
+
+
+def with_overrides(run: RecurrentRun, epochs: int | None, limit: int | None, threads: int | None) -> RecurrentRun:
+    """The command line's --epochs/--limit/--threads win over defaults and presets."""
+    changes = {"threads": threads, "limit": limit} | ({"epochs": epochs} if epochs else {})
+    return dataclasses.replace(run, train=dataclasses.replace(run.train, **changes))
+
+
+def shared_tokenizer(run: RecurrentRun, scratch: Path, cache: dict) -> tuple[Path, dict]:
+    """The tokenizer `reviewrnn train` would use (from its cache, else trained and cached), made once.
+
+    Doing this before the timed runs keeps tokenizer training out of whichever row happens to come first.
+    """
+    from reviewrnn.pipeline import prepare_run
+
+    key = repr((dataclasses.asdict(run.tokenizer), run.train.limit, run.train.valid_fraction))
+    if key not in cache:
+        err.print(f"[bold]reviewrnn tokenizer[/] for {run.name} (before the clock starts)")
+        stages: list[str] = []
+        started = time.perf_counter()
+        prepared = prepare_run(CorpusSettings(CORPUS), ModelConfig(), run.train, run.tokenizer, on_stage=stages.append)
+        path = scratch / f"tokenizer-{len(cache)}.json"
+        path.write_text(prepared.tokenizer.to_str(), encoding="utf-8")
+        source = "cached" if "loading cached tokenizer" in stages else "trained"
+        cache[key] = (path, {"seconds": time.perf_counter() - started, "source": source})
+        err.print(f"  tokenizer {source} in {cache[key][1]['seconds']:.1f} s (corpus read and encoding included)")
+    return cache[key]
+
+
+def fit_reviewrnn(run: RecurrentRun, tokenizer_path: Path, directory: Path) -> Fitted:
+    """pipeline.train_step into `directory`, then the numpy Predictor that `reviewrnn predict` uses."""
+    from reviewrnn.pipeline import train_step
+    from reviewrnn.predict import Predictor
+
+    outcome = train_step(
+        CorpusSettings(CORPUS), dataclasses.replace(run.model), run.train, run.tokenizer, directory, tokenizer_path
+    )
+    predictor = Predictor(directory)
+    index = {name: i for i, name in enumerate(predictor.label_names)}
+
+    def predict(texts: list[str]) -> np.ndarray:
+        return np.array([index.get(found.label, 0) for found in predictor.predict(texts)])
+
+    model, train = outcome.config.model, outcome.config.train
+    settings = (
+        f"{model.cell}{' bi' if model.bidirectional else ''} x{model.layers}, embed {model.embed}, "
+        f"hidden {model.hidden}, pool {model.pool}, max_tokens {train.max_tokens}, lr {train.lr:g} {train.schedule}, "
+        f"best epoch {outcome.best_epoch}/{train.epochs} (VALID {outcome.best_valid_accuracy:.2%})"
+    )
+    details = outcome.config.to_dict() | {
+        "best_epoch": outcome.best_epoch,
+        "valid_accuracy": outcome.best_valid_accuracy,
+        "training_loop_seconds": outcome.seconds,
+    }
+    return Fitted(predict, settings, details)
+
+
+# --- the run and its table -----------------------------------------------------------------------
+
+
+def bucket_header(row: dict) -> str:
+    span = f"{row['low']}-{row['high'] - 1}" if row["high"] is not None else f"{row['low']}+"
+    return f"{span} words\nn={row['count']:,}"
+
+
+def render(report: dict) -> Table:
+    rows = report["methods"]
+    table = Table(title=report["title"], title_justify="left", caption_justify="left")
+    table.add_column("method")
+    table.add_column("test acc", justify="right")
+    for bucket in rows[0]["by_length"] if rows else []:
+        table.add_column(bucket_header(bucket), justify="right")
+    table.add_column("train s", justify="right")
+    table.add_column("predict s", justify="right")
+    for row in rows:
+        buckets = [f"{b['accuracy']:.1%}" if b["accuracy"] is not None else "-" for b in row["by_length"]]
+        table.add_row(
+            row["method"],
+            f"{row['test_accuracy']:.2%}",
+            *buckets,
+            f"{row['train_seconds']:.1f}",
+            f"{row['predict_seconds']:.1f}",
+        )
+    table.caption = "\n".join(report["notes"] + [f"{row['method']}: {row['settings']}" for row in rows])
+    return table
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--reviewrnn",
+        default=DEFAULT_RUNS,
+        help=f"reviewrnn runs, comma-separated: rnn, gru, lstm, preset:NAME, presets (all), none "
+        f"(default: {DEFAULT_RUNS})",
+    )
+    parser.add_argument("--no-peers", action="store_true", help="Skip TF-IDF+LR and fastText.")
+    parser.add_argument("--limit", type=int, help="Train every method on only the first N TRAIN reviews.")
+    parser.add_argument("--epochs", type=int, help="Epochs for every reviewrnn run (default: its own setting).")
+    parser.add_argument("--threads", type=int, help="CPU threads for every method (default: all cores).")
+    parser.add_argument("--json", type=Path, help="Also write the table as JSON here (rewritten after each method).")
+    parser.add_argument("--models-dir", type=Path, help="Keep reviewrnn's models here (default: a temporary folder).")
+    args = parser.parse_args(argv)
+    for name in ("limit", "epochs", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    return args
+
+
+def limit_threads(threads: int | None):
+    """Hold numpy's BLAS and the tokenizers' thread pool to `threads` (torch is set by each run)."""
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    os.environ["RAYON_NUM_THREADS"] = str(threads)  # read when tokenizers first starts its pool
+    return threadpool_limits(limits=threads)
+
+
+def benchmark(args: argparse.Namespace, scratch: Path, report: dict) -> None:
+    """Fill report["methods"], one method at a time, rewriting --json after each."""
+    runs = recurrent_runs(args.reviewrnn, getattr(reviewrnn_config, "PRESETS", None) or {})
+    runs = [with_overrides(run, args.epochs, args.limit, args.threads) for run in runs]
+    corpus = load_corpus(CORPUS)
+    split = split_corpus(corpus.examples, TrainConfig.valid_fraction)
+    train, valid, test = head(split.train, args.limit), split.valid, split.test
+    words = word_counts(test.texts)
+    threads = args.threads or len(os.sched_getaffinity(0))
+    report["title"] = (
+        f"Accuracy on the canonical IMDB TEST split ({len(test):,} reviews), trained on {len(train):,} TRAIN "
+        f"reviews, choices on {len(valid):,} VALID; by length in whitespace words; {threads_text(threads)}"
+    )
+    report["corpus"] = {"name": corpus.name, "sha256": corpus.sha256, "sizes": split.sizes(), "train_used": len(train)}
+    methods: list[tuple[str, Callable[[], Fitted]]] = []
+    if not args.no_peers:
+        methods += [
+            ("TF-IDF 1-2g + LR", lambda: fit_tfidf_lr(train, valid)),
+            ("fastText", lambda: fit_fasttext(train, valid, {}, threads, scratch)),
+            ("fastText bigrams", lambda: fit_fasttext(train, valid, FASTTEXT_BIGRAMS, threads, scratch)),
+        ]
+    models_dir = args.models_dir or scratch / "models"
+    tokenizers: dict = {}
+    for run in runs:
+        methods.append((f"reviewrnn {run.name}", _recurrent_fit(run, scratch, models_dir, tokenizers)))
+    if not methods:
+        raise ReviewRNNError("nothing to run: drop --no-peers or name reviewrnn runs with --reviewrnn")
+    if tokenizers:
+        shared = ", ".join(f"{info['source']} in {info['seconds']:.1f} s" for _, info in tokenizers.values())
+        report["notes"].append(
+            f"reviewrnn: train s is wall clock around pipeline.train_step (corpus read, encoding, training, saving) "
+            f"with the tokenizer made beforehand ({shared}); predict s is the numpy Predictor of `reviewrnn predict`"
+        )
+    for name, fit in methods:
+        err.print(f"[bold]{name}[/]: training")
+        try:
+            row = measure(name, fit, test, words)
+        except TrainingInterrupted:
+            raise
+        except ReviewRNNError as error:  # e.g. a diverged run: report it, keep the other rows
+            err.print(f"[red]{name} failed:[/] {error}")
+            report["notes"].append(f"{name} failed: {error}")
+            continue
+        err.print(
+            f"  test {row['test_accuracy']:.2%}, train {row['train_seconds']:.1f} s, "
+            f"predict {row['predict_seconds']:.1f} s"
+        )
+        report["methods"].append(row)
+        if args.json:
+            atomic_write_json(args.json, report)
+
+
+def _recurrent_fit(run: RecurrentRun, scratch: Path, models_dir: Path, tokenizers: dict) -> Callable[[], Fitted]:
+    path, _ = shared_tokenizer(run, scratch, tokenizers)  # before the clock starts
+    return lambda: fit_reviewrnn(run, path, models_dir / run.name.replace(":", "-"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = {
+        "title": "",
+        "length_unit": "whitespace words of the raw review",
+        "length_edges": list(DEFAULT_LENGTH_EDGES),
+        "threads": args.threads,
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": len(os.sched_getaffinity(0))},
+        "versions": package_versions(),
+        "notes": [
+            "Every method fits on TRAIN and chooses settings on VALID; TEST is scored once. "
+            "Seconds are wall clock from raw texts."
+        ],
+        "methods": [],
+    }
+    code = 0
+    with tempfile.TemporaryDirectory(prefix="bench-accuracy-") as scratch, limit_threads(args.threads):
+        try:
+            benchmark(args, Path(scratch), report)
+        except TrainingInterrupted as error:
+            err.print(f"[red]stopped:[/] {error}")
+            code = error.exit_code
+        except KeyboardInterrupt:
+            err.print("[red]stopped[/] (Ctrl-C); the table holds the methods that finished")
+            code = 130
+        except ReviewRNNError as error:
+            err.print(f"[red]error:[/] {error}")
+            return 1
+    if report["methods"]:
+        out.print(render(report))
+    if args.json:
+        atomic_write_json(args.json, report)
+        err.print(f"wrote {args.json}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
