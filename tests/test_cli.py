@@ -396,3 +396,24 @@ def test_subprocess_usage_error_exits_2(trained_model, tmp_path):
     done = run_cli("predict", "--file", tmp_path / "absent.txt", env_model=trained_model)
     assert done.returncode == 2 and done.stdout == b""
     assert f"{tmp_path / 'absent.txt'}: no such file" in flat(done.stderr)
+
+
+def test_train_preset_with_an_explicit_flag_that_wins(tiny_csv, isolated_env):
+    args = [a for a in TINY_TRAIN if a not in ()]
+    cli(
+        "train",
+        "--corpus",
+        tiny_csv,
+        "--limit",
+        "60",
+        "--name",
+        "pre",
+        "--preset",
+        "classic",
+        "--dropout",
+        "0.1",
+        *args,
+    )
+    config = json.loads((isolated_env["models"] / "pre" / "config.json").read_text())
+    assert config["model"]["pool"] == "last" and config["model"]["bidirectional"] is False
+    assert config["model"]["dropout"] == 0.1  # typed on the command line: beats the preset's 0.0

@@ -76,3 +76,16 @@ def test_train_config_validation(kwargs, fragment):
 
 def test_clip_norm_zero_is_allowed():
     assert TrainConfig(clip_norm=0.0).clip_norm == 0.0
+
+
+def test_presets_apply_to_the_config_that_owns_each_field_and_explicit_flags_win():
+    from reviewrnn.config import PRESETS, apply_preset
+
+    model, train, tokenizer = ModelConfig(), TrainConfig(), TokenizerConfig()
+    apply_preset("long", (model, train, tokenizer), keep={"epochs"})
+    assert train.max_tokens == PRESETS["long"]["max_tokens"] and train.epochs == TrainConfig().epochs
+    classic = ModelConfig()
+    apply_preset("classic", (classic, TrainConfig(), TokenizerConfig()))
+    assert (classic.bidirectional, classic.pool) == (False, "last")
+    with pytest.raises(ReviewRNNError, match="unknown preset 'nope'"):
+        apply_preset("nope", (model, train, tokenizer))

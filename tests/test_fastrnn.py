@@ -53,7 +53,9 @@ def test_backward_leaves_the_upstream_gradient_untouched():
 @pytest.mark.parametrize("cell", ["rnn", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_whole_model_matches_with_and_without_fast_path(cell, bidirectional):
-    config = ModelConfig(cell=cell, vocab_size=50, embed=8, hidden=6, layers=2, bidirectional=bidirectional)
+    config = ModelConfig(
+        cell=cell, vocab_size=50, embed=8, hidden=6, layers=2, bidirectional=bidirectional, dropout=0.0, pool="last"
+    )
     torch.manual_seed(3)
     model = RecurrentClassifier(config)
     ids = torch.randint(1, 50, (3, 11))

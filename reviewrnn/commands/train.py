@@ -18,13 +18,25 @@ from reviewrnn.commands.common import (
     friendly_errors,
     out,
 )
-from reviewrnn.config import Cell, Device, ModelConfig, Pool, Schedule, TokenizerConfig, TrainConfig, Truncation
+from reviewrnn.config import (
+    PRESETS,
+    Cell,
+    Device,
+    ModelConfig,
+    Pool,
+    Schedule,
+    TokenizerConfig,
+    TrainConfig,
+    Truncation,
+    apply_preset,
+)
 
 M, T = ModelConfig, TrainConfig
 
 
 @friendly_errors
 def train(
+    context: typer.Context,
     corpus: CorpusOption = "imdb",
     text_column: TextColumnOption = None,
     label_column: LabelColumnOption = None,
@@ -58,6 +70,9 @@ def train(
     name: Annotated[str | None, typer.Option(help="Model name under models/ (default: CELL-TIMESTAMP).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
+    preset: Annotated[
+        str | None, typer.Option(help=f"A named recipe ({', '.join(PRESETS)}); flags given explicitly still win.")
+    ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue an interrupted run in this model directory, with its own settings.")
     ] = None,
@@ -93,13 +108,17 @@ def train(
         device=device,
         threads=threads,
     )
-    directory = output_directory(name, out_dir, cell, force)
+    tokenizer_config = TokenizerConfig(vocab_size=vocab_size)
+    if preset is not None:
+        explicit = {key for key in PRESETS.get(preset, {}) if _given(context, key)}
+        apply_preset(preset, (model_config, train_config, tokenizer_config), explicit)
+    directory = output_directory(name, out_dir, model_config.cell, force)
     with TrainingDisplay() as display:
         outcome = train_step(
             CorpusSettings(corpus, text_column, label_column),
             model_config,
             train_config,
-            TokenizerConfig(vocab_size=vocab_size),
+            tokenizer_config,
             directory,
             tokenizer,
             on_stage=display.stage,
@@ -107,6 +126,12 @@ def train(
             on_epoch=display.epoch,
         )
     _report(outcome, as_json)
+
+
+def _given(context: typer.Context, name: str) -> bool:
+    """True when the user typed --NAME (so it overrides a preset), not when it is the default."""
+    source = context.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def _report(outcome, as_json: bool) -> None:
