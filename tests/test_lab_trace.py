@@ -111,3 +111,8 @@ def test_trace_does_not_import_torch(trained_model):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False"]
+
+
+def test_trace_reads_a_lone_surrogate_as_a_replacement_character(predictor):
+    trace = trace_text(predictor, "great \udcff film")
+    assert trace.text == "great \ufffd film" and trace.tokens[0] == "great"

@@ -13,7 +13,7 @@ from reviewrnn.commands.lab_options import ThreadsOption
 
 @friendly_errors
 def study(
-    quick: Annotated[bool, typer.Option(help="A few minutes: a 4,000-review sample, smaller networks.")] = False,
+    quick: Annotated[bool, typer.Option(help="A few minutes: an 8,000-review sample, smaller networks.")] = False,
     corpus: CorpusOption = "imdb",
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Where models, charts and REPORT.md go (default: MODELS_DIR/study).")

@@ -15,6 +15,7 @@ from reviewrnn.errors import ReviewRNNError
 INSTALL_HINT = "PNG charts need matplotlib: pip install -e '.[plots]' (or pip install 'matplotlib>=3.7')"
 DPI = 120
 SMOOTH_STEPS = 25  # moving-average window for loss curves; the raw steps are drawn faintly behind
+SEED_STYLES = ("-", "--", ":", "-.")  # clipping runs: colour = clipping setting, line style = seed
 
 
 def pyplot():
@@ -125,16 +126,17 @@ def clipping_chart(runs: list, path: Path, title: str = "Vanilla RNN with and wi
     """Loss (top) and pre-clip gradient norm (bottom, log) per step; one colour per clipping setting."""
     plt = pyplot()
     figure, (loss_axis, norm_axis) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
-    colours = {}
+    colours, styles = {}, {}
     for run in runs:
         colour = colours.setdefault(run.clip_norm, f"C{len(colours)}")
+        style = styles.setdefault(run.seed, SEED_STYLES[len(styles) % len(SEED_STYLES)])
         label = f"clip {run.clip_norm:g} seed {run.seed}" if run.clip_norm else f"no clipping, seed {run.seed}"
         losses, norms = np.asarray(run.losses, dtype=float), np.asarray(run.grad_norms, dtype=float)
         steps = np.arange(1, len(losses) + 1)
         loss_axis.plot(steps, losses, color=colour, alpha=0.12, linewidth=0.6)
         smooth = _moving_average(losses, max(1, min(SMOOTH_STEPS, len(losses) // 10)))
-        loss_axis.plot(steps[len(steps) - len(smooth) :], smooth, color=colour, linewidth=1.2, label=label)
-        norm_axis.plot(steps, norms, color=colour, alpha=0.7, linewidth=0.6, label=label)
+        loss_axis.plot(steps[len(steps) - len(smooth) :], smooth, style, color=colour, linewidth=1.2, label=label)
+        norm_axis.plot(steps, norms, style, color=colour, alpha=0.7, linewidth=0.6, label=label)
         if run.diverged:
             loss_axis.axvline(len(losses) + 1, color=colour, linestyle=":")
     if any(run.clip_norm for run in runs):

@@ -232,13 +232,23 @@ def _train_synthetic(cell: str, task, settings: SyntheticSettings, train: Encode
 
     runtime.set_threads(settings.threads)
     rng = runtime.seed_everything(settings.seed)
-    model_config = ModelConfig(
-        cell=cell, vocab_size=task.vocab_size, num_classes=2, embed=settings.embed, hidden=settings.hidden
+    model_config = ModelConfig(  # every setting spelled out: the tool's defaults may change, the probe must not
+        cell=cell,
+        vocab_size=task.vocab_size,
+        num_classes=2,
+        embed=settings.embed,
+        hidden=settings.hidden,
+        layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        pool="last",
     )
     train_config = TrainConfig(
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         lr=settings.lr,
+        schedule="constant",
+        weight_decay=0.0,
         clip_norm=settings.clip_norm,
         max_tokens=int(train.lengths.max()),
         seed=settings.seed,

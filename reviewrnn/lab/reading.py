@@ -234,22 +234,27 @@ def verdict(results: dict) -> tuple[list[str], list[str]]:
     models = _models(results)
 
     rnn = models.get("rnn")
-    if rnn and rnn["gap_read_whole"]:
-        gap = rnn["gap_read_whole"]
-        if gap["clear"] and gap["difference"] > 0:
+    rnn_gap = rnn["gap_read_whole"] if rnn else None
+    rnn_drops = bool(rnn_gap and rnn_gap["clear"] and rnn_gap["difference"] > 0)
+    if rnn_gap:
+        if rnn_drops:
             supports.append(
-                f"The vanilla RNN loses accuracy on longer reviews even when it reads them whole ({change(gap)})."
+                f"The vanilla RNN loses accuracy on longer reviews even when it reads them whole ({change(rnn_gap)})."
             )
         else:
-            against.append(f"Among reviews it read whole, the vanilla RNN shows {change(gap)} from short to long.")
+            against.append(f"Among reviews it read whole, the vanilla RNN shows {change(rnn_gap)} from short to long.")
         gated = [(n, _drop(models.get(n))) for n in ("gru", "lstm") if _drop(models.get(n)) is not None]
         if gated:
             listed = ", ".join(f"{n} {d * 100:+.1f}" for n, d in gated)
-            text = f"read-whole drop in points: rnn {gap['difference'] * 100:+.1f}, {listed}"
-            if all(gap["difference"] > d for _, d in gated):
+            text = f"read-whole drop in points: rnn {rnn_gap['difference'] * 100:+.1f}, {listed}"
+            if rnn_drops and all(rnn_gap["difference"] > d for _, d in gated):
                 supports.append(f"The vanilla RNN's drop is larger than the gated cells' ({text}).")
-            else:
+            elif rnn_drops:
                 against.append(f"The vanilla RNN's drop is not larger than every gated cell's ({text}).")
+            else:
+                against.append(
+                    f"With no clear drop for the vanilla RNN, the cells cannot be told apart by it ({text})."
+                )
 
     per_distance = results.get("synthetic", {}).get("per-distance", [])
     spans = {name: _span_value(per_distance, name) for name in CELLS}
@@ -274,16 +279,19 @@ def verdict(results: dict) -> tuple[list[str], list[str]]:
         else:
             against.append(f"At initialisation the vanilla RNN's gradient does not vanish fastest (per step: {text}).")
 
-    clipping = _clipping_verdict(results.get("clipping", []))
+    tested = {m["name"]: m["count"] for m in results.get("compare", [])}
+    clipping = _clipping_verdict(results.get("clipping", []), tested)
     if clipping:
         (supports if clipping[0] else against).append(clipping[1])
 
     pooled_drops = [(n, _drop(models.get(n))) for n in ("rnn-mean", "rnn-max") if _drop(models.get(n)) is not None]
-    if rnn and rnn["gap_read_whole"] and pooled_drops:
-        text = f"rnn {rnn['gap_read_whole']['difference'] * 100:+.1f}, " + ", ".join(
-            f"{n} {d * 100:+.1f}" for n, d in pooled_drops
-        )
-        if all(d < rnn["gap_read_whole"]["difference"] for _, d in pooled_drops):
+    if rnn_gap and pooled_drops:
+        text = f"rnn {rnn_gap['difference'] * 100:+.1f}, " + ", ".join(f"{n} {d * 100:+.1f}" for n, d in pooled_drops)
+        if not rnn_drops:
+            against.append(
+                f"The last-state RNN shows no clear drop for pooling to flatten (read-whole drop in points: {text})."
+            )
+        elif all(d < rnn_gap["difference"] for _, d in pooled_drops):
             supports.append(
                 f"Pooling over all states flattens the vanilla RNN's length curve (read-whole drop in points: {text})."
             )
@@ -294,21 +302,30 @@ def verdict(results: dict) -> tuple[list[str], list[str]]:
     return supports, against
 
 
-def _clipping_verdict(runs: list[dict]) -> tuple[bool, str] | None:
-    """Helped when an unclipped run diverged or clipping won on every seed; otherwise no consistent help."""
-    off = {r["seed"]: r["summary"] for r in runs if r["clip_norm"] == 0.0}
-    on = {r["seed"]: r["summary"] for r in runs if r["clip_norm"] > 0}
+def _clipping_verdict(runs: list[dict], tested: dict[str, int]) -> tuple[bool, str] | None:
+    """Helped: an unclipped run diverged, or clipping won on every seed by more than the test set's noise."""
+    off = {r["seed"]: r for r in runs if r["clip_norm"] == 0.0}
+    on = {r["seed"]: r for r in runs if r["clip_norm"] > 0}
     seeds = sorted(set(off) & set(on))
     if not seeds:
         return None
-    diverged = sum(1 for seed in seeds if off[seed]["diverged"])
-    pairs = [(on[s]["test_accuracy"], off[s]["test_accuracy"]) for s in seeds]
-    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
-    listed = "; ".join(
-        f"seed {s}: {pct(on[s]['test_accuracy'])} clipped, {pct(off[s]['test_accuracy'])} not" for s in seeds
-    )
-    if diverged or (pairs and all(a > b for a, b in pairs)):
+    diverged = sum(1 for seed in seeds if off[seed]["summary"]["diverged"])
+    outcomes = [_seed_outcome(on[seed], off[seed], tested) for seed in seeds]
+    listed = "; ".join(f"seed {seed}: {text}" for seed, (_, text) in zip(seeds, outcomes))
+    signs = [sign for sign, _ in outcomes]
+    if diverged or all(sign > 0 for sign in signs):
         return True, f"Clipping helped the vanilla RNN ({diverged} of {len(seeds)} unclipped runs diverged; {listed})."
-    if pairs and all(a < b for a, b in pairs):
-        return False, f"The unclipped vanilla RNN did better on every seed, and none diverged ({listed})."
+    if all(sign < 0 for sign in signs):
+        return False, f"The unclipped vanilla RNN did clearly better on every seed, and none diverged ({listed})."
     return False, f"Clipping made no consistent difference, and no unclipped run diverged ({listed})."
+
+
+def _seed_outcome(clipped: dict, unclipped: dict, tested: dict[str, int]) -> tuple[int, str]:
+    """(+1 clipped clearly better, -1 clearly worse, 0 within noise) on TEST, and the numbers as text."""
+    a, b = clipped["summary"]["test_accuracy"], unclipped["summary"]["test_accuracy"]
+    count = tested.get(clipped["name"]) or tested.get(unclipped["name"])
+    if a is None or b is None or not count:
+        return 0, "no test accuracy"
+    low, high = difference_interval(round(a * count), count, round(b * count), count)
+    sign = 1 if low > 0 else -1 if high < 0 else 0
+    return sign, f"{pct(a)} clipped, {pct(b)} not (difference {points(low, high)})"

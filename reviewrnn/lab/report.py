@@ -127,7 +127,8 @@ def setup_section(results: dict) -> str:
         ["corpus", f"{source}{sample}; canonical TRAIN/VALID/TEST split, accuracy on TEST"],
         ["networks", f"embedding {plan['embed']}, hidden {plan['hidden']}, 1 layer, unidirectional"],
         ["training", f"{plan['epochs']} epochs (no early stop; best validation epoch kept), batch "
-         f"{plan['batch_size']}, Adam lr {plan['lr']} (linear decay), clip norm 1 unless stated, seed {plan['seed']}"],
+         f"{plan['batch_size']}, Adam lr {plan['lr']} ({plan['schedule']}), no dropout, clip norm 1 unless stated, "
+         f"seed {plan['seed']}"],
         ["reading", f"first {plan['max_tokens']} tokens (head) unless stated; WordPiece vocabulary "
          f"{plan['vocab_size']}, one tokenizer for every run"],
         ["clipping seeds", ", ".join(map(str, plan["clip_seeds"]))],
@@ -143,6 +144,19 @@ def setup_section(results: dict) -> str:
     return table(["", ""], rows)
 
 
+def quick_caveat(results: dict) -> str:
+    """In a sampled (--quick) run the networks are small and barely trained: say so before any finding."""
+    if not results["corpus"].get("sample"):
+        return ""
+    accuracies = [m["accuracy"] for m in results["compare"]]
+    spread = f"{min(accuracies):.1%}–{max(accuracies):.1%}" if accuracies else "unknown"
+    return (
+        f"> **Quick mode.** {results['corpus']['sample']} reviews, small networks, {results['plan']['epochs']} "
+        f"epochs: test accuracy is {spread}, so the findings below are a smoke test of the pipeline, not evidence. "
+        "Run the full study (`make study`) for figures to quote."
+    )
+
+
 def render_report(results: dict, charts: dict[str, str], out: Path = Path("models/study")) -> str:
     models = {m["name"]: m for m in results["compare"]}
     supports, against = reading.verdict(results)
@@ -153,6 +167,7 @@ def render_report(results: dict, charts: dict[str, str], out: Path = Path("model
         "in this run; the plan was fixed before it ran. The raw numbers are in `results.json`.",
         "## Setup: one budget for every cell",
         setup_section(results),
+        quick_caveat(results),
         "## What the numbers say",
         "The claim under test: a vanilla RNN cannot carry information across long spans because backpropagation "
         "through time multiplies many Jacobians, so gradients vanish or explode; clipping tames the explosions, "

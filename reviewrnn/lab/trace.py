@@ -6,12 +6,15 @@ numpy only (inference.NumpyClassifier), so `reviewrnn predict --trace` stays as 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from reviewrnn.inference import softmax
 from reviewrnn.predict import MAX_CHARS_PER_TOKEN, Predictor
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -58,6 +61,8 @@ def trace_text(predictor: Predictor, text: str) -> Trace:
     cut = predictor.max_tokens * MAX_CHARS_PER_TOKEN
     head = predictor.keep == "head"
     start = 0 if head else max(0, len(text) - cut)
+    # A lone surrogate (argv that was not UTF-8) is not valid Unicode: read it as U+FFFD, as predict does.
+    text = LONE_SURROGATE.sub("\ufffd", text)
     encoding = predictor.tokenizer.encode(text[start : start + cut], add_special_tokens=False)
     ids, tokens = encoding.ids, encoding.tokens
     offsets = [(a + start, b + start) for a, b in encoding.offsets]
