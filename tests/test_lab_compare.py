@@ -98,3 +98,9 @@ def test_missing_matplotlib_is_one_clear_error(monkeypatch, trained_model, tmp_p
     result = CliRunner().invoke(app, ["compare", str(trained_model), "--edges", "0,8,16", "--png", tmp_path / "x.png"])
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [f"error: {charts.INSTALL_HINT}"]
+
+
+def test_help_names_the_plots_extra():
+    """Rich reads '[plots]' as markup unless escaped: the install hint must survive into --help."""
+    for command in (["compare"], ["study"], ["probe", "filler"]):
+        assert "'.[plots]'" in CliRunner().invoke(app, [*command, "--help"]).stdout

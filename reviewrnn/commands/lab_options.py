@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-PngOption = Annotated[
-    Path | None, typer.Option("--png", help="Also draw a PNG chart here (needs matplotlib: pip install -e '.[plots]').")
-]
+PLOTS_HINT = "needs matplotlib: pip install -e '.\\[plots]'"  # escaped: rich reads a bare [plots] as markup
+PngOption = Annotated[Path | None, typer.Option("--png", help=f"Also draw a PNG chart here ({PLOTS_HINT}).")]
 ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from reviewrnn.commands.common import CorpusOption, err, friendly_errors, out
-from reviewrnn.commands.lab_options import ThreadsOption
+from reviewrnn.commands.lab_options import PLOTS_HINT, ThreadsOption
 
 
 @friendly_errors
@@ -20,7 +20,7 @@ def study(
     ] = None,
     threads: ThreadsOption = None,
     force: Annotated[bool, typer.Option(help="Retrain every run even when a matching one is there.")] = False,
-    charts: Annotated[bool, typer.Option(help="Draw PNG charts (needs matplotlib: pip install -e '.[plots]').")] = True,
+    charts: Annotated[bool, typer.Option(help=f"Draw PNG charts ({PLOTS_HINT}).")] = True,
 ) -> None:
     """Train rnn/gru/lstm with one budget (plus pooling, truncation and clipping runs), then compare,
     probe, measure gradient flow and clipping, and write OUT/REPORT.md with tables, charts and a reading.
