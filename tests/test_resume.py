@@ -166,6 +166,19 @@ def wait_for_checkpoint(directory: Path, process: subprocess.Popen, timeout: flo
         time.sleep(0.05)
 
 
+def wait_for_epochs(directory: Path, process: subprocess.Popen, epochs: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        try:
+            if len(load_checkpoint(directory)[2]["history"]) >= epochs:
+                return
+        except ReviewRNNError:  # caught between the two renames that swap a new checkpoint in
+            pass
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_writes_checkpoint_exits_with_code_and_resume_finishes(make_corpus, isolated_env, sent, code):
     env = cli_env(isolated_env)
@@ -188,10 +201,13 @@ def test_random_sigkill_never_corrupts_and_never_loses_a_finished_epoch(make_cor
     corpus = make_corpus(count=200)
     directory = isolated_env["models"] / "killed"
     chooser = random.Random(0)
-    process = start_training(corpus, env, "killed")
+    # Epochs take milliseconds here: ask for more than can finish, so every kill lands in a running epoch.
+    process = start_training(corpus, env, "killed", "--epochs", "100000", "--patience", "100000")
     wait_for_checkpoint(directory, process)
+    seen, on_disk = 0, []  # epochs known to be on disk; epochs found after each kill
     for _ in range(kills):
         time.sleep(chooser.uniform(0.0, 1.5))
+        assert process.poll() is None, process.communicate()  # killed while training, not after it ended
         process.kill()
         process.wait()
         _, _, state, arrays = load_checkpoint(directory)
@@ -199,16 +215,16 @@ def test_random_sigkill_never_corrupts_and_never_loses_a_finished_epoch(make_cor
         if (directory / "config.json").exists():
             load_model(directory)
         finished = len(state["history"])
+        assert finished >= seen  # a completed epoch is never lost
+        on_disk.append(finished)
         process = subprocess.Popen(
             [sys.executable, "-m", "reviewrnn", "train", "--resume", str(directory)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(0.3)
-        if process.poll() is not None:
-            break
-        _, _, again, _ = load_checkpoint(directory)
-        assert len(again["history"]) >= finished  # a completed epoch is never lost
+        wait_for_epochs(directory, process, finished + 1)  # training again before the next kill
+        seen = finished + 1
     process.kill()
     process.wait()
+    print(f"{kills} SIGKILLs, all loadable; epochs on disk after each: {on_disk}")
