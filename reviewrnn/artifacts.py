@@ -129,6 +129,7 @@ def load_checkpoint(directory: Path) -> tuple[RunConfig, Tokenizer, dict, dict[s
     """The run config, tokenizer, trainer state and tensors saved by the last checkpoint in `directory`."""
     from safetensors.numpy import load_file
 
+    recover_swap(directory)
     folder = Path(directory) / CHECKPOINT_DIR
     state_path, tensors_path = folder / CHECKPOINT_STATE, folder / CHECKPOINT_TENSORS
     if not state_path.is_file() or not tensors_path.is_file():
@@ -177,6 +178,17 @@ def training_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def recover_swap(directory: Path) -> None:
+    """Finish what a crash between _swap_in's two renames left: the previous model goes back in place."""
+    directory = Path(directory)
+    if directory.exists() or not directory.parent.is_dir():
+        return
+    retired = sorted(directory.parent.glob(f".{directory.name}.old-*/model"), key=lambda p: p.stat().st_mtime)
+    if retired:
+        os.replace(retired[-1], directory)
+        _fsync_directory(directory.parent)
+
+
 def _swap_in(staging: Path, directory: Path) -> None:
     if not directory.exists():
         os.replace(staging, directory)
@@ -191,6 +203,7 @@ def _swap_in(staging: Path, directory: Path) -> None:
 def load_model(directory: Path) -> LoadedModel:
     """Read and validate a model directory; any problem is one ReviewRNNError naming the file."""
     directory = Path(directory)
+    recover_swap(directory)
     if not directory.is_dir():
         raise ReviewRNNError(f"{directory}: no such model directory; train one with `reviewrnn train`")
     config = load_config(directory)

@@ -390,3 +390,17 @@ def test_default_model_dir_errors_when_there_is_none(isolated_env):
 def test_models_root_defaults_to_models(monkeypatch):
     monkeypatch.delenv("REVIEWRNN_MODELS")
     assert artifacts.models_root() == Path("models")
+
+
+def test_a_crash_between_the_two_renames_of_a_swap_is_recovered_on_load(trained_model, tmp_path):
+    import shutil
+
+    from reviewrnn.artifacts import load_model as load
+
+    models = tmp_path / "models"
+    models.mkdir()
+    retired = models / ".m.old-abc123"
+    retired.mkdir()
+    shutil.copytree(trained_model, retired / "model")  # the state right after the first rename
+    loaded = load(models / "m")
+    assert loaded.directory == models / "m" and (models / "m" / "config.json").is_file()
