@@ -13,3 +13,7 @@ class TrainingInterrupted(ReviewRNNError):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class TrainingDiverged(ReviewRNNError):
+    """The loss or gradient became NaN or infinite; the last good epoch (if any) is kept."""

@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 from reviewrnn.artifacts import load_checkpoint, models_root, save_run, training_lock, write_eval
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.corpus import Corpus, Split, load_corpus, split_corpus
-from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
+from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
 from reviewrnn.tokenizer import TokenizerReport, describe, load_tokenizer, train_tokenizer
 
 SPLITS = ("train", "valid", "test")
@@ -294,7 +294,7 @@ def _train_and_save(
         kept = (
             f"; the best epoch ({result.best_epoch}) is saved in {directory}" if result.best_state is not None else ""
         )
-        raise ReviewRNNError(result.diverged + kept)
+        raise TrainingDiverged(result.diverged + kept)
     return TrainOutcome(
         directory,
         config,

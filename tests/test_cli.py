@@ -417,3 +417,22 @@ def test_train_preset_with_an_explicit_flag_that_wins(tiny_csv, isolated_env):
     config = json.loads((isolated_env["models"] / "pre" / "config.json").read_text())
     assert config["model"]["pool"] == "last" and config["model"]["bidirectional"] is False
     assert config["model"]["dropout"] == 0.1  # typed on the command line: beats the preset's 0.0
+
+
+def test_predict_progress_goes_to_stderr_only_on_a_terminal(trained_model, tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import reviewrnn.commands.predict as predict_command
+
+    reviews = tmp_path / "many.txt"
+    reviews.write_text("".join(f"review {i} was great\n" for i in range(600)))
+    screen = io.StringIO()
+    monkeypatch.setattr(predict_command, "err", Console(file=screen, force_terminal=True))
+    result = cli("predict", "--model", str(trained_model), "--file", str(reviews))
+    assert len(result.stdout.splitlines()) == 600
+    assert "predicted 600 reviews" in screen.getvalue()
+    monkeypatch.setattr(predict_command, "err", Console(file=io.StringIO(), force_terminal=False))
+    quiet = cli("predict", "--model", str(trained_model), "--file", str(reviews))
+    assert quiet.stderr == ""

@@ -10,6 +10,7 @@ import os
 import re
 import select
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,31 @@ def predict(
     if trace:
         _write_traces(predictor, (line for chunk in chunks for line in chunk), as_json=output_format == "jsonl")
         return
-    _write_rows(predictor, chunks, _row_writer(output_format, echo_text))
+    with _progress(show=err.is_terminal and (stdin is not None or bool(files))) as advance:
+        _write_rows(predictor, chunks, _row_writer(output_format, echo_text), advance)
+
+
+@contextlib.contextmanager
+def _progress(show: bool) -> Iterator:
+    """A count of reviews done on stderr, only when stderr is a terminal (never in a log or a pipe)."""
+    if not show:
+        yield lambda count: None
+        return
+    from rich.live import Live
+    from rich.spinner import Spinner
+
+    started, done = time.perf_counter(), 0
+    spinner = Spinner("dots", "predicting…")
+    # stdout stays ours: rich would otherwise capture it and draw the rows on the stderr display.
+    with Live(spinner, console=err, transient=True, redirect_stdout=False, redirect_stderr=False):
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            spinner.update(text=f"predicted {done:,} reviews ({rate:,.0f}/s)")
+
+        yield advance
 
 
 def _check_input(texts: list[str], files: list[Path]):
@@ -109,13 +134,14 @@ def _file_problem(path: Path) -> str | None:
     return None
 
 
-def _write_rows(predictor, chunks: Iterator[list], writer) -> None:
+def _write_rows(predictor, chunks: Iterator[list], writer, advance=lambda count: None) -> None:
     """Rows in input order, flushed after every chunk, so a slow producer sees each row as soon as possible."""
     with _stdout_errors():
         for chunk in chunks:
             for line, prediction in zip(chunk, predictor.predict(chunk)):
                 sys.stdout.write(writer(line.source, line.number, str(line), prediction))
             sys.stdout.flush()
+            advance(len(chunk))
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, TrainingDiverged
 from reviewrnn.lab.probe import FILLER_DISTANCES, SyntheticSettings
 
 CELL_RUNS = ("rnn", "gru", "lstm")
@@ -250,8 +250,8 @@ def _train_run(
             CorpusSettings(corpus["spec"]), model, train, tokenizer_config, directory, tokenizer,
             on_stage=callbacks.stage, on_step=recorder.step, on_epoch=recorder.epoch,
         )  # fmt: skip
-    except ReviewRNNError as error:
-        if "diverged" not in str(error) or not recorder.losses:
+    except TrainingDiverged as error:
+        if not recorder.losses:
             raise
         diverged = str(error)  # the run blew up: that is a result here, and the best epoch (if any) is saved
         callbacks.stage(f"{spec.name}: {diverged}")
