@@ -436,3 +436,9 @@ def test_predict_progress_goes_to_stderr_only_on_a_terminal(trained_model, tmp_p
     monkeypatch.setattr(predict_command, "err", Console(file=io.StringIO(), force_terminal=False))
     quiet = cli("predict", "--model", str(trained_model), "--file", str(reviews))
     assert quiet.stderr == ""
+
+
+def test_help_imports_neither_torch_nor_numpy_nor_datasets():
+    code = "import sys; from reviewrnn.cli import app; print(sorted({'torch', 'numpy', 'datasets'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr

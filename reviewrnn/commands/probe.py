@@ -11,7 +11,7 @@ import typer
 from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
 from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts
 from reviewrnn.config import CELLS
-from reviewrnn.lab.probe import FILLER_DISTANCES, SYNTHETIC_DISTANCES, SyntheticSettings
+from reviewrnn.lab.settings import FILLER_DISTANCES, SYNTHETIC_DISTANCES, SyntheticSettings
 
 probe = typer.Typer(
     help="Memory-span probes: how far back can a model still use the evidence?\n\n"

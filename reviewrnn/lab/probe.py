@@ -17,9 +17,8 @@ import numpy as np
 from reviewrnn.data import EncodedSet
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.evaluate import wilson_interval
+from reviewrnn.lab.settings import FILLER_DISTANCES, SYNTHETIC_DISTANCES, SyntheticSettings  # noqa: F401 (re-exported)
 
-FILLER_DISTANCES = (0, 16, 32, 64, 128, 256, 512, 1024)
-SYNTHETIC_DISTANCES = (0, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 SPAN_ACCURACY = 0.9
 PREDICT_BATCH = 128
 
@@ -167,24 +166,6 @@ def _filler_alone(model, fillers: list[np.ndarray], labels: np.ndarray) -> dict 
 
 
 # --- (b) the synthetic task, trained from scratch per cell --------------------------------------------
-
-
-@dataclass
-class SyntheticSettings:
-    """One budget for every cell: same data, sizes, epochs, optimiser and seed."""
-
-    distances: tuple[int, ...] = SYNTHETIC_DISTANCES
-    train_size: int = 8000  # sequences, distances drawn evenly from `distances`
-    valid_size: int = 1000
-    test_per_distance: int = 500
-    epochs: int = 6
-    batch_size: int = 64
-    lr: float = 2e-3
-    clip_norm: float = 1.0
-    embed: int = 16
-    hidden: int = 64
-    seed: int = 0
-    threads: int | None = None
 
 
 PROTOCOLS = ("per-distance", "mixed")
