@@ -28,7 +28,8 @@ run: install
 	$(BIN)/reviewrnn train --name $(RUN_NAME) --force $(RUN_ARGS)
 	$(BIN)/reviewrnn evaluate models/$(RUN_NAME)
 
-test: install
+# The chart tests need matplotlib, so the suite installs the `plots` extra (users need not).
+test: $(PLOTS_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The long reliability runs: 20 random SIGKILLs of training and of the corpus fetch, ten times the
@@ -41,7 +42,7 @@ soak: install
 	REVIEWRNN_SOAK_KILLS=20 HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -o addopts= $(SOAK_TESTS) $(PYTEST_ARGS)
 
 # The long-dependency study (docs/study/): trains rnn/gru/lstm and the contrast runs, then writes
-# models/study/REPORT.md with charts. matplotlib (the `plots` extra) is installed here only.
+# models/study/REPORT.md with charts. matplotlib (the `plots` extra) is installed here and by `make test`.
 # `make study STUDY_ARGS=--quick` takes a few minutes; add `--threads 1` when the cores are shared.
 study: $(PLOTS_STAMP)
 	$(BIN)/reviewrnn study $(STUDY_ARGS)
