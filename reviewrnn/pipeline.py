@@ -122,6 +122,7 @@ def prepare_run(
         train_part = type(train_part)(train_part.texts[: train_config.limit], train_part.labels[: train_config.limit])
     if tokenizer is None:
         key = {
+            "tokenizers": metadata.version("tokenizers"),
             "corpus": corpus.sha256 or corpus.name,
             "limit": train_config.limit,
             "valid_fraction": train_config.valid_fraction,
