@@ -250,7 +250,7 @@ def shared_tokenizer(run: RecurrentRun, scratch: Path, cache: dict) -> tuple[Pat
 
     Doing this before the timed runs keeps tokenizer training out of whichever row happens to come first.
     """
-    from reviewrnn.pipeline import prepare_run
+    from reviewrnn.training import prepare_run
 
     key = repr((dataclasses.asdict(run.tokenizer), run.train.limit, run.train.valid_fraction))
     if key not in cache:
@@ -267,9 +267,9 @@ def shared_tokenizer(run: RecurrentRun, scratch: Path, cache: dict) -> tuple[Pat
 
 
 def fit_reviewrnn(run: RecurrentRun, tokenizer_path: Path, directory: Path) -> Fitted:
-    """pipeline.train_step into `directory`, then the numpy Predictor that `reviewrnn predict` uses."""
-    from reviewrnn.pipeline import train_step
+    """training.train_step into `directory`, then the numpy Predictor that `reviewrnn predict` uses."""
     from reviewrnn.predict import Predictor
+    from reviewrnn.training import train_step
 
     outcome = train_step(
         CorpusSettings(CORPUS), dataclasses.replace(run.model), run.train, run.tokenizer, directory, tokenizer_path
@@ -387,7 +387,7 @@ def benchmark(args: argparse.Namespace, scratch: Path, report: dict) -> None:
     if tokenizers:
         shared = ", ".join(f"{info['source']} in {info['seconds']:.1f} s" for _, info in tokenizers.values())
         report["notes"].append(
-            f"reviewrnn: train s is wall clock around pipeline.train_step (corpus read, encoding, training, saving) "
+            f"reviewrnn: train s is wall clock around training.train_step (corpus read, encoding, training, saving) "
             f"with the tokenizer made beforehand ({shared}); predict s is the numpy Predictor of `reviewrnn predict`"
         )
     for name, fit in methods:

@@ -5,25 +5,19 @@ Each step takes what it needs as arguments and returns values; the CLI only pars
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
 import platform
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from reviewrnn.artifacts import load_checkpoint, models_root, save_run, training_lock, write_eval
-from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
+from reviewrnn.artifacts import write_eval
+from reviewrnn.config import DEFAULT_LENGTH_EDGES, TokenizerConfig, TrainConfig
 from reviewrnn.corpus import Corpus, Split, load_corpus, split_corpus
-from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
-from reviewrnn.tokenizer import TokenizerReport, describe, load_tokenizer, train_tokenizer
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.tokenizer import TokenizerReport, describe, train_tokenizer
 
 SPLITS = ("train", "valid", "test")
 PACKAGES = ("reviewrnn", "torch", "tokenizers", "datasets", "numpy", "safetensors")
@@ -36,17 +30,6 @@ class CorpusSettings:
     spec: str = "imdb"
     text_column: str | None = None
     label_column: str | None = None
-
-
-@dataclass
-class TrainOutcome:
-    directory: Path
-    config: RunConfig
-    best_epoch: int
-    best_valid_accuracy: float
-    stopped_early: bool
-    seconds: float
-    is_main: bool = True  # False on torchrun ranks other than 0, which print nothing
 
 
 def read_split(
@@ -72,14 +55,6 @@ def tokenize_step(
     return tokenizer, describe(tokenizer, split.train.texts, time.perf_counter() - started)
 
 
-def output_directory(name: str | None, out: Path | None, cell: str, force: bool) -> Path:
-    """models/<name>/ (a timestamped name by default); an existing model is replaced only with --force."""
-    directory = out or models_root() / (name or f"{cell}-{datetime.now():%Y%m%d-%H%M%S}")
-    if directory.exists() and not force:
-        raise ReviewRNNError(f"{directory} already exists; choose another --name/--out or pass --force to replace it")
-    return directory
-
-
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in PACKAGES:
@@ -88,223 +63,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
-
-
-@dataclass
-class PreparedRun:
-    """Everything a training run needs before the first step: config, tokenizer and encoded data."""
-
-    config: RunConfig
-    tokenizer: Tokenizer
-    train_set: object  # data.EncodedSet (imported lazily: it pulls numpy-only code, but keep start-up lean)
-    valid_set: object
-
-
-def prepare_run(
-    settings: CorpusSettings,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    tokenizer_config: TokenizerConfig,
-    tokenizer: Tokenizer | None = None,
-    on_stage: Callable[[str], None] = lambda _: None,
-    distributed=None,
-) -> PreparedRun:
-    """Read and split the corpus, train (or take) the tokenizer, encode TRAIN and VALID.
-
-    `distributed` (runtime.Distributed under torchrun) makes every rank use rank 0's tokenizer.
-    """
-    from reviewrnn.data import encode_set
-
-    on_stage("reading corpus")
-    corpus, split = read_split(settings, train_config.valid_fraction)
-    train_part = split.train
-    if train_config.limit:
-        train_part = type(train_part)(train_part.texts[: train_config.limit], train_part.labels[: train_config.limit])
-    if tokenizer is None:
-        key = {
-            "tokenizers": metadata.version("tokenizers"),
-            "corpus": corpus.sha256 or corpus.name,
-            "limit": train_config.limit,
-            "valid_fraction": train_config.valid_fraction,
-            "tokenizer": asdict(tokenizer_config),
-        }
-        tokenizer = _cached_tokenizer(key, train_part.texts, tokenizer_config, on_stage, distributed)
-    on_stage("encoding reviews")
-    keep, limit = train_config.truncate, train_config.max_tokens
-    train_set = encode_set(tokenizer, train_part.texts, train_part.labels, limit, keep)
-    valid_set = encode_set(tokenizer, split.valid.texts, split.valid.labels, limit, keep)
-    if len(valid_set) == 0:
-        raise ReviewRNNError(f"{settings.spec}: no validation reviews; the corpus is too small to train on")
-    model_config.vocab_size = tokenizer.get_vocab_size()
-    model_config.num_classes = len(corpus.label_names)
-    sizes = split.sizes() | {"train_used": len(train_part), "duplicates_dropped": split.duplicates_dropped}
-    corpus_info = CorpusInfo(
-        corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, corpus.label_names, sizes
-    )
-    config = RunConfig(model_config, train_config, tokenizer_config, corpus_info, package_versions())
-    return PreparedRun(config, tokenizer, train_set, valid_set)
-
-
-def _cached_tokenizer(key: dict, texts: list[str], config: TokenizerConfig, on_stage, distributed) -> Tokenizer:
-    """The tokenizer for this corpus and these settings, trained once and then reused from the cache.
-
-    The `tokenizers` WordPiece trainer breaks ties between equally frequent merges in an order that
-    changes from process to process, so training twice can give two vocabularies. Caching it (and
-    giving every torchrun rank rank 0's) makes the same seed and data give the same weights.
-    """
-    from reviewrnn.artifacts import atomic_write_bytes
-    from reviewrnn.corpus import cache_dir
-
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:32]
-    path = cache_dir() / "tokenizers" / f"{digest}.json"
-    text = None
-    if distributed is None or distributed.is_main:
-        if path.is_file():
-            on_stage("loading cached tokenizer")
-            text = load_tokenizer(path).to_str()
-        else:
-            on_stage("training tokenizer")
-            text = train_tokenizer(texts, config).to_str()
-            atomic_write_bytes(path, text.encode("utf-8"))
-    if distributed is not None:
-        text = distributed.share_text(text)
-    return Tokenizer.from_str(text)
-
-
-def train_step(
-    settings: CorpusSettings,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    tokenizer_config: TokenizerConfig,
-    directory: Path,
-    tokenizer_path: Path | None = None,
-    on_stage: Callable[[str], None] = lambda _: None,
-    on_step=None,
-    on_epoch=None,
-) -> TrainOutcome:
-    """Read, tokenize, train and save; the best epoch's weights are what lands in `directory`.
-
-    Under torchrun every rank runs this same function; only rank 0 locks, reports and writes.
-    """
-    from reviewrnn.interrupts import StopOnSignals
-
-    main, on_stage, on_step, on_epoch = _main_rank_only(on_stage, on_step, on_epoch)
-    if tokenizer_path:
-        on_stage("loading tokenizer")
-    tokenizer = load_tokenizer(tokenizer_path) if tokenizer_path else None
-    with _lock_if(main, directory), StopOnSignals() as stop, _distributed(train_config.device) as distributed:
-        prepared = prepare_run(settings, model_config, train_config, tokenizer_config, tokenizer, on_stage, distributed)
-        return _run_training(prepared, directory, None, stop, distributed, on_stage, on_step, on_epoch)
-
-
-def resume_step(
-    directory: Path, on_stage: Callable[[str], None] = lambda _: None, on_step=None, on_epoch=None
-) -> TrainOutcome:
-    """Continue an interrupted run from `directory`/checkpoint with exactly the settings it started with."""
-    from reviewrnn.interrupts import StopOnSignals
-
-    main, on_stage, on_step, on_epoch = _main_rank_only(on_stage, on_step, on_epoch)
-    with _lock_if(main, directory), StopOnSignals() as stop:
-        config, tokenizer, state, arrays = load_checkpoint(directory)
-        if state.get("done"):
-            raise ReviewRNNError(f"{directory}: this run already finished; start a new one with `reviewrnn train`")
-        corpus = config.corpus
-        settings = CorpusSettings(corpus.name, corpus.text_column, corpus.label_column)
-        with _distributed(config.train.device) as distributed:
-            prepared = prepare_run(settings, config.model, config.train, config.tokenizer, tokenizer, on_stage)
-            if prepared.config.corpus.sha256 != corpus.sha256:
-                raise ReviewRNNError(
-                    f"{corpus.name}: the corpus changed since this run started (sha256 differs); "
-                    "resuming would not reproduce the run"
-                )
-            prepared.config = config
-            checkpoint = (state, arrays)
-            return _run_training(prepared, directory, checkpoint, stop, distributed, on_stage, on_step, on_epoch)
-
-
-@contextlib.contextmanager
-def _distributed(device_name: str):
-    """This process's runtime.Distributed (rank 0 of 1 unless started by torchrun)."""
-    from reviewrnn import runtime
-
-    distributed = runtime.init_distributed(runtime.resolve_device(device_name))
-    try:
-        yield distributed
-    finally:
-        runtime.close_distributed(distributed)
-
-
-def _main_rank_only(on_stage, on_step, on_epoch):
-    """(is rank 0, callbacks): other torchrun ranks train silently."""
-    if int(os.environ.get("RANK", "0")) == 0:
-        return True, on_stage, on_step, on_epoch
-    return False, lambda _: None, None, None
-
-
-def _lock_if(main: bool, directory: Path):
-    return training_lock(directory) if main else contextlib.nullcontext()
-
-
-def _run_training(
-    prepared: PreparedRun, directory: Path, checkpoint, stop, distributed, on_stage, on_step, on_epoch
-) -> TrainOutcome:
-    """Train with a checkpoint after every epoch; after SIGINT/SIGTERM (`stop`), save one at the next step and stop."""
-    from reviewrnn import runtime
-
-    started = time.perf_counter()
-    config = prepared.config
-    runtime.set_threads(config.train.threads)
-    device = runtime.resolve_device(config.train.device)
-    rng = runtime.seed_everything(config.train.seed)
-    return _train_and_save(
-        prepared, directory, checkpoint, stop, on_stage, on_step, on_epoch, device, rng, distributed, started
-    )
-
-
-def _train_and_save(
-    prepared, directory, checkpoint, stop, on_stage, on_step, on_epoch, device, rng, distributed, started
-) -> TrainOutcome:
-    from reviewrnn.model import RecurrentClassifier
-    from reviewrnn.train import Trainer
-
-    config = prepared.config
-    model = RecurrentClassifier(config.model)
-    trainer = Trainer(model, prepared.train_set, prepared.valid_set, config.train, device, rng, distributed)
-    if checkpoint is not None:
-        trainer.restore(*checkpoint)
-        on_stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
-    tokenizer_json = prepared.tokenizer.to_str()
-
-    def save(current: Trainer) -> None:
-        if not distributed.is_main:
-            return
-        best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
-        history = [epoch.to_dict() for epoch in current.state.history]
-        save_run(directory, config, tokenizer_json, history, best, current.checkpoint())
-
-    on_stage("training")
-    result = trainer.run(on_step, on_epoch, on_checkpoint=save, should_stop=stop)
-    if result.interrupted:
-        save(trainer)
-        raise TrainingInterrupted(
-            f"interrupted at epoch {trainer.state.epoch}, step {trainer.state.step}; checkpoint saved in {directory}"
-            f"; resume with: reviewrnn train --resume {directory}",
-            stop.exit_code,
-        )
-    if result.diverged:
-        kept = (
-            f"; the best epoch ({result.best_epoch}) is saved in {directory}" if result.best_state is not None else ""
-        )
-        raise TrainingDiverged(result.diverged + kept)
-    return TrainOutcome(
-        directory,
-        config,
-        result.best_epoch,
-        result.best_valid_accuracy,
-        result.stopped_early,
-        time.perf_counter() - started,
-        distributed.is_main,
-    )
 
 
 def evaluate_step(

@@ -3,7 +3,7 @@
 The loop is general and silent: progress goes out through callbacks (the minGPT habit), and its
 whole state can be taken as a checkpoint (plain JSON plus named tensors, no pickle) and restored, so
 an interrupted run resumed from a checkpoint ends with the same weights as an uninterrupted one. It
-never writes files; pipeline.py decides where checkpoints go.
+never writes files; training.py decides where checkpoints go.
 """
 
 from __future__ import annotations

@@ -187,8 +187,9 @@ def tiny_settings():
 
 @pytest.fixture(scope="session")
 def trained_model(session_env, session_corpus) -> Path:
-    """A tiny GRU trained once per session on the synthetic corpus, through pipeline.train_step."""
-    from reviewrnn.pipeline import CorpusSettings, train_step
+    """A tiny GRU trained once per session on the synthetic corpus, through training.train_step."""
+    from reviewrnn.pipeline import CorpusSettings
+    from reviewrnn.training import train_step
 
     model_config, train_config, tokenizer_config = tiny_configs(epochs=6)
     directory = session_env / "models" / "tiny-gru"

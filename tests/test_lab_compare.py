@@ -20,7 +20,8 @@ EDGES = (0, 8, 16)
 @pytest.fixture(scope="module")
 def cut_model(session_env, session_corpus):
     """A tiny RNN that reads only 12 tokens: reviews of 13+ tokens are truncated."""
-    from reviewrnn.pipeline import CorpusSettings, train_step
+    from reviewrnn.pipeline import CorpusSettings
+    from reviewrnn.training import train_step
 
     model, train, tokenizer = tiny_configs(cell="rnn", pool="mean", max_tokens=12, epochs=2)
     directory = session_env / "models" / "tiny-rnn-cut"

@@ -10,15 +10,8 @@ from conftest import synthetic_reviews, tiny_configs, write_table
 from reviewrnn.artifacts import load_model
 from reviewrnn.corpus import is_test_text
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.pipeline import (
-    CorpusSettings,
-    corpus_summary,
-    evaluate_step,
-    output_directory,
-    read_split,
-    tokenize_step,
-    train_step,
-)
+from reviewrnn.pipeline import CorpusSettings, corpus_summary, evaluate_step, read_split, tokenize_step
+from reviewrnn.training import output_directory, train_step
 
 
 def test_read_split_refuses_a_corpus_without_test_reviews(tmp_path):

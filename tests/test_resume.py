@@ -19,9 +19,10 @@ from conftest import tiny_configs
 from reviewrnn.artifacts import load_checkpoint, load_model, save_run, training_lock
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.model import RecurrentClassifier
-from reviewrnn.pipeline import CorpusSettings, prepare_run, resume_step, train_step
+from reviewrnn.pipeline import CorpusSettings
 from reviewrnn.runtime import seed_everything
 from reviewrnn.train import Trainer
+from reviewrnn.training import prepare_run, resume_step, train_step
 
 EPOCHS = 3
 

@@ -15,9 +15,10 @@ from reviewrnn.corpus import Examples, split_corpus
 from reviewrnn.data import encode_set
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.model import RecurrentClassifier
-from reviewrnn.pipeline import CorpusSettings, train_step
+from reviewrnn.pipeline import CorpusSettings
 from reviewrnn.tokenizer import train_tokenizer
 from reviewrnn.train import predict_probabilities, train_model
+from reviewrnn.training import train_step
 
 CPU = torch.device("cpu")
 

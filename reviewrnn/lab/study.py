@@ -226,7 +226,8 @@ def _train_run(
 ) -> dict:
     """Train one run (or reuse its record), keeping every step's loss and gradient norm."""
     from reviewrnn.lab.clipping import StepRecorder
-    from reviewrnn.pipeline import CorpusSettings, train_step
+    from reviewrnn.pipeline import CorpusSettings
+    from reviewrnn.training import train_step
 
     model, train, tokenizer_config = _configs(plan, spec)
     identity = {
