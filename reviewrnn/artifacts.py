@@ -224,6 +224,11 @@ def load_config(directory: Path) -> RunConfig:
             raise ReviewRNNError(f"{path}: too large to be a reviewrnn config")
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if (Path(directory) / CHECKPOINT_DIR / CHECKPOINT_STATE).is_file():
+            raise ReviewRNNError(
+                f"{directory}: training stopped before its first epoch finished, so there is no "
+                f"model yet; continue it with: reviewrnn train --resume {directory}"
+            ) from None
         raise ReviewRNNError(f"{path}: missing; is {directory} a reviewrnn model directory?") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ReviewRNNError(f"{path}: not valid JSON ({error.__class__.__name__}); the file is damaged") from None

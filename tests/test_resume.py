@@ -117,6 +117,8 @@ def test_stop_request_saves_checkpoint_and_raises_with_resume_hint(make_corpus, 
     assert caught.value.exit_code == 143
     assert f"reviewrnn train --resume {directory}" in str(caught.value)
     assert not (directory / "config.json").exists()  # no epoch finished: only the checkpoint exists
+    with pytest.raises(ReviewRNNError, match="before its first epoch finished.*--resume"):
+        load_model(directory)
     monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: False)
     outcome = resume_step(directory)
     assert outcome.best_epoch >= 1 and load_model(directory).config.train.epochs == 2
