@@ -224,7 +224,8 @@ def load_config(directory: Path) -> RunConfig:
             raise ReviewRNNError(f"{path}: too large to be a reviewrnn config")
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        if (Path(directory) / CHECKPOINT_DIR / CHECKPOINT_STATE).is_file():
+        only_checkpoint = not (Path(directory) / WEIGHTS_FILE).exists()
+        if only_checkpoint and (Path(directory) / CHECKPOINT_DIR / CHECKPOINT_STATE).is_file():
             raise ReviewRNNError(
                 f"{directory}: training stopped before its first epoch finished, so there is no "
                 f"model yet; continue it with: reviewrnn train --resume {directory}"
