@@ -82,6 +82,7 @@ class TrainConfig:
     valid_fraction: float = 0.1
     threads: int | None = None  # None: measured choice (see runtime.py)
     device: str = "auto"
+    on_disk: bool = False  # read and encode through datasets' memory-mapped Arrow cache (ondisk.py)
 
     def __post_init__(self) -> None:
         _check_choice("truncate", self.truncate, TRUNCATIONS)

@@ -199,7 +199,7 @@ def load_corpus(
     """
     if spec == "imdb":
         path = imdb_path()
-        dataset = _read_file(path, "csv")
+        dataset = read_file(path, "csv")
         corpus_name, digest = "imdb", IMDB_SHA256
     elif spec.startswith("hub:"):
         return _load_hub(spec[4:], text_column, label_column, label_names)
@@ -210,16 +210,16 @@ def load_corpus(
         reader = READERS.get(path.suffix.lower())
         if reader is None:
             raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
-        dataset = _read_file(path, reader)
+        dataset = read_file(path, reader)
         corpus_name, digest = str(path.resolve()), sha256_file(path)
-    text_col = _pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
-    label_col = _pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
+    text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
+    label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     texts = _check_texts(dataset[text_col], path, text_col)
     labels, names = encode_labels(list(dataset[label_col]), path, label_col, label_names)
     return Corpus(corpus_name, Examples(texts, labels), names, text_col, label_col, path, digest)
 
 
-def _read_file(path: Path, reader: str):
+def read_file(path: Path, reader: str):
     import datasets
 
     datasets.disable_progress_bars()
@@ -230,7 +230,7 @@ def _read_file(path: Path, reader: str):
     if reader == "json":
         is_array = path.suffix.lower() == ".json" and _first_byte(path) == b"["
         _check_json_array(path) if is_array else _check_json_lines(path)
-    if reader in ("csv", "tsv") and not _has_data_rows(path):
+    if reader in ("csv", "tsv") and not has_data_rows(path):
         raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
     cache = str(cache_dir() / "datasets")
     try:
@@ -263,7 +263,7 @@ class _Columns(dict):
         return list(self)
 
 
-def _has_data_rows(path: Path) -> bool:
+def has_data_rows(path: Path) -> bool:
     """True when a delimited file has a non-blank line after its header."""
     with open(path, "rb") as handle:
         lines = (line for line in handle if line.strip())
@@ -313,7 +313,7 @@ def _check_json_lines(path: Path) -> None:
         raise ReviewRNNError(f"{path}: no JSON records; a corpus needs at least one review per class")
 
 
-def _pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...], role: str, path) -> str:
+def pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...], role: str, path) -> str:
     flag = f"--{role}-column"
     if wanted is not None:
         if wanted not in columns:
@@ -338,20 +338,25 @@ def _check_texts(values, path, column: str) -> list[str]:
     return texts
 
 
-def encode_labels(values: list, path, column: str, label_names: list[str] | None = None) -> tuple[list[int], list[str]]:
-    """Map raw labels to 0..K-1. 0/1, neg/pos and negative/positive become negative=0, positive=1."""
-    keys = [_label_key(value, path, row, column) for row, value in enumerate(values, start=1)]
-    for row, key in enumerate(keys, start=1):
+def encode_labels(
+    values: list, path, column: str, label_names: list[str] | None = None, first_row: int = 1
+) -> tuple[list[int], list[str]]:
+    """Map raw labels to 0..K-1. 0/1, neg/pos and negative/positive become negative=0, positive=1.
+
+    `first_row` numbers the rows in errors when `values` is one batch of a larger file.
+    """
+    keys = [label_key(value, path, row, column) for row, value in enumerate(values, start=first_row)]
+    for row, key in enumerate(keys, start=first_row):
         if key == "":
             raise ReviewRNNError(f"{path}: row {row}: empty label in column {column!r}; every review needs a label")
     if label_names is None:
-        label_names = _infer_label_names(set(keys), path, column)
+        label_names = infer_label_names(set(keys), path, column)
     index = {name.lower(): i for i, name in enumerate(label_names)}
     if set(label_names) == {"negative", "positive"}:
         index.update({alias: index["negative"] for alias in NEGATIVE_NAMES})
         index.update({alias: index["positive"] for alias in POSITIVE_NAMES})
     labels = []
-    for row, key in enumerate(keys, start=1):
+    for row, key in enumerate(keys, start=first_row):
         if key not in index:
             raise ReviewRNNError(
                 f"{path}: row {row}: label {key!r} is not one of {', '.join(label_names)}; fix the label column"
@@ -360,7 +365,7 @@ def encode_labels(values: list, path, column: str, label_names: list[str] | None
     return labels, list(label_names)
 
 
-def _label_key(value, path, row: int, column: str) -> str:
+def label_key(value, path, row: int, column: str) -> str:
     """A label as a lower-case name; a whole number in any spelling ("1", "1.0", 1.0) as its digits."""
     if value is None:
         return ""
@@ -380,7 +385,7 @@ def _label_key(value, path, row: int, column: str) -> str:
     return str(int(number)) if number.is_integer() and abs(number) < 2**53 else key
 
 
-def _infer_label_names(keys: set[str], path, column: str) -> list[str]:
+def infer_label_names(keys: set[str], path, column: str) -> list[str]:
     if keys <= NEGATIVE_NAMES | POSITIVE_NAMES and keys & NEGATIVE_NAMES and keys & POSITIVE_NAMES:
         return ["negative", "positive"]
     if len(keys) < 2:
@@ -405,8 +410,8 @@ def _load_hub(dataset_id: str, text_column, label_column, label_names) -> Corpus
         ) from None
     parts = [part for name, part in loaded.items() if name != "unsupervised"]
     dataset = datasets.concatenate_datasets(parts)
-    text_col = _pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", f"hub:{dataset_id}")
-    label_col = _pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", f"hub:{dataset_id}")
+    text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", f"hub:{dataset_id}")
+    label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", f"hub:{dataset_id}")
     raw = list(dataset[label_col])
     feature = dataset.features[label_col]
     if hasattr(feature, "names"):
@@ -421,7 +426,7 @@ def is_test_text(text: str) -> bool:
     return int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) % 2 == 1
 
 
-def _is_valid_text(text: str, fraction: float) -> bool:
+def is_valid_text(text: str, fraction: float) -> bool:
     """A second, independent hash carves VALID out of TRAIN, so it never depends on row order."""
     head = hashlib.sha256(b"reviewrnn-valid\0" + text.encode("utf-8")).digest()[:8]
     return int.from_bytes(head, "big") / 2**64 < fraction
@@ -437,7 +442,7 @@ def split_corpus(examples: Examples, valid_fraction: float = 0.1) -> Split:
         seen.add(text)
         if is_test_text(text):
             part = parts["test"]
-        elif _is_valid_text(text, valid_fraction):
+        elif is_valid_text(text, valid_fraction):
             part = parts["valid"]
         else:
             part = parts["train"]

@@ -18,11 +18,52 @@ from reviewrnn.tokenizer import encode
 POOL_BATCHES = 50  # batches per shuffling pool: larger pools pad less, smaller ones mix more
 
 
+class RaggedIds:
+    """Rows of token ids stored flat with offsets, such as Arrow list chunks of a memory-mapped file.
+
+    Behaves like the list of arrays the in-memory path uses: `ids[i]` is one review's ids (a view,
+    so reading a batch touches only that batch's pages).
+    """
+
+    def __init__(self, chunks: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.chunks = chunks  # (values, offsets) pairs; row r of a chunk is values[offsets[r]:offsets[r + 1]]
+        counts = [len(offsets) - 1 for _, offsets in chunks]
+        self.starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+
+    @classmethod
+    def from_arrow(cls, chunks) -> RaggedIds:
+        """Zero-copy views of pyarrow ListArray chunks (offsets index into the unsliced values)."""
+        return cls([(chunk.values.to_numpy(zero_copy_only=True), chunk.offsets.to_numpy()) for chunk in chunks])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        if not -len(self) <= row < len(self):
+            raise IndexError(f"row {row} out of range for {len(self)} rows")
+        row = int(row) % len(self)
+        chunk = int(np.searchsorted(self.starts, row, side="right")) - 1
+        values, offsets = self.chunks[chunk]
+        local = row - int(self.starts[chunk])
+        return values[offsets[local] : offsets[local + 1]]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        if not self.chunks:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([np.diff(offsets).astype(np.int64) for _, offsets in self.chunks])
+
+
 @dataclass
 class EncodedSet:
     """Token ids (truncated), each review's full token count, and labels."""
 
-    ids: list[np.ndarray]
+    ids: list[np.ndarray] | RaggedIds
     full_lengths: np.ndarray  # before truncation: used for accuracy by length
     labels: np.ndarray
 
@@ -31,6 +72,8 @@ class EncodedSet:
 
     @property
     def lengths(self) -> np.ndarray:
+        if isinstance(self.ids, RaggedIds):
+            return self.ids.lengths
         return np.fromiter((len(row) for row in self.ids), dtype=np.int64, count=len(self.ids))
 
     def subset(self, count: int) -> EncodedSet:

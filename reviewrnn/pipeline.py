@@ -78,7 +78,6 @@ def evaluate_step(
 
     from reviewrnn import runtime
     from reviewrnn.artifacts import load_model
-    from reviewrnn.data import encode_set
     from reviewrnn.evaluate import classification_report
     from reviewrnn.model import RecurrentClassifier
     from reviewrnn.train import predict_probabilities
@@ -89,9 +88,7 @@ def evaluate_step(
     config = loaded.config
     if settings is None:
         settings = CorpusSettings(config.corpus.name, config.corpus.text_column, config.corpus.label_column)
-    _, split = read_split(settings, config.train.valid_fraction, config.corpus.label_names)
-    part = getattr(split, split_name)
-    encoded = encode_set(loaded.tokenizer, part.texts, part.labels, config.train.max_tokens, config.train.truncate)
+    encoded = _encoded_split(settings, split_name, loaded.tokenizer, config)
     runtime.set_threads(threads)
     device = runtime.resolve_device(device_name)
     model = RecurrentClassifier(config.model)
@@ -112,6 +109,23 @@ def evaluate_step(
     }
     write_eval(directory, report)
     return report
+
+
+def _encoded_split(settings: CorpusSettings, split_name: str, tokenizer: Tokenizer, config):
+    """One split of the corpus encoded as the model was trained: in memory, or through the Arrow cache."""
+    train = config.train
+    if train.on_disk:
+        from reviewrnn.ondisk import encode_on_disk, load_disk_corpus
+
+        corpus = load_disk_corpus(
+            settings.spec, settings.text_column, settings.label_column, train.valid_fraction, config.corpus.label_names
+        )
+        return encode_on_disk(corpus, corpus.indices(split_name), tokenizer, train.max_tokens, train.truncate)
+    from reviewrnn.data import encode_set
+
+    _, split = read_split(settings, train.valid_fraction, config.corpus.label_names)
+    part = getattr(split, split_name)
+    return encode_set(tokenizer, part.texts, part.labels, train.max_tokens, train.truncate)
 
 
 def corpus_summary(settings: CorpusSettings, valid_fraction: float = TrainConfig.valid_fraction) -> dict:

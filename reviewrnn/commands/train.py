@@ -65,6 +65,9 @@ def train(
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N training reviews.")] = None,
     device: Annotated[Device, typer.Option(help="auto uses CUDA when present.")] = T.device,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
+    on_disk: Annotated[
+        bool, typer.Option("--on-disk", help="For corpora larger than memory: encode to a memory-mapped cache.")
+    ] = T.on_disk,
     vocab_size: Annotated[int, typer.Option(min=100)] = TokenizerConfig.vocab_size,
     tokenizer: Annotated[Path | None, typer.Option(help="Reuse a tokenizer.json instead of training one.")] = None,
     name: Annotated[str | None, typer.Option(help="Model name under models/ (default: CELL-TIMESTAMP).")] = None,
@@ -108,6 +111,7 @@ def train(
         limit=limit,
         device=device,
         threads=threads,
+        on_disk=on_disk,
     )
     tokenizer_config = TokenizerConfig(vocab_size=vocab_size)
     if preset is not None:

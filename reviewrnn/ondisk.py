@@ -1,0 +1,250 @@
+"""Corpora larger than memory (`train --on-disk`): read, split and encode through `datasets`' Arrow cache.
+
+The in-memory path keeps every text and token id in Python lists, which is fine for IMDB's 50k
+reviews and not for millions. Here the file becomes a memory-mapped Arrow table once; the split is
+computed by `Dataset.map(batched=True)` with the same hash rule as `corpus.split_corpus`; each part
+is tokenized by another batched map into an Arrow cache file; and training batches read their ids
+straight from that mapped file. What stays in RAM is a few numbers per review (split, label,
+length), so memory stays flat as the corpus grows.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from reviewrnn.corpus import (
+    IMDB_SHA256,
+    LABEL_COLUMNS,
+    READERS,
+    TEXT_COLUMNS,
+    cache_dir,
+    encode_labels,
+    has_data_rows,
+    imdb_path,
+    infer_label_names,
+    is_test_text,
+    is_valid_text,
+    label_key,
+    pick_column,
+    read_file,
+    sha256_file,
+)
+from reviewrnn.data import EncodedSet, RaggedIds, truncate
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.tokenizer import encode
+
+PARTS = {"train": 0, "valid": 1, "test": 2}
+DUPLICATE = -1
+MAP_BATCH = 1000  # reviews per batched map call: large enough for the Rust tokenizer, small enough for RAM
+CACHE_VERSION = 1  # bump when what the cached Arrow files hold changes
+
+
+@dataclass
+class DiskCorpus:
+    """A memory-mapped corpus plus, per row, its split part (or DUPLICATE) and integer label."""
+
+    name: str
+    sha256: str
+    dataset: object  # datasets.Dataset, memory-mapped
+    text_column: str
+    label_column: str
+    label_names: list[str]
+    parts: np.ndarray  # int8 per row: PARTS value, or DUPLICATE for a repeated text
+    labels: np.ndarray  # int64 per row
+
+    def indices(self, part: str, limit: int | None = None) -> np.ndarray:
+        rows = np.flatnonzero(self.parts == PARTS[part])
+        return rows[:limit] if limit else rows
+
+    def sizes(self) -> dict[str, int]:
+        return {part: int((self.parts == code).sum()) for part, code in PARTS.items()}
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return int((self.parts == DUPLICATE).sum())
+
+
+class TextColumn:
+    """The texts of some rows, read from the mapped table a slice at a time (for tokenizer training)."""
+
+    def __init__(self, corpus: DiskCorpus, rows: np.ndarray) -> None:
+        self.texts = corpus.dataset.select_columns([corpus.text_column])
+        self.column = corpus.text_column
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, wanted: slice) -> list[str]:
+        return self.texts[self.rows[wanted]][self.column]
+
+
+def load_disk_corpus(
+    spec: str,
+    text_column: str | None,
+    label_column: str | None,
+    valid_fraction: float,
+    label_names: list[str] | None = None,
+) -> DiskCorpus:
+    """Read 'imdb' or a CSV/TSV/JSONL/Parquet file as Arrow and assign every row its split part."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
+    if spec == "imdb":
+        path, digest, name = imdb_path(), IMDB_SHA256, "imdb"
+    elif spec.startswith("hub:"):
+        raise ReviewRNNError(f"{spec}: --on-disk reads local files; save the dataset as Parquet or JSONL first")
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise ReviewRNNError(f"{spec}: no such corpus file (use 'imdb' or a CSV/TSV/JSONL/Parquet path)")
+        if path.suffix.lower() not in READERS:
+            raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
+        digest, name = sha256_file(path), str(path.resolve())
+    dataset = _arrow_table(path, READERS.get(path.suffix.lower(), "csv"))
+    text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
+    label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
+    if len(dataset) == 0:
+        raise ReviewRNNError(f"{path}: the corpus has no rows; it needs at least one review per class")
+    if label_names is None:
+        keys = {label_key(value, path, 0, label_col) for value in dataset.unique(label_col)} - {""}
+        label_names = infer_label_names(keys, path, label_col)
+    settings = [CACHE_VERSION, digest, text_col, label_col, label_names, valid_fraction]
+    split = dataset.map(
+        _SplitRows(path, text_col, label_col, label_names, valid_fraction),
+        batched=True,
+        batch_size=MAP_BATCH,
+        with_indices=True,
+        remove_columns=dataset.column_names,  # the new file holds only the small per-row columns
+        cache_file_name=_cache_file("split", settings),
+        new_fingerprint=_key(settings),
+    )
+    digests = split.data.table.column("digest").to_numpy()
+    parts = split.data.table.column("part").to_numpy().astype(np.int8)
+    _, first = np.unique(digests, return_index=True)
+    repeated = np.ones(len(parts), dtype=bool)
+    repeated[first] = False
+    parts[repeated] = DUPLICATE
+    labels = split.data.table.column("label").to_numpy().astype(np.int64)
+    return DiskCorpus(name, digest, dataset, text_col, label_col, list(label_names), parts, labels)
+
+
+class _SplitRows:
+    """Batched map: each row's text hash (for de-duplication), split part and integer label.
+
+    A class rather than a closure so `datasets` can fingerprint it; duplicates are found afterwards
+    from the 64-bit hashes (a false match between two different texts has odds of about 1e-8 in 1M).
+    """
+
+    def __init__(self, path, text_col, label_col, label_names, valid_fraction) -> None:
+        self.path, self.text_col, self.label_col = str(path), text_col, label_col
+        self.label_names, self.valid_fraction = label_names, valid_fraction
+
+    def __call__(self, batch: dict, indices: list[int]) -> dict:
+        texts = batch[self.text_col]
+        for offset, text in enumerate(texts):
+            if not isinstance(text, str):
+                row = indices[offset] + 1
+                raise ReviewRNNError(
+                    f"{self.path}: row {row}: column {self.text_col!r} is {type(text).__name__}, expected text"
+                )
+        labels, _ = encode_labels(batch[self.label_col], self.path, self.label_col, self.label_names, indices[0] + 1)
+        digests = [int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big", signed=True) for text in texts]
+        parts = [_part(text, self.valid_fraction) for text in texts]
+        return {"digest": digests, "part": parts, "label": labels}
+
+
+def _part(text: str, valid_fraction: float) -> int:
+    if is_test_text(text):
+        return PARTS["test"]
+    return PARTS["valid"] if is_valid_text(text, valid_fraction) else PARTS["train"]
+
+
+def _arrow_table(path: Path, reader: str):
+    """The file as a memory-mapped `datasets.Dataset`; CSV/TSV keep every field as the text it is."""
+    import datasets
+
+    if reader not in ("csv", "tsv"):
+        return read_file(path, reader)  # JSON and Parquet already come back as mapped Arrow
+    if path.stat().st_size == 0:
+        raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
+    if not has_data_rows(path):
+        raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
+    separator = "\t" if reader == "tsv" else ","
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle, delimiter=separator))
+    features = datasets.Features({column: datasets.Value("string") for column in header})
+    try:
+        return datasets.Dataset.from_csv(
+            str(path),
+            cache_dir=str(cache_dir() / "datasets"),
+            features=features,
+            sep=separator,
+            keep_default_na=False,
+        )
+    except Exception as error:  # datasets wraps pandas/pyarrow errors in many types
+        cause = error.__cause__ or error
+        detail = " ".join(str(cause).split())[:200]
+        raise ReviewRNNError(f"{path}: cannot read as {reader.upper()}: {detail}") from None
+
+
+def encode_on_disk(
+    corpus: DiskCorpus, rows: np.ndarray, tokenizer: Tokenizer, max_tokens: int, keep: str
+) -> EncodedSet:
+    """Tokenize `rows` with a batched map into an Arrow cache file and serve their ids from it."""
+    import datasets
+
+    tokenizer_json = tokenizer.to_str()
+    settings = [CACHE_VERSION, corpus.sha256, corpus.text_column, hashlib.sha256(tokenizer_json.encode()).hexdigest()]
+    settings += [max_tokens, keep, hashlib.sha256(rows.tobytes()).hexdigest()]
+    features = datasets.Features(
+        {"ids": datasets.List(datasets.Value("int32")), "full_length": datasets.Value("int64")}
+    )
+    encoded = corpus.dataset.select(rows).map(
+        _EncodeRows(tokenizer_json, corpus.text_column, max_tokens, keep),
+        batched=True,
+        batch_size=MAP_BATCH,
+        remove_columns=corpus.dataset.column_names,
+        features=features,
+        cache_file_name=_cache_file("encoded", settings),
+        new_fingerprint=_key(settings),
+    )
+    table = encoded.data.table
+    ids = RaggedIds.from_arrow(table.column("ids").chunks)
+    return EncodedSet(ids, table.column("full_length").to_numpy(), corpus.labels[rows])
+
+
+class _EncodeRows:
+    """Batched map: truncated token ids (int32) and the full token count of each review."""
+
+    def __init__(self, tokenizer_json: str, text_col: str, max_tokens: int, keep: str) -> None:
+        self.tokenizer_json, self.text_col, self.max_tokens, self.keep = tokenizer_json, text_col, max_tokens, keep
+        self.tokenizer = None
+
+    def __call__(self, batch: dict) -> dict:
+        if self.tokenizer is None:
+            self.tokenizer = Tokenizer.from_str(self.tokenizer_json)
+        rows = encode(self.tokenizer, batch[self.text_col])
+        kept = [truncate(row, self.max_tokens, self.keep) for row in rows]
+        return {"ids": kept, "full_length": [len(row) for row in rows]}
+
+    def __getstate__(self) -> dict:  # fingerprinting pickles the callable: leave the loaded tokenizer out
+        return {**self.__dict__, "tokenizer": None}
+
+
+def _key(settings: list) -> str:
+    return hashlib.sha256(json.dumps(settings).encode("utf-8")).hexdigest()[:32]
+
+
+def _cache_file(kind: str, settings: list) -> str:
+    directory = cache_dir() / "ondisk"
+    directory.mkdir(parents=True, exist_ok=True)
+    return str(directory / f"{kind}-{_key(settings)}.arrow")
