@@ -5,10 +5,13 @@ class ReviewRNNError(Exception):
     """A failure with a message that says what went wrong and how to fix it."""
 
     exit_code = 1
+    label = "error"  # the word the CLI puts before the message
 
 
 class TrainingInterrupted(ReviewRNNError):
     """Training stopped on SIGINT/SIGTERM after saving a resumable checkpoint (exit 130 or 143)."""
+
+    label = "interrupted"  # the user asked for it: not an error
 
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)

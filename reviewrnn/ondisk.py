@@ -157,9 +157,14 @@ class _SplitRows:
                     f"{self.path}: row {row}: column {self.text_col!r} is {type(text).__name__}, expected text"
                 )
         labels, _ = encode_labels(batch[self.label_col], self.path, self.label_col, self.label_names, indices[0] + 1)
-        digests = [int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big", signed=True) for text in texts]
+        digests = [_digest(text) for text in texts]
         parts = [_part(text, self.valid_fraction) for text in texts]
         return {"digest": digests, "part": parts, "label": labels}
+
+
+def _digest(text: str) -> int:
+    """The first 8 bytes of the text's sha256 as a signed int64 (Arrow's integer type)."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
 def _part(text: str, valid_fraction: float) -> int:

@@ -288,7 +288,7 @@ def _train_and_save(
     if result.interrupted:
         save(trainer)
         raise TrainingInterrupted(
-            f"interrupted at epoch {trainer.state.epoch}, step {trainer.state.step}; checkpoint saved in {directory}"
+            f"stopped at epoch {trainer.state.epoch}, step {trainer.state.step}; checkpoint saved in {directory}"
             f"; resume with: reviewrnn train --resume {directory}",
             stop.exit_code,
         )

@@ -208,6 +208,23 @@ def with_model(trained_model, monkeypatch):
     return trained_model
 
 
+def test_predict_names_the_model_it_picked_only_on_a_terminal(trained_model, isolated_env, monkeypatch):
+    import shutil
+
+    from reviewrnn.commands import common
+
+    shutil.copytree(trained_model, isolated_env["models"] / "older")
+    shutil.copytree(trained_model, isolated_env["models"] / "newest")
+    os.utime(isolated_env["models"] / "older" / "config.json", (1, 1))
+    assert "model:" not in cli("predict", "a great film").stderr  # a log or a pipe: rows only
+    monkeypatch.setattr(common.err, "_force_terminal", True)
+    stderr = cli("predict", "a great film").stderr
+    assert f"model: {isolated_env['models'] / 'newest'} (the newest under models/" in stderr
+    assert "model:" not in cli("predict", "--model", str(trained_model), "a great film").stderr
+    monkeypatch.setenv("REVIEWRNN_MODEL", str(trained_model))
+    assert f"model: {trained_model} ($REVIEWRNN_MODEL" in cli("predict", "a great film").stderr
+
+
 def test_predict_arguments(with_model):
     rows = cli("predict", "a great superb film", "awful boring plot").stdout.splitlines()
     labels = [row.split("\t")[0] for row in rows]

@@ -71,9 +71,7 @@ def test_encoding_is_cached_on_disk_and_reused(corpus_with_duplicates, isolated_
     assert len(list((isolated_env["cache"] / "ondisk").glob("encoded-*.arrow"))) == 2
 
 
-def test_on_disk_training_gives_the_same_weights_and_test_accuracy(
-    make_corpus, tiny_settings, isolated_env, tmp_path
-):
+def test_on_disk_training_gives_the_same_weights_and_test_accuracy(make_corpus, tiny_settings, isolated_env, tmp_path):
     from safetensors.numpy import load_file
 
     corpus = CorpusSettings(str(make_corpus(count=400)))

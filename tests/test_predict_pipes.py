@@ -180,7 +180,7 @@ def test_signal_mid_stream_ends_within_seconds(trained_model, sent, code):
     assert time.monotonic() - started < 5
     stderr = process.stderr.read().decode()
     assert "Traceback" not in stderr
-    assert stderr.splitlines() == ([] if sent == signal.SIGTERM else ["error: interrupted"])
+    assert stderr.splitlines() == ([] if sent == signal.SIGTERM else ["interrupted: stopped by Ctrl-C"])
 
 
 def test_missing_second_file_fails_before_any_output(trained_model, tmp_path):

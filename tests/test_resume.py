@@ -192,7 +192,7 @@ def test_signal_writes_checkpoint_exits_with_code_and_resume_finishes(make_corpu
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
     last = stderr.decode().strip().splitlines()[-1]
-    assert last.startswith("error: interrupted at epoch") and "reviewrnn train --resume" in last
+    assert last.startswith("interrupted: stopped at epoch") and "reviewrnn train --resume" in last
     assert "Traceback" not in stderr.decode()
     load_model(directory)  # the best model so far is intact and loads
 

@@ -36,8 +36,9 @@ def debug_enabled() -> bool:
     return flag or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(Text.assemble(("error: ", "bold red"), message))
+def fail(message: str, code: int = 1, label: str = "error") -> typer.Exit:
+    style = "bold red" if label == "error" else "bold yellow"
+    err.print(Text.assemble((f"{label}: ", style), message))
     return typer.Exit(code)
 
 
@@ -53,9 +54,9 @@ def friendly_errors(command):
         except ReviewRNNError as error:
             if debug_enabled():
                 raise
-            raise fail(str(error), error.exit_code) from None
+            raise fail(str(error), error.exit_code, error.label) from None
         except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
+            raise fail("stopped by Ctrl-C", 130, "interrupted") from None
         except Exception as error:
             if debug_enabled():
                 raise

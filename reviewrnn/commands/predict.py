@@ -62,7 +62,7 @@ def predict(
     An empty or blank line gives a row with an empty label and probability (null in JSON). Rows come out
     as lines come in; memory stays flat however long the input, and its lines, unless --text keeps them whole.
     """
-    from reviewrnn.artifacts import default_model_dir
+    from reviewrnn.artifacts import MODEL_ENV, default_model_dir
     from reviewrnn.predict import CHUNK_LINES, Predictor
 
     texts, files = texts or [], files or []
@@ -71,7 +71,12 @@ def predict(
         raise typer.BadParameter(
             "--trace renders in the terminal or, with --format jsonl, as JSON", param_hint="'--format'"
         )
-    predictor = Predictor(model or default_model_dir())
+    if model is None:
+        model = default_model_dir()
+        if err.is_terminal:  # say which model answered; never in a log or a pipe
+            source = "$REVIEWRNN_MODEL" if os.environ.get(MODEL_ENV) else "the newest under models/"
+            err.print(f"[dim]model: {model} ({source}; choose with --model)[/dim]")
+    predictor = Predictor(model)
     if sys.stdout is None:
         raise ReviewRNNError("standard output is closed; send it to a file or a pipe (> labels.tsv)")
     # Without --text or --trace nothing past the first (or last) max_chars of a line is needed: keep
