@@ -50,6 +50,7 @@ class ModelConfig:
     layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.3
+    word_dropout: float = 0.0  # training only: each token's embedding is zeroed with this probability
     pool: str = "max"
 
     def __post_init__(self) -> None:
@@ -60,8 +61,9 @@ class ModelConfig:
                 raise ReviewRNNError(f"model setting {name} must be at least 1, got {getattr(self, name)}")
         if self.num_classes < 2:
             raise ReviewRNNError(f"a classifier needs at least 2 classes, got {self.num_classes}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ReviewRNNError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "word_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ReviewRNNError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
 @dataclass

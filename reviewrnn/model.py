@@ -63,6 +63,10 @@ class RecurrentClassifier(nn.Module):
     def hidden_states(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Top-layer outputs per direction, each (B, T, H), aligned with the input positions."""
         x = self.dropout(self.embedding(ids))  # (B, T, E)
+        if self.training and self.config.word_dropout > 0:
+            # Drop whole words (not single features), so the network cannot lean on any one of them.
+            kept = torch.rand(ids.shape, device=ids.device).ge_(self.config.word_dropout)
+            x = x * kept.unsqueeze(-1).to(x.dtype)
         forward_out, backward_out = x, None
         for depth, forward_layer in enumerate(self.forward_layers):
             if depth:

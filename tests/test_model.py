@@ -116,3 +116,34 @@ def test_pad_embedding_is_zero_and_parameters_are_counted():
     assert len(model.forward_layers) == 2 and len(model.backward_layers) == 2
     assert model.head.in_features == 16 and model.head.out_features == 3
     assert len(build("rnn", False, 3, "max").backward_layers) == 0
+
+
+def test_word_dropout_zeroes_whole_words_in_training_only():
+    torch.manual_seed(0)
+    config = ModelConfig(cell="gru", vocab_size=50, embed=8, hidden=8, dropout=0.0, word_dropout=0.5)
+    model = RecurrentClassifier(config)
+    plain = RecurrentClassifier(ModelConfig(**{**config.__dict__, "word_dropout": 0.0}))
+    plain.load_state_dict(model.state_dict())
+    ids = torch.randint(2, 50, (4, 30))
+    lengths = torch.full((4,), 30)
+    model.eval(), plain.eval()
+    assert torch.equal(model(ids, lengths), plain(ids, lengths))  # inference sees every word
+    model.train()
+    seen = []
+    model.embedding.register_forward_hook(lambda module, args, output: seen.append(output.detach()))
+    dropped = []
+    original = model.forward_layers[0].forward
+
+    def record(x, *rest):
+        dropped.append(x.detach())
+        return original(x, *rest)
+
+    model.fast_cpu_path = False
+    model.forward_layers[0].forward = record
+    model(ids, lengths)
+    embedded, reached = seen[-1], dropped[-1]
+    zero_rows = reached.abs().sum(-1) == 0  # (B, T): words whose whole vector was dropped
+    assert 0.3 < zero_rows.float().mean() < 0.7
+    assert torch.equal(reached[~zero_rows], embedded[~zero_rows])  # the others pass unchanged
+    with pytest.raises(Exception, match="word_dropout must be in"):
+        ModelConfig(word_dropout=1.0)

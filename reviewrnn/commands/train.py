@@ -46,6 +46,9 @@ def train(
     embed: Annotated[int, typer.Option(min=1, help="Embedding size.")] = M.embed,
     bidirectional: Annotated[bool, typer.Option(help="Also read each review backwards.")] = M.bidirectional,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = M.dropout,
+    word_dropout: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Training only: drop each whole word with this probability.")
+    ] = M.word_dropout,
     pool: Annotated[Pool, typer.Option(help="last state, or mean/max over all states.")] = M.pool,
     epochs: Annotated[int, typer.Option(min=1)] = T.epochs,
     batch_size: Annotated[int, typer.Option(min=1)] = T.batch_size,
@@ -96,7 +99,14 @@ def train(
         return _report(outcome, as_json)
 
     model_config = ModelConfig(
-        cell=cell, layers=layers, hidden=hidden, embed=embed, bidirectional=bidirectional, dropout=dropout, pool=pool
+        cell=cell,
+        layers=layers,
+        hidden=hidden,
+        embed=embed,
+        bidirectional=bidirectional,
+        dropout=dropout,
+        word_dropout=word_dropout,
+        pool=pool,
     )
     train_config = TrainConfig(
         epochs=epochs,
