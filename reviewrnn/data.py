@@ -15,6 +15,7 @@ from tokenizers import Tokenizer
 from reviewrnn.config import PAD_ID
 from reviewrnn.tokenizer import encode
 
+ENCODE_CHUNK = 2000  # reviews tokenized at once: enough for the Rust tokenizer's threads
 POOL_BATCHES = 50  # batches per shuffling pool: larger pools pad less, smaller ones mix more
 
 
@@ -87,9 +88,13 @@ def truncate(ids: list[int], max_tokens: int, keep: str) -> np.ndarray:
 
 
 def encode_set(tokenizer: Tokenizer, texts: list[str], labels: list[int], max_tokens: int, keep: str) -> EncodedSet:
-    rows = encode(tokenizer, texts)
-    full = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
-    ids = [truncate(row, max_tokens, keep) for row in rows]
+    """Encode a chunk at a time: tokenizers' Encoding objects and whole-review id lists are large,
+    so only ENCODE_CHUNK of them exist at once; what is kept is each review's truncated id array."""
+    ids, full = [], np.zeros(len(texts), dtype=np.int64)
+    for start in range(0, len(texts), ENCODE_CHUNK):
+        rows = encode(tokenizer, texts[start : start + ENCODE_CHUNK])
+        full[start : start + len(rows)] = [len(row) for row in rows]
+        ids.extend(truncate(row, max_tokens, keep) for row in rows)
     return EncodedSet(ids, full, np.asarray(labels, dtype=np.int64))
 
 

@@ -54,6 +54,18 @@ def test_encode_set_records_full_lengths_before_truncation():
     assert len(sub) == 2 and sub.labels.tolist() == [1, 0] and sub.full_lengths.tolist() == [20, 1]
 
 
+def test_encode_set_across_chunks_keeps_every_review_in_order(monkeypatch):
+    import reviewrnn.data
+
+    monkeypatch.setattr(reviewrnn.data, "ENCODE_CHUNK", 3)
+    texts = [("good " * i + "bad " * (7 - i)).strip() for i in range(8)]
+    tokenizer = train_tokenizer(texts, TokenizerConfig(vocab_size=100, min_frequency=1))
+    encoded = encode_set(tokenizer, texts, list(range(8)), max_tokens=5, keep="tail")
+    one_by_one = [encode_set(tokenizer, [text], [0], 5, "tail") for text in texts]
+    assert [row.tolist() for row in encoded.ids] == [single.ids[0].tolist() for single in one_by_one]
+    assert encoded.full_lengths.tolist() == [7] * 8 and encoded.labels.tolist() == list(range(8))
+
+
 def covers_each_once(batches, count):
     joined = np.concatenate(batches) if batches else np.array([], dtype=np.int64)
     return sorted(joined.tolist()) == list(range(count))
