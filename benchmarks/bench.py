@@ -4,9 +4,10 @@ Tables printed:
   1. this machine's float32 matrix-product rate (the ceiling everything is compared with);
   2. training tokens/s per cell: reviewrnn's padded, length-grouped batches against the same cell
      over pack_padded_sequence (the usual recipe), with achieved GFLOP/s as a share of the ceiling;
-  3. threads: 1 against all cores for one training step shape;
-  4. cold start: `reviewrnn predict TEXT` and `reviewrnn --help` against `python -c "import torch"`;
-  5. predict throughput: the numpy forward pass against the torch forward on the same batches.
+  3. batch size: the same cells at batches of 64, 128 and 256;
+  4. threads: 1 against all cores for one training step shape;
+  5. cold start: `reviewrnn predict TEXT` and `reviewrnn --help` against `python -c "import torch"`;
+  6. predict throughput: the numpy forward pass against the torch forward on the same batches.
 Synthetic token ids with IMDB-like lengths are used, so the benchmark needs no corpus download.
 """
 
@@ -85,13 +86,13 @@ class PackedBaseline(torch.nn.Module):
         return self.head(state[-1])
 
 
-def train_tokens_per_s(model: torch.nn.Module, data: EncodedSet, ours: bool = False) -> float:
+def train_tokens_per_s(model: torch.nn.Module, data: EncodedSet, ours: bool = False, batch: int = BATCH) -> float:
     """Tokens per second over one pass; `ours` uses reviewrnn's optimizer, else plain torch Adam."""
     optimizer = make_optimizer(model, TrainConfig()) if ours else torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     rng = np.random.default_rng(0)
     tokens, started = 0, None
-    for step, (_, ids, lengths, labels) in enumerate(iterate_batches(data, BATCH, rng)):
+    for step, (_, ids, lengths, labels) in enumerate(iterate_batches(data, batch, rng)):
         if step == 1:  # the first step warms allocators and kernels
             tokens, started = 0, time.perf_counter()
         loss = loss_fn(model(torch.from_numpy(ids), torch.from_numpy(lengths)), torch.from_numpy(labels))
@@ -144,6 +145,26 @@ def training_table(ceiling: float) -> None:
             f"{gflops:.1f}",
             f"{gflops / ceiling:.0%}",
         )
+    console.print(table)
+
+
+def batch_table(ceiling: float) -> None:
+    """The same cells at larger batches: per-step products grow, per-operation overheads do not."""
+    data = imdb_like_set(REVIEWS)
+    sizes = (BATCH, 2 * BATCH, 4 * BATCH)
+    table = Table(title="Batch size (reviewrnn's path, share of the matmul rate)", title_justify="left")
+    table.add_column("cell")
+    for size in sizes:
+        table.add_column(f"batch {size} tok/s", justify="right")
+        table.add_column("share", justify="right")
+    for cell in ("rnn", "gru", "lstm"):
+        row = [cell]
+        for size in sizes:
+            torch.manual_seed(0)
+            model = RecurrentClassifier(ModelConfig(cell=cell, vocab_size=VOCAB, embed=EMBED, hidden=HIDDEN, **ONE_WAY))
+            rate = train_tokens_per_s(model, data, ours=True, batch=size)
+            row += [f"{rate:,.0f}", f"{rate * flops_per_token(cell) / 1e9 / ceiling:.0%}"]
+        table.add_row(*row)
     console.print(table)
 
 
@@ -236,6 +257,7 @@ def main() -> None:
     table.add_row(f"{BATCH} x {HIDDEN} @ {HIDDEN} x {3 * HIDDEN} (one GRU step)", f"{step:.0f}")
     console.print(table)
     training_table(big)
+    batch_table(big)
     threads_table()
     with tempfile.TemporaryDirectory() as scratch:
         cold_start_table(tiny_model_dir(Path(scratch)))

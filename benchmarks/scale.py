@@ -107,6 +107,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated corpus sizes (reviews)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--modes", default="memory,disk", help="memory, disk or both")
+    parser.add_argument(
+        "--memory-up-to", type=int, default=1_000_000, help="skip the in-memory run above this many reviews"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     modes = args.modes.split(",")
@@ -119,6 +122,8 @@ def main() -> None:
         corpus_mb = corpus.stat().st_size / 2**20
         results = {}
         for mode in modes:
+            if mode == "memory" and size > args.memory_up_to:
+                continue
             console.print(f"[dim]{size:,} reviews, {mode}…[/dim]")
             results[mode] = measure(corpus, mode == "disk", args.threads)
             row = results[mode]
