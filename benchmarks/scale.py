@@ -28,7 +28,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from reviewrnn.corpus import cache_dir, imdb_path
+from reviewrnn.fetch import cache_dir, imdb_path
 
 console = Console(width=150)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

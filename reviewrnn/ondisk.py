@@ -19,22 +19,19 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from reviewrnn import fetch
 from reviewrnn.corpus import (
-    IMDB_SHA256,
     LABEL_COLUMNS,
     READERS,
     TEXT_COLUMNS,
-    cache_dir,
     encode_labels,
     has_data_rows,
-    imdb_path,
     infer_label_names,
     is_test_text,
     is_valid_text,
     label_key,
     pick_column,
     read_file,
-    sha256_file,
 )
 from reviewrnn.data import EncodedSet, RaggedIds, truncate
 from reviewrnn.errors import ReviewRNNError
@@ -99,7 +96,7 @@ def load_disk_corpus(
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     if spec == "imdb":
-        path, digest, name = imdb_path(), IMDB_SHA256, "imdb"
+        path, digest, name = fetch.imdb_path(), fetch.IMDB_SHA256, "imdb"
     elif spec.startswith("hub:"):
         raise ReviewRNNError(f"{spec}: --on-disk reads local files; save the dataset as Parquet or JSONL first")
     else:
@@ -108,7 +105,7 @@ def load_disk_corpus(
             raise ReviewRNNError(f"{spec}: no such corpus file (use 'imdb' or a CSV/TSV/JSONL/Parquet path)")
         if path.suffix.lower() not in READERS:
             raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
-        digest, name = sha256_file(path), str(path.resolve())
+        digest, name = fetch.sha256_file(path), str(path.resolve())
     dataset = _arrow_table(path, READERS.get(path.suffix.lower(), "csv"))
     text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
@@ -190,7 +187,7 @@ def _arrow_table(path: Path, reader: str):
     try:
         return datasets.Dataset.from_csv(
             str(path),
-            cache_dir=str(cache_dir() / "datasets"),
+            cache_dir=str(fetch.cache_dir() / "datasets"),
             features=features,
             sep=separator,
             keep_default_na=False,
@@ -250,6 +247,6 @@ def _key(settings: list) -> str:
 
 
 def _cache_file(kind: str, settings: list) -> str:
-    directory = cache_dir() / "ondisk"
+    directory = fetch.cache_dir() / "ondisk"
     directory.mkdir(parents=True, exist_ok=True)
     return str(directory / f"{kind}-{_key(settings)}.arrow")

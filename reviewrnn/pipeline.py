@@ -130,7 +130,7 @@ def _encoded_split(settings: CorpusSettings, split_name: str, tokenizer: Tokeniz
 
 def corpus_summary(settings: CorpusSettings, valid_fraction: float = TrainConfig.valid_fraction) -> dict:
     """What `reviewrnn corpus` shows: where it lives, split sizes, class balance, length quantiles in words."""
-    from reviewrnn.corpus import cache_dir
+    from reviewrnn.fetch import cache_dir
     from reviewrnn.tokenizer import quantile
 
     corpus, split = read_split(settings, valid_fraction)

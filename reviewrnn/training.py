@@ -154,7 +154,7 @@ def _cached_tokenizer(key: dict, texts: list[str], config: TokenizerConfig, on_s
     giving every torchrun rank rank 0's) makes the same seed and data give the same weights.
     """
     from reviewrnn.artifacts import atomic_write_bytes
-    from reviewrnn.corpus import cache_dir
+    from reviewrnn.fetch import cache_dir
 
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:32]
     path = cache_dir() / "tokenizers" / f"{digest}.json"

