@@ -66,6 +66,17 @@ def test_torchrun_two_ranks_matches_one_process(make_corpus, isolated_env):
         np.testing.assert_allclose(two.weights[name], weights, atol=2e-5, err_msg=name)
     history_one = [epoch["valid_accuracy"] for epoch in _history(one.directory)]
     assert history_one == [epoch["valid_accuracy"] for epoch in _history(two.directory)]
+    # --on-disk under torchrun: both ranks build (or open) the same Arrow caches and train the same model.
+    on_disk = subprocess.run(
+        [*torchrun, "-m", "reviewrnn", "train", "--corpus", str(corpus), "--name", "ddp-disk", "--on-disk", *TRAIN],
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert on_disk.returncode == 0, on_disk.stderr.decode()[-2000:]
+    three = load_model(isolated_env["models"] / "ddp-disk")
+    for name, weights in two.weights.items():
+        np.testing.assert_allclose(three.weights[name], weights, atol=2e-5, err_msg=name)
 
 
 def _history(directory):
