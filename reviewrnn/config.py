@@ -76,6 +76,7 @@ class TrainConfig:
     schedule: str = "constant"  # linear decays the learning rate over all epochs; constant keeps it
     weight_decay: float = 0.0
     clip_norm: float = 1.0  # 0 turns clipping off
+    ema: float = 0.0  # validate and save a moving average of the weights with this decay; 0 turns it off
     max_tokens: int = 400  # longer reviews are truncated to this many tokens
     truncate: str = "tail"  # tail keeps the last max_tokens (where verdicts sit: 89.5% vs 88.6% here), head the first
     seed: int = 0
@@ -94,6 +95,8 @@ class TrainConfig:
                 raise ReviewRNNError(f"training setting {name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ReviewRNNError(f"--lr must be positive, got {self.lr}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ReviewRNNError(f"--ema must be in [0, 1) (0 turns it off), got {self.ema}")
         if self.clip_norm < 0:
             raise ReviewRNNError(f"--clip-norm must be 0 (off) or positive, got {self.clip_norm}")
         if not 0.0 < self.valid_fraction < 0.5:

@@ -8,10 +8,11 @@ never writes files; training.py decides where checkpoints go.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -95,6 +96,40 @@ class TrainState:
     done: bool = False
 
 
+class WeightAverage:
+    """An exponential moving average of the parameters (Polyak averaging), validated and saved
+    instead of the last weights when `--ema` is on.
+
+    Adam's late steps bounce around a minimum; the average sits nearer its centre. The decay starts
+    small, (1 + n) / (10 + n) after n updates, so the average soon forgets the random start.
+    """
+
+    def __init__(self, parameters, decay: float) -> None:
+        self.parameters = list(parameters)
+        self.decay = decay
+        self.values = [parameter.detach().clone() for parameter in self.parameters]
+
+    def update(self, updates_before: int) -> None:
+        decay = min(self.decay, (1 + updates_before) / (10 + updates_before))
+        with torch.no_grad():
+            for value, parameter in zip(self.values, self.parameters):
+                value.lerp_(parameter, 1.0 - decay)
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[None]:
+        """The averaged weights in the model for the duration (validation, the best copy), then the live ones."""
+        live = [parameter.detach().clone() for parameter in self.parameters]
+        with torch.no_grad():
+            for parameter, value in zip(self.parameters, self.values):
+                parameter.copy_(value)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for parameter, value in zip(self.parameters, live):
+                    parameter.copy_(value)
+
+
 def predict_probabilities(model: nn.Module, encoded: EncodedSet, batch_size: int, device: torch.device) -> np.ndarray:
     """Class probabilities (N, K) in the set's own order, computed in length-sorted batches."""
     model.eval()
@@ -150,6 +185,7 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
         self.state = TrainState()
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.average = WeightAverage(model.parameters(), config.ema) if config.ema > 0 else None
 
     def run(
         self,
@@ -240,6 +276,8 @@ class Trainer:
             )
         self.optimizer.step()
         self.scheduler.step()
+        if self.average is not None:
+            self.average.update((self.state.epoch - 1) * self.steps_per_epoch + self.state.step)
         progress.losses.append(loss.item())
         progress.norms.append(norm)
         progress.clipped += config.clip_norm > 0 and norm > config.clip_norm
@@ -250,7 +288,9 @@ class Trainer:
 
     def _finish_epoch(self) -> EpochReport:
         state, progress = self.state, self.state.progress
-        valid_accuracy, valid_loss = _validate(self.model, self.valid, self.config, self.device)
+        with self.average.applied() if self.average else contextlib.nullcontext():
+            valid_accuracy, valid_loss = _validate(self.model, self.valid, self.config, self.device)
+            best_candidate = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         report = EpochReport(
             epoch=state.epoch,
             train_loss=float(np.mean(progress.losses)),
@@ -267,7 +307,7 @@ class Trainer:
             step_grad_norms=progress.norms,
         )
         if report.improved:
-            self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+            self.best_state = best_candidate
             state.best_epoch, state.best_accuracy, state.waited = state.epoch, valid_accuracy, 0
         else:
             state.waited += 1
@@ -285,6 +325,8 @@ class Trainer:
             arrays |= {f"best.{k}": v.numpy() for k, v in self.best_state.items()}
         for index, slots in optimizer["state"].items():
             arrays |= {f"optimizer.{index}.{k}": v.detach().cpu().reshape(-1).numpy() for k, v in slots.items()}
+        if self.average is not None:
+            arrays |= {f"average.{i}": value.detach().cpu().numpy() for i, value in enumerate(self.average.values)}
         arrays["rng.torch"] = torch.get_rng_state().numpy()
         state |= {
             "rng": self.rng.bit_generator.state,
@@ -316,6 +358,9 @@ class Trainer:
         self.optimizer.load_state_dict({"state": slots, "param_groups": groups})
         self.scheduler.load_state_dict(scheduler)
         torch.set_rng_state(torch.from_numpy(arrays["rng.torch"].copy()))
+        if self.average is not None:
+            for index, value in enumerate(self.average.values):
+                value.copy_(torch.from_numpy(arrays[f"average.{index}"]))
 
 
 def _wrap_ddp(model: nn.Module, device: torch.device) -> nn.Module:

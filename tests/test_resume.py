@@ -46,8 +46,11 @@ def stop_after(steps: int):
     return lambda: next(taken) >= steps
 
 
-@pytest.mark.parametrize("where", ["mid-epoch 1", "epoch boundary", "mid-epoch 2"])
-def test_interrupted_and_resumed_run_ends_with_identical_weights(prepared, tmp_path, where):
+@pytest.mark.parametrize(
+    "where, ema", [("mid-epoch 1", 0.0), ("epoch boundary", 0.0), ("mid-epoch 2", 0.0), ("mid-epoch 2", 0.9)]
+)
+def test_interrupted_and_resumed_run_ends_with_identical_weights(prepared, tmp_path, where, ema):
+    prepared.config.train.ema = ema  # with --ema the moving average must resume exactly too
     straight = build_trainer(prepared)
     reference = straight.run()
     per_epoch = straight.steps_per_epoch

@@ -17,7 +17,7 @@ from reviewrnn.errors import ReviewRNNError
 from reviewrnn.model import RecurrentClassifier
 from reviewrnn.pipeline import CorpusSettings
 from reviewrnn.tokenizer import train_tokenizer
-from reviewrnn.train import predict_probabilities, train_model
+from reviewrnn.train import WeightAverage, predict_probabilities, train_model
 from reviewrnn.training import train_step
 
 CPU = torch.device("cpu")
@@ -105,6 +105,35 @@ def test_a_gru_learns_the_synthetic_corpus(encoded):
     model.load_state_dict(result.best_state)
     assert accuracy(model, sets["valid"]) == pytest.approx(result.best_valid_accuracy)
     assert accuracy(model, sets["test"]) > 0.95
+
+
+def test_weight_average_follows_its_formula_and_swaps_back():
+    weight = torch.nn.Parameter(torch.tensor([0.0, 4.0]))
+    average = WeightAverage([weight], decay=0.5)
+    expected = weight.detach().clone()
+    for updates, new in enumerate(([2.0, 2.0], [4.0, 0.0], [8.0, 8.0])):
+        weight.data = torch.tensor(new)
+        decay = min(0.5, (1 + updates) / (10 + updates))  # 0.1, 0.18..., then capped at 0.5 from the 3rd
+        expected = decay * expected + (1 - decay) * torch.tensor(new)
+        average.update(updates)
+        assert torch.allclose(average.values[0], expected)
+    with average.applied():
+        assert torch.equal(weight.detach(), average.values[0])
+    assert weight.detach().tolist() == [8.0, 8.0]
+
+
+def test_ema_saves_and_validates_the_average_without_changing_training(encoded):
+    sets, _ = encoded
+    _, plain = fit(encoded, seed=2, epochs=2, cell="gru")
+    _, barely = fit(encoded, seed=2, epochs=2, cell="gru", ema=1e-9)  # the average is the last weights
+    model, averaged = fit(encoded, seed=2, epochs=2, cell="gru", ema=0.9)
+    for other in (barely, averaged):  # the trajectory itself never sees the average
+        assert [e.step_losses for e in other.history] == [e.step_losses for e in plain.history]
+    for name, tensor in plain.best_state.items():
+        torch.testing.assert_close(barely.best_state[name], tensor, rtol=0, atol=1e-5)
+    assert any(not torch.allclose(averaged.best_state[n], plain.best_state[n]) for n in plain.best_state)
+    model.load_state_dict(averaged.best_state)  # the saved weights are the ones validation scored
+    assert accuracy(model, sets["valid"]) == pytest.approx(averaged.best_valid_accuracy)
 
 
 def test_same_seed_gives_identical_weights(encoded):

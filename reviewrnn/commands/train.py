@@ -59,6 +59,12 @@ def train(
     clip_norm: Annotated[
         float, typer.Option(min=0.0, help="Clip the gradient norm to this; 0 turns clipping off.")
     ] = T.clip_norm,
+    ema: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.9999, help="Validate and save a moving average of the weights (e.g. 0.999); 0: off."
+        ),
+    ] = T.ema,
     max_tokens: Annotated[int, typer.Option(min=1, help="Truncate reviews to this many tokens.")] = T.max_tokens,
     truncate: Annotated[Truncation, typer.Option(help="Keep the head or the tail of a long review.")] = T.truncate,
     seed: int = T.seed,
@@ -114,6 +120,7 @@ def train(
         lr=lr,
         schedule=schedule,
         clip_norm=clip_norm,
+        ema=ema,
         max_tokens=max_tokens,
         truncate=truncate,
         seed=seed,
