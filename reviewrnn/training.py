@@ -293,9 +293,11 @@ def _train_and_save(
             stop.exit_code,
         )
     if result.diverged:
-        kept = (
-            f"; the best epoch ({result.best_epoch}) is saved in {directory}" if result.best_state is not None else ""
-        )
+        kept = ""
+        if result.best_state is not None:
+            kept = f"; the best epoch ({result.best_epoch}) is saved in {directory}"
+            if distributed.is_main:
+                _record_diverged_epoch(directory, trainer, result.diverged)
         raise TrainingDiverged(result.diverged + kept)
     return TrainOutcome(
         directory,
@@ -306,3 +308,21 @@ def _train_and_save(
         time.perf_counter() - started,
         distributed.is_main,
     )
+
+
+def _record_diverged_epoch(directory: Path, trainer, message: str) -> None:
+    """Append the epoch that diverged to history.json: its steps up to the bad one, and why it stopped,
+    so `reviewrnn clipping` can show what led to the explosion."""
+    from reviewrnn.artifacts import HISTORY_FILE, atomic_write_json
+
+    progress = trainer.state.progress
+    history = [epoch.to_dict() for epoch in trainer.state.history]
+    history.append(
+        {
+            "epoch": trainer.state.epoch,
+            "diverged": message,
+            "step_losses": progress.losses,
+            "step_grad_norms": progress.norms,
+        }
+    )
+    atomic_write_json(Path(directory) / HISTORY_FILE, history)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -247,6 +248,13 @@ def test_divergence_after_a_good_epoch_keeps_the_good_epoch(make_corpus, nan_los
     assert f"the best epoch (1) is saved in {directory}" in message and "\n" not in message
     loaded = load_model(directory)  # checks every tensor is finite
     assert all(np.isfinite(w).all() for w in loaded.weights.values())
+    history = json.loads((directory / "history.json").read_text())
+    assert [epoch["epoch"] for epoch in history] == [1, 2]
+    assert history[1]["diverged"] in message and len(history[1]["step_losses"]) == 1  # the good step before NaN
+    from reviewrnn.lab.clipping import run_from_model
+
+    run = run_from_model(directory)
+    assert run.diverged == history[1]["diverged"] and len(run.losses) == len(history[0]["step_losses"]) + 1
 
 
 def test_huge_learning_rate_without_clipping_diverges_and_never_saves_a_nan_model(make_corpus, isolated_env):

@@ -1,9 +1,9 @@
 """Exploding gradients and clipping: what happened in runs that differ only in --clip-norm.
 
 A run is its per-step training loss and gradient norm *before* clipping (what training records),
-plus its validation accuracy per epoch. From a saved model they come from history.json; the study
-records them itself through the training callbacks, which also keeps the steps of an epoch that
-ended in divergence (history.json holds finished epochs only).
+plus its validation accuracy per epoch. From a saved model they come from history.json (which ends
+with the steps of an epoch that diverged, when one did); the study records them itself through the
+training callbacks.
 """
 
 from __future__ import annotations
@@ -82,8 +82,16 @@ def run_from_model(directory: Path) -> ClipRun:
     losses = [loss for epoch in history for loss in epoch.get("step_losses", [])]
     norms = [norm for epoch in history for norm in epoch.get("step_grad_norms", [])]
     valid = [epoch["valid_accuracy"] for epoch in history if math.isfinite(epoch.get("valid_accuracy", math.nan))]
+    diverged = next((epoch["diverged"] for epoch in history if epoch.get("diverged")), None)
     return ClipRun(
-        directory.name, config.train.clip_norm, config.train.seed, losses, norms, valid, None, _test_accuracy(directory)
+        directory.name,
+        config.train.clip_norm,
+        config.train.seed,
+        losses,
+        norms,
+        valid,
+        diverged,
+        _test_accuracy(directory),
     )
 
 
