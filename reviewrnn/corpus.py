@@ -71,8 +71,8 @@ def load_corpus(
     """
     if spec == "imdb":
         path = fetch.imdb_path()
-        dataset = read_file(path, "csv")
         corpus_name, digest = "imdb", fetch.IMDB_SHA256
+        dataset = read_file(path, "csv", digest)
     elif spec.startswith("hub:"):
         return _load_hub(spec[4:], text_column, label_column, label_names)
     else:
@@ -82,8 +82,9 @@ def load_corpus(
         reader = READERS.get(path.suffix.lower())
         if reader is None:
             raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
-        dataset = read_file(path, reader)
-        corpus_name, digest = str(path.resolve()), fetch.sha256_file(path)
+        digest = fetch.sha256_file(path)
+        dataset = read_file(path, reader, digest)
+        corpus_name = str(path.resolve())
     text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     texts = _check_texts(dataset[text_col], path, text_col)
@@ -91,7 +92,12 @@ def load_corpus(
     return Corpus(corpus_name, Examples(texts, labels), names, text_col, label_col, path, digest)
 
 
-def read_file(path: Path, reader: str):
+def read_file(path: Path, reader: str, digest: str | None = None):
+    """The file through pandas (CSV/TSV) or `datasets` (JSON, Parquet).
+
+    `datasets` recognises a file it converted before by its path and modification time only, so a
+    file replaced in place with its time kept (cp -p, rsync -a, tar) would come back as the old
+    data. Its Arrow cache is therefore kept per content hash (`digest`)."""
     import datasets
 
     datasets.disable_progress_bars()
@@ -100,14 +106,14 @@ def read_file(path: Path, reader: str):
     if path.stat().st_size == 0:
         raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
     if reader == "json":
-        is_array = path.suffix.lower() == ".json" and _first_byte(path) == b"["
+        is_array = path.suffix.lower() == ".json" and first_byte(path) == b"["
         _check_json_array(path) if is_array else _check_json_lines(path)
     if reader in ("csv", "tsv") and not has_data_rows(path):
         raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
-    cache = str(fetch.cache_dir() / "datasets")
     try:
         if reader in ("csv", "tsv"):
             return _read_delimited(path, "\t" if reader == "tsv" else ",")
+        cache = str(fetch.cache_dir() / "datasets" / (digest or fetch.sha256_file(path))[:32])
         if reader == "json":
             return datasets.Dataset.from_json(str(path), cache_dir=cache)
         return datasets.Dataset.from_parquet(str(path), cache_dir=cache)
@@ -142,7 +148,7 @@ def has_data_rows(path: Path) -> bool:
         return next(lines, None) is not None and next(lines, None) is not None
 
 
-def _first_byte(path: Path) -> bytes:
+def first_byte(path: Path) -> bytes:
     """The first byte that is not a byte-order mark or whitespace."""
     with open(path, "rb") as handle:
         while block := handle.read(1 << 16):

@@ -65,6 +65,8 @@ class RecurrentClassifier(nn.Module):
         x = self.dropout(self.embedding(ids))  # (B, T, E)
         if self.training and self.config.word_dropout > 0:
             # Drop whole words (not single features), so the network cannot lean on any one of them.
+            # No 1/(1-p) rescaling: a dropped word becomes the zero vector, like padding, and the kept
+            # ones keep the scale they have at inference.
             kept = torch.rand(ids.shape, device=ids.device).ge_(self.config.word_dropout)
             x = x * kept.unsqueeze(-1).to(x.dtype)
         forward_out, backward_out = x, None

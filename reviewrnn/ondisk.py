@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from reviewrnn.corpus import (
     READERS,
     TEXT_COLUMNS,
     encode_labels,
+    first_byte,
     has_data_rows,
     infer_label_names,
     is_test_text,
@@ -40,7 +42,7 @@ from reviewrnn.tokenizer import encode
 PARTS = {"train": 0, "valid": 1, "test": 2}
 DUPLICATE = -1
 MAP_BATCH = 1000  # reviews per batched map call: large enough for the Rust tokenizer, small enough for RAM
-CACHE_VERSION = 1  # bump when what the cached Arrow files hold changes
+CACHE_VERSION = 2  # bump when what the cached Arrow files hold changes
 
 
 @dataclass
@@ -106,13 +108,18 @@ def load_disk_corpus(
         if path.suffix.lower() not in READERS:
             raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
         digest, name = fetch.sha256_file(path), str(path.resolve())
-    dataset = _arrow_table(path, READERS.get(path.suffix.lower(), "csv"))
+    dataset = _arrow_table(path, READERS.get(path.suffix.lower(), "csv"), digest)
     text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     if len(dataset) == 0:
         raise ReviewRNNError(f"{path}: the corpus has no rows; it needs at least one review per class")
+    feature = dataset.features[label_col]
+    if not isinstance(feature, datasets.Value):
+        raise ReviewRNNError(
+            f"{path}: column {label_col!r} holds {type(feature).__name__} values; a label is a class name or number"
+        )
     if label_names is None:
-        keys = {label_key(value, path, 0, label_col) for value in dataset.unique(label_col)} - {""}
+        keys = {label_key(value, path, 1, label_col) for value in dataset.unique(label_col)} - {""}
         label_names = infer_label_names(keys, path, label_col)
     settings = [CACHE_VERSION, digest, text_col, label_col, label_names, valid_fraction]
     split = dataset.map(
@@ -124,13 +131,16 @@ def load_disk_corpus(
         cache_file_name=_cache_file("split", settings),
         new_fingerprint=_key(settings),
     )
-    digests = split.data.table.column("digest").to_numpy()
-    parts = split.data.table.column("part").to_numpy().astype(np.int8)
-    _, first = np.unique(digests, return_index=True)
+    if len(split) != len(dataset):  # a cache file from another version of this file: never reuse it silently
+        raise ReviewRNNError(f"{path}: the split cache does not match the file; delete {fetch.cache_dir() / 'ondisk'}")
+    table = split.data.table
+    digests = np.stack([table.column("digest_high").to_numpy(), table.column("digest_low").to_numpy()], axis=1)
+    parts = table.column("part").to_numpy().astype(np.int8)
+    _, first = np.unique(digests, axis=0, return_index=True)
     repeated = np.ones(len(parts), dtype=bool)
     repeated[first] = False
     parts[repeated] = DUPLICATE
-    labels = split.data.table.column("label").to_numpy().astype(np.int64)
+    labels = table.column("label").to_numpy().astype(np.int64)
     return DiskCorpus(name, digest, dataset, text_col, label_col, list(label_names), parts, labels)
 
 
@@ -138,7 +148,8 @@ class _SplitRows:
     """Batched map: each row's text hash (for de-duplication), split part and integer label.
 
     A class rather than a closure so `datasets` can fingerprint it; duplicates are found afterwards
-    from the 64-bit hashes (a false match between two different texts has odds of about 1e-8 in 1M).
+    from 128-bit text hashes (two int64 columns), so a false match between different texts is as
+    good as impossible.
     """
 
     def __init__(self, path, text_col, label_col, label_names, valid_fraction) -> None:
@@ -156,12 +167,14 @@ class _SplitRows:
         labels, _ = encode_labels(batch[self.label_col], self.path, self.label_col, self.label_names, indices[0] + 1)
         digests = [_digest(text) for text in texts]
         parts = [_part(text, self.valid_fraction) for text in texts]
-        return {"digest": digests, "part": parts, "label": labels}
+        high, low = [high for high, _ in digests], [low for _, low in digests]
+        return {"digest_high": high, "digest_low": low, "part": parts, "label": labels}
 
 
-def _digest(text: str) -> int:
-    """The first 8 bytes of the text's sha256 as a signed int64 (Arrow's integer type)."""
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big", signed=True)
+def _digest(text: str) -> tuple[int, int]:
+    """The first 16 bytes of the text's sha256 as two signed int64 (Arrow's integer type)."""
+    head = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(head[:8], "big", signed=True), int.from_bytes(head[8:16], "big", signed=True)
 
 
 def _part(text: str, valid_fraction: float) -> int:
@@ -170,12 +183,19 @@ def _part(text: str, valid_fraction: float) -> int:
     return PARTS["valid"] if is_valid_text(text, valid_fraction) else PARTS["train"]
 
 
-def _arrow_table(path: Path, reader: str):
-    """The file as a memory-mapped `datasets.Dataset`; CSV/TSV keep every field as the text it is."""
+def _arrow_table(path: Path, reader: str, digest: str):
+    """The file as a memory-mapped `datasets.Dataset`; CSV/TSV keep every field as the text it is.
+
+    The Arrow copy is cached per content hash: `datasets` itself knows a file by path and mtime only.
+    """
     import datasets
 
+    if reader == "json" and path.suffix.lower() == ".json" and first_byte(path) == b"[":
+        raise ReviewRNNError(
+            f"{path}: a JSON array is read whole; for --on-disk save it as JSON Lines (.jsonl), CSV or Parquet"
+        )
     if reader not in ("csv", "tsv"):
-        return read_file(path, reader)  # JSON and Parquet already come back as mapped Arrow
+        return read_file(path, reader, digest)  # JSON Lines and Parquet already come back as mapped Arrow
     if path.stat().st_size == 0:
         raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
     if not has_data_rows(path):
@@ -187,7 +207,7 @@ def _arrow_table(path: Path, reader: str):
     try:
         return datasets.Dataset.from_csv(
             str(path),
-            cache_dir=str(fetch.cache_dir() / "datasets"),
+            cache_dir=str(fetch.cache_dir() / "datasets" / digest[:32]),
             features=features,
             sep=separator,
             keep_default_na=False,
@@ -204,8 +224,11 @@ def encode_on_disk(
     """Tokenize `rows` with a batched map into an Arrow cache file and serve their ids from it."""
     import datasets
 
+    if len(rows) == 0:  # datasets skips a map over no rows, so there would be no ids column
+        return EncodedSet(RaggedIds([]), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     tokenizer_json = tokenizer.to_str()
-    settings = [CACHE_VERSION, corpus.sha256, corpus.text_column, hashlib.sha256(tokenizer_json.encode()).hexdigest()]
+    settings = [CACHE_VERSION, metadata.version("tokenizers"), corpus.sha256, corpus.text_column]
+    settings.append(hashlib.sha256(tokenizer_json.encode()).hexdigest())
     settings += [max_tokens, keep, hashlib.sha256(rows.tobytes()).hexdigest()]
     features = datasets.Features(
         {"ids": datasets.List(datasets.Value("int32")), "full_length": datasets.Value("int64")}

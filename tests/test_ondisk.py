@@ -27,11 +27,12 @@ def corpus_with_duplicates(tmp_path):
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])
 def test_split_matches_the_in_memory_split_row_for_row(tmp_path, suffix):
     rows = synthetic_reviews(300, seed=4)
-    rows += [rows[2], rows[9]]  # exact duplicates: the first copy stays, as in split_corpus
+    flipped = "positive" if rows[11][1] == "negative" else "negative"
+    rows += [rows[2], rows[9], (rows[11][0], flipped)]  # exact duplicates (one relabelled): the first copy stays
     path = write_table(tmp_path / f"reviews{suffix}", rows)
     memory = split_corpus(load_corpus(str(path)).examples, 0.1)
     disk = load_disk_corpus(str(path), None, None, 0.1)
-    assert disk.duplicates_dropped == memory.duplicates_dropped == 2
+    assert disk.duplicates_dropped == memory.duplicates_dropped == 3
     assert disk.label_names == ["negative", "positive"]
     for part in ("train", "valid", "test"):
         rows_of_part = disk.indices(part)
@@ -143,3 +144,40 @@ def tiny_tokenizer_config():
     from reviewrnn.config import TokenizerConfig
 
     return TokenizerConfig(vocab_size=150, min_frequency=2)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_file_replaced_in_place_with_its_time_kept_is_read_afresh(tmp_path, suffix):
+    """`datasets` knows a converted file by path and mtime; reviewrnn keys its Arrow caches by content."""
+    import os
+
+    path = write_table(tmp_path / f"reviews{suffix}", synthetic_reviews(120, seed=5))
+    stamp = path.stat().st_mtime_ns
+    first = load_disk_corpus(str(path), None, None, 0.1)
+    write_table(path, [(f"another {text}", label) for text, label in synthetic_reviews(150, seed=6)])
+    os.utime(path, ns=(stamp, stamp))  # as cp -p, rsync -a or tar would leave it
+    second = load_disk_corpus(str(path), None, None, 0.1)
+    assert second.sha256 != first.sha256 and len(second.parts) == 150
+    assert all(text.startswith("another ") for text in TextColumn(second, second.indices("train"))[:])
+    if suffix == ".jsonl":  # the in-memory path reads JSON Lines through datasets too
+        assert load_corpus(str(path)).examples.texts[0].startswith("another ")
+
+
+def test_no_rows_encode_to_an_empty_set(corpus_with_duplicates):
+    disk = load_disk_corpus(str(corpus_with_duplicates), None, None, 0.1)
+    tokenizer = train_tokenizer(TextColumn(disk, disk.indices("train")), tiny_tokenizer_config())
+    empty = encode_on_disk(disk, np.zeros(0, dtype=np.int64), tokenizer, 16, "tail")
+    assert len(empty) == 0 and empty.lengths.tolist() == [] and empty.labels.tolist() == []
+
+
+def test_json_arrays_and_list_labels_are_refused_by_name(tmp_path):
+    array = tmp_path / "reviews.json"
+    array.write_text(json.dumps([{"text": "good", "label": 1}, {"text": "bad", "label": 0}]), encoding="utf-8")
+    with pytest.raises(ReviewRNNError, match=r"reviews\.json: a JSON array is read whole; .*JSON Lines"):
+        load_disk_corpus(str(array), None, None, 0.1)
+    lines = write_table(tmp_path / "lines.json", synthetic_reviews(40, seed=2))  # JSON Lines named .json: fine
+    assert len(load_disk_corpus(str(lines), None, None, 0.1).parts) == 40
+    listed = tmp_path / "listed.jsonl"
+    listed.write_text('{"text": "good", "label": [1]}\n{"text": "bad", "label": [0]}\n', encoding="utf-8")
+    with pytest.raises(ReviewRNNError, match=r"listed\.jsonl: column 'label' holds List values"):
+        load_disk_corpus(str(listed), None, None, 0.1)

@@ -70,6 +70,9 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(prepared, tmp_p
 
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, second.model.state_dict()[name]), name
+    if ema:
+        for live, restored in zip(straight.average.values, second.average.values, strict=True):
+            assert torch.equal(live, restored)
     for name, tensor in reference.best_state.items():
         assert torch.equal(tensor, resumed.best_state[name]), name
     assert [e.valid_accuracy for e in reference.history] == [e.valid_accuracy for e in resumed.history]
