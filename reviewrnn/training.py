@@ -75,6 +75,7 @@ def prepare_run(
         key = {
             "tokenizers": metadata.version("tokenizers"),
             "corpus": source.info.sha256 or source.info.name,
+            "text_column": source.info.text_column,
             "limit": train_config.limit,
             "valid_fraction": train_config.valid_fraction,
             "tokenizer": asdict(tokenizer_config),

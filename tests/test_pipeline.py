@@ -35,6 +35,23 @@ def test_tokenizer_is_trained_on_the_train_split_only(tmp_path):
     assert report.unknown_rate == 0.0 and report.median_tokens > 4
 
 
+def test_each_text_column_gets_its_own_cached_tokenizer(tmp_path, isolated_env):
+    import csv
+
+    path = tmp_path / "two-texts.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review", "title", "sentiment"])
+        for index, (text, label) in enumerate(synthetic_reviews(300, seed=8)):
+            writer.writerow([text, f"quokka wombat {index}", label])
+    vocabularies = {}
+    for column in ("review", "title"):
+        settings = CorpusSettings(str(path), text_column=column)
+        train_step(settings, *tiny_configs(epochs=1), isolated_env["models"] / column)
+        vocabularies[column] = load_model(isolated_env["models"] / column).tokenizer.get_vocab()
+    assert "quokka" in vocabularies["title"] and "quokka" not in vocabularies["review"]
+
+
 def test_train_step_writes_a_complete_model(make_corpus, isolated_env):
     corpus = make_corpus(300)
     stages, epochs = [], []
