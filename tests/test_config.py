@@ -82,8 +82,11 @@ def test_presets_apply_to_the_config_that_owns_each_field_and_explicit_flags_win
     from reviewrnn.config import PRESETS, apply_preset
 
     model, train, tokenizer = ModelConfig(), TrainConfig(), TokenizerConfig()
-    apply_preset("long", (model, train, tokenizer), keep={"epochs"})
-    assert train.max_tokens == PRESETS["long"]["max_tokens"] and train.epochs == TrainConfig().epochs
+    apply_preset("long", (model, train, tokenizer))
+    assert train.max_tokens == PRESETS["long"]["max_tokens"]
+    wide = ModelConfig(hidden=64)
+    apply_preset("wide", (wide, TrainConfig(), TokenizerConfig()), keep={"hidden"})  # --hidden 64 given
+    assert wide.hidden == 64 and wide.dropout == PRESETS["wide"]["dropout"]
     classic = ModelConfig()
     apply_preset("classic", (classic, TrainConfig(), TokenizerConfig()))
     assert (classic.bidirectional, classic.pool) == (False, "last")
