@@ -12,13 +12,14 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
+from reviewrnn.averaging import WeightAverage
 from reviewrnn.config import TrainConfig
 from reviewrnn.data import EncodedSet, iterate_batches, length_grouped_batches, pad_batch
 from reviewrnn.runtime import Distributed
@@ -94,40 +95,6 @@ class TrainState:
     best_accuracy: float = -1.0
     waited: int = 0
     done: bool = False
-
-
-class WeightAverage:
-    """An exponential moving average of the parameters (Polyak averaging), validated and saved
-    instead of the last weights when `--ema` is on.
-
-    Adam's late steps bounce around a minimum; the average sits nearer its centre. The decay starts
-    small, (1 + n) / (10 + n) after n updates, so the average soon forgets the random start.
-    """
-
-    def __init__(self, parameters, decay: float) -> None:
-        self.parameters = list(parameters)
-        self.decay = decay
-        self.values = [parameter.detach().clone() for parameter in self.parameters]
-
-    def update(self, updates_before: int) -> None:
-        decay = min(self.decay, (1 + updates_before) / (10 + updates_before))
-        with torch.no_grad():
-            for value, parameter in zip(self.values, self.parameters):
-                value.lerp_(parameter, 1.0 - decay)
-
-    @contextlib.contextmanager
-    def applied(self) -> Iterator[None]:
-        """The averaged weights in the model for the duration (validation, the best copy), then the live ones."""
-        live = [parameter.detach().clone() for parameter in self.parameters]
-        with torch.no_grad():
-            for parameter, value in zip(self.parameters, self.values):
-                parameter.copy_(value)
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for parameter, value in zip(self.parameters, live):
-                    parameter.copy_(value)
 
 
 def predict_probabilities(model: nn.Module, encoded: EncodedSet, batch_size: int, device: torch.device) -> np.ndarray:

@@ -12,13 +12,14 @@ from conftest import synthetic_reviews, tiny_configs
 
 from reviewrnn import runtime
 from reviewrnn.artifacts import load_model
+from reviewrnn.averaging import WeightAverage
 from reviewrnn.corpus import Examples, split_corpus
 from reviewrnn.data import encode_set
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.model import RecurrentClassifier
 from reviewrnn.pipeline import CorpusSettings
 from reviewrnn.tokenizer import train_tokenizer
-from reviewrnn.train import WeightAverage, predict_probabilities, train_model
+from reviewrnn.train import predict_probabilities, train_model
 from reviewrnn.training import train_step
 
 CPU = torch.device("cpu")
