@@ -26,6 +26,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from reviewrnn import runtime
 from reviewrnn.artifacts import save_model
 from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.data import EncodedSet, iterate_batches
@@ -248,6 +249,7 @@ def predict_table() -> None:
 
 def main() -> None:
     torch.set_num_threads(len(os.sched_getaffinity(0)))
+    runtime.keep_freed_memory()  # as `reviewrnn train` does; the baselines in this process get it too
     big = matmul_gflops(2048, 2048, 2048, 5)
     step = matmul_gflops(BATCH, 3 * HIDDEN, HIDDEN, 2000)
     table = Table(title="float32 matrix products (the ceiling)", title_justify="left")

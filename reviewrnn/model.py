@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from reviewrnn.config import PAD_ID, ModelConfig
+from reviewrnn.fastembedding import embed
 from reviewrnn.fastrnn import run_layer
 
 CELL_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -52,7 +53,7 @@ class RecurrentClassifier(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden * directions, config.num_classes)
-        self.fast_cpu_path = True  # hand-written BPTT for rnn/gru on CPU (fastrnn.py); False: torch's own
+        self.fast_cpu_path = True  # hand-written CPU backward passes (fastrnn.py, fastembedding.py); False: torch's own
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids: (B, T) right-padded token ids, lengths: (B,) >= 1 -> logits (B, K)."""
@@ -62,7 +63,7 @@ class RecurrentClassifier(nn.Module):
 
     def hidden_states(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Top-layer outputs per direction, each (B, T, H), aligned with the input positions."""
-        x = self.dropout(self.embedding(ids))  # (B, T, E)
+        x = self.dropout(embed(self.embedding, ids, self.fast_cpu_path))  # (B, T, E)
         if self.training and self.config.word_dropout > 0:
             # Drop whole words (not single features), so the network cannot lean on any one of them.
             # No 1/(1-p) rescaling: a dropped word becomes the zero vector, like padding, and the kept

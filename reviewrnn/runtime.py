@@ -42,6 +42,32 @@ def set_threads(threads: int | None) -> int:
     return chosen
 
 
+# glibc mallopt parameters (malloc.h): the size above which a block gets its own mapping, and how
+# much free memory at the heap's top is returned to the system.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's upper limit on 64-bit systems
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc reuse freed tensor memory instead of returning it to the system after every step.
+
+    A training step allocates and frees the same few-MB tensors (gate buffers, gradients) every
+    batch. With glibc's defaults they come back as fresh mappings whose first touch page-faults:
+    about 10% of a GRU step here. Blocks up to 32 MB now stay on the heap and the heap is not
+    trimmed, so memory is reused and peak memory is unchanged. Returns False where there is no
+    glibc (macOS, musl): nothing changes there.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(
+            libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
+        )
+    except (OSError, AttributeError):
+        return False
+
+
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed torch and Python; return the numpy generator that orders batches."""
     random.seed(seed)

@@ -256,6 +256,7 @@ def _run_training(
     started = time.perf_counter()
     config = prepared.config
     runtime.set_threads(config.train.threads)
+    runtime.keep_freed_memory()
     device = runtime.resolve_device(config.train.device)
     rng = runtime.seed_everything(config.train.seed)
     return _train_and_save(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from reviewrnn import fastrnn
 from reviewrnn.config import ModelConfig
 from reviewrnn.fastrnn import GRUFunction, TanhRNNFunction, fast_path_applies, run_layer
 from reviewrnn.model import RecurrentClassifier
@@ -14,7 +15,10 @@ CASES = [("rnn", torch.nn.RNN, TanhRNNFunction), ("gru", torch.nn.GRU, GRUFuncti
 
 @pytest.mark.parametrize(("cell", "module", "function"), CASES)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_outputs_and_gradients_match_torch(cell, module, function, dtype):
+@pytest.mark.parametrize("block", [32, 4, 1], ids=["one-block", "blocks-of-4", "blocks-of-1"])
+def test_outputs_and_gradients_match_torch(cell, module, function, dtype, block, monkeypatch):
+    """13 steps in one block, in blocks of 4 (the last one short) and of 1: the carries between blocks."""
+    monkeypatch.setattr(fastrnn, "CHUNK_STEPS", block)
     torch.manual_seed(0)
     layer = module(6, 9, batch_first=True).to(dtype)
     x = torch.randn(4, 13, 6, dtype=dtype, requires_grad=True)
@@ -31,7 +35,8 @@ def test_outputs_and_gradients_match_torch(cell, module, function, dtype):
 
 
 @pytest.mark.parametrize(("cell", "module", "function"), CASES)
-def test_gradcheck(cell, module, function):
+def test_gradcheck(cell, module, function, monkeypatch):
+    monkeypatch.setattr(fastrnn, "CHUNK_STEPS", 2)
     torch.manual_seed(1)
     layer = module(3, 4, batch_first=True).double()
     x = torch.randn(2, 5, 3, dtype=torch.double, requires_grad=True)

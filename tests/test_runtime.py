@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import pytest
 import torch
 
@@ -34,3 +36,8 @@ def test_seed_everything_repeats():
     first = (runtime.seed_everything(5).integers(0, 1000, 5).tolist(), torch.rand(3).tolist())
     second = (runtime.seed_everything(5).integers(0, 1000, 5).tolist(), torch.rand(3).tolist())
     assert first == second
+
+
+def test_keep_freed_memory_applies_on_glibc_only():
+    """mallopt refuses out-of-range values with 0, so True means both settings took effect."""
+    assert runtime.keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
