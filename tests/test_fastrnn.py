@@ -87,3 +87,14 @@ def test_fast_path_only_for_rnn_and_gru_on_cpu_float32():
     assert not fast_path_applies("gru", x.double())
     lstm = torch.nn.LSTM(3, 4, batch_first=True)
     assert torch.equal(run_layer(lstm, "lstm", x), lstm(x)[0])
+
+
+def test_block_products_match_plain_matmul_in_float32():
+    """_linear goes through oneDNN for float32 where torch has it; it must still be a @ w.T + b."""
+    torch.manual_seed(4)
+    a, weight, bias = torch.randn(300, 40), torch.randn(24, 40), torch.randn(24)
+    expected = a.double() @ weight.double().t() + bias.double()
+    assert torch.allclose(fastrnn._linear(a, weight, bias).double(), expected, atol=1e-4)
+    strided_a, strided_weight = a.t().contiguous().t(), weight.t().contiguous().t()  # views, as in the backward
+    assert torch.allclose(fastrnn._linear(strided_a, strided_weight).double(), expected - bias.double(), atol=1e-4)
+    assert fastrnn._linear(a.double(), weight.double()).dtype == torch.float64
