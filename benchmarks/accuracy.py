@@ -67,6 +67,7 @@ class RecurrentRun:
     model: ModelConfig
     train: TrainConfig
     tokenizer: TokenizerConfig
+    members: int = 1  # NAME*N: N models from seeds seed..seed+N-1, their probabilities averaged
 
 
 def threads_text(threads: int) -> str:
@@ -222,10 +223,22 @@ def preset_run(name: str, overrides: dict) -> RecurrentRun:
 
 
 def recurrent_runs(spec: str, presets: dict) -> list[RecurrentRun]:
-    """Parse --reviewrnn: cells, preset:NAME, `presets` (all of them) or `none`, comma-separated."""
+    """Parse --reviewrnn: cells, preset:NAME, `presets` (all of them) or `none`, comma-separated.
+
+    A cell or preset:NAME followed by *N (lstm*3, preset:wide*3) is an ensemble of N seeds.
+    """
     runs: list[RecurrentRun] = []
     for item in (part.strip() for part in spec.split(",")):
         if item in ("", "none"):
+            continue
+        item, _, count = item.partition("*")
+        if count:
+            if not count.isdigit() or int(count) < 2 or item == "presets":
+                raise ReviewRNNError(f"--reviewrnn: {item}*{count}: write a cell or preset:NAME, then *N with N >= 2")
+            runs.extend(
+                dataclasses.replace(run, name=f"{run.name}*{count}", members=int(count))
+                for run in recurrent_runs(item, presets)
+            )
             continue
         if item in CELLS:
             runs.append(RecurrentRun(item, ModelConfig(cell=item), TrainConfig(), TokenizerConfig()))
@@ -267,29 +280,44 @@ def shared_tokenizer(run: RecurrentRun, scratch: Path, cache: dict) -> tuple[Pat
 
 
 def fit_reviewrnn(run: RecurrentRun, tokenizer_path: Path, directory: Path) -> Fitted:
-    """training.train_step into `directory`, then the numpy Predictor that `reviewrnn predict` uses."""
-    from reviewrnn.predict import Predictor
+    """training.train_step into `directory` (one per seed for an ensemble), then the numpy predictor
+    that `reviewrnn predict` uses (`-m A -m B ...` for an ensemble)."""
+    from reviewrnn.predict import load_predictor
     from reviewrnn.training import train_step
 
-    outcome = train_step(
-        CorpusSettings(CORPUS), dataclasses.replace(run.model), run.train, run.tokenizer, directory, tokenizer_path
-    )
-    predictor = Predictor(directory)
+    seeds = [run.train.seed + k for k in range(run.members)]
+    directories = [directory if run.members == 1 else directory / f"seed-{seed}" for seed in seeds]
+    outcomes = [
+        train_step(
+            CorpusSettings(CORPUS),
+            dataclasses.replace(run.model),
+            dataclasses.replace(run.train, seed=seed),
+            run.tokenizer,
+            member,
+            tokenizer_path,
+        )
+        for seed, member in zip(seeds, directories, strict=True)
+    ]
+    predictor = load_predictor(directories)
     index = {name: i for i, name in enumerate(predictor.label_names)}
 
     def predict(texts: list[str]) -> np.ndarray:
         return np.array([index.get(found.label, 0) for found in predictor.predict(texts)])
 
-    model, train = outcome.config.model, outcome.config.train
+    model, train = outcomes[0].config.model, outcomes[0].config.train
+    best = ", ".join(f"{o.best_epoch}/{train.epochs} (VALID {o.best_valid_accuracy:.2%})" for o in outcomes)
     settings = (
         f"{model.cell}{' bi' if model.bidirectional else ''} x{model.layers}, embed {model.embed}, "
         f"hidden {model.hidden}, pool {model.pool}, max_tokens {train.max_tokens}, lr {train.lr:g} {train.schedule}, "
-        f"best epoch {outcome.best_epoch}/{train.epochs} (VALID {outcome.best_valid_accuracy:.2%})"
+        + (f"best epoch {best}" if run.members == 1 else f"seeds {seeds}, probabilities averaged; best epochs {best}")
     )
-    details = outcome.config.to_dict() | {
-        "best_epoch": outcome.best_epoch,
-        "valid_accuracy": outcome.best_valid_accuracy,
-        "training_loop_seconds": outcome.seconds,
+    details = outcomes[0].config.to_dict() | {
+        "best_epoch": [o.best_epoch for o in outcomes] if run.members > 1 else outcomes[0].best_epoch,
+        "valid_accuracy": [o.best_valid_accuracy for o in outcomes]
+        if run.members > 1
+        else outcomes[0].best_valid_accuracy,
+        "training_loop_seconds": sum(o.seconds for o in outcomes),
+        "seeds": seeds,
     }
     return Fitted(predict, settings, details)
 
@@ -329,8 +357,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reviewrnn",
         default=DEFAULT_RUNS,
-        help=f"reviewrnn runs, comma-separated: rnn, gru, lstm, preset:NAME, presets (all), none "
-        f"(default: {DEFAULT_RUNS})",
+        help=f"reviewrnn runs, comma-separated: rnn, gru, lstm, preset:NAME, presets (all), none; "
+        f"add *N for an ensemble of N seeds, e.g. preset:wide*3 (default: {DEFAULT_RUNS})",
     )
     parser.add_argument("--no-peers", action="store_true", help="Skip TF-IDF+LR and fastText.")
     parser.add_argument("--limit", type=int, help="Train every method on only the first N TRAIN reviews.")

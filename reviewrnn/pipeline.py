@@ -74,41 +74,79 @@ def evaluate_step(
     threads: int | None = None,
 ) -> dict:
     """Score a saved model on a split of its corpus (or another one); also writes MODEL/eval.json."""
-    import torch
+    report = evaluate_ensemble_step([directory], settings, split_name, edges, device_name, threads)
+    write_eval(directory, report)
+    return report
 
+
+def evaluate_ensemble_step(
+    directories: list[Path],
+    settings: CorpusSettings | None = None,
+    split_name: str = "test",
+    edges: tuple[int, ...] = DEFAULT_LENGTH_EDGES,
+    device_name: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Score the mean of several models' probabilities (one model: its own); writes no file.
+
+    Each model encodes the split with its own tokenizer and length limit; lengths and labels come
+    from the first. The corpus is the first model's unless `settings` names another.
+    """
     from reviewrnn import runtime
-    from reviewrnn.artifacts import load_model
     from reviewrnn.evaluate import classification_report
-    from reviewrnn.model import RecurrentClassifier
-    from reviewrnn.train import predict_probabilities
 
     if split_name not in SPLITS:
         raise ReviewRNNError(f"--split must be one of {', '.join(SPLITS)}; got {split_name!r}")
-    loaded = load_model(directory)
-    config = loaded.config
-    if settings is None:
-        settings = CorpusSettings(config.corpus.name, config.corpus.text_column, config.corpus.label_column)
-    encoded = _encoded_split(settings, split_name, loaded.tokenizer, config)
     runtime.set_threads(threads)
     device = runtime.resolve_device(device_name)
+    started = time.perf_counter()
+    scored = [_model_probabilities(directory, settings, split_name, device) for directory in directories]
+    first_config, encoded, _ = scored[0]
+    for directory, (config, other, _) in zip(directories[1:], scored[1:]):
+        if config.corpus.label_names != first_config.corpus.label_names:
+            raise ReviewRNNError(
+                f"{directory}: labels {config.corpus.label_names} differ from {directories[0]}'s "
+                f"{first_config.corpus.label_names}; ensemble only models trained on the same labels"
+            )
+        if len(other.labels) != len(encoded.labels) or (other.labels != encoded.labels).any():
+            raise ReviewRNNError(
+                f"{directory}: its {split_name} split differs from {directories[0]}'s (another "
+                "--valid-fraction?); ensemble only models trained with the same split"
+            )
+    probabilities = sum(p for _, _, p in scored) / len(scored)
+    report = classification_report(
+        probabilities, encoded.labels, first_config.corpus.label_names, encoded.full_lengths, edges
+    )
+    report |= {
+        "model": str(directories[0]) if len(directories) == 1 else [str(d) for d in directories],
+        "corpus": (settings or _own_settings(first_config)).spec,
+        "split": split_name,
+        "seconds": time.perf_counter() - started,
+        "max_tokens": first_config.train.max_tokens,
+        "truncated": int((encoded.full_lengths > first_config.train.max_tokens).sum()),
+    }
+    return report
+
+
+def _own_settings(config) -> CorpusSettings:
+    return CorpusSettings(config.corpus.name, config.corpus.text_column, config.corpus.label_column)
+
+
+def _model_probabilities(directory: Path, settings: CorpusSettings | None, split_name: str, device):
+    """(config, the encoded split, class probabilities (N, K)) for one saved model."""
+    import torch
+
+    from reviewrnn.artifacts import load_model
+    from reviewrnn.model import RecurrentClassifier
+    from reviewrnn.train import predict_probabilities
+
+    loaded = load_model(directory)
+    config = loaded.config
+    encoded = _encoded_split(settings or _own_settings(config), split_name, loaded.tokenizer, config)
     model = RecurrentClassifier(config.model)
     model.load_state_dict({name: torch.from_numpy(value) for name, value in loaded.weights.items()})
     model.to(device)
-    started = time.perf_counter()
-    probabilities = predict_probabilities(model, encoded, 256, device)
-    report = classification_report(
-        probabilities, encoded.labels, config.corpus.label_names, encoded.full_lengths, edges
-    )
-    report |= {
-        "model": str(directory),
-        "corpus": settings.spec,
-        "split": split_name,
-        "seconds": time.perf_counter() - started,
-        "max_tokens": config.train.max_tokens,
-        "truncated": int((encoded.full_lengths > config.train.max_tokens).sum()),
-    }
-    write_eval(directory, report)
-    return report
+    return config, encoded, predict_probabilities(model, encoded, 256, device)
 
 
 def _encoded_split(settings: CorpusSettings, split_name: str, tokenizer: Tokenizer, config):

@@ -15,6 +15,7 @@ import numpy as np
 
 from reviewrnn.artifacts import load_model
 from reviewrnn.data import length_grouped_batches, pad_batch, truncate
+from reviewrnn.errors import ReviewRNNError
 from reviewrnn.inference import NumpyClassifier
 from reviewrnn.tokenizer import encode
 
@@ -34,7 +35,20 @@ class Prediction:
     tokens: int
 
 
-class Predictor:
+class _Streaming:
+    """stream() over predict(): lines in, (line, prediction) out, one chunk at a time."""
+
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        raise NotImplementedError
+
+    def stream(self, lines: Iterable[str], chunk_lines: int = CHUNK_LINES) -> Iterator[tuple[str, Prediction]]:
+        """(line, prediction) pairs in input order, reading at most `chunk_lines` lines ahead."""
+        iterator = iter(lines)
+        while chunk := list(islice(iterator, chunk_lines)):
+            yield from zip(chunk, self.predict(chunk))
+
+
+class Predictor(_Streaming):
     def __init__(self, directory: Path):
         loaded = load_model(directory)
         self.directory = loaded.directory
@@ -72,8 +86,49 @@ class Predictor:
         named = {name: float(p) for name, p in zip(self.label_names, row)}
         return Prediction(self.label_names[best], float(row[best]), named, tokens)
 
-    def stream(self, lines: Iterable[str], chunk_lines: int = CHUNK_LINES) -> Iterator[tuple[str, Prediction]]:
-        """(line, prediction) pairs in input order, reading at most `chunk_lines` lines ahead."""
-        iterator = iter(lines)
-        while chunk := list(islice(iterator, chunk_lines)):
-            yield from zip(chunk, self.predict(chunk))
+
+class EnsemblePredictor(_Streaming):
+    """Several models answering together: each reads the text its own way, their probabilities are averaged.
+
+    Models trained alike from different seeds disagree on the reviews they get wrong, so the mean
+    of their probabilities is right more often than any one of them (see README, "Accuracy against
+    peers"). The members must name the same labels and cut long lines from the same end.
+    """
+
+    def __init__(self, directories: list[Path]):
+        self.members = [Predictor(directory) for directory in directories]
+        first = self.members[0]
+        for member in self.members[1:]:
+            if member.label_names != first.label_names:
+                raise ReviewRNNError(
+                    f"{member.directory}: labels {member.label_names} differ from {first.directory}'s "
+                    f"{first.label_names}; ensemble only models trained on the same labels"
+                )
+            if member.keep != first.keep:
+                raise ReviewRNNError(
+                    f"{member.directory}: keeps the {member.keep} of long reviews, {first.directory} the "
+                    f"{first.keep}; ensemble only models trained with the same --truncate"
+                )
+        self.directory = first.directory
+        self.label_names, self.keep = first.label_names, first.keep
+        self.max_chars = max(member.max_chars for member in self.members)
+
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        """One Prediction per text, in order: the members' mean probabilities (blank lines stay blank)."""
+        answers = [member.predict(texts) for member in self.members]
+        results = []
+        for per_member in zip(*answers, strict=True):
+            scored = [p for p in per_member if p.probabilities is not None]
+            if not scored:
+                results.append(per_member[0])
+                continue
+            mean = np.mean([[p.probabilities[name] for name in self.label_names] for p in scored], axis=0)
+            results.append(self.members[0]._prediction(mean, scored[0].tokens))
+        return results
+
+
+def load_predictor(directories: list[Path]) -> Predictor | EnsemblePredictor:
+    """One model's Predictor, or the ensemble of several."""
+    if not directories:
+        raise ReviewRNNError("no model given")
+    return Predictor(directories[0]) if len(directories) == 1 else EnsemblePredictor(directories)

@@ -26,7 +26,14 @@ def parse_edges(value: str) -> tuple[int, ...]:
 
 @friendly_errors
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="A model directory, e.g. models/lstm-20261125-120000.")],
+    models: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A model directory, e.g. models/lstm-20261125-120000; several: their averaged probabilities "
+            "are scored (an ensemble).",
+            metavar="MODEL...",
+        ),
+    ],
     corpus: Annotated[str | None, typer.Option(help="Evaluate on another corpus (default: the model's own).")] = None,
     text_column: TextColumnOption = None,
     label_column: LabelColumnOption = None,
@@ -40,13 +47,18 @@ def evaluate(
 ) -> None:
     """Accuracy, P/R/F1, confusion matrix, log loss and accuracy by length; saved to MODEL/eval.json.
 
-    Example: reviewrnn evaluate models/gru-imdb --json | jq .by_length
+    Examples:
+      reviewrnn evaluate models/gru-imdb --json | jq .by_length
+      reviewrnn evaluate models/wide-0 models/wide-1 models/wide-2   (an ensemble; no eval.json written)
     """
-    from reviewrnn.pipeline import CorpusSettings, evaluate_step
+    from reviewrnn.pipeline import CorpusSettings, evaluate_ensemble_step, evaluate_step
     from reviewrnn.render import class_table, confusion_table, length_table, summary_line
 
     settings = CorpusSettings(corpus, text_column, label_column) if corpus else None
-    report = evaluate_step(model, settings, split, parse_edges(edges), device, threads)
+    if len(models) == 1:
+        report = evaluate_step(models[0], settings, split, parse_edges(edges), device, threads)
+    else:
+        report = evaluate_ensemble_step(models, settings, split, parse_edges(edges), device, threads)
     if as_json:
         out.print_json(json.dumps(report))
         return

@@ -34,9 +34,14 @@ def predict(
     files: Annotated[
         list[Path] | None, typer.Option("--file", "-f", help="Read reviews from a file, one per line (repeatable).")
     ] = None,
-    model: Annotated[
-        Path | None,
-        typer.Option("--model", "-m", help="Model directory (default: $REVIEWRNN_MODEL or the newest under models/)."),
+    models: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model directory (default: $REVIEWRNN_MODEL or the newest under models/). "
+            "Repeat it to average several models' probabilities (an ensemble).",
+        ),
     ] = None,
     output_format: Annotated[
         Literal["tsv", "jsonl", "csv"],
@@ -59,11 +64,12 @@ def predict(
       reviewrnn predict --file a.txt --file b.txt --format jsonl | jq .
       reviewrnn predict --trace "The dog barked all night, but the ending was lovely."
       zcat reviews.gz | reviewrnn predict --format jsonl | head -3
+      reviewrnn predict -m models/wide-0 -m models/wide-1 -m models/wide-2 - < reviews.txt
     An empty or blank line gives a row with an empty label and probability (null in JSON). Rows come out
     as lines come in; memory stays flat however long the input, and its lines, unless --text keeps them whole.
     """
     from reviewrnn.artifacts import MODEL_ENV, default_model_dir
-    from reviewrnn.predict import CHUNK_LINES, Predictor
+    from reviewrnn.predict import CHUNK_LINES, load_predictor
 
     texts, files = texts or [], files or []
     stdin = _check_input(texts, files)
@@ -71,12 +77,14 @@ def predict(
         raise typer.BadParameter(
             "--trace renders in the terminal or, with --format jsonl, as JSON", param_hint="'--format'"
         )
-    if model is None:
-        model = default_model_dir()
+    if trace and models and len(models) > 1:
+        raise typer.BadParameter("--trace follows one model; give a single --model", param_hint="'--trace'")
+    if not models:
+        models = [default_model_dir()]
         if err.is_terminal:  # say which model answered; never in a log or a pipe
             source = "$REVIEWRNN_MODEL" if os.environ.get(MODEL_ENV) else "the newest under models/"
-            err.print(f"[dim]model: {model} ({source}; choose with --model)[/dim]")
-    predictor = Predictor(model)
+            err.print(f"[dim]model: {models[0]} ({source}; choose with --model)[/dim]")
+    predictor = load_predictor(models)
     if sys.stdout is None:
         raise ReviewRNNError("standard output is closed; send it to a file or a pipe (> labels.tsv)")
     # Without --text or --trace nothing past the first (or last) max_chars of a line is needed: keep

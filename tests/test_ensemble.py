@@ -1,0 +1,93 @@
+"""Ensembles: `predict -m A -m B` and `evaluate A B` average the members' probabilities."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from reviewrnn.cli import app
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.pipeline import evaluate_ensemble_step, evaluate_step
+from reviewrnn.predict import EnsemblePredictor, Predictor, load_predictor
+from tests.conftest import tiny_configs
+
+TEXTS = ["a great superb film", "", "awful boring plot", "wonderful but dreadful", "   "]
+
+
+@pytest.fixture(scope="module")
+def second_model(session_env, session_corpus) -> Path:
+    """A second tiny GRU on the same corpus, from another seed and with another width."""
+    from reviewrnn.pipeline import CorpusSettings
+    from reviewrnn.training import train_step
+
+    model_config, train_config, tokenizer_config = tiny_configs(epochs=2, seed=1, hidden=12)
+    directory = session_env / "models" / "tiny-gru-seed-1"
+    if not directory.exists():
+        train_step(CorpusSettings(str(session_corpus)), model_config, train_config, tokenizer_config, directory)
+    return directory
+
+
+def test_ensemble_probabilities_are_the_members_mean(trained_model, second_model):
+    first, second = Predictor(trained_model), Predictor(second_model)
+    ensemble = load_predictor([trained_model, second_model])
+    assert isinstance(ensemble, EnsemblePredictor)
+    for text, mine, a, b in zip(
+        TEXTS, ensemble.predict(TEXTS), first.predict(TEXTS), second.predict(TEXTS), strict=True
+    ):
+        if not text.strip():
+            assert mine.label is None and mine.probabilities is None
+            continue
+        for name in ensemble.label_names:
+            assert mine.probabilities[name] == pytest.approx((a.probabilities[name] + b.probabilities[name]) / 2)
+        assert mine.label == max(mine.probabilities, key=mine.probabilities.get)
+        assert a.probabilities != b.probabilities  # the members really differ
+    assert [line for line, _ in ensemble.stream(TEXTS, chunk_lines=2)] == TEXTS
+
+
+def test_one_model_is_a_plain_predictor(trained_model):
+    assert type(load_predictor([trained_model])) is Predictor
+
+
+def test_members_must_share_labels(trained_model, tmp_path):
+    other = Path(shutil.copytree(trained_model, tmp_path / "renamed"))
+    config = json.loads((other / "config.json").read_text())
+    config["corpus"]["label_names"] = ["bad", "good"]
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ReviewRNNError, match="labels .* differ"):
+        EnsemblePredictor([trained_model, other])
+
+
+def test_evaluate_scores_the_mean_and_writes_no_eval_json(trained_model, second_model):
+    single = [evaluate_step(d, device_name="cpu", threads=1) for d in (trained_model, second_model)]
+    before = {d: (d / "eval.json").read_bytes() for d in (trained_model, second_model)}
+    report = evaluate_ensemble_step([trained_model, second_model], device_name="cpu", threads=1)
+    assert report["model"] == [str(trained_model), str(second_model)]
+    assert report["count"] == single[0]["count"]
+    assert {d: (d / "eval.json").read_bytes() for d in (trained_model, second_model)} == before
+    # log loss is convex: the mean's loss is at most the members' mean loss
+    assert report["log_loss"] <= np.mean([r["log_loss"] for r in single]) + 1e-9
+
+
+def test_cli_predict_and_evaluate_with_several_models(trained_model, second_model):
+    runner = CliRunner()
+    result = runner.invoke(app, ["predict", "-m", str(trained_model), "-m", str(second_model), "a great film"])
+    assert result.exit_code == 0, result.stderr
+    expected = load_predictor([trained_model, second_model]).predict(["a great film"])[0]
+    label, probability = result.stdout.strip().split("\t")
+    assert label == expected.label and float(probability) == pytest.approx(expected.probability, abs=1e-4)
+
+    result = runner.invoke(app, ["evaluate", str(trained_model), str(second_model), "--json", "--threads", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["model"] == [str(trained_model), str(second_model)]
+
+
+def test_trace_needs_one_model(trained_model, second_model):
+    result = CliRunner().invoke(
+        app, ["predict", "--trace", "-m", str(trained_model), "-m", str(second_model), "a great film"]
+    )
+    assert result.exit_code == 2 and "one model" in result.stderr
