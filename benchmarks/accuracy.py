@@ -231,9 +231,9 @@ def recurrent_runs(spec: str, presets: dict) -> list[RecurrentRun]:
     for item in (part.strip() for part in spec.split(",")):
         if item in ("", "none"):
             continue
-        item, _, count = item.partition("*")
-        if count:
-            if not count.isdigit() or int(count) < 2 or item == "presets":
+        item, star, count = item.partition("*")
+        if star:
+            if not count.isdigit() or int(count) < 2 or item in ("presets", "none", ""):
                 raise ReviewRNNError(f"--reviewrnn: {item}*{count}: write a cell or preset:NAME, then *N with N >= 2")
             runs.extend(
                 dataclasses.replace(run, name=f"{run.name}*{count}", members=int(count))

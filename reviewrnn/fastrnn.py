@@ -36,9 +36,10 @@ def _linear(a: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = N
     """a @ weight.T (+ bias) for the block-sized products.
 
     torch.mm runs on MKL, which takes a generic path on AMD processors: here oneDNN does these
-    shapes 1.3-2.2x faster (`make bench` prints both rates). float64 (tests, gradcheck) stays on MKL.
+    shapes 1.3-2.2x faster (`make bench` prints both rates; on Intel CPUs this was not measured).
+    float64 (tests, gradcheck) and `torch.backends.mkldnn.enabled = False` keep MKL.
     """
-    if _ONEDNN_LINEAR is not None and a.dtype == torch.float32:
+    if _ONEDNN_LINEAR is not None and a.dtype == torch.float32 and torch.backends.mkldnn.enabled:
         return _ONEDNN_LINEAR(a, weight, bias, "none", [], "")
     product = a @ weight.t()
     return product if bias is None else product.add_(bias)

@@ -89,64 +89,79 @@ def evaluate_ensemble_step(
 ) -> dict:
     """Score the mean of several models' probabilities (one model: its own); writes no file.
 
-    Each model encodes the split with its own tokenizer and length limit; lengths and labels come
-    from the first. The corpus is the first model's unless `settings` names another.
+    All models read the same corpus (the first model's unless `settings` names another), each
+    with its own tokenizer and length limit. Lengths, labels and the truncation count come from
+    the first. The models are checked against each other before anything is scored.
     """
     from reviewrnn import runtime
+    from reviewrnn.artifacts import load_model
     from reviewrnn.evaluate import classification_report
 
     if split_name not in SPLITS:
         raise ReviewRNNError(f"--split must be one of {', '.join(SPLITS)}; got {split_name!r}")
+    if not directories:
+        raise ReviewRNNError("no model to evaluate; give at least one model directory")
+    loaded = [load_model(directory) for directory in directories]
+    _check_members(loaded, split_name)
+    first = loaded[0].config
+    settings = settings or CorpusSettings(first.corpus.name, first.corpus.text_column, first.corpus.label_column)
     runtime.set_threads(threads)
     device = runtime.resolve_device(device_name)
     started = time.perf_counter()
-    scored = [_model_probabilities(directory, settings, split_name, device) for directory in directories]
-    first_config, encoded, _ = scored[0]
-    for directory, (config, other, _) in zip(directories[1:], scored[1:]):
-        if config.corpus.label_names != first_config.corpus.label_names:
-            raise ReviewRNNError(
-                f"{directory}: labels {config.corpus.label_names} differ from {directories[0]}'s "
-                f"{first_config.corpus.label_names}; ensemble only models trained on the same labels"
-            )
-        if len(other.labels) != len(encoded.labels) or (other.labels != encoded.labels).any():
-            raise ReviewRNNError(
-                f"{directory}: its {split_name} split differs from {directories[0]}'s (another "
-                "--valid-fraction?); ensemble only models trained with the same split"
-            )
-    probabilities = sum(p for _, _, p in scored) / len(scored)
+    encoded = None
+    total = None
+    for model in loaded:
+        split, probabilities = _model_probabilities(model, settings, split_name, device)
+        if encoded is None:
+            encoded = split
+        elif len(split.labels) != len(encoded.labels) or (split.labels != encoded.labels).any():
+            raise ReviewRNNError(f"{model.directory}: read another {split_name} split than {directories[0]}")
+        total = probabilities if total is None else total + probabilities
     report = classification_report(
-        probabilities, encoded.labels, first_config.corpus.label_names, encoded.full_lengths, edges
+        total / len(loaded), encoded.labels, first.corpus.label_names, encoded.full_lengths, edges
     )
     report |= {
         "model": str(directories[0]) if len(directories) == 1 else [str(d) for d in directories],
-        "corpus": (settings or _own_settings(first_config)).spec,
+        "corpus": settings.spec,
         "split": split_name,
         "seconds": time.perf_counter() - started,
-        "max_tokens": first_config.train.max_tokens,
-        "truncated": int((encoded.full_lengths > first_config.train.max_tokens).sum()),
+        "max_tokens": first.train.max_tokens,
+        "truncated": int((encoded.full_lengths > first.train.max_tokens).sum()),
     }
     return report
 
 
-def _own_settings(config) -> CorpusSettings:
-    return CorpusSettings(config.corpus.name, config.corpus.text_column, config.corpus.label_column)
+def _check_members(loaded: list, split_name: str) -> None:
+    """Models averaged together must name the same labels and, for TRAIN/VALID, split alike."""
+    first = loaded[0]
+    for other in loaded[1:]:
+        if other.config.corpus.label_names != first.config.corpus.label_names:
+            raise ReviewRNNError(
+                f"{other.directory}: labels {other.config.corpus.label_names} differ from {first.directory}'s "
+                f"{first.config.corpus.label_names}; ensemble only models trained on the same labels"
+            )
+        # TEST is chosen by a hash of the text alone; TRAIN and VALID also depend on the valid fraction.
+        if split_name != "test" and other.config.train.valid_fraction != first.config.train.valid_fraction:
+            raise ReviewRNNError(
+                f"{other.directory}: trained with --valid-fraction {other.config.train.valid_fraction}, "
+                f"{first.directory} with {first.config.train.valid_fraction}; their {split_name} splits differ "
+                "(score --split test, or ensemble models trained alike)"
+            )
 
 
-def _model_probabilities(directory: Path, settings: CorpusSettings | None, split_name: str, device):
-    """(config, the encoded split, class probabilities (N, K)) for one saved model."""
+def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device):
+    """(the encoded split, class probabilities (N, K)) for one loaded model."""
     import torch
 
-    from reviewrnn.artifacts import load_model
     from reviewrnn.model import RecurrentClassifier
     from reviewrnn.train import predict_probabilities
 
-    loaded = load_model(directory)
     config = loaded.config
-    encoded = _encoded_split(settings or _own_settings(config), split_name, loaded.tokenizer, config)
+    encoded = _encoded_split(settings, split_name, loaded.tokenizer, config)
     model = RecurrentClassifier(config.model)
     model.load_state_dict({name: torch.from_numpy(value) for name, value in loaded.weights.items()})
     model.to(device)
-    return config, encoded, predict_probabilities(model, encoded, 256, device)
+    return encoded, predict_probabilities(model, encoded, 256, device)
 
 
 def _encoded_split(settings: CorpusSettings, split_name: str, tokenizer: Tokenizer, config):

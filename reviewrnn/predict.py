@@ -96,6 +96,8 @@ class EnsemblePredictor(_Streaming):
     """
 
     def __init__(self, directories: list[Path]):
+        if not directories:
+            raise ReviewRNNError("no model to ensemble; give --model DIR once per model")
         self.members = [Predictor(directory) for directory in directories]
         first = self.members[0]
         for member in self.members[1:]:
@@ -114,7 +116,10 @@ class EnsemblePredictor(_Streaming):
         self.max_chars = max(member.max_chars for member in self.members)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
-        """One Prediction per text, in order: the members' mean probabilities (blank lines stay blank)."""
+        """One Prediction per text, in order: the members' mean probabilities (blank lines stay blank).
+
+        A line that some member's tokenizer reads as empty is averaged over the members that read it.
+        """
         answers = [member.predict(texts) for member in self.members]
         results = []
         for per_member in zip(*answers, strict=True):
@@ -130,5 +135,5 @@ class EnsemblePredictor(_Streaming):
 def load_predictor(directories: list[Path]) -> Predictor | EnsemblePredictor:
     """One model's Predictor, or the ensemble of several."""
     if not directories:
-        raise ReviewRNNError("no model given")
+        raise ReviewRNNError("no model given; name one with --model DIR")
     return Predictor(directories[0]) if len(directories) == 1 else EnsemblePredictor(directories)

@@ -53,9 +53,10 @@ def keep_freed_memory() -> bool:
 
     A training step allocates and frees the same few-MB tensors (gate buffers, gradients) every
     batch. With glibc's defaults they come back as fresh mappings whose first touch page-faults:
-    about 10% of a GRU step here. Blocks up to 32 MB now stay on the heap and the heap is not
-    trimmed, so memory is reused and peak memory is unchanged. Returns False where there is no
-    glibc (macOS, musl): nothing changes there.
+    10-25% of a training step here. Blocks up to 32 MB now stay on the heap and the heap is not
+    trimmed, so memory is reused; peak RSS was unchanged (`make bench-scale`, 100k reviews: 876 MB
+    against 904). The setting is process-wide and stays: after training the process keeps its
+    peak memory until it exits. Returns False where there is no glibc (macOS, musl).
     """
     try:
         import ctypes

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from reviewrnn.cli import app
@@ -53,24 +54,59 @@ def test_one_model_is_a_plain_predictor(trained_model):
     assert type(load_predictor([trained_model])) is Predictor
 
 
-def test_members_must_share_labels(trained_model, tmp_path):
-    other = Path(shutil.copytree(trained_model, tmp_path / "renamed"))
-    config = json.loads((other / "config.json").read_text())
-    config["corpus"]["label_names"] = ["bad", "good"]
-    (other / "config.json").write_text(json.dumps(config))
+def test_members_must_share_labels_and_truncation_side(trained_model, tmp_path):
+    renamed = edited_copy(trained_model, tmp_path, "renamed", lambda c: c["corpus"].update(label_names=["bad", "good"]))
     with pytest.raises(ReviewRNNError, match="labels .* differ"):
-        EnsemblePredictor([trained_model, other])
+        EnsemblePredictor([trained_model, renamed])
+    head = edited_copy(trained_model, tmp_path, "head", lambda c: c["train"].update(truncate="head"))
+    with pytest.raises(ReviewRNNError, match="same --truncate"):
+        EnsemblePredictor([trained_model, head])
+    with pytest.raises(ReviewRNNError, match="--model"):
+        load_predictor([])
 
 
 def test_evaluate_scores_the_mean_and_writes_no_eval_json(trained_model, second_model):
-    single = [evaluate_step(d, device_name="cpu", threads=1) for d in (trained_model, second_model)]
+    from reviewrnn.artifacts import load_model
+    from reviewrnn.evaluate import classification_report
+    from reviewrnn.pipeline import CorpusSettings, _model_probabilities
+
+    for directory in (trained_model, second_model):
+        evaluate_step(directory, device_name="cpu", threads=1)  # each has its eval.json now
     before = {d: (d / "eval.json").read_bytes() for d in (trained_model, second_model)}
     report = evaluate_ensemble_step([trained_model, second_model], device_name="cpu", threads=1)
     assert report["model"] == [str(trained_model), str(second_model)]
-    assert report["count"] == single[0]["count"]
     assert {d: (d / "eval.json").read_bytes() for d in (trained_model, second_model)} == before
-    # log loss is convex: the mean's loss is at most the members' mean loss
-    assert report["log_loss"] <= np.mean([r["log_loss"] for r in single]) + 1e-9
+
+    members = [load_model(d) for d in (trained_model, second_model)]
+    settings = CorpusSettings(members[0].config.corpus.name)
+    scored = [_model_probabilities(m, settings, "test", torch.device("cpu")) for m in members]
+    encoded = scored[0][0]
+    mean = (scored[0][1] + scored[1][1]) / 2
+    expected = classification_report(mean, encoded.labels, ["negative", "positive"], encoded.full_lengths)
+    assert report["accuracy"] == pytest.approx(expected["accuracy"], abs=1e-12)
+    assert report["log_loss"] == pytest.approx(expected["log_loss"], abs=1e-9)
+    assert not np.allclose(scored[0][1], scored[1][1])  # the members really differ
+
+
+def edited_copy(model: Path, tmp_path: Path, name: str, edit) -> Path:
+    other = Path(shutil.copytree(model, tmp_path / name))
+    config = json.loads((other / "config.json").read_text())
+    edit(config)
+    (other / "config.json").write_text(json.dumps(config))
+    return other
+
+
+def test_evaluate_checks_members_before_scoring(trained_model, tmp_path):
+    renamed = edited_copy(trained_model, tmp_path, "renamed", lambda c: c["corpus"].update(label_names=["bad", "good"]))
+    with pytest.raises(ReviewRNNError, match="labels .* differ"):
+        evaluate_ensemble_step([trained_model, renamed], device_name="cpu", threads=1)
+    resplit = edited_copy(trained_model, tmp_path, "resplit", lambda c: c["train"].update(valid_fraction=0.2))
+    with pytest.raises(ReviewRNNError, match="valid-fraction .* valid splits differ"):
+        evaluate_ensemble_step([trained_model, resplit], split_name="valid", device_name="cpu", threads=1)
+    # TEST does not depend on the valid fraction: the same weights twice score as one model
+    assert evaluate_ensemble_step([trained_model, resplit], threads=1)["accuracy"] == pytest.approx(
+        evaluate_ensemble_step([trained_model], threads=1)["accuracy"]
+    )
 
 
 def test_cli_predict_and_evaluate_with_several_models(trained_model, second_model):
