@@ -66,33 +66,28 @@ def package_versions() -> dict[str, str]:
 
 
 def evaluate_step(
-    directory: Path,
+    models: Path | list[Path],
     settings: CorpusSettings | None = None,
     split_name: str = "test",
     edges: tuple[int, ...] = DEFAULT_LENGTH_EDGES,
     device_name: str = "auto",
     threads: int | None = None,
 ) -> dict:
-    """Score a saved model on a split of its corpus (or another one); also writes MODEL/eval.json."""
-    report = evaluate_ensemble_step([directory], settings, split_name, edges, device_name, threads)
-    write_eval(directory, report)
-    return report
+    """Score a saved model on a split of its corpus (or another one); one model also gets MODEL/eval.json.
 
-
-def evaluate_ensemble_step(
-    directories: list[Path],
-    settings: CorpusSettings | None = None,
-    split_name: str = "test",
-    edges: tuple[int, ...] = DEFAULT_LENGTH_EDGES,
-    device_name: str = "auto",
-    threads: int | None = None,
-) -> dict:
-    """Score the mean of several models' probabilities (one model: its own); writes no file.
-
-    All models read the same corpus (the first model's unless `settings` names another), each
+    Several models are scored as an ensemble: the mean of their probabilities, and no file is
+    written. All read the same corpus (the first model's unless `settings` names another), each
     with its own tokenizer and length limit. Lengths, labels and the truncation count come from
     the first. The models are checked against each other before anything is scored.
     """
+    directories = [models] if isinstance(models, Path) else list(models)
+    report = _score_models(directories, settings, split_name, edges, device_name, threads)
+    if len(directories) == 1:
+        write_eval(directories[0], report)
+    return report
+
+
+def _score_models(directories, settings, split_name, edges, device_name, threads) -> dict:
     from reviewrnn import runtime
     from reviewrnn.artifacts import load_model
     from reviewrnn.evaluate import classification_report

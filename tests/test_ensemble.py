@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from reviewrnn.cli import app
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.pipeline import evaluate_ensemble_step, evaluate_step
+from reviewrnn.pipeline import evaluate_step
 from reviewrnn.predict import EnsemblePredictor, Predictor, load_predictor
 from tests.conftest import tiny_configs
 
@@ -73,7 +73,7 @@ def test_evaluate_scores_the_mean_and_writes_no_eval_json(trained_model, second_
     for directory in (trained_model, second_model):
         evaluate_step(directory, device_name="cpu", threads=1)  # each has its eval.json now
     before = {d: (d / "eval.json").read_bytes() for d in (trained_model, second_model)}
-    report = evaluate_ensemble_step([trained_model, second_model], device_name="cpu", threads=1)
+    report = evaluate_step([trained_model, second_model], device_name="cpu", threads=1)
     assert report["model"] == [str(trained_model), str(second_model)]
     assert {d: (d / "eval.json").read_bytes() for d in (trained_model, second_model)} == before
 
@@ -99,13 +99,13 @@ def edited_copy(model: Path, tmp_path: Path, name: str, edit) -> Path:
 def test_evaluate_checks_members_before_scoring(trained_model, tmp_path):
     renamed = edited_copy(trained_model, tmp_path, "renamed", lambda c: c["corpus"].update(label_names=["bad", "good"]))
     with pytest.raises(ReviewRNNError, match="labels .* differ"):
-        evaluate_ensemble_step([trained_model, renamed], device_name="cpu", threads=1)
+        evaluate_step([trained_model, renamed], device_name="cpu", threads=1)
     resplit = edited_copy(trained_model, tmp_path, "resplit", lambda c: c["train"].update(valid_fraction=0.2))
     with pytest.raises(ReviewRNNError, match="valid-fraction .* valid splits differ"):
-        evaluate_ensemble_step([trained_model, resplit], split_name="valid", device_name="cpu", threads=1)
+        evaluate_step([trained_model, resplit], split_name="valid", device_name="cpu", threads=1)
     # TEST does not depend on the valid fraction: the same weights twice score as one model
-    assert evaluate_ensemble_step([trained_model, resplit], threads=1)["accuracy"] == pytest.approx(
-        evaluate_ensemble_step([trained_model], threads=1)["accuracy"]
+    assert evaluate_step([trained_model, resplit], threads=1)["accuracy"] == pytest.approx(
+        evaluate_step([trained_model], threads=1)["accuracy"]
     )
 
 

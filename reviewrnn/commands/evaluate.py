@@ -51,14 +51,11 @@ def evaluate(
       reviewrnn evaluate models/gru-imdb --json | jq .by_length
       reviewrnn evaluate models/wide-0 models/wide-1 models/wide-2   (an ensemble; no eval.json written)
     """
-    from reviewrnn.pipeline import CorpusSettings, evaluate_ensemble_step, evaluate_step
+    from reviewrnn.pipeline import CorpusSettings, evaluate_step
     from reviewrnn.render import class_table, confusion_table, length_table, summary_line
 
     settings = CorpusSettings(corpus, text_column, label_column) if corpus else None
-    if len(models) == 1:
-        report = evaluate_step(models[0], settings, split, parse_edges(edges), device, threads)
-    else:
-        report = evaluate_ensemble_step(models, settings, split, parse_edges(edges), device, threads)
+    report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)
     if as_json:
         out.print_json(json.dumps(report))
         return
