@@ -31,7 +31,7 @@ def evaluate(
         typer.Argument(
             help="A model directory, e.g. models/lstm-20261125-120000; several: their averaged probabilities "
             "are scored (an ensemble).",
-            metavar="MODEL...",
+            metavar="MODEL",
         ),
     ],
     corpus: Annotated[str | None, typer.Option(help="Evaluate on another corpus (default: the model's own).")] = None,
