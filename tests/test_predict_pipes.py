@@ -6,6 +6,7 @@ The 1 GB run is in `make soak` only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -30,12 +31,32 @@ HANG_GUARD_S = 300  # a predict process still running after this is killed, so a
 def predict_process(model: Path, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) -> subprocess.Popen:
     env = dict(os.environ, REVIEWRNN_MODEL=str(model))
     command = [sys.executable, "-m", "reviewrnn", "predict", *map(str, args)]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=env)
+    with sigint_not_inherited_as_ignored():
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=env)
     guard = threading.Timer(HANG_GUARD_S, lambda: process.returncode is None and process.kill())
     guard.daemon = True
     guard.start()
     STARTED.append(process)
     return process
+
+
+@contextlib.contextmanager
+def sigint_not_inherited_as_ignored():
+    """Start children as a foreground command would be: with SIGINT at its default, not ignored.
+
+    A shell that runs `make test &` without job control starts it with SIGINT ignored, children
+    inherit that across exec, and Python then keeps ignoring it (as a background job should): the
+    Ctrl-C test would then wait for an exit that never comes. A handler installed here is reset
+    to the default in the child by exec, whatever this process inherited.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)
@@ -181,6 +202,15 @@ def test_signal_mid_stream_ends_within_seconds(trained_model, sent, code):
     stderr = process.stderr.read().decode()
     assert "Traceback" not in stderr
     assert stderr.splitlines() == ([] if sent == signal.SIGTERM else ["interrupted: stopped by Ctrl-C"])
+
+
+def test_ctrl_c_test_holds_when_the_runner_itself_ignores_sigint(trained_model):
+    """`make test &` from a script runs the suite with SIGINT ignored; the Ctrl-C test must not depend on that."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        test_signal_mid_stream_ends_within_seconds(trained_model, signal.SIGINT, 130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_missing_second_file_fails_before_any_output(trained_model, tmp_path):
