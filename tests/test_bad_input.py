@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from reviewrnn.cli import app
-from reviewrnn.commands import predict as predict_command
 from reviewrnn.corpus import NEGATIVE_NAMES, POSITIVE_NAMES, load_corpus
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.lines import Cut, line_chunks
 from reviewrnn.predict import Predictor
 
 # Tests that start a process per example run a quarter as many; fixtures here are shared by all examples.
@@ -187,7 +187,7 @@ def test_subprocess_one_row_per_line(trained_model, tmp_path, data, fmt, echo, t
 
 
 class PieceReader:
-    """Stands in for predict's _Reader: hands out the input in the given piece sizes."""
+    """Stands in for lines.Reader: hands out the input in the given piece sizes."""
 
     def __init__(self, data: bytes, sizes: list[int], ready: list[bool]):
         self.data, self.sizes, self.ready_answers = data, itertools.cycle(sizes), itertools.cycle(ready)
@@ -212,8 +212,8 @@ class PieceReader:
 )
 def test_line_chunks_cut_lines_at_characters(lines, final, cap, keep, sizes, ready, chunk_lines):
     data = "\n".join(lines).encode() + (b"\n" if lines and final else b"")
-    cut = predict_command._Cut(cap, keep, chunk_lines)
-    chunks = list(predict_command._line_chunks(PieceReader(data, sizes, ready), cut))
+    cut = Cut(cap, keep, chunk_lines)
+    chunks = list(line_chunks(PieceReader(data, sizes, ready), cut))
     got = [line for chunk in chunks for line in chunk]
     assert all(0 < len(chunk) <= chunk_lines for chunk in chunks)
     wanted = input_lines(data)

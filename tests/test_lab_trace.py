@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from reviewrnn.cli import app
 from reviewrnn.config import CELLS, POOLS, ModelConfig
 from reviewrnn.inference import NumpyClassifier, expected_shapes
-from reviewrnn.lab.render import sparkline, trace_view
-from reviewrnn.lab.trace import trace_text
 from reviewrnn.predict import Predictor
+from reviewrnn.render import sparkline, trace_view
+from reviewrnn.trace import trace_text
 
 SHAPES = list(itertools.product(CELLS, (False, True), (1, 2), POOLS))
 
@@ -105,8 +105,8 @@ def test_predict_trace_cli(trained_model):
 
 def test_trace_does_not_import_torch(trained_model):
     code = (
-        "import sys; from reviewrnn.predict import Predictor; from reviewrnn.lab.trace import trace_text; "
-        "from reviewrnn.lab.render import trace_view; "
+        "import sys; from reviewrnn.predict import Predictor; from reviewrnn.trace import trace_text; "
+        "from reviewrnn.render import trace_view; "
         f"trace_view(trace_text(Predictor({str(trained_model)!r}), 'great film')); print('torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

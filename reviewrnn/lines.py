@@ -1,0 +1,163 @@
+"""Input lines for streaming prediction: what has arrived, split on b"\\n", long lines clipped at a character.
+
+No Typer and no printing, so the lab and tests can read lines too: invalid UTF-8 is a flag on the line.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from reviewrnn.errors import ReviewRNNError
+
+READ_BYTES = 1 << 16  # one read of input
+CHUNK_BYTES = 1 << 20  # input predicted and written together, at most (and Cut.lines lines)
+
+
+@dataclass
+class Cut:
+    """How input lines are gathered: `cap` bytes kept of a long line, from its head or tail; `lines` per chunk."""
+
+    cap: int | None
+    keep: str
+    lines: int
+
+
+class Line(str):
+    """A line of input that remembers where it came from, and whether it held invalid UTF-8 (now U+FFFD)."""
+
+    source: str
+    number: int
+    invalid: bool
+
+    def __new__(cls, source: str, number: int, text: str, invalid: bool = False):
+        value = super().__new__(cls, text)
+        value.source, value.number, value.invalid = source, number, invalid
+        return value
+
+
+def file_problem(path: Path) -> str | None:
+    """Why `path` cannot be read, or None; a FIFO or /dev/fd/N (`--file <(zcat reviews.gz)`) is fine."""
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "is a directory"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return None
+
+
+def read_chunks(texts: list[str], files: list[Path], stdin, cut: Cut) -> Iterator[list[Line]]:
+    """Input lines in order, in chunks: one per TEXT argument ('-' is stdin), then what each read of a file
+    or stdin gives. Without texts or files, stdin. `stdin` is a binary stream."""
+    sources: list[tuple[str, object]] = [("-", stdin) if text == "-" else ("arg", text) for text in texts]
+    sources += [(str(path), path) for path in files]
+    for name, source in sources or [("-", stdin)]:
+        if name == "arg":
+            # argv arrives with undecodable bytes as surrogates: give them back as bytes to decode like stdin.
+            yield [Line(name, 1, *decode(argument_bytes(source)))]
+            continue
+        handle = _open(source) if isinstance(source, Path) else source
+        try:
+            number = 0
+            for raw_lines in line_chunks(Reader(handle), cut):
+                yield [Line(name, number + index, *decode(raw)) for index, raw in enumerate(raw_lines, 1)]
+                number += len(raw_lines)
+        finally:
+            if isinstance(source, Path):
+                handle.close()
+
+
+def _open(path: Path):
+    try:
+        return open(path, "rb", buffering=0)
+    except OSError as error:  # it changed since the check at the start
+        raise ReviewRNNError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def argument_bytes(text: str) -> bytes:
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no byte could have made (in-process callers)
+        return text.encode("utf-8", "surrogatepass")
+
+
+def decode(raw: bytes) -> tuple[str, bool]:
+    """The text of a line without its CR (CRLF line ends), and whether invalid UTF-8 became U+FFFD."""
+    raw = raw.rstrip(b"\r")
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), True
+
+
+class Reader:
+    """Reads whatever input is there now (up to READ_BYTES), and says whether more is waiting."""
+
+    def __init__(self, handle):
+        try:
+            self.descriptor = handle.fileno()
+        except (AttributeError, OSError, ValueError):  # an in-memory stream (CliRunner)
+            self.descriptor = None
+        self.handle = handle
+
+    def read(self) -> bytes:
+        if self.descriptor is None:
+            return getattr(self.handle, "read1", self.handle.read)(READ_BYTES)
+        return os.read(self.descriptor, READ_BYTES)
+
+    def ready(self) -> bool:
+        if self.descriptor is None:
+            return True
+        return bool(select.select([self.descriptor], [], [], 0)[0])
+
+
+def line_chunks(reader: Reader, cut: Cut) -> Iterator[list[bytes]]:
+    """Lines split on b"\\n" only, in chunks of what has arrived: up to `cut.lines` lines or CHUNK_BYTES,
+    or fewer when no more input is waiting, so rows go out while a slow producer is still writing.
+
+    With `cut.cap`, a line keeps only its first (keep="head") or last ("tail") `cap` bytes, cut at a character.
+    """
+    cap, keep = cut.cap, cut.keep
+    lines: list[bytes] = []
+    size, partial, skipping = 0, bytearray(), False  # the line being read; skipping: its head is complete
+    while block := reader.read():
+        *complete, rest = block.split(b"\n")
+        for piece in complete:
+            if not skipping:
+                partial += piece
+            lines.append(clip(bytes(partial), cap, keep))
+            size += len(lines[-1])
+            partial, skipping = bytearray(), False
+            if len(lines) >= cut.lines or size >= CHUNK_BYTES:
+                yield lines
+                lines, size = [], 0
+        if not skipping:
+            partial += rest  # a bytearray grows in place: a long line costs linear time
+            if cap is not None and len(partial) > cap:
+                partial, skipping = bytearray(clip(partial, cap, keep)), keep == "head"
+        if lines and not reader.ready():
+            yield lines
+            lines, size = [], 0
+    if partial:
+        lines.append(bytes(partial))
+    if lines:
+        yield lines
+
+
+def clip(raw: bytes, cap: int | None, keep: str) -> bytes:
+    """At most `cap` bytes of `raw` from the head or the tail, never splitting a UTF-8 character."""
+    if cap is None or len(raw) <= cap:
+        return raw
+    if keep == "head":
+        end = cap
+        while end > cap - 3 and raw[end] & 0xC0 == 0x80:  # raw[end] continues a character: cut before it
+            end -= 1
+        return raw[:end]
+    start = len(raw) - cap
+    while start < len(raw) - cap + 3 and raw[start] & 0xC0 == 0x80:
+        start += 1
+    return raw[start:]
