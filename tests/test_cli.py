@@ -114,7 +114,8 @@ def test_corpus_json(tiny_csv, isolated_env):
 def test_corpus_table_and_columns(tmp_path):
     path = write_table(tmp_path / "c.jsonl", synthetic_reviews(80), ("body", "stars"))
     result = cli("corpus", path, "--text-column", "body", "--label-column", "stars")
-    assert f"Corpus {path}" in result.stdout and "test" in result.stdout and "sha256" in result.stdout
+    assert f"Corpus {path}" in result.stdout and "sha256" in result.stdout
+    assert re.search(r"┃\s+┃\s+train\s+┃\s+valid\s+┃\s+test\s+┃", result.stdout), result.stdout  # a column per split
 
 
 def test_corpus_errors_are_one_line(tmp_path):
@@ -348,6 +349,17 @@ def run_cli(*args, input: bytes | None = None, env_model: Path | None = None, cw
         timeout=120,
         cwd=cwd,
     )
+
+
+def test_corpus_table_fits_an_80_column_terminal(tmp_path, isolated_env, monkeypatch):
+    classes = ("awful", "poor", "average", "good", "excellent")
+    path = write_table(tmp_path / "stars.csv", synthetic_reviews(200, classes=classes))
+    monkeypatch.setenv("COLUMNS", "80")
+    done = run_cli("corpus", path)
+    assert done.returncode == 0, done.stderr
+    table = done.stdout.decode().split("\nfile ")[0]
+    assert "…" not in table and max(len(line) for line in table.splitlines()[1:]) <= 80
+    assert all(f"│ {name} " in table for name in (*classes, "reviews", "median words", "p99 words"))
 
 
 def test_python_m_help():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -90,3 +91,16 @@ def test_corpus_table():
     }
     text = text_of(corpus_table(summary))
     assert "Corpus x.csv" in text and "40.0%" in text and "60.0%" in text and "12" in text
+
+
+def test_corpus_table_fits_80_columns_with_five_classes():
+    labels = ["awful", "poor", "average", "good", "excellent"]
+    part = {"count": 12500, "class_share": [0.2] * 5, "words": {"median": 174, "p90": 590, "p99": 1200}}
+    summary = {"name": "stars.csv", "label_names": labels, "splits": {"train": part, "valid": part, "test": part}}
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(corpus_table(summary))
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert re.search(r"┃\s+┃\s+train\s+┃\s+valid\s+┃\s+test\s+┃", text)
+    for row in [*labels, "reviews", "median words", "p90 words", "p99 words"]:
+        assert re.search(rf"│ {row}\s+│", text), row
