@@ -16,6 +16,7 @@ from reviewrnn.commands.compare import compare
 from reviewrnn.commands.corpus import corpus, tokenize
 from reviewrnn.commands.evaluate import evaluate
 from reviewrnn.commands.gradients import gradients
+from reviewrnn.commands.plain_help import plain_help
 from reviewrnn.commands.predict import predict
 from reviewrnn.commands.probe import probe
 from reviewrnn.commands.study import study
@@ -50,6 +51,7 @@ def main_options(
 for command in (corpus, tokenize, train, evaluate, predict, compare, gradients, clipping, study):
     app.command()(command)
 app.add_typer(probe, name="probe")
+plain_help(app)
 
 
 def main() -> None:
