@@ -1,0 +1,50 @@
+"""--help of every command reads like click's: TEXT, PATH, INTEGER RANGE, [a|b], and no metavar on a flag."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from reviewrnn.cli import app
+
+# What typer 0.29 writes for a type left to itself: <bool>, <str>, <list[Path]>, <int range>, <tsv|csv>.
+TYPER_METAVAR = re.compile(r"<(?:bool|str|int|float|Path|list\[[^>]*\]|\w+ range|[\w.-]+(?:\|[\w.-]+)+)>")
+
+
+def command_paths(command=None, path=()) -> list[tuple[str, ...]]:
+    """Every command and group of the app, as the words that reach it: (), ("train",), ("probe", "filler")..."""
+    command = command or typer.main.get_command(app)
+    paths = [path]
+    for name, sub in getattr(command, "commands", {}).items():
+        paths += command_paths(sub, (*path, name))
+    return paths
+
+
+def help_of(*words: str) -> str:
+    result = CliRunner().invoke(app, [*words, "--help"])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_every_command_and_group_is_reached():
+    assert len(command_paths()) == 1 + 10 + 2  # the app, its 10 commands, probe's 2
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=lambda path: " ".join(path) or "reviewrnn")
+def test_help_shows_click_type_names_and_no_metavar_on_flags(path):
+    text = help_of(*path)
+    assert not TYPER_METAVAR.search(text), TYPER_METAVAR.search(text)
+    assert re.search(r"--help\s+-h\s+Show this message", text)  # a flag: nothing between its names and help
+
+
+def test_help_type_names():
+    predict_help = help_of("predict")
+    assert re.search(r"--file\s+-f\s+PATH ", predict_help) and re.search(r"texts\.\.\.\s+TEXT ", predict_help)
+    assert re.search(r"--format\s+\[tsv\|jsonl\|csv\] ", predict_help)
+    train_help = help_of("train")
+    assert re.search(r"--epochs\s+INTEGER RANGE", train_help) and re.search(r"--dropout\s+FLOAT RANGE", train_help)
+    assert re.search(r"--bidirectional\s+--no-bidirecti\S*\s+Also read", train_help)
+    assert re.search(r"\*\s+MODEL\s+PATH ", help_of("evaluate"))  # its own metavar names it; the type stays
