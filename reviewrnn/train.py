@@ -21,8 +21,9 @@ from torch import nn
 
 from reviewrnn.averaging import WeightAverage
 from reviewrnn.config import TrainConfig
-from reviewrnn.data import EncodedSet, iterate_batches, length_grouped_batches, pad_batch
+from reviewrnn.data import EncodedSet, length_grouped_batches, pad_batch
 from reviewrnn.runtime import Distributed
+from reviewrnn.scoring import predict_probabilities
 
 LR_FLOOR = 0.05
 
@@ -95,17 +96,6 @@ class TrainState:
     best_accuracy: float = -1.0
     waited: int = 0
     done: bool = False
-
-
-def predict_probabilities(model: nn.Module, encoded: EncodedSet, batch_size: int, device: torch.device) -> np.ndarray:
-    """Class probabilities (N, K) in the set's own order, computed in length-sorted batches."""
-    model.eval()
-    output = np.zeros((len(encoded), model.config.num_classes), dtype=np.float64)
-    with torch.inference_mode():
-        for indices, ids, lengths, _ in iterate_batches(encoded, batch_size):
-            logits = model(torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device))
-            output[indices] = torch.softmax(logits.float(), dim=1).cpu().numpy()
-    return output
 
 
 def _validate(model, valid: EncodedSet, config: TrainConfig, device) -> tuple[float, float]:

@@ -31,8 +31,8 @@ def test_summary_of_a_diverged_run():
 @pytest.fixture(scope="module")
 def clip_runs(session_env, session_corpus):
     """Two tiny RNNs from the same seed, clipping at 1 and off, each with a recorder of its steps."""
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import train_step
+    from reviewrnn.runs import train_step
+    from reviewrnn.source import CorpusSettings
 
     directories, recorders = [], []
     for clip in (1.0, 0.0):

@@ -1,4 +1,4 @@
-"""pipeline.py: the steps behind the commands, from corpus to saved model to eval.json."""
+"""runs, scoring, source and tokenizing: the steps behind the commands, from corpus to saved model to eval.json."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from conftest import synthetic_reviews, tiny_configs, write_table
 from reviewrnn.artifacts import load_model
 from reviewrnn.corpus import is_test_text
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.pipeline import CorpusSettings, corpus_summary, evaluate_step, read_split, tokenize_step
-from reviewrnn.training import output_directory, train_step
+from reviewrnn.runs import output_directory, train_step
+from reviewrnn.scoring import evaluate_step
+from reviewrnn.source import CorpusSettings, corpus_summary, read_split
+from reviewrnn.tokenizing import tokenize_step
 
 
 def test_read_split_refuses_a_corpus_without_test_reviews(tmp_path):

@@ -19,10 +19,10 @@ from conftest import tiny_configs
 from reviewrnn.artifacts import load_checkpoint, load_model, save_run, training_lock
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.model import RecurrentClassifier
-from reviewrnn.pipeline import CorpusSettings
+from reviewrnn.runs import prepare_run, resume_step, train_step
 from reviewrnn.runtime import seed_everything
+from reviewrnn.source import CorpusSettings
 from reviewrnn.train import Trainer
-from reviewrnn.training import prepare_run, resume_step, train_step
 
 EPOCHS = 3
 

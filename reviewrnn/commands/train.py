@@ -1,4 +1,4 @@
-"""`reviewrnn train`: the CLI face of training.train_step, with live progress on stderr."""
+"""`reviewrnn train`: the CLI face of runs.train_step, with live progress on stderr."""
 
 from __future__ import annotations
 
@@ -96,8 +96,8 @@ def train(
     Quick smoke run: reviewrnn train --limit 500 --epochs 1
     Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
     """
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import output_directory, resume_step, train_step
+    from reviewrnn.runs import output_directory, resume_step, train_step
+    from reviewrnn.source import CorpusSettings
 
     if resume is not None:
         with TrainingDisplay() as display:

@@ -182,7 +182,8 @@ def _study_tokenizer(plan: StudyPlan, corpus: dict, out: Path, force: bool, call
     """One tokenizer for every run (trained on TRAIN), so all models read the same tokens."""
     from reviewrnn.artifacts import atomic_write_bytes, atomic_write_json
     from reviewrnn.config import TokenizerConfig
-    from reviewrnn.pipeline import CorpusSettings, tokenize_step
+    from reviewrnn.source import CorpusSettings
+    from reviewrnn.tokenizing import tokenize_step
 
     path, stamp = out / "tokenizer.json", out / "tokenizer.plan.json"
     wanted = {"corpus": corpus, "vocab_size": plan.vocab_size}
@@ -227,8 +228,8 @@ def _train_run(
 ) -> dict:
     """Train one run (or reuse its record), keeping every step's loss and gradient norm."""
     from reviewrnn.lab.clipping import StepRecorder
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import train_step
+    from reviewrnn.runs import train_step
+    from reviewrnn.source import CorpusSettings
 
     model, train, tokenizer_config = _configs(plan, spec)
     identity = {

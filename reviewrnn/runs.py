@@ -7,9 +7,8 @@ Torch is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,8 +21,11 @@ from tokenizers import Tokenizer
 from reviewrnn.artifacts import load_checkpoint, models_root, save_run, training_lock
 from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
-from reviewrnn.pipeline import CorpusSettings, package_versions, read_split
-from reviewrnn.tokenizer import load_tokenizer, train_tokenizer
+from reviewrnn.source import CorpusSettings, read_split
+from reviewrnn.tokenizer import load_tokenizer
+from reviewrnn.tokenizing import cached_tokenizer
+
+PACKAGES = ("reviewrnn", "torch", "tokenizers", "datasets", "numpy", "safetensors")
 
 
 @dataclass
@@ -35,6 +37,17 @@ class TrainOutcome:
     stopped_early: bool
     seconds: float
     is_main: bool = True  # False on torchrun ranks other than 0, which print nothing
+
+
+def package_versions() -> dict[str, str]:
+    """The versions that made a model, saved in its config.json."""
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
 
 
 def output_directory(name: str | None, out: Path | None, cell: str, force: bool) -> Path:
@@ -80,7 +93,7 @@ def prepare_run(
             "valid_fraction": train_config.valid_fraction,
             "tokenizer": asdict(tokenizer_config),
         }
-        tokenizer = _cached_tokenizer(key, source.train_texts, tokenizer_config, on_stage, distributed)
+        tokenizer = cached_tokenizer(key, source.train_texts, tokenizer_config, on_stage, distributed)
     on_stage("encoding reviews")
     train_set, valid_set = source.encode(tokenizer, "train"), source.encode(tokenizer, "valid")
     if len(valid_set) == 0:
@@ -145,32 +158,6 @@ class _OnDiskSource:
 
         config = self.train_config
         return encode_on_disk(self.corpus, self.rows[part], tokenizer, config.max_tokens, config.truncate)
-
-
-def _cached_tokenizer(key: dict, texts: list[str], config: TokenizerConfig, on_stage, distributed) -> Tokenizer:
-    """The tokenizer for this corpus and these settings, trained once and then reused from the cache.
-
-    The `tokenizers` WordPiece trainer breaks ties between equally frequent merges in an order that
-    changes from process to process, so training twice can give two vocabularies. Caching it (and
-    giving every torchrun rank rank 0's) makes the same seed and data give the same weights.
-    """
-    from reviewrnn.artifacts import atomic_write_bytes
-    from reviewrnn.fetch import cache_dir
-
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:32]
-    path = cache_dir() / "tokenizers" / f"{digest}.json"
-    text = None
-    if distributed is None or distributed.is_main:
-        if path.is_file():
-            on_stage("loading cached tokenizer")
-            text = load_tokenizer(path).to_str()
-        else:
-            on_stage("training tokenizer")
-            text = train_tokenizer(texts, config).to_str()
-            atomic_write_bytes(path, text.encode("utf-8"))
-    if distributed is not None:
-        text = distributed.share_text(text)
-    return Tokenizer.from_str(text)
 
 
 def train_step(
