@@ -19,6 +19,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from reviewrnn.artifacts import load_checkpoint, models_root, save_run, training_lock
+from reviewrnn.callbacks import Callbacks
 from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
 from reviewrnn.source import CorpusSettings, read_split
@@ -167,9 +168,7 @@ def train_step(
     tokenizer_config: TokenizerConfig,
     directory: Path,
     tokenizer_path: Path | None = None,
-    on_stage: Callable[[str], None] = lambda _: None,
-    on_step=None,
-    on_epoch=None,
+    callbacks: Callbacks | None = None,
 ) -> TrainOutcome:
     """Read, tokenize, train and save; the best epoch's weights are what lands in `directory`.
 
@@ -177,22 +176,22 @@ def train_step(
     """
     from reviewrnn.interrupts import StopOnSignals
 
-    main, on_stage, on_step, on_epoch = _main_rank_only(on_stage, on_step, on_epoch)
+    main, callbacks = _main_rank_only(callbacks)
     if tokenizer_path:
-        on_stage("loading tokenizer")
+        callbacks.stage("loading tokenizer")
     tokenizer = load_tokenizer(tokenizer_path) if tokenizer_path else None
     with _lock_if(main, directory), StopOnSignals() as stop, _distributed(train_config.device) as distributed:
-        prepared = prepare_run(settings, model_config, train_config, tokenizer_config, tokenizer, on_stage, distributed)
-        return _run_training(prepared, directory, None, stop, distributed, on_stage, on_step, on_epoch)
+        prepared = prepare_run(
+            settings, model_config, train_config, tokenizer_config, tokenizer, callbacks.stage, distributed
+        )
+        return _train_and_save(prepared, None, _Session(directory, stop, distributed, callbacks))
 
 
-def resume_step(
-    directory: Path, on_stage: Callable[[str], None] = lambda _: None, on_step=None, on_epoch=None
-) -> TrainOutcome:
+def resume_step(directory: Path, callbacks: Callbacks | None = None) -> TrainOutcome:
     """Continue an interrupted run from `directory`/checkpoint with exactly the settings it started with."""
     from reviewrnn.interrupts import StopOnSignals
 
-    main, on_stage, on_step, on_epoch = _main_rank_only(on_stage, on_step, on_epoch)
+    main, callbacks = _main_rank_only(callbacks)
     with _lock_if(main, directory), StopOnSignals() as stop:
         config, tokenizer, state, arrays = load_checkpoint(directory)
         if state.get("done"):
@@ -200,15 +199,24 @@ def resume_step(
         corpus = config.corpus
         settings = CorpusSettings(corpus.name, corpus.text_column, corpus.label_column)
         with _distributed(config.train.device) as distributed:
-            prepared = prepare_run(settings, config.model, config.train, config.tokenizer, tokenizer, on_stage)
+            prepared = prepare_run(settings, config.model, config.train, config.tokenizer, tokenizer, callbacks.stage)
             if prepared.config.corpus.sha256 != corpus.sha256:
                 raise ReviewRNNError(
                     f"{corpus.name}: the corpus changed since this run started (sha256 differs); "
                     "resuming would not reproduce the run"
                 )
             prepared.config = config
-            checkpoint = (state, arrays)
-            return _run_training(prepared, directory, checkpoint, stop, distributed, on_stage, on_step, on_epoch)
+            return _train_and_save(prepared, (state, arrays), _Session(directory, stop, distributed, callbacks))
+
+
+@dataclass
+class _Session:
+    """Where this process trains to, and how it reports and is stopped."""
+
+    directory: Path
+    stop: Callable[[], bool]  # interrupts.StopOnSignals: true after SIGINT/SIGTERM
+    distributed: object  # runtime.Distributed
+    callbacks: Callbacks
 
 
 @contextlib.contextmanager
@@ -223,46 +231,34 @@ def _distributed(device_name: str):
         runtime.close_distributed(distributed)
 
 
-def _main_rank_only(on_stage, on_step, on_epoch):
+def _main_rank_only(callbacks: Callbacks | None) -> tuple[bool, Callbacks]:
     """(is rank 0, callbacks): other torchrun ranks train silently."""
     if int(os.environ.get("RANK", "0")) == 0:
-        return True, on_stage, on_step, on_epoch
-    return False, lambda _: None, None, None
+        return True, callbacks or Callbacks()
+    return False, Callbacks()
 
 
 def _lock_if(main: bool, directory: Path):
     return training_lock(directory) if main else contextlib.nullcontext()
 
 
-def _run_training(
-    prepared: PreparedRun, directory: Path, checkpoint, stop, distributed, on_stage, on_step, on_epoch
-) -> TrainOutcome:
-    """Train with a checkpoint after every epoch; after SIGINT/SIGTERM (`stop`), save one at the next step and stop."""
+def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> TrainOutcome:
+    """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop."""
     from reviewrnn import runtime
+    from reviewrnn.model import RecurrentClassifier
+    from reviewrnn.train import Trainer
 
     started = time.perf_counter()
-    config = prepared.config
+    config, directory, distributed = prepared.config, session.directory, session.distributed
     runtime.set_threads(config.train.threads)
     runtime.keep_freed_memory()
     device = runtime.resolve_device(config.train.device)
     rng = runtime.seed_everything(config.train.seed)
-    return _train_and_save(
-        prepared, directory, checkpoint, stop, on_stage, on_step, on_epoch, device, rng, distributed, started
-    )
-
-
-def _train_and_save(
-    prepared, directory, checkpoint, stop, on_stage, on_step, on_epoch, device, rng, distributed, started
-) -> TrainOutcome:
-    from reviewrnn.model import RecurrentClassifier
-    from reviewrnn.train import Trainer
-
-    config = prepared.config
     model = RecurrentClassifier(config.model)
     trainer = Trainer(model, prepared.train_set, prepared.valid_set, config.train, device, rng, distributed)
     if checkpoint is not None:
         trainer.restore(*checkpoint)
-        on_stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
+        session.callbacks.stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
     tokenizer_json = prepared.tokenizer.to_str()
 
     def save(current: Trainer) -> None:
@@ -272,14 +268,14 @@ def _train_and_save(
         history = [epoch.to_dict() for epoch in current.state.history]
         save_run(directory, config, tokenizer_json, history, best, current.checkpoint())
 
-    on_stage("training")
-    result = trainer.run(on_step, on_epoch, on_checkpoint=save, should_stop=stop)
+    session.callbacks.stage("training")
+    result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
     if result.interrupted:
         save(trainer)
         raise TrainingInterrupted(
             f"stopped at epoch {trainer.state.epoch}, step {trainer.state.step}; checkpoint saved in {directory}"
             f"; resume with: reviewrnn train --resume {directory}",
-            stop.exit_code,
+            session.stop.exit_code,
         )
     if result.diverged:
         kept = ""
@@ -288,13 +284,14 @@ def _train_and_save(
             if distributed.is_main:
                 _record_diverged_epoch(directory, trainer, result.diverged)
         raise TrainingDiverged(result.diverged + kept)
+    seconds = time.perf_counter() - started
     return TrainOutcome(
         directory,
         config,
         result.best_epoch,
         result.best_valid_accuracy,
         result.stopped_early,
-        time.perf_counter() - started,
+        seconds,
         distributed.is_main,
     )
 

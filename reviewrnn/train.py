@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from reviewrnn.averaging import WeightAverage
+from reviewrnn.callbacks import Callbacks, ignore
 from reviewrnn.config import TrainConfig
 from reviewrnn.data import EncodedSet, length_grouped_batches, pad_batch
 from reviewrnn.runtime import Distributed
@@ -116,7 +117,8 @@ def train_model(
     on_epoch: Callable[[EpochReport], None] | None = None,
 ) -> TrainResult:
     """Train with early stopping on validation accuracy; return the history and the best weights."""
-    return Trainer(model, train, valid, config, device, rng).run(on_step=on_step, on_epoch=on_epoch)
+    callbacks = Callbacks(step=on_step or ignore, epoch=on_epoch or ignore)
+    return Trainer(model, train, valid, config, device, rng).run(callbacks)
 
 
 class Trainer:
@@ -146,20 +148,18 @@ class Trainer:
 
     def run(
         self,
-        on_step=None,
-        on_epoch=None,
+        callbacks: Callbacks | None = None,
         on_checkpoint: Callable[[Trainer], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> TrainResult:
         """Train until the last epoch, early stopping, divergence, or `should_stop()` after a step."""
-        state = self.state
+        state, callbacks = self.state, callbacks or Callbacks()
         while not state.done and state.epoch <= self.config.epochs:
-            outcome = self._run_epoch(on_step, should_stop)
+            outcome = self._run_epoch(callbacks.step, should_stop)
             if outcome is not None:  # diverged (a message) or interrupted (None message)
                 return self._result(diverged=outcome or None, interrupted=not outcome)
             report = self._finish_epoch()
-            if on_epoch:
-                on_epoch(report)
+            callbacks.epoch(report)
             if on_checkpoint:
                 on_checkpoint(self)
         return self._result()
@@ -196,18 +196,17 @@ class Trainer:
                 return message
             progress.seconds += time.perf_counter() - started
             state.step += 1
-            if on_step:
-                on_step(
-                    StepReport(
-                        state.epoch,
-                        state.step,
-                        len(batches),
-                        progress.losses[-1],
-                        progress.hits / progress.seen,
-                        progress.tokens / max(progress.seconds, 1e-9),
-                        progress.norms[-1],
-                    )
+            on_step(
+                StepReport(
+                    state.epoch,
+                    state.step,
+                    len(batches),
+                    progress.losses[-1],
+                    progress.hits / progress.seen,
+                    progress.tokens / max(progress.seconds, 1e-9),
+                    progress.norms[-1],
                 )
+            )
         return None
 
     def _step(self, ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray, global_size: int) -> str | None:

@@ -8,6 +8,7 @@ import pytest
 from conftest import synthetic_reviews, tiny_configs, write_table
 
 from reviewrnn.artifacts import load_model
+from reviewrnn.callbacks import Callbacks
 from reviewrnn.corpus import is_test_text
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.runs import output_directory, train_step
@@ -65,8 +66,7 @@ def test_train_step_writes_a_complete_model(make_corpus, isolated_env):
         train_config,
         tokenizer_config,
         directory,
-        on_stage=stages.append,
-        on_epoch=epochs.append,
+        callbacks=Callbacks(stage=stages.append, epoch=epochs.append),
     )
     assert outcome.directory == directory and len(epochs) == 2
     assert stages == ["reading corpus", "training tokenizer", "encoding reviews", "training"]
@@ -97,7 +97,7 @@ def test_train_step_with_three_classes_and_a_given_tokenizer(tmp_path, isolated_
         *tiny_configs(epochs=6),
         directory,
         tokenizer_path=tokenizer_path,
-        on_stage=stages.append,
+        callbacks=Callbacks(stage=stages.append),
     )
     assert "loading tokenizer" in stages
     loaded = load_model(directory)

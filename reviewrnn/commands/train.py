@@ -101,7 +101,7 @@ def train(
 
     if resume is not None:
         with TrainingDisplay() as display:
-            outcome = resume_step(resume, on_stage=display.stage, on_step=display.step, on_epoch=display.epoch)
+            outcome = resume_step(resume, display.callbacks())
         return _report(outcome, as_json)
 
     model_config = ModelConfig(
@@ -143,9 +143,7 @@ def train(
             tokenizer_config,
             directory,
             tokenizer,
-            on_stage=display.stage,
-            on_step=display.step,
-            on_epoch=display.epoch,
+            display.callbacks(),
         )
     _report(outcome, as_json)
 
@@ -198,6 +196,11 @@ class TrainingDisplay:
 
     def __exit__(self, *exc):
         self.progress.stop()
+
+    def callbacks(self):
+        from reviewrnn.callbacks import Callbacks
+
+        return Callbacks(self.stage, self.step, self.epoch)
 
     def stage(self, message: str) -> None:
         self.progress.console.print(f"[dim]{message}…[/dim]")

@@ -17,12 +17,12 @@ import hashlib
 import json
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from reviewrnn.callbacks import Callbacks
 from reviewrnn.errors import ReviewRNNError, TrainingDiverged
 from reviewrnn.lab.probe import FILLER_DISTANCES, SyntheticSettings
 
@@ -101,15 +101,6 @@ def run_specs(plan: StudyPlan) -> list[RunSpec]:
         if seed != plan.seed:  # with the plan's seed, clipping at 1 is the plain "rnn" run
             specs.append(RunSpec(f"rnn-clip1-seed{seed}", "clipping", seed=seed))
     return specs
-
-
-@dataclass
-class Callbacks:
-    """How the study reports progress; the CLI draws them, tests pass nothing."""
-
-    stage: Callable[[str], None] = lambda _: None
-    step: Callable | None = None
-    epoch: Callable | None = None
 
 
 def run_study(
@@ -251,7 +242,7 @@ def _train_run(
     try:
         train_step(
             CorpusSettings(corpus["spec"]), model, train, tokenizer_config, directory, tokenizer,
-            on_stage=callbacks.stage, on_step=recorder.step, on_epoch=recorder.epoch,
+            callbacks=Callbacks(callbacks.stage, recorder.step, recorder.epoch),
         )  # fmt: skip
     except TrainingDiverged as error:
         if not recorder.losses:
