@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the reports live with the loop, which imports torch
-    from reviewrnn.train import EpochReport, StepReport
+    from reviewrnn.trainstate import EpochReport, StepReport
 
 
 def ignore(_) -> None:

@@ -244,7 +244,7 @@ def _lock_if(main: bool, directory: Path):
 
 def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> TrainOutcome:
     """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop."""
-    from reviewrnn import runtime
+    from reviewrnn import messages, runtime
     from reviewrnn.model import RecurrentClassifier
     from reviewrnn.train import Trainer
 
@@ -272,15 +272,12 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
     if result.interrupted:
         save(trainer)
-        raise TrainingInterrupted(
-            f"stopped at epoch {trainer.state.epoch}, step {trainer.state.step}; checkpoint saved in {directory}"
-            f"; resume with: reviewrnn train --resume {directory}",
-            session.stop.exit_code,
-        )
+        message = messages.interrupted(trainer.state.epoch, trainer.state.step, directory)
+        raise TrainingInterrupted(message, session.stop.exit_code)
     if result.diverged:
         kept = ""
         if result.best_state is not None:
-            kept = f"; the best epoch ({result.best_epoch}) is saved in {directory}"
+            kept = messages.best_epoch_kept(result.best_epoch, directory)
             if distributed.is_main:
                 _record_diverged_epoch(directory, trainer, result.diverged)
         raise TrainingDiverged(result.diverged + kept)
