@@ -250,8 +250,6 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
 
     started = time.perf_counter()
     config, directory, distributed = prepared.config, session.directory, session.distributed
-    runtime.set_threads(config.train.threads)
-    runtime.keep_freed_memory()
     device = runtime.resolve_device(config.train.device)
     rng = runtime.seed_everything(config.train.seed)
     model = RecurrentClassifier(config.model)

@@ -96,10 +96,12 @@ def train(
     Quick smoke run: reviewrnn train --limit 500 --epochs 1
     Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
     """
+    from reviewrnn.artifacts import load_checkpoint_config
     from reviewrnn.runs import output_directory, resume_step, train_step
     from reviewrnn.source import CorpusSettings
 
     if resume is not None:
+        _process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
         with TrainingDisplay() as display:
             outcome = resume_step(resume, display.callbacks())
         return _report(outcome, as_json)
@@ -135,6 +137,7 @@ def train(
         explicit = {key for key in PRESETS.get(preset, {}) if _given(context, key)}
         apply_preset(preset, (model_config, train_config, tokenizer_config), explicit)
     directory = output_directory(name, out_dir, model_config.cell, force)
+    _process_settings(train_config.threads)
     with TrainingDisplay() as display:
         outcome = train_step(
             CorpusSettings(corpus, text_column, label_column),
@@ -146,6 +149,15 @@ def train(
             display.callbacks(),
         )
     _report(outcome, as_json)
+
+
+def _process_settings(threads: int | None) -> None:
+    """Process-wide settings, made here at the command's entry and never by the library: torch's
+    thread count, and glibc keeping freed tensor memory for reuse (runtime.keep_freed_memory)."""
+    from reviewrnn import runtime
+
+    runtime.set_threads(threads)
+    runtime.keep_freed_memory()
 
 
 def _given(context: typer.Context, name: str) -> bool:
