@@ -29,6 +29,7 @@ from reviewrnn.config import (
     TrainConfig,
     Truncation,
     apply_preset,
+    configs_from_flags,
 )
 
 M, T = ModelConfig, TrainConfig
@@ -103,51 +104,17 @@ def train(
     if resume is not None:
         _process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
         with TrainingDisplay() as display:
-            outcome = resume_step(resume, display.callbacks())
-        return _report(outcome, as_json)
-
-    model_config = ModelConfig(
-        cell=cell,
-        layers=layers,
-        hidden=hidden,
-        embed=embed,
-        bidirectional=bidirectional,
-        dropout=dropout,
-        word_dropout=word_dropout,
-        pool=pool,
-    )
-    train_config = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        schedule=schedule,
-        clip_norm=clip_norm,
-        ema=ema,
-        max_tokens=max_tokens,
-        truncate=truncate,
-        seed=seed,
-        patience=patience,
-        limit=limit,
-        device=device,
-        threads=threads,
-        on_disk=on_disk,
-    )
-    tokenizer_config = TokenizerConfig(vocab_size=vocab_size)
+            return _report(resume_step(resume, display.callbacks()), as_json)
+    configs = configs_from_flags(context.params)  # every flag named like a setting, given or default
     if preset is not None:
         explicit = {key for key in PRESETS.get(preset, {}) if _given(context, key)}
-        apply_preset(preset, (model_config, train_config, tokenizer_config), explicit)
+        apply_preset(preset, configs, explicit)
+    model_config, train_config, _ = configs
     directory = output_directory(name, out_dir, model_config.cell, force)
     _process_settings(train_config.threads)
     with TrainingDisplay() as display:
-        outcome = train_step(
-            CorpusSettings(corpus, text_column, label_column),
-            model_config,
-            train_config,
-            tokenizer_config,
-            directory,
-            tokenizer,
-            display.callbacks(),
-        )
+        settings = CorpusSettings(corpus, text_column, label_column)
+        outcome = train_step(settings, *configs, directory, tokenizer, display.callbacks())
     _report(outcome, as_json)
 
 
