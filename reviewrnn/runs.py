@@ -20,9 +20,9 @@ from tokenizers import Tokenizer
 
 from reviewrnn.artifacts import load_checkpoint, models_root, save_run, training_lock
 from reviewrnn.callbacks import Callbacks
-from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
+from reviewrnn.config import ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
-from reviewrnn.source import CorpusSettings, read_split
+from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.tokenizer import load_tokenizer
 from reviewrnn.tokenizing import cached_tokenizer
 
@@ -84,7 +84,7 @@ def prepare_run(
     With `train_config.on_disk` the corpus and its token ids stay in memory-mapped Arrow files.
     """
     on_stage("reading corpus")
-    source = _OnDiskSource(settings, train_config) if train_config.on_disk else _InMemorySource(settings, train_config)
+    source = open_source(settings, train_config.valid_fraction, train_config.on_disk, limit=train_config.limit)
     if tokenizer is None:
         key = {
             "tokenizers": metadata.version("tokenizers"),
@@ -96,69 +96,15 @@ def prepare_run(
         }
         tokenizer = cached_tokenizer(key, source.train_texts, tokenizer_config, on_stage, distributed)
     on_stage("encoding reviews")
-    train_set, valid_set = source.encode(tokenizer, "train"), source.encode(tokenizer, "valid")
+    train_set, valid_set = (
+        source.encode(tokenizer, part, train_config.max_tokens, train_config.truncate) for part in ("train", "valid")
+    )
     if len(valid_set) == 0:
         raise ReviewRNNError(f"{settings.spec}: no validation reviews; the corpus is too small to train on")
     model_config.vocab_size = tokenizer.get_vocab_size()
     model_config.num_classes = len(source.info.label_names)
     config = RunConfig(model_config, train_config, tokenizer_config, source.info, package_versions())
     return PreparedRun(config, tokenizer, train_set, valid_set)
-
-
-class _InMemorySource:
-    """The corpus as Python lists (corpus.py): simple and fast for anything that fits in RAM."""
-
-    def __init__(self, settings: CorpusSettings, train_config: TrainConfig) -> None:
-        corpus, split = read_split(settings, train_config.valid_fraction)
-        train_part = split.train
-        if train_config.limit:
-            train_part = type(train_part)(
-                train_part.texts[: train_config.limit], train_part.labels[: train_config.limit]
-            )
-        self.parts, self.train_config = {"train": train_part, "valid": split.valid}, train_config
-        self.train_texts = train_part.texts
-        sizes = split.sizes() | {"train_used": len(train_part), "duplicates_dropped": split.duplicates_dropped}
-        self.info = CorpusInfo(
-            corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, corpus.label_names, sizes
-        )
-
-    def encode(self, tokenizer: Tokenizer, part: str):
-        from reviewrnn.data import encode_set
-
-        examples, config = self.parts[part], self.train_config
-        return encode_set(tokenizer, examples.texts, examples.labels, config.max_tokens, config.truncate)
-
-
-class _OnDiskSource:
-    """The corpus as memory-mapped Arrow (ondisk.py): flat memory whatever the corpus size."""
-
-    def __init__(self, settings: CorpusSettings, train_config: TrainConfig) -> None:
-        from reviewrnn.ondisk import TextColumn, load_disk_corpus
-
-        corpus = load_disk_corpus(
-            settings.spec, settings.text_column, settings.label_column, train_config.valid_fraction
-        )
-        self.corpus, self.train_config = corpus, train_config
-        self.rows = {"train": corpus.indices("train", train_config.limit), "valid": corpus.indices("valid")}
-        for part, size in corpus.sizes().items():
-            if size == 0 and part != "valid":
-                raise ReviewRNNError(
-                    f"{settings.spec}: the {part} split is empty after de-duplication; the corpus needs more reviews"
-                )
-        self.train_texts = TextColumn(corpus, self.rows["train"])
-        sizes = corpus.sizes() | {
-            "train_used": len(self.rows["train"]),
-            "duplicates_dropped": corpus.duplicates_dropped,
-        }
-        self.info = CorpusInfo(
-            corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, corpus.label_names, sizes
-        )
-
-    def encode(self, tokenizer: Tokenizer, part: str):
-        from reviewrnn.ondisk import encode_on_disk
-
-        config = self.train_config
-        return encode_on_disk(self.corpus, self.rows[part], tokenizer, config.max_tokens, config.truncate)
 
 
 def train_step(

@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer
 
 from reviewrnn.artifacts import write_eval
 from reviewrnn.config import DEFAULT_LENGTH_EDGES
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.source import SPLITS, CorpusSettings, read_split
+from reviewrnn.source import SPLITS, CorpusSettings, open_source
 
 
 def predict_probabilities(model, encoded, batch_size: int, device) -> np.ndarray:
@@ -118,25 +117,10 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     from reviewrnn.model import RecurrentClassifier
 
     config = loaded.config
-    encoded = _encoded_split(settings, split_name, loaded.tokenizer, config)
+    train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
+    source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names)
+    encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
     model = RecurrentClassifier(config.model)
     model.load_state_dict({name: torch.from_numpy(value) for name, value in loaded.weights.items()})
     model.to(device)
     return encoded, predict_probabilities(model, encoded, 256, device)
-
-
-def _encoded_split(settings: CorpusSettings, split_name: str, tokenizer: Tokenizer, config):
-    """One split of the corpus encoded as the model was trained: in memory, or through the Arrow cache."""
-    train = config.train
-    if train.on_disk:
-        from reviewrnn.ondisk import encode_on_disk, load_disk_corpus
-
-        corpus = load_disk_corpus(
-            settings.spec, settings.text_column, settings.label_column, train.valid_fraction, config.corpus.label_names
-        )
-        return encode_on_disk(corpus, corpus.indices(split_name), tokenizer, train.max_tokens, train.truncate)
-    from reviewrnn.data import encode_set
-
-    _, split = read_split(settings, train.valid_fraction, config.corpus.label_names)
-    part = getattr(split, split_name)
-    return encode_set(tokenizer, part.texts, part.labels, train.max_tokens, train.truncate)
