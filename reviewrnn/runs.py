@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer
 
@@ -25,6 +26,10 @@ from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupt
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.tokenizer import load_tokenizer
 from reviewrnn.tokenizing import cached_tokenizer
+
+if TYPE_CHECKING:  # runtime imports torch; this module stays cheap to import
+    from reviewrnn.interrupts import StopOnSignals
+    from reviewrnn.runtime import Distributed
 
 PACKAGES = ("reviewrnn", "torch", "tokenizers", "datasets", "numpy", "safetensors")
 
@@ -160,8 +165,8 @@ class _Session:
     """Where this process trains to, and how it reports and is stopped."""
 
     directory: Path
-    stop: Callable[[], bool]  # interrupts.StopOnSignals: true after SIGINT/SIGTERM
-    distributed: object  # runtime.Distributed
+    stop: StopOnSignals  # true once SIGINT/SIGTERM arrived; its exit_code says which
+    distributed: Distributed
     callbacks: Callbacks
 
 
