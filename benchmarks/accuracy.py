@@ -32,8 +32,9 @@ from reviewrnn.artifacts import atomic_write_json
 from reviewrnn.config import CELLS, DEFAULT_LENGTH_EDGES, ModelConfig, TokenizerConfig, TrainConfig
 from reviewrnn.corpus import Examples, load_corpus, split_corpus
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
-from reviewrnn.evaluate import accuracy_by_length, wilson_interval
-from reviewrnn.pipeline import CorpusSettings, package_versions
+from reviewrnn.metrics import accuracy_by_length, wilson_interval
+from reviewrnn.runs import package_versions
+from reviewrnn.source import CorpusSettings
 
 TABLE_WIDTH = 150  # the table has ten columns: keep them readable when stdout is a file or a narrow terminal
 out, err = Console(width=max(Console().width, TABLE_WIDTH)), Console(stderr=True)
@@ -263,7 +264,7 @@ def shared_tokenizer(run: RecurrentRun, scratch: Path, cache: dict) -> tuple[Pat
 
     Doing this before the timed runs keeps tokenizer training out of whichever row happens to come first.
     """
-    from reviewrnn.training import prepare_run
+    from reviewrnn.runs import prepare_run
 
     key = repr((dataclasses.asdict(run.tokenizer), run.train.limit, run.train.valid_fraction))
     if key not in cache:
@@ -280,10 +281,10 @@ def shared_tokenizer(run: RecurrentRun, scratch: Path, cache: dict) -> tuple[Pat
 
 
 def fit_reviewrnn(run: RecurrentRun, tokenizer_path: Path, directory: Path) -> Fitted:
-    """training.train_step into `directory` (one per seed for an ensemble), then the numpy predictor
+    """runs.train_step into `directory` (one per seed for an ensemble), then the numpy predictor
     that `reviewrnn predict` uses (`-m A -m B ...` for an ensemble)."""
     from reviewrnn.predict import load_predictor
-    from reviewrnn.training import train_step
+    from reviewrnn.runs import train_step
 
     seeds = [run.train.seed + k for k in range(run.members)]
     directories = [directory if run.members == 1 else directory / f"seed-{seed}" for seed in seeds]
@@ -415,7 +416,7 @@ def benchmark(args: argparse.Namespace, scratch: Path, report: dict) -> None:
     if tokenizers:
         shared = ", ".join(f"{info['source']} in {info['seconds']:.1f} s" for _, info in tokenizers.values())
         report["notes"].append(
-            f"reviewrnn: train s is wall clock around training.train_step (corpus read, encoding, training, saving) "
+            f"reviewrnn: train s is wall clock around runs.train_step (corpus read, encoding, training, saving) "
             f"with the tokenizer made beforehand ({shared}); predict s is the numpy Predictor of `reviewrnn predict`"
         )
     for name, fit in methods:

@@ -129,6 +129,23 @@ def load_checkpoint(directory: Path) -> tuple[RunConfig, Tokenizer, dict, dict[s
     """The run config, tokenizer, trainer state and tensors saved by the last checkpoint in `directory`."""
     from safetensors.numpy import load_file
 
+    config, state = _checkpoint_state(directory)
+    folder = Path(directory) / CHECKPOINT_DIR
+    tensors_path = folder / CHECKPOINT_TENSORS
+    try:
+        arrays = load_file(str(tensors_path))
+    except Exception as error:
+        detail = " ".join(str(error).split())[:120]
+        raise ReviewRNNError(f"{tensors_path}: not a valid safetensors file ({detail})") from None
+    return config, load_tokenizer(folder / TOKENIZER_FILE), state, arrays
+
+
+def load_checkpoint_config(directory: Path) -> RunConfig:
+    """The settings an interrupted run in `directory` resumes with, without reading its tensors."""
+    return _checkpoint_state(directory)[0]
+
+
+def _checkpoint_state(directory: Path) -> tuple[RunConfig, dict]:
     recover_swap(directory)
     folder = Path(directory) / CHECKPOINT_DIR
     state_path, tensors_path = folder / CHECKPOINT_STATE, folder / CHECKPOINT_TENSORS
@@ -145,12 +162,7 @@ def load_checkpoint(directory: Path) -> tuple[RunConfig, Tokenizer, dict, dict[s
             raise TypeError("state is not an object")
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise ReviewRNNError(f"{state_path}: damaged checkpoint state ({error.__class__.__name__})") from None
-    try:
-        arrays = load_file(str(tensors_path))
-    except Exception as error:
-        detail = " ".join(str(error).split())[:120]
-        raise ReviewRNNError(f"{tensors_path}: not a valid safetensors file ({detail})") from None
-    return config, load_tokenizer(folder / TOKENIZER_FILE), state, arrays
+    return config, state
 
 
 @contextlib.contextmanager

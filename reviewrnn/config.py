@@ -7,6 +7,7 @@ training setting (the nanoGPT/fastText habit).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -112,6 +113,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     # tokenizer: within the run-to-run spread. About 2.3x the defaults' training time.
     "wide": {"cell": "lstm", "hidden": 256, "dropout": 0.5, "epochs": 5},
 }
+
+
+def configs_from_flags(flags: Mapping[str, Any]) -> tuple[ModelConfig, TrainConfig, TokenizerConfig]:
+    """(model, train, tokenizer) settings from flags named like their fields; any other name is not a setting.
+
+    vocab_size is the tokenizer's: the model's is set from the tokenizer it is trained with.
+    """
+    model = {key: value for key, value in flags.items() if key in _fields(ModelConfig) - {"vocab_size"}}
+    train = {key: value for key, value in flags.items() if key in _fields(TrainConfig)}
+    tokenizer = {key: value for key, value in flags.items() if key in _fields(TokenizerConfig)}
+    return ModelConfig(**model), TrainConfig(**train), TokenizerConfig(**tokenizer)
+
+
+def _fields(kind: type) -> set[str]:
+    return {field.name for field in dataclasses.fields(kind)}
 
 
 def apply_preset(name: str, configs: tuple, keep: set[str] = frozenset()) -> None:

@@ -8,16 +8,15 @@ with any other tool.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from reviewrnn import fetch
+from reviewrnn.corpusfile import HUB_PREFIX, CorpusFile, quiet_datasets, resolve, unreadable
 from reviewrnn.errors import ReviewRNNError
 
 TEXT_COLUMNS = ("text", "review")
 LABEL_COLUMNS = ("label", "sentiment")
-READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 NEGATIVE_NAMES = {"0", "neg", "negative"}
 POSITIVE_NAMES = {"1", "pos", "positive"}
 
@@ -69,58 +68,33 @@ def load_corpus(
 
     `label_names` fixes the label order (a trained model's classes); otherwise it is inferred.
     """
-    if spec == "imdb":
-        path = fetch.imdb_path()
-        corpus_name, digest = "imdb", fetch.IMDB_SHA256
-        dataset = read_file(path, "csv", digest)
-    elif spec.startswith("hub:"):
-        return _load_hub(spec[4:], text_column, label_column, label_names)
-    else:
-        path = Path(spec)
-        if not path.is_file():
-            raise ReviewRNNError(f"{spec}: no such corpus file (use 'imdb', a CSV/TSV/JSONL/Parquet path, or hub:ID)")
-        reader = READERS.get(path.suffix.lower())
-        if reader is None:
-            raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
-        digest = fetch.sha256_file(path)
-        dataset = read_file(path, reader, digest)
-        corpus_name = str(path.resolve())
+    if spec.startswith(HUB_PREFIX):
+        return _load_hub(spec.removeprefix(HUB_PREFIX), text_column, label_column, label_names)
+    found = resolve(spec)
+    dataset, path = read_file(found), found.path
     text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     texts = _check_texts(dataset[text_col], path, text_col)
     labels, names = encode_labels(list(dataset[label_col]), path, label_col, label_names)
-    return Corpus(corpus_name, Examples(texts, labels), names, text_col, label_col, path, digest)
+    return Corpus(found.name, Examples(texts, labels), names, text_col, label_col, path, found.sha256)
 
 
-def read_file(path: Path, reader: str, digest: str | None = None):
-    """The file through pandas (CSV/TSV) or `datasets` (JSON, Parquet).
+def read_file(found: CorpusFile):
+    """The checked file through pandas (CSV/TSV) or `datasets` (JSON, Parquet).
 
     `datasets` recognises a file it converted before by its path and modification time only, so a
     file replaced in place with its time kept (cp -p, rsync -a, tar) would come back as the old
-    data. Its Arrow cache is therefore kept per content hash (`digest`)."""
-    import datasets
-
-    datasets.disable_progress_bars()
-    # We report read failures ourselves, as one line; datasets would also log them on stderr.
-    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
-    if path.stat().st_size == 0:
-        raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
-    if reader == "json":
-        is_array = path.suffix.lower() == ".json" and first_byte(path) == b"["
-        _check_json_array(path) if is_array else _check_json_lines(path)
-    if reader in ("csv", "tsv") and not has_data_rows(path):
-        raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
+    data. Its Arrow cache is therefore kept per content hash."""
     try:
-        if reader in ("csv", "tsv"):
-            return _read_delimited(path, "\t" if reader == "tsv" else ",")
-        cache = str(fetch.cache_dir() / "datasets" / (digest or fetch.sha256_file(path))[:32])
-        if reader == "json":
-            return datasets.Dataset.from_json(str(path), cache_dir=cache)
-        return datasets.Dataset.from_parquet(str(path), cache_dir=cache)
+        if found.reader in ("csv", "tsv"):
+            return _read_delimited(found.path, "\t" if found.reader == "tsv" else ",")
+        datasets = quiet_datasets()
+        cache = str(fetch.cache_dir() / "datasets" / found.sha256[:32])
+        if found.reader == "json":
+            return datasets.Dataset.from_json(str(found.path), cache_dir=cache)
+        return datasets.Dataset.from_parquet(str(found.path), cache_dir=cache)
     except Exception as error:  # datasets wraps pandas/pyarrow errors in many types
-        cause = error.__cause__ or error
-        detail = " ".join(str(cause).split())[:200]
-        raise ReviewRNNError(f"{path}: cannot read as {reader.upper()}: {detail}") from None
+        raise unreadable(found, error) from None
 
 
 def _read_delimited(path: Path, separator: str) -> _Columns:
@@ -139,56 +113,6 @@ class _Columns(dict):
     @property
     def column_names(self) -> list[str]:
         return list(self)
-
-
-def has_data_rows(path: Path) -> bool:
-    """True when a delimited file has a non-blank line after its header."""
-    with open(path, "rb") as handle:
-        lines = (line for line in handle if line.strip())
-        return next(lines, None) is not None and next(lines, None) is not None
-
-
-def first_byte(path: Path) -> bytes:
-    """The first byte that is not a byte-order mark or whitespace."""
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 16):
-            if rest := block.removeprefix(b"\xef\xbb\xbf").lstrip():
-                return rest[:1]
-    return b""
-
-
-def _check_json_array(path: Path) -> None:
-    """A .json file may hold one array of objects instead of JSON Lines: check it the same way."""
-    try:
-        records = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        where = f":{error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
-        raise ReviewRNNError(f"{path}{where}: not valid JSON ({error.__class__.__name__}); fix the file") from None
-    for number, record in enumerate(records, start=1):
-        if not isinstance(record, dict):
-            raise ReviewRNNError(f"{path}: record {number} is not a JSON object with text and label fields")
-    if not records:
-        raise ReviewRNNError(f"{path}: no JSON records; a corpus needs at least one review per class")
-
-
-def _check_json_lines(path: Path) -> None:
-    """Find a broken JSON Lines record ourselves, because `datasets` does not name the line."""
-    records = 0
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            records += 1
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise ReviewRNNError(
-                    f"{path}:{number}: not valid JSON ({error.__class__.__name__}); fix or remove that line"
-                ) from None
-            if not isinstance(record, dict):
-                raise ReviewRNNError(f"{path}:{number}: each line must be a JSON object with text and label fields")
-    if not records:
-        raise ReviewRNNError(f"{path}: no JSON records; a corpus needs at least one review per class")
 
 
 def pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...], role: str, path) -> str:

@@ -15,7 +15,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -23,11 +22,8 @@ from tokenizers import Tokenizer
 from reviewrnn import fetch
 from reviewrnn.corpus import (
     LABEL_COLUMNS,
-    READERS,
     TEXT_COLUMNS,
     encode_labels,
-    first_byte,
-    has_data_rows,
     infer_label_names,
     is_test_text,
     is_valid_text,
@@ -35,6 +31,7 @@ from reviewrnn.corpus import (
     pick_column,
     read_file,
 )
+from reviewrnn.corpusfile import CorpusFile, quiet_datasets, resolve, unreadable
 from reviewrnn.data import EncodedSet, RaggedIds, truncate
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.tokenizer import encode
@@ -93,22 +90,9 @@ def load_disk_corpus(
     label_names: list[str] | None = None,
 ) -> DiskCorpus:
     """Read 'imdb' or a CSV/TSV/JSONL/Parquet file as Arrow and assign every row its split part."""
-    import datasets
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
-    if spec == "imdb":
-        path, digest, name = fetch.imdb_path(), fetch.IMDB_SHA256, "imdb"
-    elif spec.startswith("hub:"):
-        raise ReviewRNNError(f"{spec}: --on-disk reads local files; save the dataset as Parquet or JSONL first")
-    else:
-        path = Path(spec)
-        if not path.is_file():
-            raise ReviewRNNError(f"{spec}: no such corpus file (use 'imdb' or a CSV/TSV/JSONL/Parquet path)")
-        if path.suffix.lower() not in READERS:
-            raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
-        digest, name = fetch.sha256_file(path), str(path.resolve())
-    dataset = _arrow_table(path, READERS.get(path.suffix.lower(), "csv"), digest)
+    datasets = quiet_datasets()
+    found = resolve(spec, on_disk=True)
+    dataset, path, digest = _arrow_table(found), found.path, found.sha256
     text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     if len(dataset) == 0:
@@ -141,7 +125,7 @@ def load_disk_corpus(
     repeated[first] = False
     parts[repeated] = DUPLICATE
     labels = table.column("label").to_numpy().astype(np.int64)
-    return DiskCorpus(name, digest, dataset, text_col, label_col, list(label_names), parts, labels)
+    return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, labels)
 
 
 class _SplitRows:
@@ -183,39 +167,28 @@ def _part(text: str, valid_fraction: float) -> int:
     return PARTS["valid"] if is_valid_text(text, valid_fraction) else PARTS["train"]
 
 
-def _arrow_table(path: Path, reader: str, digest: str):
-    """The file as a memory-mapped `datasets.Dataset`; CSV/TSV keep every field as the text it is.
+def _arrow_table(found: CorpusFile):
+    """The checked file as a memory-mapped `datasets.Dataset`; CSV/TSV keep every field as the text it is.
 
     The Arrow copy is cached per content hash: `datasets` itself knows a file by path and mtime only.
     """
-    import datasets
-
-    if reader == "json" and path.suffix.lower() == ".json" and first_byte(path) == b"[":
-        raise ReviewRNNError(
-            f"{path}: a JSON array is read whole; for --on-disk save it as JSON Lines (.jsonl), CSV or Parquet"
-        )
-    if reader not in ("csv", "tsv"):
-        return read_file(path, reader, digest)  # JSON Lines and Parquet already come back as mapped Arrow
-    if path.stat().st_size == 0:
-        raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
-    if not has_data_rows(path):
-        raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
-    separator = "\t" if reader == "tsv" else ","
-    with open(path, newline="", encoding="utf-8-sig") as handle:
+    if found.reader not in ("csv", "tsv"):
+        return read_file(found)  # JSON Lines and Parquet already come back as mapped Arrow
+    datasets = quiet_datasets()
+    separator = "\t" if found.reader == "tsv" else ","
+    with open(found.path, newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle, delimiter=separator))
     features = datasets.Features({column: datasets.Value("string") for column in header})
     try:
         return datasets.Dataset.from_csv(
-            str(path),
-            cache_dir=str(fetch.cache_dir() / "datasets" / digest[:32]),
+            str(found.path),
+            cache_dir=str(fetch.cache_dir() / "datasets" / found.sha256[:32]),
             features=features,
             sep=separator,
             keep_default_na=False,
         )
     except Exception as error:  # datasets wraps pandas/pyarrow errors in many types
-        cause = error.__cause__ or error
-        detail = " ".join(str(cause).split())[:200]
-        raise ReviewRNNError(f"{path}: cannot read as {reader.upper()}: {detail}") from None
+        raise unreadable(found, error) from None
 
 
 def encode_on_disk(

@@ -114,6 +114,22 @@ class Distributed:
         dist.broadcast(buffer, src=0)
         return bytes(buffer.numpy()).decode("utf-8")
 
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        """The module the loop calls: the model alone, or under torchrun a DDP wrapper that sums
+        gradients over ranks during backward."""
+        if self.world_size == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def shard(self, indices: np.ndarray) -> np.ndarray | None:
+        """This rank's share of a global batch (all of it alone); None when the batch is too small to
+        give every rank a review, so that every rank skips it alike."""
+        if len(indices) < self.world_size:
+            return None
+        return indices[self.rank :: self.world_size]
+
     def any(self, flag: bool) -> bool:
         """True on every rank if it is True on any: a stop request must reach all ranks together."""
         return bool(self.all_reduce_sum([float(flag)])[0]) if self.world_size > 1 else flag

@@ -187,9 +187,9 @@ def tiny_settings():
 
 @pytest.fixture(scope="session")
 def trained_model(session_env, session_corpus) -> Path:
-    """A tiny GRU trained once per session on the synthetic corpus, through training.train_step."""
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import train_step
+    """A tiny GRU trained once per session on the synthetic corpus, through runs.train_step."""
+    from reviewrnn.runs import train_step
+    from reviewrnn.source import CorpusSettings
 
     model_config, train_config, tokenizer_config = tiny_configs(epochs=6)
     directory = session_env / "models" / "tiny-gru"

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from reviewrnn.cli import app
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.pipeline import evaluate_step
 from reviewrnn.predict import EnsemblePredictor, Predictor, load_predictor
+from reviewrnn.scoring import evaluate_step
 from tests.conftest import tiny_configs
 
 TEXTS = ["a great superb film", "", "awful boring plot", "wonderful but dreadful", "   "]
@@ -23,8 +23,8 @@ TEXTS = ["a great superb film", "", "awful boring plot", "wonderful but dreadful
 @pytest.fixture(scope="module")
 def second_model(session_env, session_corpus) -> Path:
     """A second tiny GRU on the same corpus, from another seed and with another width."""
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import train_step
+    from reviewrnn.runs import train_step
+    from reviewrnn.source import CorpusSettings
 
     model_config, train_config, tokenizer_config = tiny_configs(epochs=2, seed=1, hidden=12)
     directory = session_env / "models" / "tiny-gru-seed-1"
@@ -67,8 +67,9 @@ def test_members_must_share_labels_and_truncation_side(trained_model, tmp_path):
 
 def test_evaluate_scores_the_mean_and_writes_no_eval_json(trained_model, second_model):
     from reviewrnn.artifacts import load_model
-    from reviewrnn.evaluate import classification_report
-    from reviewrnn.pipeline import CorpusSettings, _model_probabilities
+    from reviewrnn.metrics import classification_report
+    from reviewrnn.scoring import _model_probabilities
+    from reviewrnn.source import CorpusSettings
 
     for directory in (trained_model, second_model):
         evaluate_step(directory, device_name="cpu", threads=1)  # each has its eval.json now

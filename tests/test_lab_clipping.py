@@ -31,8 +31,9 @@ def test_summary_of_a_diverged_run():
 @pytest.fixture(scope="module")
 def clip_runs(session_env, session_corpus):
     """Two tiny RNNs from the same seed, clipping at 1 and off, each with a recorder of its steps."""
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import train_step
+    from reviewrnn.callbacks import Callbacks
+    from reviewrnn.runs import train_step
+    from reviewrnn.source import CorpusSettings
 
     directories, recorders = [], []
     for clip in (1.0, 0.0):
@@ -41,7 +42,7 @@ def clip_runs(session_env, session_corpus):
         recorder = StepRecorder()
         train_step(
             CorpusSettings(str(session_corpus)), model, train, tokenizer, directory,
-            on_step=recorder.step, on_epoch=recorder.epoch,
+            callbacks=Callbacks(step=recorder.step, epoch=recorder.epoch),
         )  # fmt: skip
         directories.append(directory)
         recorders.append(recorder)

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from reviewrnn.cli import app
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.evaluate import difference_interval
 from reviewrnn.lab import charts
 from reviewrnn.lab.compare import bucket_edges, compare_models, length_gap
+from reviewrnn.metrics import difference_interval
 
 EDGES = (0, 8, 16)
 
@@ -20,8 +20,8 @@ EDGES = (0, 8, 16)
 @pytest.fixture(scope="module")
 def cut_model(session_env, session_corpus):
     """A tiny RNN that reads only 12 tokens: reviews of 13+ tokens are truncated."""
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import train_step
+    from reviewrnn.runs import train_step
+    from reviewrnn.source import CorpusSettings
 
     model, train, tokenizer = tiny_configs(cell="rnn", pool="mean", max_tokens=12, epochs=2)
     directory = session_env / "models" / "tiny-rnn-cut"

@@ -26,8 +26,8 @@ from reviewrnn.lab.synthetic import FIRST_NEUTRAL, POLARITY, SyntheticTask, make
 
 @pytest.fixture(scope="module")
 def sentence_model(tmp_path_factory):
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import train_step
+    from reviewrnn.runs import train_step
+    from reviewrnn.source import CorpusSettings
 
     root = tmp_path_factory.mktemp("probe")
     corpus = write_table(root / "sentences.csv", sentence_reviews(600))

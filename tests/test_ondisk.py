@@ -12,9 +12,10 @@ from reviewrnn.corpus import load_corpus, split_corpus
 from reviewrnn.data import RaggedIds, encode_set
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.ondisk import TextColumn, encode_on_disk, load_disk_corpus
-from reviewrnn.pipeline import CorpusSettings, evaluate_step
+from reviewrnn.runs import train_step
+from reviewrnn.scoring import evaluate_step
+from reviewrnn.source import CorpusSettings
 from reviewrnn.tokenizer import train_tokenizer
-from reviewrnn.training import train_step
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""pipeline.py: the steps behind the commands, from corpus to saved model to eval.json."""
+"""runs, scoring, source and tokenizing: the steps behind the commands, from corpus to saved model to eval.json."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import pytest
 from conftest import synthetic_reviews, tiny_configs, write_table
 
 from reviewrnn.artifacts import load_model
+from reviewrnn.callbacks import Callbacks
 from reviewrnn.corpus import is_test_text
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.pipeline import CorpusSettings, corpus_summary, evaluate_step, read_split, tokenize_step
-from reviewrnn.training import output_directory, train_step
+from reviewrnn.runs import output_directory, train_step
+from reviewrnn.scoring import evaluate_step
+from reviewrnn.source import CorpusSettings, corpus_summary, read_split
+from reviewrnn.tokenizing import tokenize_step
 
 
 def test_read_split_refuses_a_corpus_without_test_reviews(tmp_path):
@@ -63,8 +66,7 @@ def test_train_step_writes_a_complete_model(make_corpus, isolated_env):
         train_config,
         tokenizer_config,
         directory,
-        on_stage=stages.append,
-        on_epoch=epochs.append,
+        callbacks=Callbacks(stage=stages.append, epoch=epochs.append),
     )
     assert outcome.directory == directory and len(epochs) == 2
     assert stages == ["reading corpus", "training tokenizer", "encoding reviews", "training"]
@@ -95,7 +97,7 @@ def test_train_step_with_three_classes_and_a_given_tokenizer(tmp_path, isolated_
         *tiny_configs(epochs=6),
         directory,
         tokenizer_path=tokenizer_path,
-        on_stage=stages.append,
+        callbacks=Callbacks(stage=stages.append),
     )
     assert "loading tokenizer" in stages
     loaded = load_model(directory)

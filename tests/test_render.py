@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 from rich.console import Console
 
-from reviewrnn.evaluate import classification_report
+from reviewrnn.metrics import classification_report
 from reviewrnn.render import (
     bar,
     bucket_name,

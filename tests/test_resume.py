@@ -17,12 +17,13 @@ import torch
 from conftest import tiny_configs
 
 from reviewrnn.artifacts import load_checkpoint, load_model, save_run, training_lock
+from reviewrnn.callbacks import Callbacks
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.model import RecurrentClassifier
-from reviewrnn.pipeline import CorpusSettings
+from reviewrnn.runs import prepare_run, resume_step, train_step
 from reviewrnn.runtime import seed_everything
+from reviewrnn.source import CorpusSettings
 from reviewrnn.train import Trainer
-from reviewrnn.training import prepare_run, resume_step, train_step
 
 EPOCHS = 3
 
@@ -87,7 +88,9 @@ def test_checkpoint_after_every_epoch_through_train_step(make_corpus, isolated_e
         _, _, state, _ = load_checkpoint(directory) if directory.exists() else (None, None, {"history": []}, None)
         seen_epochs.append(len(state["history"]))
 
-    train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=3), directory, on_epoch=on_epoch)
+    train_step(
+        CorpusSettings(str(make_corpus())), *tiny_configs(epochs=3), directory, callbacks=Callbacks(epoch=on_epoch)
+    )
     # When epoch k is reported, the checkpoint on disk still holds k - 1 epochs; it is written right after.
     assert seen_epochs == [0, 1, 2]
     _, _, state, _ = load_checkpoint(directory)

@@ -17,10 +17,11 @@ from reviewrnn.corpus import Examples, split_corpus
 from reviewrnn.data import encode_set
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.model import RecurrentClassifier
-from reviewrnn.pipeline import CorpusSettings
+from reviewrnn.runs import train_step
+from reviewrnn.scoring import predict_probabilities
+from reviewrnn.source import CorpusSettings
 from reviewrnn.tokenizer import train_tokenizer
-from reviewrnn.train import predict_probabilities, train_model
-from reviewrnn.training import train_step
+from reviewrnn.train import train_model
 
 CPU = torch.device("cpu")
 

@@ -31,8 +31,8 @@ def corpus(
 
     Example: reviewrnn corpus imdb --json | jq .splits.test.count
     """
-    from reviewrnn.pipeline import CorpusSettings, corpus_summary
     from reviewrnn.render import corpus_table
+    from reviewrnn.source import CorpusSettings, corpus_summary
 
     summary = corpus_summary(CorpusSettings(name, text_column, label_column))
     if as_json:
@@ -64,7 +64,8 @@ def tokenize(
     """
     from reviewrnn.artifacts import atomic_write_bytes, models_root
     from reviewrnn.errors import ReviewRNNError
-    from reviewrnn.pipeline import CorpusSettings, tokenize_step
+    from reviewrnn.source import CorpusSettings
+    from reviewrnn.tokenizing import tokenize_step
 
     out_path = out_path or models_root() / "tokenizer.json"
     if out_path.exists() and not force:

@@ -51,8 +51,9 @@ def evaluate(
       reviewrnn evaluate models/gru-imdb --json | jq .by_length
       reviewrnn evaluate models/wide-0 models/wide-1 models/wide-2   (an ensemble; no eval.json written)
     """
-    from reviewrnn.pipeline import CorpusSettings, evaluate_step
     from reviewrnn.render import class_table, confusion_table, length_table, summary_line
+    from reviewrnn.scoring import evaluate_step
+    from reviewrnn.source import CorpusSettings
 
     settings = CorpusSettings(corpus, text_column, label_column) if corpus else None
     report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)

@@ -1,4 +1,4 @@
-"""`reviewrnn train`: the CLI face of training.train_step, with live progress on stderr."""
+"""`reviewrnn train`: the CLI face of runs.train_step, with live progress on stderr."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from reviewrnn.config import (
     TrainConfig,
     Truncation,
     apply_preset,
+    configs_from_flags,
 )
 
 M, T = ModelConfig, TrainConfig
@@ -96,58 +97,34 @@ def train(
     Quick smoke run: reviewrnn train --limit 500 --epochs 1
     Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
     """
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import output_directory, resume_step, train_step
+    from reviewrnn.artifacts import load_checkpoint_config
+    from reviewrnn.runs import output_directory, resume_step, train_step
+    from reviewrnn.source import CorpusSettings
 
     if resume is not None:
+        _process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
         with TrainingDisplay() as display:
-            outcome = resume_step(resume, on_stage=display.stage, on_step=display.step, on_epoch=display.epoch)
-        return _report(outcome, as_json)
-
-    model_config = ModelConfig(
-        cell=cell,
-        layers=layers,
-        hidden=hidden,
-        embed=embed,
-        bidirectional=bidirectional,
-        dropout=dropout,
-        word_dropout=word_dropout,
-        pool=pool,
-    )
-    train_config = TrainConfig(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        schedule=schedule,
-        clip_norm=clip_norm,
-        ema=ema,
-        max_tokens=max_tokens,
-        truncate=truncate,
-        seed=seed,
-        patience=patience,
-        limit=limit,
-        device=device,
-        threads=threads,
-        on_disk=on_disk,
-    )
-    tokenizer_config = TokenizerConfig(vocab_size=vocab_size)
+            return _report(resume_step(resume, display.callbacks()), as_json)
+    configs = configs_from_flags(context.params)  # every flag named like a setting, given or default
     if preset is not None:
         explicit = {key for key in PRESETS.get(preset, {}) if _given(context, key)}
-        apply_preset(preset, (model_config, train_config, tokenizer_config), explicit)
+        apply_preset(preset, configs, explicit)
+    model_config, train_config, _ = configs
     directory = output_directory(name, out_dir, model_config.cell, force)
+    _process_settings(train_config.threads)
     with TrainingDisplay() as display:
-        outcome = train_step(
-            CorpusSettings(corpus, text_column, label_column),
-            model_config,
-            train_config,
-            tokenizer_config,
-            directory,
-            tokenizer,
-            on_stage=display.stage,
-            on_step=display.step,
-            on_epoch=display.epoch,
-        )
+        settings = CorpusSettings(corpus, text_column, label_column)
+        outcome = train_step(settings, *configs, directory, tokenizer, display.callbacks())
     _report(outcome, as_json)
+
+
+def _process_settings(threads: int | None) -> None:
+    """Process-wide settings, made here at the command's entry and never by the library: torch's
+    thread count, and glibc keeping freed tensor memory for reuse (runtime.keep_freed_memory)."""
+    from reviewrnn import runtime
+
+    runtime.set_threads(threads)
+    runtime.keep_freed_memory()
 
 
 def _given(context: typer.Context, name: str) -> bool:
@@ -198,6 +175,11 @@ class TrainingDisplay:
 
     def __exit__(self, *exc):
         self.progress.stop()
+
+    def callbacks(self):
+        from reviewrnn.callbacks import Callbacks
+
+        return Callbacks(self.stage, self.step, self.epoch)
 
     def stage(self, message: str) -> None:
         self.progress.console.print(f"[dim]{message}…[/dim]")

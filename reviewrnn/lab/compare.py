@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from reviewrnn.config import DEFAULT_LENGTH_EDGES
-from reviewrnn.evaluate import difference_interval
+from reviewrnn.metrics import difference_interval
 
 
 @dataclass
@@ -126,6 +126,6 @@ def _short_names(directories: Sequence[Path]) -> list[str]:
 
 
 def _evaluate_with_pipeline(directory: Path, edges: tuple[int, ...], device: str, threads: int | None) -> dict:
-    from reviewrnn.pipeline import evaluate_step
+    from reviewrnn.scoring import evaluate_step
 
     return evaluate_step(directory, None, "test", edges, device, threads)

@@ -16,8 +16,8 @@ import numpy as np
 
 from reviewrnn.data import EncodedSet
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.evaluate import wilson_interval
 from reviewrnn.lab.settings import FILLER_DISTANCES, SYNTHETIC_DISTANCES, SyntheticSettings  # noqa: F401 (re-exported)
+from reviewrnn.metrics import wilson_interval
 
 SPAN_ACCURACY = 0.9
 PREDICT_BATCH = 128
@@ -134,7 +134,7 @@ def _torch_model(loaded):
 def _probabilities(model, ids: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
     import torch
 
-    from reviewrnn.train import predict_probabilities
+    from reviewrnn.scoring import predict_probabilities
 
     encoded = EncodedSet(ids, np.array([len(row) for row in ids]), labels)
     return predict_probabilities(model, encoded, PREDICT_BATCH, torch.device("cpu"))

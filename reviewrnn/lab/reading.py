@@ -7,7 +7,7 @@ expected answer except the verdict, which sorts each finding into 'supports' or 
 
 from __future__ import annotations
 
-from reviewrnn.evaluate import difference_interval
+from reviewrnn.metrics import difference_interval
 
 CELLS = ("rnn", "gru", "lstm")
 

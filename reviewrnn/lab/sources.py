@@ -14,7 +14,7 @@ _SPLITS: dict[tuple, Split] = {}
 
 def model_split(config: RunConfig) -> Split:
     """TRAIN/VALID/TEST of the model's own corpus, by the canonical rule."""
-    from reviewrnn.pipeline import CorpusSettings, read_split
+    from reviewrnn.source import CorpusSettings, read_split
 
     corpus = config.corpus
     key = (corpus.name, corpus.text_column, corpus.label_column, config.train.valid_fraction, *corpus.label_names)

@@ -17,12 +17,12 @@ import hashlib
 import json
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from reviewrnn.callbacks import Callbacks
 from reviewrnn.errors import ReviewRNNError, TrainingDiverged
 from reviewrnn.lab.probe import FILLER_DISTANCES, SyntheticSettings
 
@@ -103,15 +103,6 @@ def run_specs(plan: StudyPlan) -> list[RunSpec]:
     return specs
 
 
-@dataclass
-class Callbacks:
-    """How the study reports progress; the CLI draws them, tests pass nothing."""
-
-    stage: Callable[[str], None] = lambda _: None
-    step: Callable | None = None
-    epoch: Callable | None = None
-
-
 def run_study(
     plan: StudyPlan, out: Path, callbacks: Callbacks | None = None, force: bool = False, charts: bool = True
 ) -> dict:
@@ -182,7 +173,8 @@ def _study_tokenizer(plan: StudyPlan, corpus: dict, out: Path, force: bool, call
     """One tokenizer for every run (trained on TRAIN), so all models read the same tokens."""
     from reviewrnn.artifacts import atomic_write_bytes, atomic_write_json
     from reviewrnn.config import TokenizerConfig
-    from reviewrnn.pipeline import CorpusSettings, tokenize_step
+    from reviewrnn.source import CorpusSettings
+    from reviewrnn.tokenizing import tokenize_step
 
     path, stamp = out / "tokenizer.json", out / "tokenizer.plan.json"
     wanted = {"corpus": corpus, "vocab_size": plan.vocab_size}
@@ -227,8 +219,8 @@ def _train_run(
 ) -> dict:
     """Train one run (or reuse its record), keeping every step's loss and gradient norm."""
     from reviewrnn.lab.clipping import StepRecorder
-    from reviewrnn.pipeline import CorpusSettings
-    from reviewrnn.training import train_step
+    from reviewrnn.runs import train_step
+    from reviewrnn.source import CorpusSettings
 
     model, train, tokenizer_config = _configs(plan, spec)
     identity = {
@@ -250,7 +242,7 @@ def _train_run(
     try:
         train_step(
             CorpusSettings(corpus["spec"]), model, train, tokenizer_config, directory, tokenizer,
-            on_stage=callbacks.stage, on_step=recorder.step, on_epoch=recorder.epoch,
+            callbacks=Callbacks(callbacks.stage, recorder.step, recorder.epoch),
         )  # fmt: skip
     except TrainingDiverged as error:
         if not recorder.losses:

@@ -1,68 +1,34 @@
-"""The steps behind each command: corpus -> tokenizer -> training -> saved model -> evaluation.
+"""Score saved models on a split of a corpus: class probabilities, then the metrics of metrics.py.
 
-Each step takes what it needs as arguments and returns values; the CLI only parses and renders.
+One model also gets MODEL/eval.json; several are scored as an ensemble of their mean probabilities.
 """
 
 from __future__ import annotations
 
-import platform
 import time
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-from tokenizers import Tokenizer
+import numpy as np
 
 from reviewrnn.artifacts import write_eval
-from reviewrnn.config import DEFAULT_LENGTH_EDGES, TokenizerConfig, TrainConfig
-from reviewrnn.corpus import Corpus, Split, load_corpus, split_corpus
+from reviewrnn.config import DEFAULT_LENGTH_EDGES
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.tokenizer import TokenizerReport, describe, train_tokenizer
-
-SPLITS = ("train", "valid", "test")
-PACKAGES = ("reviewrnn", "torch", "tokenizers", "datasets", "numpy", "safetensors")
+from reviewrnn.source import SPLITS, CorpusSettings, open_source
 
 
-@dataclass
-class CorpusSettings:
-    """How to find and read the corpus (`--corpus`, `--text-column`, `--label-column`)."""
+def predict_probabilities(model, encoded, batch_size: int, device) -> np.ndarray:
+    """Class probabilities (N, K) in the set's own order, computed in length-sorted batches."""
+    import torch
 
-    spec: str = "imdb"
-    text_column: str | None = None
-    label_column: str | None = None
+    from reviewrnn.data import iterate_batches
 
-
-def read_split(
-    settings: CorpusSettings, valid_fraction: float, label_names: list[str] | None = None
-) -> tuple[Corpus, Split]:
-    corpus = load_corpus(settings.spec, settings.text_column, settings.label_column, label_names)
-    split = split_corpus(corpus.examples, valid_fraction)
-    for part, size in split.sizes().items():
-        if size == 0 and part != "valid":
-            raise ReviewRNNError(
-                f"{settings.spec}: the {part} split is empty after de-duplication; the corpus needs more reviews"
-            )
-    return corpus, split
-
-
-def tokenize_step(
-    settings: CorpusSettings, tokenizer_config: TokenizerConfig, valid_fraction: float
-) -> tuple[Tokenizer, TokenizerReport]:
-    """Train a tokenizer on TRAIN only and describe it on TRAIN."""
-    _, split = read_split(settings, valid_fraction)
-    started = time.perf_counter()
-    tokenizer = train_tokenizer(split.train.texts, tokenizer_config)
-    return tokenizer, describe(tokenizer, split.train.texts, time.perf_counter() - started)
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    model.eval()
+    output = np.zeros((len(encoded), model.config.num_classes), dtype=np.float64)
+    with torch.inference_mode():
+        for indices, ids, lengths, _ in iterate_batches(encoded, batch_size):
+            logits = model(torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device))  # (B, K)
+            output[indices] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+    return output
 
 
 def evaluate_step(
@@ -90,7 +56,7 @@ def evaluate_step(
 def _score_models(directories, settings, split_name, edges, device_name, threads) -> dict:
     from reviewrnn import runtime
     from reviewrnn.artifacts import load_model
-    from reviewrnn.evaluate import classification_report
+    from reviewrnn.metrics import classification_report
 
     if split_name not in SPLITS:
         raise ReviewRNNError(f"--split must be one of {', '.join(SPLITS)}; got {split_name!r}")
@@ -149,58 +115,12 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     import torch
 
     from reviewrnn.model import RecurrentClassifier
-    from reviewrnn.train import predict_probabilities
 
     config = loaded.config
-    encoded = _encoded_split(settings, split_name, loaded.tokenizer, config)
+    train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
+    source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names)
+    encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
     model = RecurrentClassifier(config.model)
     model.load_state_dict({name: torch.from_numpy(value) for name, value in loaded.weights.items()})
     model.to(device)
     return encoded, predict_probabilities(model, encoded, 256, device)
-
-
-def _encoded_split(settings: CorpusSettings, split_name: str, tokenizer: Tokenizer, config):
-    """One split of the corpus encoded as the model was trained: in memory, or through the Arrow cache."""
-    train = config.train
-    if train.on_disk:
-        from reviewrnn.ondisk import encode_on_disk, load_disk_corpus
-
-        corpus = load_disk_corpus(
-            settings.spec, settings.text_column, settings.label_column, train.valid_fraction, config.corpus.label_names
-        )
-        return encode_on_disk(corpus, corpus.indices(split_name), tokenizer, train.max_tokens, train.truncate)
-    from reviewrnn.data import encode_set
-
-    _, split = read_split(settings, train.valid_fraction, config.corpus.label_names)
-    part = getattr(split, split_name)
-    return encode_set(tokenizer, part.texts, part.labels, train.max_tokens, train.truncate)
-
-
-def corpus_summary(settings: CorpusSettings, valid_fraction: float = TrainConfig.valid_fraction) -> dict:
-    """What `reviewrnn corpus` shows: where it lives, split sizes, class balance, length quantiles in words."""
-    from reviewrnn.fetch import cache_dir
-    from reviewrnn.tokenizer import quantile
-
-    corpus, split = read_split(settings, valid_fraction)
-    parts = {}
-    for name in SPLITS:
-        part = getattr(split, name)
-        words = sorted(len(text.split()) for text in part.texts)
-        counts = [part.labels.count(k) for k in range(len(corpus.label_names))]
-        parts[name] = {
-            "count": len(part),
-            "class_share": [count / max(len(part), 1) for count in counts],
-            "words": {"median": quantile(words, 0.5), "p90": quantile(words, 0.9), "p99": quantile(words, 0.99)},
-        }
-    return {
-        "name": corpus.name,
-        "path": str(corpus.path) if corpus.path else None,
-        "sha256": corpus.sha256,
-        "cache_dir": str(cache_dir()),
-        "rows": len(corpus.examples),
-        "duplicates_dropped": split.duplicates_dropped,
-        "text_column": corpus.text_column,
-        "label_column": corpus.label_column,
-        "label_names": corpus.label_names,
-        "splits": parts,
-    }

@@ -1,4 +1,4 @@
-"""evaluate.py: Wilson intervals, accuracy by length, per-class scores, confusion and log loss."""
+"""metrics.py: Wilson intervals, accuracy by length, per-class scores, confusion and log loss."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reviewrnn.evaluate import LOG_LOSS_FLOOR, accuracy_by_length, classification_report, wilson_interval
+from reviewrnn.metrics import LOG_LOSS_FLOOR, accuracy_by_length, classification_report, wilson_interval
 
 
 @pytest.mark.parametrize(

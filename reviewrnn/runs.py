@@ -7,23 +7,31 @@ Torch is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer
 
 from reviewrnn.artifacts import load_checkpoint, models_root, save_run, training_lock
-from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
+from reviewrnn.callbacks import Callbacks
+from reviewrnn.config import ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
-from reviewrnn.pipeline import CorpusSettings, package_versions, read_split
-from reviewrnn.tokenizer import load_tokenizer, train_tokenizer
+from reviewrnn.source import CorpusSettings, open_source
+from reviewrnn.tokenizer import load_tokenizer
+from reviewrnn.tokenizing import cached_tokenizer
+
+if TYPE_CHECKING:  # runtime imports torch; this module stays cheap to import
+    from reviewrnn.interrupts import StopOnSignals
+    from reviewrnn.runtime import Distributed
+
+PACKAGES = ("reviewrnn", "torch", "tokenizers", "datasets", "numpy", "safetensors")
 
 
 @dataclass
@@ -35,6 +43,17 @@ class TrainOutcome:
     stopped_early: bool
     seconds: float
     is_main: bool = True  # False on torchrun ranks other than 0, which print nothing
+
+
+def package_versions() -> dict[str, str]:
+    """The versions that made a model, saved in its config.json."""
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
 
 
 def output_directory(name: str | None, out: Path | None, cell: str, force: bool) -> Path:
@@ -70,7 +89,7 @@ def prepare_run(
     With `train_config.on_disk` the corpus and its token ids stay in memory-mapped Arrow files.
     """
     on_stage("reading corpus")
-    source = _OnDiskSource(settings, train_config) if train_config.on_disk else _InMemorySource(settings, train_config)
+    source = open_source(settings, train_config.valid_fraction, train_config.on_disk, limit=train_config.limit)
     if tokenizer is None:
         key = {
             "tokenizers": metadata.version("tokenizers"),
@@ -80,97 +99,17 @@ def prepare_run(
             "valid_fraction": train_config.valid_fraction,
             "tokenizer": asdict(tokenizer_config),
         }
-        tokenizer = _cached_tokenizer(key, source.train_texts, tokenizer_config, on_stage, distributed)
+        tokenizer = cached_tokenizer(key, source.train_texts, tokenizer_config, on_stage, distributed)
     on_stage("encoding reviews")
-    train_set, valid_set = source.encode(tokenizer, "train"), source.encode(tokenizer, "valid")
+    train_set, valid_set = (
+        source.encode(tokenizer, part, train_config.max_tokens, train_config.truncate) for part in ("train", "valid")
+    )
     if len(valid_set) == 0:
         raise ReviewRNNError(f"{settings.spec}: no validation reviews; the corpus is too small to train on")
     model_config.vocab_size = tokenizer.get_vocab_size()
     model_config.num_classes = len(source.info.label_names)
     config = RunConfig(model_config, train_config, tokenizer_config, source.info, package_versions())
     return PreparedRun(config, tokenizer, train_set, valid_set)
-
-
-class _InMemorySource:
-    """The corpus as Python lists (corpus.py): simple and fast for anything that fits in RAM."""
-
-    def __init__(self, settings: CorpusSettings, train_config: TrainConfig) -> None:
-        corpus, split = read_split(settings, train_config.valid_fraction)
-        train_part = split.train
-        if train_config.limit:
-            train_part = type(train_part)(
-                train_part.texts[: train_config.limit], train_part.labels[: train_config.limit]
-            )
-        self.parts, self.train_config = {"train": train_part, "valid": split.valid}, train_config
-        self.train_texts = train_part.texts
-        sizes = split.sizes() | {"train_used": len(train_part), "duplicates_dropped": split.duplicates_dropped}
-        self.info = CorpusInfo(
-            corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, corpus.label_names, sizes
-        )
-
-    def encode(self, tokenizer: Tokenizer, part: str):
-        from reviewrnn.data import encode_set
-
-        examples, config = self.parts[part], self.train_config
-        return encode_set(tokenizer, examples.texts, examples.labels, config.max_tokens, config.truncate)
-
-
-class _OnDiskSource:
-    """The corpus as memory-mapped Arrow (ondisk.py): flat memory whatever the corpus size."""
-
-    def __init__(self, settings: CorpusSettings, train_config: TrainConfig) -> None:
-        from reviewrnn.ondisk import TextColumn, load_disk_corpus
-
-        corpus = load_disk_corpus(
-            settings.spec, settings.text_column, settings.label_column, train_config.valid_fraction
-        )
-        self.corpus, self.train_config = corpus, train_config
-        self.rows = {"train": corpus.indices("train", train_config.limit), "valid": corpus.indices("valid")}
-        for part, size in corpus.sizes().items():
-            if size == 0 and part != "valid":
-                raise ReviewRNNError(
-                    f"{settings.spec}: the {part} split is empty after de-duplication; the corpus needs more reviews"
-                )
-        self.train_texts = TextColumn(corpus, self.rows["train"])
-        sizes = corpus.sizes() | {
-            "train_used": len(self.rows["train"]),
-            "duplicates_dropped": corpus.duplicates_dropped,
-        }
-        self.info = CorpusInfo(
-            corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, corpus.label_names, sizes
-        )
-
-    def encode(self, tokenizer: Tokenizer, part: str):
-        from reviewrnn.ondisk import encode_on_disk
-
-        config = self.train_config
-        return encode_on_disk(self.corpus, self.rows[part], tokenizer, config.max_tokens, config.truncate)
-
-
-def _cached_tokenizer(key: dict, texts: list[str], config: TokenizerConfig, on_stage, distributed) -> Tokenizer:
-    """The tokenizer for this corpus and these settings, trained once and then reused from the cache.
-
-    The `tokenizers` WordPiece trainer breaks ties between equally frequent merges in an order that
-    changes from process to process, so training twice can give two vocabularies. Caching it (and
-    giving every torchrun rank rank 0's) makes the same seed and data give the same weights.
-    """
-    from reviewrnn.artifacts import atomic_write_bytes
-    from reviewrnn.fetch import cache_dir
-
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:32]
-    path = cache_dir() / "tokenizers" / f"{digest}.json"
-    text = None
-    if distributed is None or distributed.is_main:
-        if path.is_file():
-            on_stage("loading cached tokenizer")
-            text = load_tokenizer(path).to_str()
-        else:
-            on_stage("training tokenizer")
-            text = train_tokenizer(texts, config).to_str()
-            atomic_write_bytes(path, text.encode("utf-8"))
-    if distributed is not None:
-        text = distributed.share_text(text)
-    return Tokenizer.from_str(text)
 
 
 def train_step(
@@ -180,9 +119,7 @@ def train_step(
     tokenizer_config: TokenizerConfig,
     directory: Path,
     tokenizer_path: Path | None = None,
-    on_stage: Callable[[str], None] = lambda _: None,
-    on_step=None,
-    on_epoch=None,
+    callbacks: Callbacks | None = None,
 ) -> TrainOutcome:
     """Read, tokenize, train and save; the best epoch's weights are what lands in `directory`.
 
@@ -190,22 +127,22 @@ def train_step(
     """
     from reviewrnn.interrupts import StopOnSignals
 
-    main, on_stage, on_step, on_epoch = _main_rank_only(on_stage, on_step, on_epoch)
+    main, callbacks = _main_rank_only(callbacks)
     if tokenizer_path:
-        on_stage("loading tokenizer")
+        callbacks.stage("loading tokenizer")
     tokenizer = load_tokenizer(tokenizer_path) if tokenizer_path else None
     with _lock_if(main, directory), StopOnSignals() as stop, _distributed(train_config.device) as distributed:
-        prepared = prepare_run(settings, model_config, train_config, tokenizer_config, tokenizer, on_stage, distributed)
-        return _run_training(prepared, directory, None, stop, distributed, on_stage, on_step, on_epoch)
+        prepared = prepare_run(
+            settings, model_config, train_config, tokenizer_config, tokenizer, callbacks.stage, distributed
+        )
+        return _train_and_save(prepared, None, _Session(directory, stop, distributed, callbacks))
 
 
-def resume_step(
-    directory: Path, on_stage: Callable[[str], None] = lambda _: None, on_step=None, on_epoch=None
-) -> TrainOutcome:
+def resume_step(directory: Path, callbacks: Callbacks | None = None) -> TrainOutcome:
     """Continue an interrupted run from `directory`/checkpoint with exactly the settings it started with."""
     from reviewrnn.interrupts import StopOnSignals
 
-    main, on_stage, on_step, on_epoch = _main_rank_only(on_stage, on_step, on_epoch)
+    main, callbacks = _main_rank_only(callbacks)
     with _lock_if(main, directory), StopOnSignals() as stop:
         config, tokenizer, state, arrays = load_checkpoint(directory)
         if state.get("done"):
@@ -213,15 +150,24 @@ def resume_step(
         corpus = config.corpus
         settings = CorpusSettings(corpus.name, corpus.text_column, corpus.label_column)
         with _distributed(config.train.device) as distributed:
-            prepared = prepare_run(settings, config.model, config.train, config.tokenizer, tokenizer, on_stage)
+            prepared = prepare_run(settings, config.model, config.train, config.tokenizer, tokenizer, callbacks.stage)
             if prepared.config.corpus.sha256 != corpus.sha256:
                 raise ReviewRNNError(
                     f"{corpus.name}: the corpus changed since this run started (sha256 differs); "
                     "resuming would not reproduce the run"
                 )
             prepared.config = config
-            checkpoint = (state, arrays)
-            return _run_training(prepared, directory, checkpoint, stop, distributed, on_stage, on_step, on_epoch)
+            return _train_and_save(prepared, (state, arrays), _Session(directory, stop, distributed, callbacks))
+
+
+@dataclass
+class _Session:
+    """Where this process trains to, and how it reports and is stopped."""
+
+    directory: Path
+    stop: StopOnSignals  # true once SIGINT/SIGTERM arrived; its exit_code says which
+    distributed: Distributed
+    callbacks: Callbacks
 
 
 @contextlib.contextmanager
@@ -236,46 +182,32 @@ def _distributed(device_name: str):
         runtime.close_distributed(distributed)
 
 
-def _main_rank_only(on_stage, on_step, on_epoch):
+def _main_rank_only(callbacks: Callbacks | None) -> tuple[bool, Callbacks]:
     """(is rank 0, callbacks): other torchrun ranks train silently."""
     if int(os.environ.get("RANK", "0")) == 0:
-        return True, on_stage, on_step, on_epoch
-    return False, lambda _: None, None, None
+        return True, callbacks or Callbacks()
+    return False, Callbacks()
 
 
 def _lock_if(main: bool, directory: Path):
     return training_lock(directory) if main else contextlib.nullcontext()
 
 
-def _run_training(
-    prepared: PreparedRun, directory: Path, checkpoint, stop, distributed, on_stage, on_step, on_epoch
-) -> TrainOutcome:
-    """Train with a checkpoint after every epoch; after SIGINT/SIGTERM (`stop`), save one at the next step and stop."""
-    from reviewrnn import runtime
-
-    started = time.perf_counter()
-    config = prepared.config
-    runtime.set_threads(config.train.threads)
-    runtime.keep_freed_memory()
-    device = runtime.resolve_device(config.train.device)
-    rng = runtime.seed_everything(config.train.seed)
-    return _train_and_save(
-        prepared, directory, checkpoint, stop, on_stage, on_step, on_epoch, device, rng, distributed, started
-    )
-
-
-def _train_and_save(
-    prepared, directory, checkpoint, stop, on_stage, on_step, on_epoch, device, rng, distributed, started
-) -> TrainOutcome:
+def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> TrainOutcome:
+    """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop."""
+    from reviewrnn import messages, runtime
     from reviewrnn.model import RecurrentClassifier
     from reviewrnn.train import Trainer
 
-    config = prepared.config
+    started = time.perf_counter()
+    config, directory, distributed = prepared.config, session.directory, session.distributed
+    device = runtime.resolve_device(config.train.device)
+    rng = runtime.seed_everything(config.train.seed)
     model = RecurrentClassifier(config.model)
     trainer = Trainer(model, prepared.train_set, prepared.valid_set, config.train, device, rng, distributed)
     if checkpoint is not None:
         trainer.restore(*checkpoint)
-        on_stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
+        session.callbacks.stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
     tokenizer_json = prepared.tokenizer.to_str()
 
     def save(current: Trainer) -> None:
@@ -285,29 +217,27 @@ def _train_and_save(
         history = [epoch.to_dict() for epoch in current.state.history]
         save_run(directory, config, tokenizer_json, history, best, current.checkpoint())
 
-    on_stage("training")
-    result = trainer.run(on_step, on_epoch, on_checkpoint=save, should_stop=stop)
+    session.callbacks.stage("training")
+    result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
     if result.interrupted:
         save(trainer)
-        raise TrainingInterrupted(
-            f"stopped at epoch {trainer.state.epoch}, step {trainer.state.step}; checkpoint saved in {directory}"
-            f"; resume with: reviewrnn train --resume {directory}",
-            stop.exit_code,
-        )
+        message = messages.interrupted(trainer.state.epoch, trainer.state.step, directory)
+        raise TrainingInterrupted(message, session.stop.exit_code)
     if result.diverged:
         kept = ""
         if result.best_state is not None:
-            kept = f"; the best epoch ({result.best_epoch}) is saved in {directory}"
+            kept = messages.best_epoch_kept(result.best_epoch, directory)
             if distributed.is_main:
                 _record_diverged_epoch(directory, trainer, result.diverged)
         raise TrainingDiverged(result.diverged + kept)
+    seconds = time.perf_counter() - started
     return TrainOutcome(
         directory,
         config,
         result.best_epoch,
         result.best_valid_accuracy,
         result.stopped_early,
-        time.perf_counter() - started,
+        seconds,
         distributed.is_main,
     )
 

@@ -1,0 +1,136 @@
+"""The file behind a corpus spec, found and checked before any reader opens it: one place for both backends.
+
+'imdb' is fetched once (fetch.py); a local CSV/TSV/JSON(L)/Parquet file must exist, have a known type
+and hold reviews. Both the in-memory reader (corpus.py) and the Arrow one (ondisk.py) start here, so
+a bad file gets the same one-line error whichever path reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from reviewrnn import fetch
+from reviewrnn.errors import ReviewRNNError
+
+READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+HUB_PREFIX = "hub:"
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """A checked corpus file: `name` is what config.json records ('imdb' or the absolute path)."""
+
+    name: str
+    path: Path
+    reader: str  # csv, tsv, json or parquet
+    sha256: str
+
+
+def resolve(spec: str, on_disk: bool = False) -> CorpusFile:
+    """'imdb' or a local file as a checked CorpusFile; Hub ids are read elsewhere (corpus.py), never on disk."""
+    if spec == "imdb":
+        found = CorpusFile("imdb", fetch.imdb_path(), "csv", fetch.IMDB_SHA256)
+    elif spec.startswith(HUB_PREFIX):
+        raise ReviewRNNError(f"{spec}: --on-disk reads local files; save the dataset as Parquet or JSONL first")
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            kinds = (
+                "'imdb' or a CSV/TSV/JSONL/Parquet path"
+                if on_disk
+                else "'imdb', a CSV/TSV/JSONL/Parquet path, or hub:ID"
+            )
+            raise ReviewRNNError(f"{spec}: no such corpus file (use {kinds})")
+        reader = READERS.get(path.suffix.lower())
+        if reader is None:
+            raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
+        found = CorpusFile(str(path.resolve()), path, reader, fetch.sha256_file(path))
+    check_file(found, on_disk)
+    return found
+
+
+def check_file(found: CorpusFile, on_disk: bool = False) -> None:
+    """Catch what the readers would report badly or not at all: an empty file, a broken JSON record
+    (with its line), a header without reviews. A JSON array is read whole, so --on-disk refuses it."""
+    path = found.path
+    if path.stat().st_size == 0:
+        raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
+    if found.reader == "json":
+        if path.suffix.lower() != ".json" or first_byte(path) != b"[":
+            _check_json_lines(path)
+        elif on_disk:
+            raise ReviewRNNError(
+                f"{path}: a JSON array is read whole; for --on-disk save it as JSON Lines (.jsonl), CSV or Parquet"
+            )
+        else:
+            _check_json_array(path)
+    if found.reader in ("csv", "tsv") and not has_data_rows(path):
+        raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
+
+
+def unreadable(found: CorpusFile, error: Exception) -> ReviewRNNError:
+    """One line for a reader's failure: `datasets` wraps pandas/pyarrow errors in many types."""
+    cause = error.__cause__ or error
+    detail = " ".join(str(cause).split())[:200]
+    return ReviewRNNError(f"{found.path}: cannot read as {found.reader.upper()}: {detail}")
+
+
+def quiet_datasets():
+    """`datasets`, without progress bars or its own logging of read failures (we report them as one line)."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
+    return datasets
+
+
+def has_data_rows(path: Path) -> bool:
+    """True when a delimited file has a non-blank line after its header."""
+    with open(path, "rb") as handle:
+        lines = (line for line in handle if line.strip())
+        return next(lines, None) is not None and next(lines, None) is not None
+
+
+def first_byte(path: Path) -> bytes:
+    """The first byte that is not a byte-order mark or whitespace."""
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 16):
+            if rest := block.removeprefix(b"\xef\xbb\xbf").lstrip():
+                return rest[:1]
+    return b""
+
+
+def _check_json_array(path: Path) -> None:
+    """A .json file may hold one array of objects instead of JSON Lines: check it the same way."""
+    try:
+        records = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = f":{error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
+        raise ReviewRNNError(f"{path}{where}: not valid JSON ({error.__class__.__name__}); fix the file") from None
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise ReviewRNNError(f"{path}: record {number} is not a JSON object with text and label fields")
+    if not records:
+        raise ReviewRNNError(f"{path}: no JSON records; a corpus needs at least one review per class")
+
+
+def _check_json_lines(path: Path) -> None:
+    """Find a broken JSON Lines record ourselves, because `datasets` does not name the line."""
+    records = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            records += 1
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise ReviewRNNError(
+                    f"{path}:{number}: not valid JSON ({error.__class__.__name__}); fix or remove that line"
+                ) from None
+            if not isinstance(record, dict):
+                raise ReviewRNNError(f"{path}:{number}: each line must be a JSON object with text and label fields")
+    if not records:
+        raise ReviewRNNError(f"{path}: no JSON records; a corpus needs at least one review per class")

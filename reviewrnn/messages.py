@@ -1,0 +1,28 @@
+"""The one-line texts that tell a user what happened to a run and what to type next, built from plain data.
+
+The training loop reports facts (a Divergence, a step count); the words and the advice live here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reviewrnn.trainstate import Divergence
+
+
+def diverged(divergence: Divergence) -> str:
+    return (
+        f"training diverged at epoch {divergence.epoch}, step {divergence.step} (loss {divergence.loss:.4g}, "
+        f"gradient norm {divergence.grad_norm:.4g}); try a lower --lr or turn clipping on with --clip-norm 1"
+    )
+
+
+def best_epoch_kept(best_epoch: int, directory: Path) -> str:
+    return f"; the best epoch ({best_epoch}) is saved in {directory}"
+
+
+def interrupted(epoch: int, step: int, directory: Path) -> str:
+    return (
+        f"stopped at epoch {epoch}, step {step}; checkpoint saved in {directory}"
+        f"; resume with: reviewrnn train --resume {directory}"
+    )

@@ -1,0 +1,132 @@
+"""Where a command's reviews come from: one corpus source with two backends, in memory or --on-disk.
+
+open_source() is the one place that picks the backend and check_parts() the one empty-split check;
+both backends resolve and check the file in corpusfile.py and split by the same hash rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reviewrnn.config import CorpusInfo, TrainConfig
+from reviewrnn.corpus import Corpus, Examples, Split, load_corpus, split_corpus
+from reviewrnn.errors import ReviewRNNError
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class CorpusSettings:
+    """How to find and read the corpus (`--corpus`, `--text-column`, `--label-column`)."""
+
+    spec: str = "imdb"
+    text_column: str | None = None
+    label_column: str | None = None
+
+
+def read_split(
+    settings: CorpusSettings, valid_fraction: float, label_names: list[str] | None = None
+) -> tuple[Corpus, Split]:
+    """The whole corpus in memory and its canonical split."""
+    corpus = load_corpus(settings.spec, settings.text_column, settings.label_column, label_names)
+    split = split_corpus(corpus.examples, valid_fraction)
+    check_parts(settings.spec, split.sizes())
+    return corpus, split
+
+
+def check_parts(spec: str, sizes: dict[str, int]) -> None:
+    """TRAIN and TEST must keep reviews after de-duplication; an empty VALID is the caller's to judge."""
+    for part, size in sizes.items():
+        if size == 0 and part != "valid":
+            raise ReviewRNNError(
+                f"{spec}: the {part} split is empty after de-duplication; the corpus needs more reviews"
+            )
+
+
+def open_source(
+    settings: CorpusSettings,
+    valid_fraction: float,
+    on_disk: bool = False,
+    label_names: list[str] | None = None,
+    limit: int | None = None,
+) -> InMemorySource | OnDiskSource:
+    """The corpus, split, through the backend a run was trained with; `limit` keeps the first TRAIN reviews."""
+    backend = OnDiskSource if on_disk else InMemorySource
+    return backend(settings, valid_fraction, label_names, limit)
+
+
+class InMemorySource:
+    """The corpus as Python lists (corpus.py): simple and fast for anything that fits in RAM."""
+
+    def __init__(self, settings: CorpusSettings, valid_fraction: float, label_names=None, limit=None) -> None:
+        corpus, split = read_split(settings, valid_fraction, label_names)
+        train = Examples(split.train.texts[:limit], split.train.labels[:limit]) if limit else split.train
+        self.parts = {"train": train, "valid": split.valid, "test": split.test}
+        self.train_texts = train.texts
+        self.info = _info(corpus, split.sizes(), len(train), split.duplicates_dropped)
+
+    def encode(self, tokenizer, part: str, max_tokens: int, keep: str):
+        """One part as a data.EncodedSet: ids truncated to `max_tokens`, keeping the head or the tail."""
+        from reviewrnn.data import encode_set
+
+        examples = self.parts[part]
+        return encode_set(tokenizer, examples.texts, examples.labels, max_tokens, keep)
+
+
+class OnDiskSource:
+    """The corpus as memory-mapped Arrow (ondisk.py): flat memory whatever the corpus size."""
+
+    def __init__(self, settings: CorpusSettings, valid_fraction: float, label_names=None, limit=None) -> None:
+        from reviewrnn.ondisk import TextColumn, load_disk_corpus
+
+        corpus = load_disk_corpus(
+            settings.spec, settings.text_column, settings.label_column, valid_fraction, label_names
+        )
+        check_parts(settings.spec, corpus.sizes())
+        self.corpus = corpus
+        self.rows = {part: corpus.indices(part, limit if part == "train" else None) for part in SPLITS}
+        self.train_texts = TextColumn(corpus, self.rows["train"])
+        self.info = _info(corpus, corpus.sizes(), len(self.rows["train"]), corpus.duplicates_dropped)
+
+    def encode(self, tokenizer, part: str, max_tokens: int, keep: str):
+        """One part as a data.EncodedSet whose ids are read from an Arrow cache file."""
+        from reviewrnn.ondisk import encode_on_disk
+
+        return encode_on_disk(self.corpus, self.rows[part], tokenizer, max_tokens, keep)
+
+
+def _info(corpus, sizes: dict[str, int], train_used: int, duplicates_dropped: int) -> CorpusInfo:
+    """What config.json records about the corpus a run read."""
+    sizes = sizes | {"train_used": train_used, "duplicates_dropped": duplicates_dropped}
+    names = list(corpus.label_names)
+    return CorpusInfo(corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, names, sizes)
+
+
+def corpus_summary(settings: CorpusSettings, valid_fraction: float = TrainConfig.valid_fraction) -> dict:
+    """What `reviewrnn corpus` shows: where it lives, split sizes, class balance, length quantiles in words."""
+    from reviewrnn.fetch import cache_dir
+    from reviewrnn.tokenizer import quantile
+
+    corpus, split = read_split(settings, valid_fraction)
+    parts = {}
+    for name in SPLITS:
+        part = getattr(split, name)
+        words = sorted(len(text.split()) for text in part.texts)
+        counts = [part.labels.count(k) for k in range(len(corpus.label_names))]
+        parts[name] = {
+            "count": len(part),
+            "class_share": [count / max(len(part), 1) for count in counts],
+            "words": {"median": quantile(words, 0.5), "p90": quantile(words, 0.9), "p99": quantile(words, 0.99)},
+        }
+    return {
+        "name": corpus.name,
+        "path": str(corpus.path) if corpus.path else None,
+        "sha256": corpus.sha256,
+        "cache_dir": str(cache_dir()),
+        "rows": len(corpus.examples),
+        "duplicates_dropped": split.duplicates_dropped,
+        "text_column": corpus.text_column,
+        "label_column": corpus.label_column,
+        "label_names": corpus.label_names,
+        "splits": parts,
+    }
