@@ -66,7 +66,7 @@ def check_file(found: CorpusFile, on_disk: bool = False) -> None:
             )
         else:
             _check_json_array(path)
-    if found.reader in ("csv", "tsv") and not has_data_rows(path):
+    if found.reader in ("csv", "tsv") and not has_data_rows(path, "\t" if found.reader == "tsv" else ","):
         raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
 
 
@@ -86,10 +86,15 @@ def quiet_datasets():
     return datasets
 
 
-def has_data_rows(path: Path) -> bool:
-    """True when a delimited file has a non-blank line after its header."""
+def has_data_rows(path: Path, separator: str) -> bool:
+    """True when a delimited file has a non-blank line after its header.
+
+    Blank as pandas reads it: nothing but spaces, tabs and the line end. In a TSV a tab separates
+    fields, so a line of tabs is a row of empty fields (and its empty label is then reported).
+    """
+    blank = b" \t\r\n".replace(separator.encode(), b"")
     with open(path, "rb") as handle:
-        lines = (line for line in handle if line.strip())
+        lines = (line for line in handle if line.strip(blank))
         return next(lines, None) is not None and next(lines, None) is not None
 
 

@@ -1,11 +1,33 @@
 """Exceptions for every failure the user can act on; the CLI turns each into one line on stderr."""
 
+# Line breaks that a value quoted from the user's data (a label, a column name) may hold.
+LINE_BREAKS = str.maketrans(
+    {
+        "\n": "\\n",
+        "\r": "\\r",
+        "\x0b": "\\v",
+        "\x0c": "\\f",
+        "\x85": "\\x85",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+        "\x1c": "\\x1c",
+        "\x1d": "\\x1d",
+        "\x1e": "\\x1e",
+    }
+)
+
 
 class ReviewRNNError(Exception):
-    """A failure with a message that says what went wrong and how to fix it."""
+    """A failure with a message that says what went wrong and how to fix it.
+
+    The message is always one line: line breaks in it (from a quoted label, say) are written as escapes.
+    """
 
     exit_code = 1
     label = "error"  # the word the CLI puts before the message
+
+    def __init__(self, message: str = "", *args):
+        super().__init__(str(message).translate(LINE_BREAKS), *args)
 
 
 class TrainingInterrupted(ReviewRNNError):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_table
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -310,6 +310,8 @@ def expected_labels(labels: list[str]) -> tuple[list[str], list[int]] | str:
 
 @shared_fixtures
 @given(rows=ROWS, suffix=st.sampled_from([".csv", ".tsv", ".jsonl"]))
+@example(rows=[("", "")], suffix=".tsv")  # a line of one tab is a row of empty fields, not a blank line
+@example(rows=[("", "")], suffix=".csv")
 def test_corpus_readers_round_trip_or_one_line_error(tmp_path, rows, suffix):
     path = write_table(tmp_path / f"corpus-{next(written)}{suffix}", rows)  # a new name: no stale datasets cache
     expected = expected_labels([label for _, label in rows])
@@ -339,6 +341,7 @@ def test_corpus_readers_round_trip_or_one_line_error(tmp_path, rows, suffix):
     broken=st.one_of(st.none(), st.integers(0, 8)),
     line_end=st.sampled_from(["\n", "\r\n"]),
 )
+@example(records=[{"label": "0\n0", "text": ""}], broken=None, line_end="\n")  # a label quoted in the error
 def test_jsonl_any_records_read_or_one_line_error(tmp_path, records, broken, line_end):
     lines = [json.dumps(record) for record in records]
     if broken is not None and broken <= len(lines):
