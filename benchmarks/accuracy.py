@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reviewrnn import config as reviewrnn_config
+from reviewrnn import runtime
 from reviewrnn.artifacts import atomic_write_json
 from reviewrnn.config import CELLS, DEFAULT_LENGTH_EDGES, ModelConfig, TokenizerConfig, TrainConfig
 from reviewrnn.corpus import Examples, load_corpus, split_corpus
@@ -286,6 +287,7 @@ def fit_reviewrnn(run: RecurrentRun, tokenizer_path: Path, directory: Path) -> F
     from reviewrnn.predict import load_predictor
     from reviewrnn.runs import train_step
 
+    runtime.set_threads(run.train.threads)  # what `reviewrnn train` sets at its entry, per run here
     seeds = [run.train.seed + k for k in range(run.members)]
     directories = [directory if run.members == 1 else directory / f"seed-{seed}" for seed in seeds]
     outcomes = [
@@ -459,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         "methods": [],
     }
     code = 0
+    runtime.keep_freed_memory()  # as `reviewrnn train` does at its entry
     with tempfile.TemporaryDirectory(prefix="bench-accuracy-") as scratch, limit_threads(args.threads):
         try:
             benchmark(args, Path(scratch), report)
