@@ -118,7 +118,7 @@ def test_filler_probe(sentence_model):
 @pytest.mark.parametrize("protocol", ["per-distance", "mixed"])
 def test_synthetic_probe(protocol):
     settings = SyntheticSettings(
-        distances=(0, 3), train_size=64, valid_size=16, test_per_distance=20, epochs=1, hidden=4, threads=1
+        distances=(0, 3), train_size=64, valid_size=16, test_per_distance=20, epochs=1, hidden=4
     )
     curve = probe_synthetic("rnn", settings, protocol)
     assert [row["distance"] for row in curve.rows] == [0, 3] and curve.rows[0]["count"] == 20

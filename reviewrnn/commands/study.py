@@ -29,10 +29,13 @@ def study(
 
     Example: reviewrnn study --quick --threads 2 && less models/study-quick/REPORT.md
     """
+    from reviewrnn import runtime
     from reviewrnn.artifacts import models_root
     from reviewrnn.commands.train import TrainingDisplay
-    from reviewrnn.lab.study import Callbacks, StudyPlan, run_study
+    from reviewrnn.lab.plan import StudyPlan
+    from reviewrnn.lab.study import Callbacks, run_study
 
+    runtime.set_threads(threads)
     plan = StudyPlan.quick(threads, corpus) if quick else StudyPlan(corpus=corpus, threads=threads)
     target = out_dir or models_root() / ("study-quick" if quick else "study")
     with TrainingDisplay() as display:

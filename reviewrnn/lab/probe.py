@@ -211,7 +211,6 @@ def _train_synthetic(cell: str, task, settings: SyntheticSettings, train: Encode
     from reviewrnn.model import RecurrentClassifier
     from reviewrnn.train import train_model
 
-    runtime.set_threads(settings.threads)
     rng = runtime.seed_everything(settings.seed)
     model_config = ModelConfig(  # every setting spelled out: the tool's defaults may change, the probe must not
         cell=cell,
