@@ -56,10 +56,14 @@ def filler(
     threads: ThreadsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Short reviews a model gets right, then d tokens of neutral sentences from the corpus: accuracy by d.
+    """Short reviews a model gets right, then d tokens of neutral sentences from the corpus: accuracy and memory by d.
 
     The filler is TRAIN sentences whose every token is about as frequent in each class as overall, so
-    it is the same for every model; 'alone' shows how each model reads that filler by itself.
+    it is the same for every model; 'alone' shows how each model reads that filler by itself. A filler
+    that pulls towards one class moves accuracy whatever the model remembers, so 'memory' counts the
+    reviews whose log-odds of their class are higher with the review than with the filler alone. Span:
+    the largest d up to which a column stays at or above 90%; chance: the first d whose 95% interval
+    contains 50%.
 
     Example: reviewrnn probe filler models/rnn models/gru models/lstm --png probe.png
     """

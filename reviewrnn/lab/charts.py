@@ -78,6 +78,9 @@ def probe_chart(curves: list[dict], path: Path, title: str) -> Path:
         high = np.array([row["ci_high"] for row in curve["rows"]])
         (line,) = axis.plot(positions, y, marker="o", label=curve["name"])
         axis.fill_between(positions, low, high, color=line.get_color(), alpha=0.15)
+        if "memory" in curve["rows"][0]:  # the filler probe: the review's own push, the filler's pull taken out
+            memory = [row["memory"]["accuracy"] for row in curve["rows"]]
+            axis.plot(positions, memory, "--", marker=".", color=line.get_color(), label=f"{curve['name']} memory")
     axis.axhline(0.9, color="grey", linestyle="--", linewidth=1)
     axis.axhline(0.5, color="grey", linestyle=":", linewidth=1)
     axis.annotate("90%", (positions[-1], 0.905), ha="right")

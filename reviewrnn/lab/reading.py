@@ -108,6 +108,27 @@ def _chance(curve: dict) -> str:
     return f"at chance from d={curve['chance']}"
 
 
+def fall_split(curve: dict) -> str:
+    """How much of the accuracy's fall to the last distance was memory lost, how much the filler's own pull."""
+    first, last = curve["rows"][0], curve["rows"][-1]
+    if "memory" not in last or first is last:
+        return ""
+    kept = last["memory"]["accuracy"]
+    fall, memory = (first["accuracy"] - last["accuracy"]) * 100, (first["accuracy"] - kept) * 100
+    pull = fall - memory
+    share = f" ({pull / fall:.0%} of the fall)" if fall > 0 and pull > 0 else ""
+    words = (
+        f"{pull:.1f} are the filler's own pull{share}"
+        if pull >= 0
+        else f"the filler's pull, far from adding to it, kept {-pull:.1f} more points right"
+    )
+    return (
+        f"From d={first['distance']} to d={last['distance']} accuracy falls {fall:.1f} points; with the filler's pull "
+        f"taken out, {pct(kept)} of the reviews still push towards their class, so {memory:.1f} points are memory "
+        f"lost and {words}."
+    )
+
+
 def filler_findings(results: dict) -> list[str]:
     filler = results.get("filler", {})
     if filler.get("skipped"):
@@ -115,6 +136,12 @@ def filler_findings(results: dict) -> list[str]:
     found = []
     for curve in filler.get("curves", []):
         text = f"**{curve['name']}** stays at or above 90% {_span(curve)} and is {_chance(curve)}."
+        if "memory" in curve["rows"][0]:
+            memory = {"span": curve["memory_span"], "chance": curve["memory_chance"]}
+            memory["rows"] = [{"distance": r["distance"], "accuracy": r["memory"]["accuracy"]} for r in curve["rows"]]
+            text += f" With the filler's pull taken out (memory) it stays at or above 90% {_span(memory)} "
+            text += f"and is {_chance(memory)}. "
+            text += fall_split(curve)
         alone = curve["rows"][-1].get("filler_alone") or {}
         if alone and max(alone.values()) > 0.6:
             label, p = max(alone.items(), key=lambda item: item[1])
@@ -122,8 +149,9 @@ def filler_findings(results: dict) -> list[str]:
             label = names[int(label)] if int(label) < len(names) else label
             text += (
                 f" The filler by itself pulls it towards {label} (mean probability {p:.2f} at "
-                f"d={curve['rows'][-1]['distance']}), so part of this drop is the filler read as evidence."
+                f"d={curve['rows'][-1]['distance']})"
             )
+            text += "." if "memory" in curve["rows"][0] else ", so part of this drop is the filler read as evidence."
         found.append(text)
     if found:
         curve = filler["curves"][0]

@@ -144,9 +144,12 @@ def probe_sections(results: dict, charts: dict[str, str]) -> list[str]:
         "### (a) Filler: short reviews + d neutral tokens",
         "Short TEST reviews each model classifies correctly (half of each class), followed by d tokens of "
         "neutral text: TRAIN sentences whose every token is about as frequent in each class as overall (within "
-        "25%). Cells: accuracy (p: mean probability of the true class; alone: the model's largest mean class "
-        "probability for the filler by itself, 0.50 = neutral to it). Span: the largest d up to which accuracy "
-        "stays at or above 90%; chance from: the first d whose 95% interval contains 50%.",
+        "25%). That filler is neutral by the corpus, not to each model: read alone it may pull a model towards "
+        "one class, which keeps that class's reviews right and outvotes the other's whatever the model "
+        "remembers. So each model has two columns: accuracy, and memory: the share of reviews whose log-odds of "
+        "their class are higher with the review than with the same filler alone (the filler's own pull "
+        "cancels; 50% = forgotten). Span: the largest d up to which the column stays at or above 90%; chance "
+        "from: the first d whose 95% interval contains 50%.",
         chart(charts, "probe-filler", "filler probe"),
     ]
     curves = results["filler"]["curves"]

@@ -114,16 +114,33 @@ def clipping_table(runs: list[dict]) -> Table:
 
 
 def probe_table(curves: list[dict], title: str) -> Table:
-    """Distances down, models or cells across: accuracy, mean probability of the true class, span and chance."""
+    """Distances down, models or cells across: accuracy (and for the filler probe, memory), span and chance."""
+    memory = all(_has_memory(curve) for curve in curves)
+    columns, span, chance = [Column("d")], [Cell("span ≥90%")], [Cell("chance from")]
+    for curve in curves:
+        columns.append(Column(curve["name"]))
+        span.append(_distance_cell(curve["span"], "none"))
+        chance.append(_distance_cell(curve["chance"], "-"))
+        if memory:
+            columns.append(Column(f"{curve['name']} memory"))
+            span.append(_distance_cell(curve["memory_span"], "none"))
+            chance.append(_distance_cell(curve["memory_chance"], "-"))
     rows = []
     for index, distance in enumerate(row["distance"] for row in curves[0]["rows"]):
-        rows.append([Cell(str(distance)), *(_probe_cell(curve["rows"][index]) for curve in curves)])
-    footer = [
-        [Cell("span ≥90%"), *(Cell(str(c["span"]) if c["span"] is not None else "none") for c in curves)],
-        [Cell("chance from"), *(Cell(str(c["chance"])) if c["chance"] is not None else MISSING for c in curves)],
-    ]
-    columns = [Column("d"), *(Column(curve["name"]) for curve in curves)]
-    return Table(title, columns, rows, footer, [probe_caption(curves[0]["kind"])])
+        cells = [Cell(str(distance))]
+        for curve in curves:
+            row = curve["rows"][index]
+            cells += [_probe_cell(row), _memory_cell(row["memory"])] if memory else [_probe_cell(row)]
+        rows.append(cells)
+    return Table(title, columns, rows, [span, chance], [probe_caption(curves[0]["kind"], memory)])
+
+
+def _has_memory(curve: dict) -> bool:
+    return bool(curve["rows"]) and "memory" in curve["rows"][0]
+
+
+def _distance_cell(distance: int | None, otherwise: str) -> Cell:
+    return Cell(str(distance)) if distance is not None else Cell(otherwise, style="dim" if otherwise == "-" else "")
 
 
 def _probe_cell(row: dict) -> Cell:
@@ -134,10 +151,24 @@ def _probe_cell(row: dict) -> Cell:
     return Cell(f"{row['accuracy']:.1%}", detail, strong=row["accuracy"] >= STRONG_ACCURACY)
 
 
-def probe_caption(kind: str) -> str:
-    if kind == "filler":
-        return (
-            "accuracy (bold: ≥90%); p: mean probability of the true class; alone: the largest mean class "
-            "probability the model gives the filler by itself (0.50 = neutral to it)"
+def _memory_cell(memory: dict) -> Cell:
+    kept = f"kept {memory['kept']:.0%}" if memory["kept"] is not None else ""
+    return Cell(f"{memory['accuracy']:.1%}", kept, strong=memory["accuracy"] >= STRONG_ACCURACY)
+
+
+def probe_caption(kind: str, memory: bool = False) -> str:
+    if kind != "filler":
+        return "accuracy (bold: ≥90%); p: mean probability of the true class; chance = 50%"
+    caption = (
+        "accuracy (bold: ≥90%); p: mean probability of the true class; alone: the largest mean class "
+        "probability the model gives the filler by itself (0.50 = neutral to it)"
+    )
+    if memory:
+        caption += (
+            ". memory: share of reviews that still push the model towards their class once the filler's own "
+            "pull is taken out (log-odds of the true class with review + filler minus with the filler alone > 0); "
+            "what a filler neutral to this model would leave right. kept: that push as a share of the review's "
+            "push with no filler. span: the largest d up to which the column stays ≥90%; chance from: the first "
+            "d whose 95% interval contains 50%"
         )
-    return "accuracy (bold: ≥90%); p: mean probability of the true class; chance = 50%"
+    return caption
