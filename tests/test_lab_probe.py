@@ -24,6 +24,7 @@ from reviewrnn.lab.probe import (
     probe_synthetic,
     probe_with_filler,
 )
+from reviewrnn.lab.reading import filler_findings
 from reviewrnn.lab.synthetic import FIRST_NEUTRAL, POLARITY, SyntheticTask, make_set
 
 
@@ -151,6 +152,17 @@ def test_a_model_that_remembers_perfectly_gets_the_full_span_under_a_filler_that
     # the old figure is fooled: class 0 is outvoted, class 1 kept right by the filler alone
     assert probe.span == 64 and probe.rows[-1]["accuracy"] == 0.5 and probe.rows[-1]["per_class"] == {0: 0.0, 1: 1.0}
     assert probe.rows[-1]["filler_alone"][1] == pytest.approx(1 / (1 + np.exp(-20.48)))
+    assert probe.rows[-1]["memory"]["kept_per_class"] == {0: pytest.approx(1.0), 1: pytest.approx(1.0)}
+    settings = {"label_names": ["negative", "positive"], "max_tokens": 2000}
+    [reading] = filler_findings({"filler": {"curves": [probe.to_dict() | {"settings": settings}]}})
+    assert "accuracy falls 50.0 points" in reading and "0.0 points are memory lost and 50.0 are the filler's" in reading
+
+
+def test_a_filler_that_masks_the_reviews_saying_what_it_says_shows_in_kept_per_class():
+    # saturating: the review and the filler drive the same class-1 feature, which cannot exceed 4
+    probe = constructed_probe(lambda review, fill: min(4.0, max(review, 0.0) + 0.02 * fill) + min(review, 0.0))
+    kept = probe.rows[-1]["memory"]["kept_per_class"]
+    assert kept[0] == pytest.approx(1.0) and kept[1] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_kept_is_the_share_of_the_review_evidence_left():

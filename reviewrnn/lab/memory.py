@@ -16,7 +16,13 @@ Rules, the same as for accuracy so the two columns compare: memory(d) is the sha
 evidence(d) is > 0 (ties count half): the share a filler neutral to this model would leave right.
 Its span is the largest d up to which memory stays >= SPAN_ACCURACY all the way; it is at chance
 from the first d whose 95% Wilson interval contains 50% (a review forgotten pushes either way by
-noise). `kept` is the mean evidence(d) as a share of the mean evidence with no filler.
+noise). `kept` is the mean evidence(d) as a share of the mean evidence with no filler, over all
+reviews and per class.
+
+The cancelling is exact only where the filler's and the review's log-odds add up. Where they share
+features that saturate (max pooling, a gate already open), a review that says what the filler says
+adds little on top of it: evidence then understates memory for the class the filler favours, which
+`kept_per_class` shows. Memory is then a lower bound for that class.
 """
 
 from __future__ import annotations
@@ -53,9 +59,14 @@ def memory_row(evidence: np.ndarray, base: np.ndarray, labels: np.ndarray) -> di
         "ci_low": low,
         "ci_high": high,
         "evidence": float(evidence.mean()),
-        "kept": float(evidence.mean() / base.mean()) if base.mean() > 0 else None,
+        "kept": _share(evidence, base),
         "per_class": {int(k): float(evidence[labels == k].mean()) for k in np.unique(labels)},
+        "kept_per_class": {int(k): _share(evidence[labels == k], base[labels == k]) for k in np.unique(labels)},
     }
+
+
+def _share(evidence: np.ndarray, base: np.ndarray) -> float | None:
+    return float(evidence.mean() / base.mean()) if base.mean() > 0 else None
 
 
 def memory_rows(rows: list[dict]) -> list[dict]:

@@ -129,6 +129,23 @@ def fall_split(curve: dict) -> str:
     )
 
 
+def kept_by_class(curve: dict) -> str:
+    """Per class, the review's push left at the last distance; uneven shares point at the filler's features."""
+    last = curve["rows"][-1]
+    kept = {int(k): v for k, v in last["memory"].get("kept_per_class", {}).items() if v is not None}
+    if len(kept) < 2:
+        return ""
+    names = curve["settings"].get("label_names") or [str(k) for k in sorted(kept)]
+    listed = ", ".join(f"{names[k] if k < len(names) else k} {share:.0%}" for k, share in sorted(kept.items()))
+    text = f" At d={last['distance']} the reviews keep this share of their own push, by class: {listed}."
+    if max(kept.values()) - min(kept.values()) > 0.3:
+        text += (
+            " So uneven a split means the filler masks the reviews that say what it says (their features are "
+            "already driven by the filler), which the measure counts as memory lost: a lower bound for that class."
+        )
+    return text
+
+
 def filler_findings(results: dict) -> list[str]:
     filler = results.get("filler", {})
     if filler.get("skipped"):
@@ -141,7 +158,7 @@ def filler_findings(results: dict) -> list[str]:
             memory["rows"] = [{"distance": r["distance"], "accuracy": r["memory"]["accuracy"]} for r in curve["rows"]]
             text += f" With the filler's pull taken out (memory) it stays at or above 90% {_span(memory)} "
             text += f"and is {_chance(memory)}. "
-            text += fall_split(curve)
+            text += fall_split(curve) + kept_by_class(curve)
         alone = curve["rows"][-1].get("filler_alone") or {}
         if alone and max(alone.values()) > 0.6:
             label, p = max(alone.items(), key=lambda item: item[1])
