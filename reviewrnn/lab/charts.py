@@ -87,7 +87,7 @@ def probe_chart(curves: list[dict], path: Path, title: str) -> Path:
     axis.annotate("chance", (positions[-1], 0.505), ha="right")
     axis.set_xticks(positions, [str(row["distance"]) for row in distances])
     axis.set_xlabel("distance d from the evidence to the end (tokens)")
-    axis.set_ylabel("accuracy")
+    axis.set_ylabel("accuracy (dashed: memory)" if "memory" in distances[0] else "accuracy")
     axis.set_ylim(0.3, 1.02)
     axis.set_title(title)
     axis.grid(alpha=0.3)

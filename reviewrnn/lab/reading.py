@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from reviewrnn.evaluate import difference_interval
 from reviewrnn.lab.plan import CELL_RUNS, LENGTH_GROUPS, PROBED_RUNS
-from reviewrnn.lab.tables import points
+from reviewrnn.lab.tables import points, share
 from reviewrnn.render import bucket_name
 
 
@@ -109,21 +109,30 @@ def _chance(curve: dict) -> str:
 
 
 def fall_split(curve: dict) -> str:
-    """How much of the accuracy's fall to the last distance was memory lost, how much the filler's own pull."""
-    first, last = curve["rows"][0], curve["rows"][-1]
-    if "memory" not in last or first is last:
+    """How much of the accuracy's fall was memory lost and how much the filler's own pull: at the last
+    distance, and also where the two differ most when that is elsewhere."""
+    rows = curve["rows"]
+    if len(rows) < 2 or "memory" not in rows[-1]:
         return ""
-    kept = last["memory"]["accuracy"]
-    fall, memory = (first["accuracy"] - last["accuracy"]) * 100, (first["accuracy"] - kept) * 100
+    widest = max(rows[1:], key=lambda row: row["memory"]["accuracy"] - row["accuracy"])
+    text = "From " + _split_at(rows[0], rows[-1])
+    if widest is not rows[-1] and widest["memory"]["accuracy"] - widest["accuracy"] > 0.05:
+        text += f" The filler's pull weighs most at d={widest['distance']}: from " + _split_at(rows[0], widest)
+    return text
+
+
+def _split_at(first: dict, row: dict) -> str:
+    kept = row["memory"]["accuracy"]
+    fall, memory = (first["accuracy"] - row["accuracy"]) * 100, (first["accuracy"] - kept) * 100
     pull = fall - memory
-    share = f" ({pull / fall:.0%} of the fall)" if fall > 0 and pull > 0 else ""
+    part = f" ({pull / fall:.0%} of the fall)" if fall > 0 and pull > 0 else ""
     words = (
-        f"{pull:.1f} are the filler's own pull{share}"
+        f"{pull:.1f} are the filler's own pull{part}"
         if pull >= 0
         else f"the filler's pull, far from adding to it, kept {-pull:.1f} more points right"
     )
     return (
-        f"From d={first['distance']} to d={last['distance']} accuracy falls {fall:.1f} points; with the filler's pull "
+        f"d={first['distance']} to d={row['distance']} accuracy falls {fall:.1f} points; with the filler's pull "
         f"taken out, {pct(kept)} of the reviews still push towards their class, so {memory:.1f} points are memory "
         f"lost and {words}."
     )
@@ -136,7 +145,7 @@ def kept_by_class(curve: dict) -> str:
     if len(kept) < 2:
         return ""
     names = curve["settings"].get("label_names") or [str(k) for k in sorted(kept)]
-    listed = ", ".join(f"{names[k] if k < len(names) else k} {share:.0%}" for k, share in sorted(kept.items()))
+    listed = ", ".join(f"{names[k] if k < len(names) else k} {share(part)}" for k, part in sorted(kept.items()))
     text = f" At d={last['distance']} the reviews keep this share of their own push, by class: {listed}."
     if max(kept.values()) - min(kept.values()) > 0.3:
         text += (

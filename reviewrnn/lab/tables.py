@@ -135,6 +135,11 @@ def probe_table(curves: list[dict], title: str) -> Table:
     return Table(title, columns, rows, [span, chance], [probe_caption(curves[0]["kind"], memory)])
 
 
+def share(value: float) -> str:
+    """A whole percentage, with no '-0%' for a share a hair below zero."""
+    return f"{round(value, 2) + 0.0:.0%}"
+
+
 def _has_memory(curve: dict) -> bool:
     return bool(curve["rows"]) and "memory" in curve["rows"][0]
 
@@ -152,7 +157,7 @@ def _probe_cell(row: dict) -> Cell:
 
 
 def _memory_cell(memory: dict) -> Cell:
-    kept = f"kept {memory['kept']:.0%}" if memory["kept"] is not None else ""
+    kept = f"kept {share(memory['kept'])}" if memory["kept"] is not None else ""
     return Cell(f"{memory['accuracy']:.1%}", kept, strong=memory["accuracy"] >= STRONG_ACCURACY)
 
 
