@@ -149,7 +149,7 @@ def kept_by_class(curve: dict) -> str:
     text = f" At d={last['distance']} the reviews keep this share of their own push, by class: {listed}."
     if max(kept.values()) - min(kept.values()) > 0.3:
         text += (
-            " So uneven a split means the filler masks the reviews that say what it says (their features are "
+            " So uneven a split suggests the filler masks the reviews that say what it says (their features are "
             "already driven by the filler), which the measure counts as memory lost: a lower bound for that class."
         )
     return text
