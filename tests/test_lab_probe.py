@@ -13,14 +13,18 @@ from labdata import sentence_reviews
 from typer.testing import CliRunner
 
 from reviewrnn.cli import app
+from reviewrnn.lab import probe
 from reviewrnn.lab.filler import filler_sequences, neutral_sentences, split_sentences, token_leaning
+from reviewrnn.lab.memory import true_log_odds
 from reviewrnn.lab.probe import (
     SyntheticSettings,
     chance_distance,
+    filler_rows,
     memory_span,
     probe_synthetic,
     probe_with_filler,
 )
+from reviewrnn.lab.reading import filler_findings
 from reviewrnn.lab.synthetic import FIRST_NEUTRAL, POLARITY, SyntheticTask, make_set
 
 
@@ -100,6 +104,82 @@ def test_span_and_chance():
     assert memory_span([row(0, 0.6, 0.5, 0.7)]) is None and chance_distance(rows[:2], 0.5) is None
 
 
+# --- the memory measure on constructed models -----------------------------------------------------------
+
+POLAR_TOKENS, FILLER_FROM = (1, 2), 10  # review token 1 says class 0, 2 says class 1; filler ids are >= 10
+DISTANCES = (0, 16, 64, 256, 1024)
+
+
+def constructed_probe(log_odds_of_class_1, distances=DISTANCES, count=40):
+    """The filler probe's rows for a model given as log-odds of class 1 from (review's own log-odds, filler count)."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(count) % 2
+    reviews = [np.array([3, POLAR_TOKENS[label], 4]) for label in labels]
+    fillers = [rng.integers(FILLER_FROM, FILLER_FROM + 4, size=max(distances)) for _ in labels]
+
+    def score(sequences):
+        z = []
+        for ids in sequences:
+            review = 4.0 * ((POLAR_TOKENS[1] in ids) - (POLAR_TOKENS[0] in ids))  # +-4, or 0 for the filler alone
+            z.append(log_odds_of_class_1(review, int((ids >= FILLER_FROM).sum())))
+        z = np.asarray(z, dtype=float)
+        return np.stack([-np.logaddexp(0, z), -np.logaddexp(0, -z)], axis=1)  # (N, 2) log-probabilities
+
+    rows = filler_rows(score, reviews, labels, fillers, distances)
+    return probe.curve("constructed", "filler", rows, 2, {})
+
+
+@pytest.mark.parametrize(
+    "pull",
+    [lambda n: 0.0, lambda n: 3.0, lambda n: -3.0, lambda n: 0.02 * n, lambda n: -0.02 * n],
+    ids=["no pull", "towards 1", "towards 0", "growing towards 1", "growing towards 0"],
+)
+def test_a_model_that_ignores_the_review_has_memory_span_0_whatever_the_filler_says(pull):
+    # reads the review only when nothing follows it; once there is filler, only the filler counts
+    probe = constructed_probe(lambda review, fill: pull(fill) if fill else review)
+    assert probe.memory_span == 0 and probe.memory_chance == DISTANCES[1]
+    for row in probe.rows[1:]:
+        assert row["memory"]["accuracy"] == 0.5 and row["memory"]["evidence"] == 0.0 and row["memory"]["kept"] == 0
+    assert probe.rows[0]["memory"]["accuracy"] == 1.0
+
+
+def test_a_model_that_remembers_perfectly_gets_the_full_span_under_a_filler_that_outvotes_it():
+    probe = constructed_probe(lambda review, fill: review + 0.02 * fill)  # the filler alone reaches 0.02 * 1024 = 20
+    assert probe.memory_span == DISTANCES[-1] and probe.memory_chance is None
+    for row in probe.rows:
+        assert row["memory"]["accuracy"] == 1.0 and row["memory"]["kept"] == pytest.approx(1.0)
+        assert row["memory"]["per_class"] == {0: pytest.approx(4.0), 1: pytest.approx(4.0)}
+    # the old figure is fooled: class 0 is outvoted, class 1 kept right by the filler alone
+    assert probe.span == 64 and probe.rows[-1]["accuracy"] == 0.5 and probe.rows[-1]["per_class"] == {0: 0.0, 1: 1.0}
+    assert probe.rows[-1]["filler_alone"][1] == pytest.approx(1 / (1 + np.exp(-20.48)))
+    assert probe.rows[-1]["memory"]["kept_per_class"] == {0: pytest.approx(1.0), 1: pytest.approx(1.0)}
+    settings = {"label_names": ["negative", "positive"], "max_tokens": 2000}
+    [reading] = filler_findings({"filler": {"curves": [probe.to_dict() | {"settings": settings}]}})
+    assert "accuracy falls 50.0 points" in reading and "0.0 points are memory lost and 50.0 are the filler's" in reading
+
+
+def test_a_filler_that_masks_the_reviews_saying_what_it_says_shows_in_kept_per_class():
+    # saturating: the review and the filler drive the same class-1 feature, which cannot exceed 4
+    probe = constructed_probe(lambda review, fill: min(4.0, max(review, 0.0) + 0.02 * fill) + min(review, 0.0))
+    kept = probe.rows[-1]["memory"]["kept_per_class"]
+    assert kept[0] == pytest.approx(1.0) and kept[1] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_kept_is_the_share_of_the_review_evidence_left():
+    probe = constructed_probe(lambda review, fill: review * np.exp(-fill / 64) + 1.5)
+    kept = [row["memory"]["kept"] for row in probe.rows]
+    np.testing.assert_allclose(kept, np.exp(-np.array(DISTANCES) / 64), rtol=1e-6, atol=1e-9)
+
+
+def test_true_log_odds_by_hand():
+    p = np.array([[0.7, 0.2, 0.1], [1e-30, 0.5, 0.5]])
+    got = true_log_odds(np.log(p), np.array([0, 1]))
+    np.testing.assert_allclose(got, [np.log(0.7 / 0.3), np.log(0.5 / 0.5)], atol=1e-12)
+    confident = np.log(np.array([[1 - 1e-20, 1e-20]]))  # 1 - p underflows in float64; the log-odds do not
+    assert true_log_odds(np.array([[0.0, -46.0]]), np.array([0]))[0] == pytest.approx(46.0, abs=1e-6)
+    assert np.isfinite(true_log_odds(confident, np.array([1]))).all()
+
+
 # --- the probes ---------------------------------------------------------------------------------------
 
 
@@ -111,6 +191,8 @@ def test_filler_probe(sentence_model):
     assert first["per_class"] == {0: 1.0, 1: 1.0}  # 20 of each class, all right by construction
     assert set(curve.rows[1]["filler_alone"]) == {0, 1} and curve.rows[-1]["longer_than_trained"] == 1.0
     assert curve.kind == "filler" and curve.span is not None and curve.settings["neutral_sentences"] > 100
+    assert first["memory"]["accuracy"] == 1.0 and first["memory"]["kept"] == 1.0
+    assert curve.memory_span is not None and set(curve.rows[1]["memory"]["per_class"]) == {0, 1}
     again = probe_with_filler(sentence_model, (0, 8, 40, 100), reviews=40, short_max=30)
     assert again.to_dict() == curve.to_dict()  # seeded
 
@@ -118,7 +200,7 @@ def test_filler_probe(sentence_model):
 @pytest.mark.parametrize("protocol", ["per-distance", "mixed"])
 def test_synthetic_probe(protocol):
     settings = SyntheticSettings(
-        distances=(0, 3), train_size=64, valid_size=16, test_per_distance=20, epochs=1, hidden=4, threads=1
+        distances=(0, 3), train_size=64, valid_size=16, test_per_distance=20, epochs=1, hidden=4
     )
     curve = probe_synthetic("rnn", settings, protocol)
     assert [row["distance"] for row in curve.rows] == [0, 3] and curve.rows[0]["count"] == 20
@@ -133,7 +215,8 @@ def test_probe_cli(sentence_model, tmp_path):
     [curve] = json.loads(runner.invoke(app, [*args, "--json", "--threads", "1"]).stdout)
     assert curve["name"] == "sentence-gru" and [r["distance"] for r in curve["rows"]] == [0, 20]
     human = runner.invoke(app, args)
-    assert human.exit_code == 0 and "span ≥90%" in human.stdout and "alone" in human.stderr
+    assert human.exit_code == 0 and "span ≥90%" in human.stdout and "sentence-gru memory" in human.stdout
+    assert "alone" in human.stderr and "memory" in human.stderr
     tiny = ["--distances", "0,2", "--train-size", "32", "--epochs", "1", "--hidden", "4", "--threads", "1"]
     result = runner.invoke(app, ["probe", "synthetic", "--cell", "rnn", "--cell", "lstm", *tiny, "--json"])
     assert [c["name"] for c in json.loads(result.stdout)] == ["rnn", "lstm"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from reviewrnn.lab.reading import change, verdict
+from reviewrnn.lab.reading import change
+from reviewrnn.lab.verdict import verdict
 
 
 def gap(difference, low, high):

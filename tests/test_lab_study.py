@@ -10,8 +10,9 @@ from labdata import sentence_reviews
 from typer.testing import CliRunner
 
 from reviewrnn.cli import app
+from reviewrnn.lab.plan import StudyPlan, run_specs
 from reviewrnn.lab.probe import SyntheticSettings
-from reviewrnn.lab.study import StudyPlan, run_specs, run_study
+from reviewrnn.lab.study import run_study
 
 
 def tiny_plan(corpus) -> StudyPlan:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
-from reviewrnn.commands.lab_options import PngOption, require_charts
+from reviewrnn.commands.lab_options import PngOption, require_charts, show_table
 
 
 @friendly_errors
@@ -28,18 +28,18 @@ def clipping(
       reviewrnn clipping models/rnn-noclip models/rnn-clip1 --png clipping.png
     """
     from reviewrnn.lab.clipping import run_from_model
-    from reviewrnn.lab.render import clipping_table
+    from reviewrnn.lab.tables import clipping_table
 
     missing = [path for path in models if not path.is_dir()]
     if missing:
         raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
     require_charts(png)
-    runs = [run_from_model(model) for model in models]
+    runs = [run_from_model(model).to_dict() for model in models]
     if png:
         from reviewrnn.lab.charts import clipping_chart
 
         err.print(f"saved {clipping_chart(runs, png)}")
     if as_json:
-        out.print_json(json.dumps([run.to_dict() for run in runs]))
+        out.print_json(json.dumps(runs))
         return
-    out.print(clipping_table(runs))
+    show_table(clipping_table(runs))

@@ -10,7 +10,7 @@ import typer
 
 from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
 from reviewrnn.commands.evaluate import parse_edges
-from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts
+from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts, show_table
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, Device
 
 
@@ -34,19 +34,19 @@ def compare(
     Example: reviewrnn compare models/rnn models/gru models/lstm --png by-length.png
     """
     from reviewrnn.lab.compare import compare_models
-    from reviewrnn.lab.render import compare_table, gap_table
+    from reviewrnn.lab.tables import gap_table, length_table
 
     missing = [path for path in models if not path.is_dir()]
     if missing:
         raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
     require_charts(png)
-    results = compare_models(models, parse_edges(edges), device, threads)
+    results = [result.to_dict() for result in compare_models(models, parse_edges(edges), device, threads)]
     if png:
         from reviewrnn.lab.charts import length_chart
 
         err.print(f"saved {length_chart(results, png)}")
     if as_json:
-        out.print_json(json.dumps([result.to_dict() for result in results]))
+        out.print_json(json.dumps(results))
         return
-    out.print(compare_table(results))
-    out.print(gap_table(results))
+    show_table(length_table(results))
+    show_table(gap_table(results))

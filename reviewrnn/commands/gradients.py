@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
-from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts
+from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts, show_table
 
 
 @friendly_errors
@@ -33,19 +33,19 @@ def gradients(
     """
     from reviewrnn import runtime
     from reviewrnn.lab.gradients import measure_model
-    from reviewrnn.lab.render import gradient_table
+    from reviewrnn.lab.tables import gradient_table
 
     missing = [path for path in models if not path.is_dir()]
     if missing:
         raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
     require_charts(png)
     runtime.set_threads(threads)
-    flows = [flow for model in models for flow in measure_model(model, reviews, length, seed)]
+    flows = [flow.to_dict() for model in models for flow in measure_model(model, reviews, length, seed)]
     if png:
         from reviewrnn.lab.charts import gradient_chart
 
         err.print(f"saved {gradient_chart(flows, png)}")
     if as_json:
-        out.print_json(json.dumps([flow.to_dict() for flow in flows]))
+        out.print_json(json.dumps(flows))
         return
-    out.print(gradient_table(flows))
+    show_table(gradient_table(flows))

@@ -1,4 +1,4 @@
-"""What the lab commands (compare, probe, gradients, clipping, study) share: options and the chart check."""
+"""What the lab commands (compare, probe, gradients, clipping, study) share: options, the chart check, tables."""
 
 from __future__ import annotations
 
@@ -18,3 +18,13 @@ def require_charts(png: Path | None) -> None:
         from reviewrnn.lab.charts import pyplot
 
         pyplot()
+
+
+def show_table(table) -> None:
+    """A lab table (lab/rows.py) on stdout, its notes dim on stderr."""
+    from reviewrnn.commands.common import err, out
+    from reviewrnn.lab.rows import to_rich
+
+    out.print(to_rich(table))
+    for note in table.notes:
+        err.print(note, style="dim")

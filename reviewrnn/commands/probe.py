@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
-from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts
+from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts, show_table
 from reviewrnn.config import CELLS
 from reviewrnn.lab.settings import FILLER_DISTANCES, SYNTHETIC_DISTANCES, SyntheticSettings
 
@@ -31,18 +31,17 @@ def parse_distances(value: str) -> tuple[int, ...]:
     return distances
 
 
-def _show(curves: list, title: str, png: Path | None, as_json: bool) -> None:
-    from reviewrnn.lab.render import probe_caption, probe_table
+def _show(curves: list[dict], title: str, png: Path | None, as_json: bool) -> None:
+    from reviewrnn.lab.tables import probe_table
 
     if png:
         from reviewrnn.lab.charts import probe_chart
 
         err.print(f"saved {probe_chart(curves, png, title)}")
     if as_json:
-        out.print_json(json.dumps([curve.to_dict() for curve in curves]))
+        out.print_json(json.dumps(curves))
         return
-    out.print(probe_table(curves, title))
-    err.print(probe_caption(curves[0].kind), style="dim")
+    show_table(probe_table(curves, title))
 
 
 @probe.command()
@@ -57,10 +56,14 @@ def filler(
     threads: ThreadsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Short reviews a model gets right, then d tokens of neutral sentences from the corpus: accuracy by d.
+    """Short reviews a model gets right, then d tokens of neutral sentences from the corpus: accuracy and memory by d.
 
     The filler is TRAIN sentences whose every token is about as frequent in each class as overall, so
-    it is the same for every model; 'alone' shows how each model reads that filler by itself.
+    it is the same for every model; 'alone' shows how each model reads that filler by itself. A filler
+    that pulls towards one class moves accuracy whatever the model remembers, so 'memory' counts the
+    reviews whose log-odds of their class are higher with the review than with the filler alone. Span:
+    the largest d up to which a column stays at or above 90%; chance: the first d whose 95% interval
+    contains 50%.
 
     Example: reviewrnn probe filler models/rnn models/gru models/lstm --png probe.png
     """
@@ -70,7 +73,7 @@ def filler(
     require_charts(png)
     runtime.set_threads(threads)
     grid = parse_distances(distances)
-    curves = [probe_with_filler(model, grid, reviews, short_max, seed) for model in models]
+    curves = [probe_with_filler(model, grid, reviews, short_max, seed).to_dict() for model in models]
     _show(curves, "Filler probe: accuracy with d neutral tokens after the review", png, as_json)
 
 
@@ -100,9 +103,11 @@ def synthetic(
 
     Example: reviewrnn probe synthetic --cell rnn --cell lstm --distances 0,4,16,64 --threads 1
     """
+    from reviewrnn import runtime
     from reviewrnn.lab.probe import probe_synthetic
 
     require_charts(png)
+    runtime.set_threads(threads)
     cells = list(CELLS) if "all" in cell else cell
     unknown = [name for name in cells if name not in CELLS]
     if unknown:
@@ -113,10 +118,9 @@ def synthetic(
         epochs=epochs,
         hidden=hidden,
         seed=seed,
-        threads=threads,
     )
     curves = []
     for name in cells:
         err.print(f"[dim]training {name} ({protocol})…[/dim]")
-        curves.append(probe_synthetic(name, settings, protocol))
+        curves.append(probe_synthetic(name, settings, protocol).to_dict())
     _show(curves, f"Synthetic probe ({protocol}): accuracy by distance of the polarity token", png, as_json)

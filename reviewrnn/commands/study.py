@@ -30,9 +30,12 @@ def study(
     Example: reviewrnn study --quick --threads 2 && less models/study-quick/REPORT.md
     """
     from reviewrnn.artifacts import models_root
-    from reviewrnn.commands.train import TrainingDisplay
-    from reviewrnn.lab.study import Callbacks, StudyPlan, run_study
+    from reviewrnn.callbacks import Callbacks
+    from reviewrnn.commands.train import TrainingDisplay, process_settings
+    from reviewrnn.lab.plan import StudyPlan
+    from reviewrnn.lab.study import run_study
 
+    process_settings(threads)  # the study trains: the same process-wide settings as `reviewrnn train`
     plan = StudyPlan.quick(threads, corpus) if quick else StudyPlan(corpus=corpus, threads=threads)
     target = out_dir or models_root() / ("study-quick" if quick else "study")
     with TrainingDisplay() as display:

@@ -102,7 +102,7 @@ def train(
     from reviewrnn.source import CorpusSettings
 
     if resume is not None:
-        _process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
+        process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
         with TrainingDisplay() as display:
             return _report(resume_step(resume, display.callbacks()), as_json)
     configs = configs_from_flags(context.params)  # every flag named like a setting, given or default
@@ -111,14 +111,14 @@ def train(
         apply_preset(preset, configs, explicit)
     model_config, train_config, _ = configs
     directory = output_directory(name, out_dir, model_config.cell, force)
-    _process_settings(train_config.threads)
+    process_settings(train_config.threads)
     with TrainingDisplay() as display:
         settings = CorpusSettings(corpus, text_column, label_column)
         outcome = train_step(settings, *configs, directory, tokenizer, display.callbacks())
     _report(outcome, as_json)
 
 
-def _process_settings(threads: int | None) -> None:
+def process_settings(threads: int | None) -> None:
     """Process-wide settings, made here at the command's entry and never by the library: torch's
     thread count, and glibc keeping freed tensor memory for reuse (runtime.keep_freed_memory)."""
     from reviewrnn import runtime

@@ -3,12 +3,14 @@
 Review length changes many things at once (topic, style, how much evidence there is); here only the
 distance changes. (a) filler: short TEST reviews a model gets right, followed by d tokens of neutral
 text from the corpus; (b) synthetic: a network trained from scratch on sequences whose only evidence
-is one token d steps before the end. The memory span is the largest d up to which accuracy stays at
-or above SPAN_ACCURACY.
+is one token d steps before the end. The span is the largest d up to which accuracy stays at or
+above SPAN_ACCURACY; chance, the first d whose 95% interval contains chance. The filler probe also
+reports both for its memory measure (lab/memory.py), which takes out the filler's own pull.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import numpy as np
 
 from reviewrnn.data import EncodedSet
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.lab.memory import MEMORY_CHANCE, memory_row, memory_rows, review_evidence
 from reviewrnn.lab.settings import FILLER_DISTANCES, SYNTHETIC_DISTANCES, SyntheticSettings  # noqa: F401 (re-exported)
 from reviewrnn.metrics import wilson_interval
 
@@ -33,6 +36,8 @@ class ProbeCurve:
     span: int | None  # largest d with accuracy >= SPAN_ACCURACY at every distance up to it
     chance: int | None  # smallest d whose 95% interval contains chance (1 / classes)
     settings: dict = field(default_factory=dict)
+    memory_span: int | None = None  # filler probe: the same rules on rows' "memory" (lab/memory.py)
+    memory_chance: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +76,11 @@ def score_row(distance: int, probabilities: np.ndarray, labels: np.ndarray) -> d
 
 
 def curve(name: str, kind: str, rows: list[dict], classes: int, settings: dict) -> ProbeCurve:
-    return ProbeCurve(name, kind, rows, memory_span(rows), chance_distance(rows, 1.0 / classes), settings)
+    found = ProbeCurve(name, kind, rows, memory_span(rows), chance_distance(rows, 1.0 / classes), settings)
+    if rows and "memory" in rows[0]:
+        memory = memory_rows(rows)
+        found.memory_span, found.memory_chance = memory_span(memory), chance_distance(memory, MEMORY_CHANCE)
+    return found
 
 
 # --- (a) the filler probe on a trained review model ---------------------------------------------------
@@ -85,7 +94,11 @@ def probe_with_filler(
     seed: int = 0,
     name: str | None = None,
 ) -> ProbeCurve:
-    """Short TEST reviews the model classifies correctly, each followed by d tokens of neutral TRAIN sentences."""
+    """Short TEST reviews the model classifies correctly, each followed by d tokens of neutral TRAIN sentences.
+
+    Each row has the accuracy and, under "memory", the review's own effect with the filler's pull
+    taken out (lab/memory.py); the curve has a span and a chance distance for each.
+    """
     from reviewrnn.artifacts import load_model
     from reviewrnn.data import encode_set
     from reviewrnn.lab.filler import filler_sequences, neutral_sentences
@@ -102,14 +115,10 @@ def probe_with_filler(
     if not pool:
         raise ReviewRNNError(f"{config.corpus.name}: no neutral sentences found in TRAIN; the filler probe needs some")
     fillers = filler_sequences(pool, len(chosen.labels), max(distances), rng)
-    rows = []
-    for distance in distances:
-        padded = [np.concatenate([review, filler[:distance]]) for review, filler in zip(chosen.ids, fillers)]
-        probabilities = _probabilities(model, padded, chosen.labels)
-        row = score_row(distance, probabilities, chosen.labels)
-        row["longer_than_trained"] = float(np.mean([len(ids) > config.train.max_tokens for ids in padded]))
-        row["filler_alone"] = _filler_alone(model, [filler[:distance] for filler in fillers], chosen.labels)
-        rows.append(row)
+    rows = filler_rows(lambda ids: _log_probabilities(model, ids), chosen.ids, chosen.labels, fillers, distances)
+    for row in rows:
+        lengths = chosen.full_lengths + row["distance"]
+        row["longer_than_trained"] = float(np.mean(lengths > config.train.max_tokens))
     settings = {
         "reviews": len(chosen.labels),
         "short_max": short_max,
@@ -119,6 +128,29 @@ def probe_with_filler(
         "label_names": config.corpus.label_names,
     }
     return curve(name or Path(directory).name, "filler", rows, classes, settings)
+
+
+def filler_rows(
+    score: Callable[[list[np.ndarray]], np.ndarray],
+    reviews: list[np.ndarray],
+    labels: np.ndarray,
+    fillers: list[np.ndarray],
+    distances,
+) -> list[dict]:
+    """Per distance: accuracy on review + filler, the filler alone, and the memory measure (lab/memory.py).
+
+    `score` maps id sequences to (N, K) log-probabilities: a model, or in tests a constructed one.
+    """
+    base = review_evidence(score(reviews), None, labels)
+    rows = []
+    for distance in distances:
+        with_review = score([np.concatenate([review, filler[:distance]]) for review, filler in zip(reviews, fillers)])
+        alone = score([filler[:distance] for filler in fillers]) if distance else None
+        row = score_row(distance, np.exp(with_review), labels)
+        row["filler_alone"] = None if alone is None else dict(enumerate(np.exp(alone).mean(0).tolist()))
+        row["memory"] = memory_row(review_evidence(with_review, alone, labels), base, labels)
+        rows.append(row)
+    return rows
 
 
 def _torch_model(loaded):
@@ -131,13 +163,23 @@ def _torch_model(loaded):
     return model.eval()
 
 
-def _probabilities(model, ids: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
+def _log_probabilities(model, ids: list[np.ndarray]) -> np.ndarray:
+    """(N, K) log-probabilities in the order of `ids`, computed in length-grouped batches."""
     import torch
 
-    from reviewrnn.scoring import predict_probabilities
+    from reviewrnn.data import iterate_batches
 
-    encoded = EncodedSet(ids, np.array([len(row) for row in ids]), labels)
-    return predict_probabilities(model, encoded, PREDICT_BATCH, torch.device("cpu"))
+    encoded = EncodedSet(ids, np.array([len(row) for row in ids]), np.zeros(len(ids), dtype=np.int64))
+    output = np.zeros((len(ids), model.config.num_classes))
+    with torch.inference_mode():
+        for indices, batch, lengths, _ in iterate_batches(encoded, PREDICT_BATCH):
+            logits = model(torch.from_numpy(batch), torch.from_numpy(lengths))  # (B, K)
+            output[indices] = torch.log_softmax(logits.double(), dim=1).numpy()
+    return output
+
+
+def _probabilities(model, ids: list[np.ndarray]) -> np.ndarray:
+    return np.exp(_log_probabilities(model, ids))
 
 
 def _short_correct_reviews(model, test: EncodedSet, short_max: int, count: int, classes: int, rng) -> EncodedSet:
@@ -146,7 +188,7 @@ def _short_correct_reviews(model, test: EncodedSet, short_max: int, count: int, 
     if not len(short):
         raise ReviewRNNError(f"no TEST review is {short_max} tokens or shorter; raise --short-max")
     labels = test.labels[short]
-    correct = _probabilities(model, [test.ids[i] for i in short], labels).argmax(1) == labels
+    correct = _probabilities(model, [test.ids[i] for i in short]).argmax(1) == labels
     picked = []
     for label in range(classes):
         candidates = short[correct & (labels == label)]
@@ -155,14 +197,6 @@ def _short_correct_reviews(model, test: EncodedSet, short_max: int, count: int, 
         raise ReviewRNNError("the model gets none of the short TEST reviews right; nothing to probe")
     picked = np.sort(np.asarray(picked))
     return EncodedSet([test.ids[i] for i in picked], test.full_lengths[picked], test.labels[picked])
-
-
-def _filler_alone(model, fillers: list[np.ndarray], labels: np.ndarray) -> dict | None:
-    """How the model reads the filler by itself: the mean probability it gives each class."""
-    if not len(fillers[0]):
-        return None
-    probabilities = _probabilities(model, fillers, labels)
-    return {int(k): float(p) for k, p in enumerate(probabilities.mean(0))}
 
 
 # --- (b) the synthetic task, trained from scratch per cell --------------------------------------------
@@ -196,7 +230,7 @@ def probe_synthetic(
         epochs.append(result.best_epoch)
         for d in group:
             test = make_set(task, np.full(settings.test_per_distance, d), data_rng)
-            rows.append(score_row(d, _probabilities(model, test.ids, test.labels), test.labels))
+            rows.append(score_row(d, _probabilities(model, test.ids), test.labels))
             rows[-1]["diverged"] = result.diverged
     details = asdict(settings) | {"protocol": protocol, "best_epochs": epochs}
     return curve(cell, "synthetic", rows, 2, details)
@@ -211,7 +245,6 @@ def _train_synthetic(cell: str, task, settings: SyntheticSettings, train: Encode
     from reviewrnn.model import RecurrentClassifier
     from reviewrnn.train import train_model
 
-    runtime.set_threads(settings.threads)
     rng = runtime.seed_everything(settings.seed)
     model_config = ModelConfig(  # every setting spelled out: the tool's defaults may change, the probe must not
         cell=cell,

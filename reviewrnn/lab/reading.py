@@ -2,26 +2,23 @@
 
 Every statement is conditional on what was measured (an interval that excludes zero, a span that
 differs), so the words follow the numbers whichever way they go; nothing here knows the claim's
-expected answer except the verdict, which sorts each finding into 'supports' or 'does not'.
+expected answer; verdict.py sorts the claim's findings into 'supports' or 'does not'.
 """
 
 from __future__ import annotations
 
+from reviewrnn.lab.plan import CELL_RUNS, LENGTH_GROUPS, PROBED_RUNS
+from reviewrnn.lab.tables import points, share
 from reviewrnn.metrics import difference_interval
-
-CELLS = ("rnn", "gru", "lstm")
+from reviewrnn.render import bucket_name
 
 
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def points(low: float, high: float) -> str:
-    return f"[{low * 100:+.1f}, {high * 100:+.1f}]"
-
-
 def bucket(part: dict) -> str:
-    return f"{part['low']}–{part['high'] - 1} tokens" if part["high"] is not None else f"{part['low']}+ tokens"
+    return f"{bucket_name(part)} tokens"
 
 
 def change(gap: dict) -> str:
@@ -33,7 +30,7 @@ def change(gap: dict) -> str:
     return f"a drop of {size}" if gap["difference"] > 0 else f"a rise of {size}"
 
 
-def _models(results: dict) -> dict[str, dict]:
+def models_by_name(results: dict) -> dict[str, dict]:
     return {model["name"]: model for model in results.get("compare", [])}
 
 
@@ -44,8 +41,8 @@ def pooled(model: dict, cut: bool) -> tuple[int, int]:
 
 
 def length_findings(results: dict) -> list[str]:
-    models, found = _models(results), []
-    for name in CELLS:
+    models, found = models_by_name(results), []
+    for name in CELL_RUNS:
         model = models.get(name)
         if not model or not model["gap_read_whole"]:
             continue
@@ -67,7 +64,7 @@ def length_findings(results: dict) -> list[str]:
 
 
 def truncation_findings(results: dict) -> list[str]:
-    models, found = _models(results), []
+    models, found = models_by_name(results), []
     head, tail = models.get("rnn"), models.get("rnn-tail")
     if head and tail:
         (hits_h, n_h), (hits_t, n_t) = pooled(head, True), pooled(tail, True)
@@ -87,7 +84,7 @@ def truncation_findings(results: dict) -> list[str]:
                 f"{tail['max_tokens']} gets {pct(hits_t / n_t)} (tail minus head "
                 f"{gap['difference'] * 100:+.1f} points, 95% interval {points(low, high)}), {meaning}."
             )
-    for name in CELLS:
+    for name in CELL_RUNS:
         model = models.get(name)
         if not model:
             continue
@@ -111,6 +108,53 @@ def _chance(curve: dict) -> str:
     return f"at chance from d={curve['chance']}"
 
 
+def fall_split(curve: dict) -> str:
+    """How much of the accuracy's fall was memory lost and how much the filler's own pull: at the last
+    distance, and also where the two differ most when that is elsewhere."""
+    rows = curve["rows"]
+    if len(rows) < 2 or "memory" not in rows[-1]:
+        return ""
+    widest = max(rows[1:], key=lambda row: row["memory"]["accuracy"] - row["accuracy"])
+    text = "From " + _split_at(rows[0], rows[-1])
+    if widest is not rows[-1] and widest["memory"]["accuracy"] - widest["accuracy"] > 0.05:
+        text += f" The filler's pull weighs most at d={widest['distance']}: from " + _split_at(rows[0], widest)
+    return text
+
+
+def _split_at(first: dict, row: dict) -> str:
+    kept = row["memory"]["accuracy"]
+    fall, memory = (first["accuracy"] - row["accuracy"]) * 100, (first["accuracy"] - kept) * 100
+    pull = fall - memory
+    part = f" ({pull / fall:.0%} of the fall)" if fall > 0 and pull > 0 else ""
+    words = (
+        f"{pull:.1f} are the filler's own pull{part}"
+        if pull >= 0
+        else f"the filler's pull, far from adding to it, kept {-pull:.1f} more points right"
+    )
+    return (
+        f"d={first['distance']} to d={row['distance']} accuracy falls {fall:.1f} points; with the filler's pull "
+        f"taken out, {pct(kept)} of the reviews still push towards their class, so {memory:.1f} points are memory "
+        f"lost and {words}."
+    )
+
+
+def kept_by_class(curve: dict) -> str:
+    """Per class, the review's push left at the last distance; uneven shares point at the filler's features."""
+    last = curve["rows"][-1]
+    kept = {int(k): v for k, v in last["memory"].get("kept_per_class", {}).items() if v is not None}
+    if len(kept) < 2:
+        return ""
+    names = curve["settings"].get("label_names") or [str(k) for k in sorted(kept)]
+    listed = ", ".join(f"{names[k] if k < len(names) else k} {share(part)}" for k, part in sorted(kept.items()))
+    text = f" At d={last['distance']} the reviews keep this share of their own push, by class: {listed}."
+    if max(kept.values()) - min(kept.values()) > 0.3:
+        text += (
+            " So uneven a split suggests the filler masks the reviews that say what it says (their features are "
+            "already driven by the filler), which the measure counts as memory lost: a lower bound for that class."
+        )
+    return text
+
+
 def filler_findings(results: dict) -> list[str]:
     filler = results.get("filler", {})
     if filler.get("skipped"):
@@ -118,6 +162,12 @@ def filler_findings(results: dict) -> list[str]:
     found = []
     for curve in filler.get("curves", []):
         text = f"**{curve['name']}** stays at or above 90% {_span(curve)} and is {_chance(curve)}."
+        if "memory" in curve["rows"][0]:
+            memory = {"span": curve["memory_span"], "chance": curve["memory_chance"]}
+            memory["rows"] = [{"distance": r["distance"], "accuracy": r["memory"]["accuracy"]} for r in curve["rows"]]
+            text += f" With the filler's pull taken out (memory) it stays at or above 90% {_span(memory)} "
+            text += f"and is {_chance(memory)}. "
+            text += fall_split(curve) + kept_by_class(curve)
         alone = curve["rows"][-1].get("filler_alone") or {}
         if alone and max(alone.values()) > 0.6:
             label, p = max(alone.items(), key=lambda item: item[1])
@@ -125,8 +175,9 @@ def filler_findings(results: dict) -> list[str]:
             label = names[int(label)] if int(label) < len(names) else label
             text += (
                 f" The filler by itself pulls it towards {label} (mean probability {p:.2f} at "
-                f"d={curve['rows'][-1]['distance']}), so part of this drop is the filler read as evidence."
+                f"d={curve['rows'][-1]['distance']})"
             )
+            text += "." if "memory" in curve["rows"][0] else ", so part of this drop is the filler read as evidence."
         found.append(text)
     if found:
         curve = filler["curves"][0]
@@ -153,7 +204,7 @@ def synthetic_findings(results: dict) -> list[str]:
     return found
 
 
-def _flow(results: dict, name: str, state: str) -> dict | None:
+def flow_of(results: dict, name: str, state: str) -> dict | None:
     return next((f for f in results.get("gradients", []) if f["name"] == name and f["state"] == state), None)
 
 
@@ -164,17 +215,13 @@ def _decay(flow: dict) -> str:
         else f"never below 1e-3 of its value at the last token within {len(flow['norms']) - 1} steps"
     )
     factor = flow["decay_per_step"]
-    return f"{name_of(flow)}: x{factor:.4f} per step, {vanish}" if factor is not None else f"{name_of(flow)}: -"
-
-
-def name_of(flow: dict) -> str:
-    return flow["name"]
+    return f"{flow['name']}: x{factor:.4f} per step, {vanish}" if factor is not None else f"{flow['name']}: -"
 
 
 def gradient_findings(results: dict) -> list[str]:
     found = []
     for state, words in (("init", "At initialisation"), ("trained", "After training")):
-        flows = [_flow(results, name, state) for name in (*CELLS, "rnn-mean", "rnn-max")]
+        flows = [flow_of(results, name, state) for name in PROBED_RUNS]
         flows = [flow for flow in flows if flow]
         if flows:
             found.append(f"{words}, the gradient reaching h_t changes by " + "; ".join(_decay(f) for f in flows) + ".")
@@ -205,8 +252,8 @@ def clipping_findings(results: dict) -> list[str]:
 
 
 def pooling_findings(results: dict) -> list[str]:
-    models, found = _models(results), []
-    for name in ("rnn", "rnn-mean", "rnn-max"):
+    models, found = models_by_name(results), []
+    for name in LENGTH_GROUPS["pooling"]:
         model = models.get(name)
         if model and model["gap_read_whole"]:
             found.append(
@@ -214,118 +261,3 @@ def pooling_findings(results: dict) -> list[str]:
                 f"{change(model['gap_read_whole'])} from the shortest to the longest bucket."
             )
     return found
-
-
-def _drop(model: dict | None) -> float | None:
-    gap = model and model["gap_read_whole"]
-    return gap["difference"] if gap else None
-
-
-def _span_value(curves: list[dict], name: str) -> float | None:
-    curve = next((c for c in curves if c["name"] == name), None)
-    if curve is None:
-        return None
-    return -1 if curve["span"] is None else curve["span"]
-
-
-def verdict(results: dict) -> tuple[list[str], list[str]]:
-    """(findings that support the claim, findings that do not), each a sentence with its numbers."""
-    supports, against = [], []
-    models = _models(results)
-
-    rnn = models.get("rnn")
-    rnn_gap = rnn["gap_read_whole"] if rnn else None
-    rnn_drops = bool(rnn_gap and rnn_gap["clear"] and rnn_gap["difference"] > 0)
-    if rnn_gap:
-        if rnn_drops:
-            supports.append(
-                f"The vanilla RNN loses accuracy on longer reviews even when it reads them whole ({change(rnn_gap)})."
-            )
-        else:
-            against.append(f"Among reviews it read whole, the vanilla RNN shows {change(rnn_gap)} from short to long.")
-        gated = [(n, _drop(models.get(n))) for n in ("gru", "lstm") if _drop(models.get(n)) is not None]
-        if gated:
-            listed = ", ".join(f"{n} {d * 100:+.1f}" for n, d in gated)
-            text = f"read-whole drop in points: rnn {rnn_gap['difference'] * 100:+.1f}, {listed}"
-            if rnn_drops and all(rnn_gap["difference"] > d for _, d in gated):
-                supports.append(f"The vanilla RNN's drop is larger than the gated cells' ({text}).")
-            elif rnn_drops:
-                against.append(f"The vanilla RNN's drop is not larger than every gated cell's ({text}).")
-            else:
-                against.append(
-                    f"With no clear drop for the vanilla RNN, the cells cannot be told apart by it ({text})."
-                )
-
-    per_distance = results.get("synthetic", {}).get("per-distance", [])
-    spans = {name: _span_value(per_distance, name) for name in CELLS}
-    if all(value is not None for value in spans.values()):
-        text = ", ".join(f"{n} {'none' if v < 0 else v}" for n, v in spans.items())
-        if spans["rnn"] < min(spans["gru"], spans["lstm"]):
-            supports.append(
-                f"On the synthetic task, trained per distance, the vanilla RNN bridges the shortest gap ({text})."
-            )
-        else:
-            against.append(
-                f"On the synthetic task, trained per distance, the vanilla RNN's span is not the shortest ({text})."
-            )
-
-    init = {name: _flow(results, name, "init") for name in CELLS}
-    if all(init.values()) and all(flow["decay_per_step"] is not None for flow in init.values()):
-        text = ", ".join(f"{n} x{f['decay_per_step']:.4f}" for n, f in init.items())
-        if init["rnn"]["decay_per_step"] < min(init["gru"]["decay_per_step"], init["lstm"]["decay_per_step"]):
-            supports.append(
-                f"At initialisation the gradient vanishes fastest through the vanilla RNN (per step: {text})."
-            )
-        else:
-            against.append(f"At initialisation the vanilla RNN's gradient does not vanish fastest (per step: {text}).")
-
-    tested = {m["name"]: m["count"] for m in results.get("compare", [])}
-    clipping = _clipping_verdict(results.get("clipping", []), tested)
-    if clipping:
-        (supports if clipping[0] else against).append(clipping[1])
-
-    pooled_drops = [(n, _drop(models.get(n))) for n in ("rnn-mean", "rnn-max") if _drop(models.get(n)) is not None]
-    if rnn_gap and pooled_drops:
-        text = f"rnn {rnn_gap['difference'] * 100:+.1f}, " + ", ".join(f"{n} {d * 100:+.1f}" for n, d in pooled_drops)
-        if not rnn_drops:
-            against.append(
-                f"The last-state RNN shows no clear drop for pooling to flatten (read-whole drop in points: {text})."
-            )
-        elif all(d < rnn_gap["difference"] for _, d in pooled_drops):
-            supports.append(
-                f"Pooling over all states flattens the vanilla RNN's length curve (read-whole drop in points: {text})."
-            )
-        else:
-            against.append(
-                f"Pooling does not flatten the vanilla RNN's length curve (read-whole drop in points: {text})."
-            )
-    return supports, against
-
-
-def _clipping_verdict(runs: list[dict], tested: dict[str, int]) -> tuple[bool, str] | None:
-    """Helped: an unclipped run diverged, or clipping won on every seed by more than the test set's noise."""
-    off = {r["seed"]: r for r in runs if r["clip_norm"] == 0.0}
-    on = {r["seed"]: r for r in runs if r["clip_norm"] > 0}
-    seeds = sorted(set(off) & set(on))
-    if not seeds:
-        return None
-    diverged = sum(1 for seed in seeds if off[seed]["summary"]["diverged"])
-    outcomes = [_seed_outcome(on[seed], off[seed], tested) for seed in seeds]
-    listed = "; ".join(f"seed {seed}: {text}" for seed, (_, text) in zip(seeds, outcomes))
-    signs = [sign for sign, _ in outcomes]
-    if diverged or all(sign > 0 for sign in signs):
-        return True, f"Clipping helped the vanilla RNN ({diverged} of {len(seeds)} unclipped runs diverged; {listed})."
-    if all(sign < 0 for sign in signs):
-        return False, f"The unclipped vanilla RNN did clearly better on every seed, and none diverged ({listed})."
-    return False, f"Clipping made no consistent difference, and no unclipped run diverged ({listed})."
-
-
-def _seed_outcome(clipped: dict, unclipped: dict, tested: dict[str, int]) -> tuple[int, str]:
-    """(+1 clipped clearly better, -1 clearly worse, 0 within noise) on TEST, and the numbers as text."""
-    a, b = clipped["summary"]["test_accuracy"], unclipped["summary"]["test_accuracy"]
-    count = tested.get(clipped["name"]) or tested.get(unclipped["name"])
-    if a is None or b is None or not count:
-        return 0, "no test accuracy"
-    low, high = difference_interval(round(a * count), count, round(b * count), count)
-    sign = 1 if low > 0 else -1 if high < 0 else 0
-    return sign, f"{pct(a)} clipped, {pct(b)} not (difference {points(low, high)})"

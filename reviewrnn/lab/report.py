@@ -5,21 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from reviewrnn.lab import reading
-from reviewrnn.lab.clipping import REFERENCE_CLIP, SPIKE_FACTOR, TAIL_STEPS
-from reviewrnn.lab.render import GRADIENT_DISTANCES
-
-LENGTH_GROUPS = {
-    "cells": ("rnn", "gru", "lstm"),
-    "pooling": ("rnn", "rnn-mean", "rnn-max"),
-    "truncation": ("rnn", "rnn-tail"),
-}
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+from reviewrnn.lab import reading, tables
+from reviewrnn.lab.clipping import REFERENCE_CLIP, SPIKE_FACTOR
+from reviewrnn.lab.plan import LENGTH_GROUPS
+from reviewrnn.lab.rows import Cell, Column, Table, to_markdown
+from reviewrnn.lab.verdict import verdict
 
 
 def bullets(items: list[str]) -> str:
@@ -28,94 +18,6 @@ def bullets(items: list[str]) -> str:
 
 def chart(charts: dict[str, str], key: str, alt: str) -> str:
     return f"![{alt}]({charts[key]})" if key in charts else ""
-
-
-def _bucket(row: dict) -> str:
-    return f"{row['low']}–{row['high'] - 1}" if row["high"] is not None else f"{row['low']}+"
-
-
-def length_table(models: list[dict]) -> str:
-    headers = ["tokens", *(model["name"] for model in models)]
-    rows = []
-    for index, row in enumerate(models[0]["rows"]):
-        if not any(model["rows"][index]["count"] for model in models):
-            continue  # a bucket no test review falls in
-        cells = []
-        for model in models:
-            r = model["rows"][index]
-            cut = " ✂" if r["cut"] else ""
-            cells.append(
-                f"{r['accuracy']:.1%}{cut} [{r['ci_low']:.1%}–{r['ci_high']:.1%}] n={r['count']}" if r["count"] else "–"
-            )
-        rows.append([_bucket(row), *cells])
-    return table(headers, rows)
-
-
-def _gap(gap: dict | None) -> str:
-    if not gap:
-        return "–"
-    text = f"{gap['difference'] * 100:+.1f} {reading.points(gap['ci_low'], gap['ci_high'])}"
-    return f"**{text}**" if gap["clear"] else text
-
-
-def gap_table(models: list[dict]) -> str:
-    rows = [
-        [m["name"], f"{m['cell']} / {m['pool']} / {m['truncate']}", f"{m['accuracy']:.1%}", _gap(m["gap"]),
-         _gap(m["gap_read_whole"])]
-        for m in models
-    ]  # fmt: skip
-    headers = ["model", "cell / pool / keep", "test accuracy", "gap, all buckets", "gap, read whole"]
-    return table(headers, rows)
-
-
-def probe_table(curves: list[dict]) -> str:
-    headers = ["d", *(curve["name"] for curve in curves)]
-    rows = []
-    for index, row in enumerate(curves[0]["rows"]):
-        cells = []
-        for curve in curves:
-            r = curve["rows"][index]
-            cell = f"{r['accuracy']:.1%} (p {r['confidence']:.2f})"
-            alone = r.get("filler_alone")
-            if alone:
-                cell += f" alone {max(alone.values()):.2f}"
-            cells.append(f"**{cell}**" if r["accuracy"] >= 0.9 else cell)
-        rows.append([str(row["distance"]), *cells])
-    rows.append(["span ≥90%", *(str(c["span"]) if c["span"] is not None else "none" for c in curves)])
-    rows.append(["chance from", *(str(c["chance"]) if c["chance"] is not None else "–" for c in curves)])
-    return table(headers, rows)
-
-
-def gradient_table(flows: list[dict]) -> str:
-    length = max(len(flow["norms"]) for flow in flows)
-    distances = [d for d in GRADIENT_DISTANCES if d < length]
-    headers = ["model", "state", "norm at 0", *(f"share at {d}" for d in distances), "decay / step", "< 1e-3 from"]
-    rows = []
-    for flow in flows:
-        first = flow["norms"][0]
-        shares = [f"{flow['norms'][d] / first:.1e}" if first and d < len(flow["norms"]) else "–" for d in distances]
-        decay = f"{flow['decay_per_step']:.4f}" if flow["decay_per_step"] is not None else "–"
-        vanish = str(flow["vanish_distance"]) if flow["vanish_distance"] is not None else f"> {len(flow['norms']) - 1}"
-        rows.append([flow["name"], flow["state"], f"{first:.2e}", *shares, decay, vanish])
-    return table(headers, rows)
-
-
-def clipping_table(runs: list[dict]) -> str:
-    def fmt(value, form):
-        return "–" if value is None else format(value, form)
-
-    headers = ["run", "clip", "seed", "steps", "max norm", "median norm", f"> {REFERENCE_CLIP:g}", "spikes"]
-    headers += [f"loss, last {TAIL_STEPS}", "best valid", "test", "outcome"]
-    rows = []
-    for run in runs:
-        s = run["summary"]
-        rows.append(
-            [run["name"], f"{run['clip_norm']:g}" if run["clip_norm"] else "off", str(run["seed"]), str(s["steps"]),
-             fmt(s["grad_norm_max"], ".3g"), fmt(s["grad_norm_median"], ".3g"), fmt(s["above_reference"], ".0%"),
-             str(s["spikes"]), fmt(s["final_loss"], ".4f"), fmt(s["best_valid_accuracy"], ".2%"),
-             fmt(s["test_accuracy"], ".2%"), "diverged: " + s["diverged"] if s["diverged"] else "finished"]
-        )  # fmt: skip
-    return table(headers, rows)
 
 
 def setup_section(results: dict) -> str:
@@ -141,7 +43,9 @@ def setup_section(results: dict) -> str:
          f"{machine['platform']}"],
         ["time", ", ".join(f"{k} {v / 60:.1f} min" for k, v in results.get("timings", {}).items())],
     ]  # fmt: skip
-    return table(["", ""], rows)
+    return to_markdown(
+        Table("", [Column("", left=True), Column("", left=True)], [list(map(Cell, row)) for row in rows])
+    )
 
 
 def quick_caveat(results: dict) -> str:
@@ -158,8 +62,7 @@ def quick_caveat(results: dict) -> str:
 
 
 def render_report(results: dict, charts: dict[str, str], out: Path = Path("models/study")) -> str:
-    models = {m["name"]: m for m in results["compare"]}
-    supports, against = reading.verdict(results)
+    supports, against = verdict(results)
     quick = " --quick" if results["corpus"].get("sample") else ""
     parts = [
         "# Where and why a vanilla RNN forgets: the long-dependency study",
@@ -176,47 +79,63 @@ def render_report(results: dict, charts: dict[str, str], out: Path = Path("model
         bullets(supports),
         "**Findings not in line with it (or not shown here)**",
         bullets(against),
+        *length_sections(results, charts),
+        *probe_sections(results, charts),
+        *gradient_sections(results, charts),
+        "## 6. A shortcut as contrast: pooling over all states",
+        "Mean and max pooling give every token a one-step gradient path to the loss. If the lesson is right, "
+        "pooling flattens the vanilla RNN's length curve.",
+        chart(charts, "length-pooling", "last state against pooling"),
+        *group_tables(results, "pooling", reading.pooling_findings, gaps=True),
+        "## Reproduce",
+        reproduce(quick, out),
+    ]
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def group_tables(results: dict, group: str, findings, gaps: bool) -> list[str]:
+    """One group of runs (plan.LENGTH_GROUPS) side by side: accuracy by length, the gaps, the findings."""
+    models = {m["name"]: m for m in results["compare"]}
+    chosen = [models[n] for n in LENGTH_GROUPS[group] if n in models]
+    if not chosen:
+        return []
+    gap = [to_markdown(tables.gap_table(chosen))] if gaps else []
+    return [to_markdown(tables.length_table(chosen)), *gap, bullets(findings(results))]
+
+
+def length_sections(results: dict, charts: dict[str, str]) -> list[str]:
+    return [
         "## 1. Accuracy by review length",
         "Buckets are split at max_tokens: below the cut every review was read whole, so a drop there is about "
-        "memory; above it (✂) the model saw only part of each review. Each cell: accuracy [95% Wilson interval] "
-        "and count. Gaps are shortest minus longest non-empty bucket in points [95% Newcombe interval]; bold: "
+        "memory; above it (✂) the model saw only part of each review. Each cell: accuracy (95% Wilson interval "
+        "· count). Gaps are shortest minus longest non-empty bucket in points [95% Newcombe interval]; bold: "
         "the interval excludes 0.",
         chart(charts, "length-cells", "accuracy by length per cell"),
+        *group_tables(results, "cells", reading.length_findings, gaps=True),
+        "## 2. Truncation or memory?",
+        chart(charts, "length-truncation", "head against tail truncation"),
+        *group_tables(results, "truncation", reading.truncation_findings, gaps=False),
     ]
-    cells = [models[n] for n in LENGTH_GROUPS["cells"] if n in models]
-    if cells:
-        parts += [length_table(cells), gap_table(cells), bullets(reading.length_findings(results))]
-    parts += ["## 2. Truncation or memory?", chart(charts, "length-truncation", "head against tail truncation")]
-    truncation = [models[n] for n in LENGTH_GROUPS["truncation"] if n in models]
-    if truncation:
-        parts += [length_table(truncation), bullets(reading.truncation_findings(results))]
-    parts += probe_sections(results, charts)
-    parts += [
+
+
+def gradient_sections(results: dict, charts: dict[str, str]) -> list[str]:
+    return [
         "## 4. Gradient flow",
         "Mean norm of dLoss/dh_t over a batch of long TEST reviews, by distance from the last token, for each "
-        "trained model and for the same configuration freshly initialised. 'decay / step' is exp of the slope of "
+        "trained model and for the same configuration freshly initialised. 'decay/step' is exp of the slope of "
         "log-norm against distance; '< 1e-3 from' is the first distance where the norm is below 1e-3 of its value "
         "at the last token.",
         chart(charts, "gradients", "gradient norm by distance"),
-        gradient_table(results["gradients"]) if results["gradients"] else "",
+        to_markdown(tables.gradient_table(results["gradients"])) if results["gradients"] else "",
         bullets(reading.gradient_findings(results)),
         "## 5. Exploding gradients and clipping",
         f"The vanilla RNN trained from the same seeds with clipping at 1 and without. Norms are before clipping; "
         f"'> {REFERENCE_CLIP:g}': the share of steps above {REFERENCE_CLIP:g} (what clipping at 1 rescales); a spike "
         f"is a step more than {SPIKE_FACTOR:g}x the median of the 50 before it.",
         chart(charts, "clipping", "loss and gradient norm with and without clipping"),
-        clipping_table(results["clipping"]) if results["clipping"] else "",
+        to_markdown(tables.clipping_table(results["clipping"])) if results["clipping"] else "",
         bullets(reading.clipping_findings(results)),
-        "## 6. A shortcut as contrast: pooling over all states",
-        "Mean and max pooling give every token a one-step gradient path to the loss. If the lesson is right, "
-        "pooling flattens the vanilla RNN's length curve.",
-        chart(charts, "length-pooling", "last state against pooling"),
     ]
-    pooling = [models[n] for n in LENGTH_GROUPS["pooling"] if n in models]
-    if pooling:
-        parts += [length_table(pooling), gap_table(pooling), bullets(reading.pooling_findings(results))]
-    parts += ["## Reproduce", reproduce(quick, out)]
-    return "\n\n".join(part for part in parts if part) + "\n"
 
 
 def probe_sections(results: dict, charts: dict[str, str]) -> list[str]:
@@ -225,14 +144,19 @@ def probe_sections(results: dict, charts: dict[str, str]) -> list[str]:
         "### (a) Filler: short reviews + d neutral tokens",
         "Short TEST reviews each model classifies correctly (half of each class), followed by d tokens of "
         "neutral text: TRAIN sentences whose every token is about as frequent in each class as overall (within "
-        "25%). Cells: accuracy (p: mean probability of the true class; alone: the model's largest mean class "
-        "probability for the filler by itself, 0.50 = neutral to it). Span: the largest d up to which accuracy "
-        "stays at or above 90%; chance from: the first d whose 95% interval contains 50%.",
+        "25%). That filler is neutral by the corpus, not to each model: read alone it may pull a model towards "
+        "one class, which keeps that class's reviews right and outvotes the other's whatever the model "
+        "remembers. So each model has two columns: accuracy, and memory: the share of reviews whose log-odds of "
+        "their class are higher with the review than with the same filler alone (the filler's own pull "
+        "cancels; 50% = forgotten). Span: the largest d up to which the column stays at or above 90%; chance "
+        "from: the first d whose 95% interval contains 50%.",
         chart(charts, "probe-filler", "filler probe"),
     ]
     curves = results["filler"]["curves"]
     if curves:
-        parts.append(probe_table(curves))
+        parts.append(
+            to_markdown(tables.probe_table(curves, "Filler probe: accuracy with d neutral tokens after the review"))
+        )
     parts += [
         bullets(reading.filler_findings(results)),
         "### (b) Synthetic task, trained from scratch per cell",
@@ -242,7 +166,7 @@ def probe_sections(results: dict, charts: dict[str, str]) -> list[str]:
     for protocol, items in results["synthetic"].items():
         parts += [f"**{protocol}**", chart(charts, f"probe-synthetic-{protocol}", f"synthetic {protocol}")]
         if items:
-            parts.append(probe_table(items))
+            parts.append(to_markdown(tables.probe_table(items, f"Synthetic probe ({protocol}): accuracy by distance")))
     parts.append(bullets(reading.synthetic_findings(results)))
     return parts
 

@@ -23,4 +23,3 @@ class SyntheticSettings:
     embed: int = 16
     hidden: int = 64
     seed: int = 0
-    threads: int | None = None
