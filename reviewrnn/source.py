@@ -38,17 +38,22 @@ def read_split(
     """The whole corpus in memory and its canonical split."""
     corpus = load_corpus(settings.spec, settings.text_column, settings.label_column, label_names, settings.label_map)
     split = split_corpus(corpus.examples, valid_fraction)
-    check_parts(settings.spec, split.sizes())
+    check_parts(settings.spec, split.sizes(), split.unmapped)
     return corpus, split
 
 
-def check_parts(spec: str, sizes: dict[str, int]) -> None:
-    """TRAIN and TEST must keep reviews after de-duplication; an empty VALID is the caller's to judge."""
+def check_parts(spec: str, sizes: dict[str, int], unmapped: dict[str, int] | None = None) -> None:
+    """TRAIN and TEST must keep reviews after de-duplication and --label-map; an empty VALID is the caller's
+    to judge."""
     for part, size in sizes.items():
         if size == 0 and part != "valid":
+            if unmapped and unmapped[part]:
+                raise ReviewRNNError(
+                    f"{spec}: the label map maps none of the {unmapped[part]} {part} reviews; "
+                    "give a --label-map for this file's labels"
+                )
             raise ReviewRNNError(
-                f"{spec}: the {part} split is empty after de-duplication (and --label-map, if given); "
-                "the corpus needs more reviews"
+                f"{spec}: the {part} split is empty after de-duplication; the corpus needs more reviews"
             )
 
 
@@ -91,7 +96,7 @@ class OnDiskSource:
         corpus = load_disk_corpus(
             settings.spec, settings.text_column, settings.label_column, valid_fraction, label_names, settings.label_map
         )
-        check_parts(settings.spec, corpus.sizes())
+        check_parts(settings.spec, corpus.sizes(), corpus.unmapped())
         self.corpus = corpus
         self.rows = {part: corpus.indices(part, limit if part == "train" else None) for part in SPLITS}
         self.train_texts = TextColumn(corpus, self.rows["train"])

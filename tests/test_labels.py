@@ -308,6 +308,12 @@ def test_cli_corpus_train_evaluate_with_a_label_map(stars_csv, tmp_path, isolate
     )
     assert json.loads(wide.stdout)["unmapped"] == 0
     assert json.loads(wide.stdout)["count"] == own["count"] + own["unmapped"]
+    # A file labelled by name: the model's star map drops every review, and the error says what to do.
+    named = write_table(tmp_path / "named.csv", synthetic_reviews(200, seed=4))
+    dropped = invoke("evaluate", model, "--corpus", named)
+    assert dropped.exit_code == 1 and "maps none of the" in dropped.output and "give a --label-map" in dropped.output
+    names = invoke("evaluate", model, "--corpus", named, "--label-map", "negative=negative positive=positive", "--json")
+    assert names.exit_code == 0 and json.loads(names.stdout)["unmapped"] == 0
 
 
 def summary_unmapped(summary: dict) -> dict[str, int]:
