@@ -160,7 +160,7 @@ def encode_labels(
     """
     keys = [label_key(value, path, row, column) for row, value in enumerate(values, start=first_row)]
     if label_map is not None:
-        return label_map.encode(keys, label_names, path, column)
+        return label_map.encode(keys, label_names, path)
     for row, key in enumerate(keys, start=first_row):
         if key == "":
             raise ReviewRNNError(f"{path}: row {row}: empty label in column {column!r}; every review needs a label")

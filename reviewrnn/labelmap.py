@@ -64,7 +64,7 @@ class LabelMap:
             return None
         return next((name for low, high, name in self.ranges if low <= number <= high), None)
 
-    def encode(self, keys: list[str], label_names: list[str] | None, path, column: str) -> tuple[list[int], list[str]]:
+    def encode(self, keys: list[str], label_names: list[str] | None, path) -> tuple[list[int], list[str]]:
         """Keys as class indices (UNMAPPED where dropped); `label_names` (a model's) must hold every mapped name."""
         names = list(label_names) if label_names is not None else list(self.names)
         for name in self.names:
