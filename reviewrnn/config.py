@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.labelmap import LabelMap
 
 FORMAT_VERSION = 1
 Cell = Literal["rnn", "gru", "lstm"]
@@ -19,7 +20,9 @@ Pool = Literal["last", "mean", "max"]
 Truncation = Literal["head", "tail"]
 Device = Literal["auto", "cpu", "cuda"]
 Schedule = Literal["linear", "constant"]
+ClassWeights = Literal["none", "balanced"]
 CELLS, POOLS, TRUNCATIONS, SCHEDULES = get_args(Cell), get_args(Pool), get_args(Truncation), get_args(Schedule)
+CLASS_WEIGHTS = get_args(ClassWeights)
 PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
 PAD_ID = 0
 DEFAULT_LENGTH_EDGES = (0, 64, 128, 256, 512, 1024)
@@ -88,9 +91,11 @@ class TrainConfig:
     threads: int | None = None  # None: measured choice (see runtime.py)
     device: str = "auto"
     on_disk: bool = False  # read and encode through datasets' memory-mapped Arrow cache (ondisk.py)
+    class_weights: str = "none"  # balanced: weight the loss by n / (classes * count) of each class on TRAIN
 
     def __post_init__(self) -> None:
         _check_choice("truncate", self.truncate, TRUNCATIONS)
+        _check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         for name in ("epochs", "batch_size", "max_tokens"):
             if getattr(self, name) < 1:
@@ -156,6 +161,12 @@ class CorpusInfo:
     label_column: str = "sentiment"
     label_names: list[str] = field(default_factory=lambda: ["negative", "positive"])
     sizes: dict[str, int] = field(default_factory=dict)
+    label_map: str | None = None  # --label-map as LabelMap.text; None: labels read as they are
+    unmapped: dict[str, int] = field(default_factory=dict)  # per split: reviews the map dropped
+
+    def __post_init__(self) -> None:
+        if self.label_map is not None:
+            LabelMap.parse(self.label_map)  # a hand-edited map fails here, not at the first row it misreads
 
 
 @dataclass

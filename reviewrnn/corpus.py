@@ -8,12 +8,13 @@ with any other tool.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reviewrnn import fetch
 from reviewrnn.corpusfile import HUB_PREFIX, CorpusFile, quiet_datasets, resolve, unreadable
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.labelmap import UNMAPPED, LabelMap
 
 TEXT_COLUMNS = ("text", "review")
 LABEL_COLUMNS = ("label", "sentiment")
@@ -53,6 +54,7 @@ class Split:
     valid: Examples
     test: Examples
     duplicates_dropped: int
+    unmapped: dict[str, int] = field(default_factory=dict)  # per part: rows --label-map dropped
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
@@ -63,19 +65,22 @@ def load_corpus(
     text_column: str | None = None,
     label_column: str | None = None,
     label_names: list[str] | None = None,
+    label_map: LabelMap | None = None,
 ) -> Corpus:
     """Read 'imdb', a local file, or 'hub:ID' into a Corpus with integer labels.
 
     `label_names` fixes the label order (a trained model's classes); otherwise it is inferred.
+    With `label_map`, rows whose label it does not map get the label UNMAPPED (split_corpus drops them).
     """
     if spec.startswith(HUB_PREFIX):
-        return _load_hub(spec.removeprefix(HUB_PREFIX), text_column, label_column, label_names)
+        return _load_hub(spec.removeprefix(HUB_PREFIX), text_column, label_column, label_names, label_map)
     found = resolve(spec)
     dataset, path = read_file(found), found.path
     text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     texts = _check_texts(dataset[text_col], path, text_col)
-    labels, names = encode_labels(list(dataset[label_col]), path, label_col, label_names)
+    labels, names = encode_labels(list(dataset[label_col]), path, label_col, label_names, label_map=label_map)
+    _check_mapped(labels, label_names, label_map, path, label_col)
     return Corpus(found.name, Examples(texts, labels), names, text_col, label_col, path, found.sha256)
 
 
@@ -141,13 +146,21 @@ def _check_texts(values, path, column: str) -> list[str]:
 
 
 def encode_labels(
-    values: list, path, column: str, label_names: list[str] | None = None, first_row: int = 1
+    values: list,
+    path,
+    column: str,
+    label_names: list[str] | None = None,
+    first_row: int = 1,
+    label_map: LabelMap | None = None,
 ) -> tuple[list[int], list[str]]:
     """Map raw labels to 0..K-1. 0/1, neg/pos and negative/positive become negative=0, positive=1.
 
-    `first_row` numbers the rows in errors when `values` is one batch of a larger file.
+    `first_row` numbers the rows in errors when `values` is one batch of a larger file. A
+    `label_map` decides instead: what it does not map (an empty label too) becomes UNMAPPED.
     """
     keys = [label_key(value, path, row, column) for row, value in enumerate(values, start=first_row)]
+    if label_map is not None:
+        return label_map.encode(keys, label_names, path)
     for row, key in enumerate(keys, start=first_row):
         if key == "":
             raise ReviewRNNError(f"{path}: row {row}: empty label in column {column!r}; every review needs a label")
@@ -161,7 +174,8 @@ def encode_labels(
     for row, key in enumerate(keys, start=first_row):
         if key not in index:
             raise ReviewRNNError(
-                f"{path}: row {row}: label {key!r} is not one of {', '.join(label_names)}; fix the label column"
+                f"{path}: row {row}: label {key!r} is not one of {', '.join(label_names)}; "
+                "fix the label column or map it with --label-map"
             )
         labels.append(index[key])
     return labels, list(label_names)
@@ -187,6 +201,12 @@ def label_key(value, path, row: int, column: str) -> str:
     return str(int(number)) if number.is_integer() and abs(number) < 2**53 else key
 
 
+def _check_mapped(labels: list[int], label_names, label_map: LabelMap | None, path, column: str) -> None:
+    """A map used for training must leave reviews of every class it names."""
+    if label_map is not None and label_names is None:
+        label_map.check_present([labels.count(k) for k in range(len(label_map.names))], path, column)
+
+
 def infer_label_names(keys: set[str], path, column: str) -> list[str]:
     if keys <= NEGATIVE_NAMES | POSITIVE_NAMES and keys & NEGATIVE_NAMES and keys & POSITIVE_NAMES:
         return ["negative", "positive"]
@@ -197,7 +217,7 @@ def infer_label_names(keys: set[str], path, column: str) -> list[str]:
     return sorted(keys)
 
 
-def _load_hub(dataset_id: str, text_column, label_column, label_names) -> Corpus:
+def _load_hub(dataset_id: str, text_column, label_column, label_names, label_map=None) -> Corpus:
     """A Hub dataset for online users: all labelled splits, re-split by the canonical rule."""
     import datasets
 
@@ -219,7 +239,8 @@ def _load_hub(dataset_id: str, text_column, label_column, label_names) -> Corpus
     if hasattr(feature, "names"):
         raw = [feature.names[i] if isinstance(i, int) and i >= 0 else None for i in raw]
     texts = _check_texts(dataset[text_col], f"hub:{dataset_id}", text_col)
-    labels, names = encode_labels(raw, f"hub:{dataset_id}", label_col, label_names)
+    labels, names = encode_labels(raw, f"hub:{dataset_id}", label_col, label_names, label_map=label_map)
+    _check_mapped(labels, label_names, label_map, f"hub:{dataset_id}", label_col)
     return Corpus(f"hub:{dataset_id}", Examples(texts, labels), names, text_col, label_col)
 
 
@@ -235,19 +256,27 @@ def is_valid_text(text: str, fraction: float) -> bool:
 
 
 def split_corpus(examples: Examples, valid_fraction: float = 0.1) -> Split:
-    """Drop exact duplicate texts (keep the first), then split TRAIN/VALID/TEST by hash."""
+    """Drop exact duplicate texts (keep the first), then split TRAIN/VALID/TEST by hash.
+
+    Rows labelled UNMAPPED (by a --label-map) are de-duplicated like any row, then counted and
+    dropped: a kept review lands in the same part with or without the map.
+    """
     seen: set[str] = set()
     parts = {"train": Examples([], []), "valid": Examples([], []), "test": Examples([], [])}
+    unmapped = dict.fromkeys(parts, 0)
     for text, label in zip(examples.texts, examples.labels):
         if text in seen:
             continue
         seen.add(text)
         if is_test_text(text):
-            part = parts["test"]
+            name = "test"
         elif is_valid_text(text, valid_fraction):
-            part = parts["valid"]
+            name = "valid"
         else:
-            part = parts["train"]
-        part.texts.append(text)
-        part.labels.append(label)
-    return Split(parts["train"], parts["valid"], parts["test"], len(examples) - len(seen))
+            name = "train"
+        if label == UNMAPPED:
+            unmapped[name] += 1
+            continue
+        parts[name].texts.append(text)
+        parts[name].labels.append(label)
+    return Split(parts["train"], parts["valid"], parts["test"], len(examples) - len(seen), unmapped)

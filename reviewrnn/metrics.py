@@ -1,4 +1,5 @@
-"""Metrics as plain dicts: accuracy, per-class P/R/F1, confusion, log loss, accuracy by length.
+"""Metrics as plain dicts: accuracy, macro-F1, balanced accuracy, per-class P/R/F1, confusion, log loss,
+accuracy by length.
 
 Accuracy by length is the tool's first piece of evidence about memory: if long reviews are
 classified worse, the bucket table shows it, with a 95% Wilson interval per bucket.
@@ -85,9 +86,28 @@ def classification_report(
         "count": int(len(labels)),
         "accuracy": float(correct.mean()) if len(labels) else 0.0,
         "log_loss": float(-np.log(np.clip(chosen, LOG_LOSS_FLOOR, 1.0)).mean()) if len(labels) else 0.0,
+        **imbalance_metrics(confusion),
         "per_class": _per_class(confusion, label_names),
         "confusion": {"labels": list(label_names), "matrix": confusion.tolist()},
         "by_length": accuracy_by_length(correct, lengths, edges),
+    }
+
+
+def imbalance_metrics(confusion: np.ndarray) -> dict[str, float]:
+    """Macro-F1 and balanced accuracy from a confusion matrix (rows: true, columns: predicted).
+
+    On imbalanced reviews accuracy rewards always saying the majority class; these two weigh every
+    class alike. As scikit-learn's defaults: macro-F1 averages the classes that occur as truth or
+    prediction, balanced accuracy (the mean recall) the classes that occur as truth.
+    """
+    hits = np.diag(confusion).astype(np.float64)
+    actual, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
+    seen = (actual + predicted) > 0
+    f1 = np.divide(2 * hits, actual + predicted, out=np.zeros_like(hits), where=seen)  # 2TP / (2TP + FP + FN)
+    present = actual > 0
+    return {
+        "macro_f1": float(f1[seen].mean()) if seen.any() else 0.0,
+        "balanced_accuracy": float((hits[present] / actual[present]).mean()) if present.any() else 0.0,
     }
 
 

@@ -34,6 +34,7 @@ from reviewrnn.corpus import (
 from reviewrnn.corpusfile import CorpusFile, quiet_datasets, resolve, unreadable
 from reviewrnn.data import EncodedSet, RaggedIds, truncate
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.labelmap import UNMAPPED, LabelMap
 from reviewrnn.tokenizer import encode
 
 PARTS = {"train": 0, "valid": 1, "test": 2}
@@ -44,7 +45,7 @@ CACHE_VERSION = 2  # bump when what the cached Arrow files hold changes
 
 @dataclass
 class DiskCorpus:
-    """A memory-mapped corpus plus, per row, its split part (or DUPLICATE) and integer label."""
+    """A memory-mapped corpus plus, per row, its split part (or DUPLICATE) and integer label (or UNMAPPED)."""
 
     name: str
     sha256: str
@@ -56,11 +57,15 @@ class DiskCorpus:
     labels: np.ndarray  # int64 per row
 
     def indices(self, part: str, limit: int | None = None) -> np.ndarray:
-        rows = np.flatnonzero(self.parts == PARTS[part])
+        rows = np.flatnonzero((self.parts == PARTS[part]) & (self.labels != UNMAPPED))
         return rows[:limit] if limit else rows
 
     def sizes(self) -> dict[str, int]:
-        return {part: int((self.parts == code).sum()) for part, code in PARTS.items()}
+        return {part: int(((self.parts == code) & (self.labels != UNMAPPED)).sum()) for part, code in PARTS.items()}
+
+    def unmapped(self) -> dict[str, int]:
+        """Per part: the reviews a --label-map dropped (counted after de-duplication, as in memory)."""
+        return {part: int(((self.parts == code) & (self.labels == UNMAPPED)).sum()) for part, code in PARTS.items()}
 
     @property
     def duplicates_dropped(self) -> int:
@@ -88,6 +93,7 @@ def load_disk_corpus(
     label_column: str | None,
     valid_fraction: float,
     label_names: list[str] | None = None,
+    label_map: LabelMap | None = None,
 ) -> DiskCorpus:
     """Read 'imdb' or a CSV/TSV/JSONL/Parquet file as Arrow and assign every row its split part."""
     datasets = quiet_datasets()
@@ -102,12 +108,16 @@ def load_disk_corpus(
         raise ReviewRNNError(
             f"{path}: column {label_col!r} holds {type(feature).__name__} values; a label is a class name or number"
         )
-    if label_names is None:
+    training = label_names is None
+    if label_map is not None:
+        label_names = label_names or list(label_map.names)
+    elif training:
         keys = {label_key(value, path, 1, label_col) for value in dataset.unique(label_col)} - {""}
         label_names = infer_label_names(keys, path, label_col)
     settings = [CACHE_VERSION, digest, text_col, label_col, label_names, valid_fraction]
+    settings += [label_map.text] if label_map else []  # keeps the cache key of runs without a map
     split = dataset.map(
-        _SplitRows(path, text_col, label_col, label_names, valid_fraction),
+        _SplitRows(path, text_col, label_col, label_names, valid_fraction, label_map),
         batched=True,
         batch_size=MAP_BATCH,
         with_indices=True,
@@ -125,6 +135,8 @@ def load_disk_corpus(
     repeated[first] = False
     parts[repeated] = DUPLICATE
     labels = table.column("label").to_numpy().astype(np.int64)
+    if label_map is not None and training:
+        label_map.check_present(np.bincount(labels[labels != UNMAPPED], minlength=len(label_names)), path, label_col)
     return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, labels)
 
 
@@ -136,9 +148,9 @@ class _SplitRows:
     good as impossible.
     """
 
-    def __init__(self, path, text_col, label_col, label_names, valid_fraction) -> None:
+    def __init__(self, path, text_col, label_col, label_names, valid_fraction, label_map=None) -> None:
         self.path, self.text_col, self.label_col = str(path), text_col, label_col
-        self.label_names, self.valid_fraction = label_names, valid_fraction
+        self.label_names, self.valid_fraction, self.label_map = label_names, valid_fraction, label_map
 
     def __call__(self, batch: dict, indices: list[int]) -> dict:
         texts = batch[self.text_col]
@@ -148,7 +160,9 @@ class _SplitRows:
                 raise ReviewRNNError(
                     f"{self.path}: row {row}: column {self.text_col!r} is {type(text).__name__}, expected text"
                 )
-        labels, _ = encode_labels(batch[self.label_col], self.path, self.label_col, self.label_names, indices[0] + 1)
+        labels, _ = encode_labels(
+            batch[self.label_col], self.path, self.label_col, self.label_names, indices[0] + 1, self.label_map
+        )
         digests = [_digest(text) for text in texts]
         parts = [_part(text, self.valid_fraction) for text in texts]
         high, low = [high for high, _ in digests], [low for _, low in digests]

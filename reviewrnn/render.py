@@ -65,6 +65,7 @@ def summary_line(report: dict) -> Text:
     return Text.assemble(
         ("accuracy ", "bold"),
         (f"{report['accuracy']:.2%}", "bold green"),
+        f"  macro-F1 {report['macro_f1']:.3f}  balanced accuracy {report['balanced_accuracy']:.2%}",
         f"  log loss {report['log_loss']:.4f}  reviews {report['count']}  "
         f"truncated {report['truncated']} (> {report['max_tokens']} tokens)  split {report['split']}",
     )
@@ -100,6 +101,12 @@ def epoch_row(report, best: bool) -> str:
     return "  ".join(f"{value:>14}" for value in values) + ("  *best" if best else "")
 
 
+def unmapped_line(corpus: str, label_map: str, unmapped: dict[str, int]) -> str:
+    """How many reviews of each split a --label-map dropped, for train's and evaluate's reports."""
+    counts = ", ".join(f"{part} {count}" for part, count in unmapped.items())
+    return f"label map {label_map!r} on {corpus}: unmapped reviews dropped: {counts}"
+
+
 def corpus_table(summary: dict) -> Table:
     """Splits across, figures down: as narrow at 80 columns with five classes as with two."""
     parts = summary["splits"].values()
@@ -108,6 +115,8 @@ def corpus_table(summary: dict) -> Table:
     for name in summary["splits"]:
         table.add_column(name, justify="right")
     table.add_row("reviews", *(str(part["count"]) for part in parts))
+    if summary.get("label_map"):  # reviews whose rating --label-map does not map
+        table.add_row("unmapped, dropped", *(str(part["unmapped"]) for part in parts))
     table.add_section()
     for index, label in enumerate(summary["label_names"]):
         table.add_row(label, *(f"{part['class_share'][index]:.1%}" for part in parts))

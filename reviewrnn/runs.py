@@ -99,6 +99,8 @@ def prepare_run(
             "valid_fraction": train_config.valid_fraction,
             "tokenizer": asdict(tokenizer_config),
         }
+        if settings.label_map is not None:  # the map decides which TRAIN reviews the tokenizer reads
+            key |= {"label_column": source.info.label_column, "label_map": settings.label_map.text}
         tokenizer = cached_tokenizer(key, source.train_texts, tokenizer_config, on_stage, distributed)
     on_stage("encoding reviews")
     train_set, valid_set = (
@@ -148,7 +150,7 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None) -> TrainOut
         if state.get("done"):
             raise ReviewRNNError(f"{directory}: this run already finished; start a new one with `reviewrnn train`")
         corpus = config.corpus
-        settings = CorpusSettings(corpus.name, corpus.text_column, corpus.label_column)
+        settings = CorpusSettings.of_run(corpus)
         with _distributed(config.train.device) as distributed:
             prepared = prepare_run(settings, config.model, config.train, config.tokenizer, tokenizer, callbacks.stage)
             if prepared.config.corpus.sha256 != corpus.sha256:

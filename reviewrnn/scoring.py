@@ -6,12 +6,13 @@ One model also gets MODEL/eval.json; several are scored as an ensemble of their 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from reviewrnn.artifacts import write_eval
-from reviewrnn.config import DEFAULT_LENGTH_EDGES
+from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.source import SPLITS, CorpusSettings, open_source
 
@@ -65,14 +66,14 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
     loaded = [load_model(directory) for directory in directories]
     _check_members(loaded, split_name)
     first = loaded[0].config
-    settings = settings or CorpusSettings(first.corpus.name, first.corpus.text_column, first.corpus.label_column)
+    settings = _corpus_settings(settings, first.corpus)
     runtime.set_threads(threads)
     device = runtime.resolve_device(device_name)
     started = time.perf_counter()
     encoded = None
     total = None
     for model in loaded:
-        split, probabilities = _model_probabilities(model, settings, split_name, device)
+        split, probabilities, unmapped = _model_probabilities(model, settings, split_name, device)
         if encoded is None:
             encoded = split
         elif len(split.labels) != len(encoded.labels) or (split.labels != encoded.labels).any():
@@ -89,7 +90,20 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
         "max_tokens": first.train.max_tokens,
         "truncated": int((encoded.full_lengths > first.train.max_tokens).sum()),
     }
+    if settings.label_map is not None:
+        report |= {"label_map": settings.label_map.text, "unmapped": unmapped}
     return report
+
+
+def _corpus_settings(settings: CorpusSettings | None, trained: CorpusInfo) -> CorpusSettings:
+    """The model's own corpus by default; another corpus is read with the model's --label-map unless
+    the command gave one."""
+    own = CorpusSettings.of_run(trained)
+    if settings is None:
+        return own
+    if settings.label_map is None and own.label_map is not None:
+        return replace(settings, label_map=own.label_map)
+    return settings
 
 
 def _check_members(loaded: list, split_name: str) -> None:
@@ -111,7 +125,7 @@ def _check_members(loaded: list, split_name: str) -> None:
 
 
 def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device):
-    """(the encoded split, class probabilities (N, K)) for one loaded model."""
+    """(the encoded split, class probabilities (N, K), reviews of the split a label map dropped)."""
     import torch
 
     from reviewrnn.model import RecurrentClassifier
@@ -123,4 +137,4 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     model = RecurrentClassifier(config.model)
     model.load_state_dict({name: torch.from_numpy(value) for name, value in loaded.weights.items()})
     model.to(device)
-    return encoded, predict_probabilities(model, encoded, 256, device)
+    return encoded, predict_probabilities(model, encoded, 256, device), source.info.unmapped.get(split_name, 0)

@@ -11,33 +11,47 @@ from dataclasses import dataclass
 from reviewrnn.config import CorpusInfo, TrainConfig
 from reviewrnn.corpus import Corpus, Examples, Split, load_corpus, split_corpus
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.labelmap import LabelMap
 
 SPLITS = ("train", "valid", "test")
 
 
 @dataclass
 class CorpusSettings:
-    """How to find and read the corpus (`--corpus`, `--text-column`, `--label-column`)."""
+    """How to find and read the corpus (`--corpus`, `--text-column`, `--label-column`, `--label-map`)."""
 
     spec: str = "imdb"
     text_column: str | None = None
     label_column: str | None = None
+    label_map: LabelMap | None = None
+
+    @classmethod
+    def of_run(cls, corpus: CorpusInfo) -> CorpusSettings:
+        """The settings a model was trained with, from its config.json."""
+        label_map = LabelMap.parse(corpus.label_map) if corpus.label_map else None
+        return cls(corpus.name, corpus.text_column, corpus.label_column, label_map)
 
 
 def read_split(
     settings: CorpusSettings, valid_fraction: float, label_names: list[str] | None = None
 ) -> tuple[Corpus, Split]:
     """The whole corpus in memory and its canonical split."""
-    corpus = load_corpus(settings.spec, settings.text_column, settings.label_column, label_names)
+    corpus = load_corpus(settings.spec, settings.text_column, settings.label_column, label_names, settings.label_map)
     split = split_corpus(corpus.examples, valid_fraction)
-    check_parts(settings.spec, split.sizes())
+    check_parts(settings.spec, split.sizes(), split.unmapped)
     return corpus, split
 
 
-def check_parts(spec: str, sizes: dict[str, int]) -> None:
-    """TRAIN and TEST must keep reviews after de-duplication; an empty VALID is the caller's to judge."""
+def check_parts(spec: str, sizes: dict[str, int], unmapped: dict[str, int] | None = None) -> None:
+    """TRAIN and TEST must keep reviews after de-duplication and --label-map; an empty VALID is the caller's
+    to judge."""
     for part, size in sizes.items():
         if size == 0 and part != "valid":
+            if unmapped and unmapped[part]:
+                raise ReviewRNNError(
+                    f"{spec}: the label map maps none of the {unmapped[part]} {part} reviews; "
+                    "give a --label-map for this file's labels"
+                )
             raise ReviewRNNError(
                 f"{spec}: the {part} split is empty after de-duplication; the corpus needs more reviews"
             )
@@ -63,7 +77,7 @@ class InMemorySource:
         train = Examples(split.train.texts[:limit], split.train.labels[:limit]) if limit else split.train
         self.parts = {"train": train, "valid": split.valid, "test": split.test}
         self.train_texts = train.texts
-        self.info = _info(corpus, split.sizes(), len(train), split.duplicates_dropped)
+        self.info = _info(corpus, split.sizes(), len(train), split.duplicates_dropped, settings, split.unmapped)
 
     def encode(self, tokenizer, part: str, max_tokens: int, keep: str):
         """One part as a data.EncodedSet: ids truncated to `max_tokens`, keeping the head or the tail."""
@@ -80,13 +94,14 @@ class OnDiskSource:
         from reviewrnn.ondisk import TextColumn, load_disk_corpus
 
         corpus = load_disk_corpus(
-            settings.spec, settings.text_column, settings.label_column, valid_fraction, label_names
+            settings.spec, settings.text_column, settings.label_column, valid_fraction, label_names, settings.label_map
         )
-        check_parts(settings.spec, corpus.sizes())
+        check_parts(settings.spec, corpus.sizes(), corpus.unmapped())
         self.corpus = corpus
         self.rows = {part: corpus.indices(part, limit if part == "train" else None) for part in SPLITS}
         self.train_texts = TextColumn(corpus, self.rows["train"])
-        self.info = _info(corpus, corpus.sizes(), len(self.rows["train"]), corpus.duplicates_dropped)
+        train_used, unmapped = len(self.rows["train"]), corpus.unmapped()
+        self.info = _info(corpus, corpus.sizes(), train_used, corpus.duplicates_dropped, settings, unmapped)
 
     def encode(self, tokenizer, part: str, max_tokens: int, keep: str):
         """One part as a data.EncodedSet whose ids are read from an Arrow cache file."""
@@ -95,11 +110,15 @@ class OnDiskSource:
         return encode_on_disk(self.corpus, self.rows[part], tokenizer, max_tokens, keep)
 
 
-def _info(corpus, sizes: dict[str, int], train_used: int, duplicates_dropped: int) -> CorpusInfo:
-    """What config.json records about the corpus a run read."""
+def _info(corpus, sizes, train_used: int, duplicates_dropped: int, settings, unmapped) -> CorpusInfo:
+    """What config.json records about the corpus a run read (with a --label-map: the map, and per
+    split how many reviews it dropped)."""
     sizes = sizes | {"train_used": train_used, "duplicates_dropped": duplicates_dropped}
     names = list(corpus.label_names)
-    return CorpusInfo(corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, names, sizes)
+    info = CorpusInfo(corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, names, sizes)
+    if settings.label_map is not None:
+        info.label_map, info.unmapped = settings.label_map.text, dict(unmapped)
+    return info
 
 
 def corpus_summary(settings: CorpusSettings, valid_fraction: float = TrainConfig.valid_fraction) -> dict:
@@ -118,6 +137,8 @@ def corpus_summary(settings: CorpusSettings, valid_fraction: float = TrainConfig
             "class_share": [count / max(len(part), 1) for count in counts],
             "words": {"median": quantile(words, 0.5), "p90": quantile(words, 0.9), "p99": quantile(words, 0.99)},
         }
+        if settings.label_map is not None:
+            parts[name]["unmapped"] = split.unmapped[name]
     return {
         "name": corpus.name,
         "path": str(corpus.path) if corpus.path else None,
@@ -128,5 +149,6 @@ def corpus_summary(settings: CorpusSettings, valid_fraction: float = TrainConfig
         "text_column": corpus.text_column,
         "label_column": corpus.label_column,
         "label_names": corpus.label_names,
+        "label_map": settings.label_map.text if settings.label_map else None,
         "splits": parts,
     }

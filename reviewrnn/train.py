@@ -1,4 +1,5 @@
-"""The training loop: Adam, gradient clipping, validation each epoch, best epoch kept, early stop.
+"""The training loop: Adam, gradient clipping, optional class weights, validation each epoch, best
+epoch kept, early stop.
 
 The loop is general and silent: progress goes out through Callbacks (the minGPT habit), and its
 whole state can be captured after any step (checkpoint.py) and restored, so an interrupted run
@@ -23,6 +24,7 @@ from reviewrnn.averaging import WeightAverage
 from reviewrnn.callbacks import Callbacks, ignore
 from reviewrnn.config import TrainConfig
 from reviewrnn.data import EncodedSet, length_grouped_batches, pad_batch
+from reviewrnn.errors import ReviewRNNError
 from reviewrnn.runtime import Distributed
 from reviewrnn.scoring import predict_probabilities
 from reviewrnn.trainstate import Divergence, EpochEnd, EpochReport, StepReport, TrainResult, TrainState
@@ -35,6 +37,27 @@ def _validate(model, valid: EncodedSet, config: TrainConfig, device) -> tuple[fl
     chosen = probabilities[np.arange(len(valid)), valid.labels]
     accuracy = float((probabilities.argmax(1) == valid.labels).mean())
     return accuracy, float(-np.log(np.clip(chosen, 1e-12, 1.0)).mean())
+
+
+def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:
+    """Per-class loss weights (K,) for --class-weights: 'balanced' is n / (K * count_c) on TRAIN
+    (scikit-learn's rule), so every class adds as much to the loss as a balanced corpus would."""
+    if mode == "none":
+        return None
+    labels = np.asarray(labels, dtype=np.int64)
+    counts = np.bincount(labels, minlength=num_classes)
+    if (counts == 0).any():
+        raise ReviewRNNError(f"--class-weights {mode}: class {int(np.argmin(counts))} has no TRAIN reviews; use none")
+    return len(labels) / (num_classes * counts)
+
+
+def summed_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Sum over the batch of each review's cross-entropy times its class's weight (1 without weights).
+
+    The caller divides by the number of reviews, not by the sum of weights: the mean stays an
+    average over reviews, so DDP's shards add up to the same loss.
+    """
+    return nn.functional.cross_entropy(logits, labels, weight=weights, reduction="sum")
 
 
 def train_model(
@@ -77,6 +100,10 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.average = WeightAverage(model.parameters(), config.ema) if config.ema > 0 else None
         self.divergence: Divergence | None = None
+        self.class_weights = None  # (K,) loss weight per class under --class-weights balanced
+        if config.class_weights != "none":
+            weights = class_weights(train.labels, model.config.num_classes, config.class_weights)
+            self.class_weights = torch.tensor(weights, dtype=torch.float32, device=device)
 
     def run(
         self,
@@ -145,7 +172,7 @@ class Trainer:
         config, world = self.config, self.distributed.world_size
         ids_t, lengths_t, labels_t = (torch.from_numpy(a).to(self.device) for a in (ids, lengths, labels))
         logits = self.network(ids_t, lengths_t)  # (b, K): this rank's shard of the global batch
-        summed = nn.functional.cross_entropy(logits, labels_t, reduction="sum")
+        summed = summed_loss(logits, labels_t, self.class_weights)
         self.optimizer.zero_grad(set_to_none=True)
         # The mean over the global batch: DDP divides the gradients it sums over ranks by the world size.
         (summed * (world / global_size)).backward()

@@ -75,6 +75,31 @@ def test_classification_report_on_a_hand_example():
     expected_loss = -(math.log(0.7) + math.log(0.3) + math.log(0.8) + math.log(0.5) + math.log(LOG_LOSS_FLOOR)) / 5
     assert report["log_loss"] == pytest.approx(expected_loss)
     assert [row["count"] for row in report["by_length"]] == [3, 1, 0, 1, 0, 0]
+    # Every class weighs alike: F1 of bad, ok, good = 0.5, 0.8, 0; recalls 0.5, 1, 0.
+    assert report["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    assert report["balanced_accuracy"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+
+
+def one_hot(predicted: list[int], classes: int) -> np.ndarray:
+    return np.eye(classes)[predicted] * 0.8 + 0.2 / classes
+
+
+def test_majority_guessing_scores_high_accuracy_but_low_macro_f1_and_balanced_accuracy():
+    labels = np.array([1] * 9 + [0])  # nine positives, one negative: always "positive" is 90% accurate
+    report = classification_report(one_hot([1] * 10, 2), labels, ["negative", "positive"], np.ones(10))
+    assert report["accuracy"] == pytest.approx(0.9)
+    assert report["macro_f1"] == pytest.approx((0.0 + 2 * 9 / (9 + 10)) / 2)  # F1 = 2TP / (actual + predicted)
+    assert report["balanced_accuracy"] == pytest.approx((0.0 + 1.0) / 2)
+
+
+def test_imbalance_metrics_skip_classes_as_scikit_learn_does():
+    # Class 2 is predicted once but never true: its F1 (0) counts in macro-F1, its recall has no support.
+    report = classification_report(one_hot([0, 2, 1, 1], 3), np.array([0, 0, 1, 1]), ["a", "b", "c"], np.ones(4))
+    assert report["macro_f1"] == pytest.approx((2 * 1 / 3 + 1.0 + 0.0) / 3)
+    assert report["balanced_accuracy"] == pytest.approx((0.5 + 1.0) / 2)
+    # Class 2 never true nor predicted: left out of both.
+    report = classification_report(one_hot([0, 1], 3), np.array([0, 1]), ["a", "b", "c"], np.ones(2))
+    assert report["macro_f1"] == 1.0 and report["balanced_accuracy"] == 1.0
 
 
 def test_perfect_and_binary_report():

@@ -28,6 +28,13 @@ CorpusOption = Annotated[str, typer.Option("--corpus", help="'imdb', a CSV/TSV/J
 TextColumnOption = Annotated[str | None, typer.Option(help="Text column (default: text or review).")]
 LabelColumnOption = Annotated[str | None, typer.Option(help="Label column (default: label or sentiment).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+LabelMapOption = Annotated[
+    str | None,
+    typer.Option(
+        help='Classes from ratings, e.g. "1,2=negative 4,5=positive" or "1-2=negative 4-5=positive"; '
+        "values it does not map are dropped and counted."
+    ),
+]
 
 
 def debug_enabled() -> bool:
@@ -63,6 +70,18 @@ def friendly_errors(command):
             raise fail(f"unexpected {type(error).__name__}: {error} (rerun with --debug for the traceback)") from None
 
     return wrapper
+
+
+def label_map_option(text: str | None):
+    """--label-map as a labelmap.LabelMap; a malformed map is a usage error (exit 2) naming the flag."""
+    from reviewrnn.labelmap import LabelMap, LabelMapError
+
+    if text is None:
+        return None
+    try:
+        return LabelMap.parse(text)
+    except LabelMapError as error:
+        raise typer.BadParameter(str(error).removeprefix("--label-map "), param_hint="'--label-map'") from None
 
 
 def existing_file(path: Path | None) -> Path | None:

@@ -12,9 +12,11 @@ from reviewrnn.commands.common import (
     CorpusOption,
     JsonOption,
     LabelColumnOption,
+    LabelMapOption,
     TextColumnOption,
     err,
     friendly_errors,
+    label_map_option,
     out,
 )
 from reviewrnn.config import TokenizerConfig, TrainConfig
@@ -25,16 +27,18 @@ def corpus(
     name: Annotated[str, typer.Argument(help="'imdb', a local file, or hub:DATASET_ID.")] = "imdb",
     text_column: TextColumnOption = None,
     label_column: LabelColumnOption = None,
+    label_map: LabelMapOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fetch (if needed) and describe a corpus: cache path, split sizes, class balance, lengths.
 
     Example: reviewrnn corpus imdb --json | jq .splits.test.count
+    Star ratings: reviewrnn corpus reviews.csv --label-column stars --label-map "1,2=negative 4,5=positive"
     """
     from reviewrnn.render import corpus_table
     from reviewrnn.source import CorpusSettings, corpus_summary
 
-    summary = corpus_summary(CorpusSettings(name, text_column, label_column))
+    summary = corpus_summary(CorpusSettings(name, text_column, label_column, label_map_option(label_map)))
     if as_json:
         out.print_json(json.dumps(summary))
         return

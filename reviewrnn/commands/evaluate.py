@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 
 import typer
 
-from reviewrnn.commands.common import JsonOption, LabelColumnOption, TextColumnOption, friendly_errors, out
+from reviewrnn.commands.common import (
+    JsonOption,
+    LabelColumnOption,
+    LabelMapOption,
+    TextColumnOption,
+    friendly_errors,
+    label_map_option,
+    out,
+)
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, Device
 
 
@@ -37,6 +45,7 @@ def evaluate(
     corpus: Annotated[str | None, typer.Option(help="Evaluate on another corpus (default: the model's own).")] = None,
     text_column: TextColumnOption = None,
     label_column: LabelColumnOption = None,
+    label_map: LabelMapOption = None,
     split: Annotated[Literal["train", "valid", "test"], typer.Option(help="Which canonical split to score.")] = "test",
     edges: Annotated[str, typer.Option(help="Length bucket edges in tokens.")] = ",".join(
         map(str, DEFAULT_LENGTH_EDGES)
@@ -45,22 +54,28 @@ def evaluate(
     threads: Annotated[int | None, typer.Option(min=1)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Accuracy, P/R/F1, confusion matrix, log loss and accuracy by length; saved to MODEL/eval.json.
+    """Accuracy, macro-F1, balanced accuracy, P/R/F1, confusion, log loss and accuracy by length;
+    saved to MODEL/eval.json.
 
     Examples:
       reviewrnn evaluate models/gru-imdb --json | jq .by_length
+      reviewrnn evaluate models/stars --corpus other.csv   (another file, read with the model's --label-map)
       reviewrnn evaluate models/wide-0 models/wide-1 models/wide-2   (an ensemble; no eval.json written)
     """
-    from reviewrnn.render import class_table, confusion_table, length_table, summary_line
+    from reviewrnn.render import class_table, confusion_table, length_table, summary_line, unmapped_line
     from reviewrnn.scoring import evaluate_step
     from reviewrnn.source import CorpusSettings
 
-    settings = CorpusSettings(corpus, text_column, label_column) if corpus else None
+    if label_map is not None and corpus is None:
+        raise typer.BadParameter("goes with --corpus; the model's own corpus is read with its own map")
+    settings = CorpusSettings(corpus, text_column, label_column, label_map_option(label_map)) if corpus else None
     report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)
     if as_json:
         out.print_json(json.dumps(report))
         return
     out.print(summary_line(report))
+    if "label_map" in report:
+        out.print(unmapped_line(report["corpus"], report["label_map"], {split: report["unmapped"]}))
     out.print(class_table(report))
     out.print(confusion_table(report))
     out.print(length_table(report["by_length"]))

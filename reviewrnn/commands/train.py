@@ -13,14 +13,17 @@ from reviewrnn.commands.common import (
     CorpusOption,
     JsonOption,
     LabelColumnOption,
+    LabelMapOption,
     TextColumnOption,
     err,
     friendly_errors,
+    label_map_option,
     out,
 )
 from reviewrnn.config import (
     PRESETS,
     Cell,
+    ClassWeights,
     Device,
     ModelConfig,
     Pool,
@@ -41,6 +44,10 @@ def train(
     corpus: CorpusOption = "imdb",
     text_column: TextColumnOption = None,
     label_column: LabelColumnOption = None,
+    label_map: LabelMapOption = None,
+    class_weights: Annotated[
+        ClassWeights, typer.Option(help="balanced: weight the loss by inverse class frequency on TRAIN.")
+    ] = T.class_weights,
     cell: Annotated[Cell, typer.Option(help="rnn (tanh Elman), gru or lstm.")] = M.cell,
     layers: Annotated[int, typer.Option(min=1)] = M.layers,
     hidden: Annotated[int, typer.Option(min=1, help="Hidden state size.")] = M.hidden,
@@ -95,6 +102,8 @@ def train(
 
     Example: reviewrnn train --cell gru --epochs 3 --name gru-imdb
     Quick smoke run: reviewrnn train --limit 500 --epochs 1
+    Star ratings: reviewrnn train --corpus reviews.csv --label-column stars --label-map "1,2=negative 4,5=positive"
+    --class-weights balanced
     Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
     """
     from reviewrnn.artifacts import load_checkpoint_config
@@ -110,10 +119,11 @@ def train(
         explicit = {key for key in PRESETS.get(preset, {}) if _given(context, key)}
         apply_preset(preset, configs, explicit)
     model_config, train_config, _ = configs
+    mapping = label_map_option(label_map)
     directory = output_directory(name, out_dir, model_config.cell, force)
     process_settings(train_config.threads)
     with TrainingDisplay() as display:
-        settings = CorpusSettings(corpus, text_column, label_column)
+        settings = CorpusSettings(corpus, text_column, label_column, mapping)
         outcome = train_step(settings, *configs, directory, tokenizer, display.callbacks())
     _report(outcome, as_json)
 
@@ -143,6 +153,9 @@ def _report(outcome, as_json: bool) -> None:
         "stopped_early": outcome.stopped_early,
         "seconds": round(outcome.seconds, 1),
     }
+    corpus = outcome.config.corpus
+    if corpus.label_map is not None:
+        summary |= {"label_map": corpus.label_map, "unmapped": corpus.unmapped}
     if as_json:
         out.print_json(json.dumps(summary))
         return
@@ -150,6 +163,10 @@ def _report(outcome, as_json: bool) -> None:
         f"saved {outcome.directory} (best epoch {outcome.best_epoch}, validation accuracy "
         f"{outcome.best_valid_accuracy:.2%}, {outcome.seconds / 60:.1f} min)"
     )
+    if corpus.label_map is not None:
+        from reviewrnn.render import unmapped_line
+
+        out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped))
     err.print(f"next: reviewrnn evaluate {outcome.directory}")
 
 
