@@ -17,9 +17,10 @@ def model_split(config: RunConfig) -> Split:
     from reviewrnn.source import CorpusSettings, read_split
 
     corpus = config.corpus
-    key = (corpus.name, corpus.text_column, corpus.label_column, config.train.valid_fraction, *corpus.label_names)
+    key = (corpus.name, corpus.text_column, corpus.label_column, corpus.label_map, config.train.valid_fraction)
+    key += tuple(corpus.label_names)
     if key not in _SPLITS:
-        settings = CorpusSettings(corpus.name, corpus.text_column, corpus.label_column)
+        settings = CorpusSettings.of_run(corpus)  # with the model's --label-map, if it had one
         _SPLITS.clear()  # one corpus at a time: IMDB's texts are ~65 MB
         _SPLITS[key] = read_split(settings, config.train.valid_fraction, corpus.label_names)[1]
     return _SPLITS[key]
