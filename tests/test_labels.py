@@ -280,6 +280,10 @@ def test_cli_corpus_train_evaluate_with_a_label_map(stars_csv, tmp_path, isolate
     config = load_config(model)
     assert config.corpus.label_map == MAP and config.train.class_weights == "balanced"
     assert config.corpus.unmapped == summary_unmapped(summary)
+    from reviewrnn.lab.sources import model_split  # the lab's measurements read the corpus with the map too
+
+    counts = {part: summary["splits"][part]["count"] for part in ("train", "valid", "test")}
+    assert model_split(config).sizes() == counts
 
     scored = invoke("evaluate", model, "--json")
     assert scored.exit_code == 0, scored.output
