@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 ECE_BINS = 10
-TEMPERATURE_BOUNDS = (0.05, 20.0)  # searched in log space: T below 1 sharpens, above 1 softens
-SEARCH_STEPS = 60  # golden-section steps: the bracket shrinks to 0.618**60 of log(400), far below 1e-6
+# Searched in log space: T below 1 sharpens, above 1 softens. A VALID the model gets all right pulls T
+# towards 0 without limit; 0.5 keeps that from turning every probability into exactly 0 or 1.
+TEMPERATURE_BOUNDS = (0.5, 20.0)
+SEARCH_STEPS = 60  # golden-section steps: the bracket shrinks to 0.618**60 of log(40), far below 1e-6
 PROBABILITY_FLOOR = 1e-12
 
 
