@@ -65,6 +65,13 @@ def test_no_calibrate_keeps_the_raw_probabilities_but_profiles_train(session_cor
     assert loaded.config.decision.temperature is None and loaded.domain is not None
 
 
+def test_train_no_calibrate_flag(tiny_csv, isolated_env):
+    tiny = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--vocab-size", "100", "--threads", "1"]
+    cli("train", "--corpus", tiny_csv, "--limit", "100", "--name", "raw", "--no-calibrate", *tiny)
+    assert load_model(isolated_env["models"] / "raw").config.train.calibrate is False
+    assert load_model(isolated_env["models"] / "raw").config.decision.temperature is None
+
+
 def test_old_model_directories_load_with_the_behaviour_of_before(model_copy):
     old = make_old(model_copy)
     loaded = load_model(old)
