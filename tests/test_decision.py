@@ -143,6 +143,20 @@ def test_evaluate_applies_the_saved_threshold(model_copy):
     assert report["per_class"]["positive"]["recall"] == 1.0 and report["per_class"]["negative"]["recall"] == 0.0
 
 
+def test_recalibrating_moves_a_saved_threshold_so_every_decision_stays_the_same():
+    from reviewrnn.fitting import rescale_threshold
+
+    raw = np.random.default_rng(0).uniform(0.001, 0.999, 2000)  # none exactly on a threshold
+    probabilities = np.stack([1 - raw, raw], axis=1)
+    for old, new in ((None, 2.0), (0.8, 1.6), (2.0, None)):
+        for threshold in (0.3, 0.5, 0.9):
+            moved = rescale_threshold(threshold, old, new)
+            before = apply_temperature(probabilities, old)[:, 1] >= threshold
+            after = apply_temperature(probabilities, new)[:, 1] >= moved
+            assert (before == after).all()
+    assert rescale_threshold(0.0, 1.0, 2.0) == 0.0
+
+
 def test_find_threshold_saves_what_it_prints(model_copy, tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "decision.png"

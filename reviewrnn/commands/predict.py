@@ -174,7 +174,7 @@ def _write_rows(predictor, chunks: Iterator[list], writer, advance=lambda count:
     After each chunk, input that so far reads unlike the model's TRAIN gets one warning on stderr."""
     from reviewrnn.domain import DomainWatch
 
-    watch = DomainWatch(getattr(predictor.decision, "domain", None), f"the training corpus of {predictor.directory}")
+    watch = DomainWatch(predictor.decision.domain, f"the training corpus of {predictor.directory}")
     with _stdout_errors():
         for chunk in chunks:
             predictions = predictor.predict(chunk)
