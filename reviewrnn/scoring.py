@@ -83,12 +83,12 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
         elif len(split.labels) != len(encoded.labels) or (split.labels != encoded.labels).any():
             raise ReviewRNNError(f"{model.directory}: read another {split_name} split than {directories[0]}")
         total = probabilities if total is None else total + probabilities
+    mean = total / len(loaded)  # (N, K): each model's probabilities after its own temperature, averaged
     threshold = first.decision.threshold if len(loaded) == 1 else None  # each model's own: not for an ensemble
-    predicted = thresholded_labels(total / len(loaded), threshold)
-    report = classification_report(
-        total / len(loaded), encoded.labels, first.corpus.label_names, encoded.full_lengths, edges, predicted
-    )
-    report |= _decision_report(loaded, total / len(loaded), raw_total / len(loaded), encoded, threshold)
+    predicted = thresholded_labels(mean, threshold)
+    names = first.corpus.label_names
+    report = classification_report(mean, encoded.labels, names, encoded.full_lengths, edges, predicted)
+    report |= _decision_report(loaded, mean, raw_total / len(loaded), encoded, threshold)
     report |= {
         "model": str(directories[0]) if len(directories) == 1 else [str(d) for d in directories],
         "corpus": settings.spec,
