@@ -22,6 +22,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from reviewrnn.config import RunConfig
+from reviewrnn.domain import DomainProfile, load_profile
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.inference import expected_shapes
 from reviewrnn.tokenizer import load_tokenizer
@@ -39,6 +40,7 @@ class LoadedModel:
     config: RunConfig
     weights: dict[str, np.ndarray]
     tokenizer: Tokenizer
+    domain: DomainProfile | None = None  # MODEL/domain.json; None for models trained before it existed
 
 
 def models_root() -> Path:
@@ -226,7 +228,7 @@ def load_model(directory: Path) -> LoadedModel:
             f"{directory / TOKENIZER_FILE}: vocabulary of {tokenizer.get_vocab_size()} tokens, but the "
             f"embedding has {config.model.vocab_size} rows; the files come from different models"
         )
-    return LoadedModel(directory, config, weights, tokenizer)
+    return LoadedModel(directory, config, weights, tokenizer, load_profile(directory, config.model.vocab_size))
 
 
 def load_config(directory: Path) -> RunConfig:

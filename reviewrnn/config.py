@@ -92,6 +92,7 @@ class TrainConfig:
     device: str = "auto"
     on_disk: bool = False  # read and encode through datasets' memory-mapped Arrow cache (ondisk.py)
     class_weights: str = "none"  # balanced: weight the loss by n / (classes * count) of each class on TRAIN
+    calibrate: bool = True  # fit a temperature on VALID after training (calibration.py); --no-calibrate: T stays 1
 
     def __post_init__(self) -> None:
         _check_choice("truncate", self.truncate, TRUNCATIONS)
@@ -170,6 +171,25 @@ class CorpusInfo:
 
 
 @dataclass
+class DecisionConfig:
+    """How probabilities become a label, fitted on VALID after training: None is the behaviour of before.
+
+    temperature: probabilities are softmax(log p / T) (calibration.py). threshold: a binary model says
+    label_names[1] when its calibrated probability is at least this, found by `evaluate --find-threshold`.
+    """
+
+    temperature: float | None = None
+    threshold: float | None = None
+    threshold_objective: str | None = None  # what the threshold maximised, e.g. "f1" or "precision=0.95"
+
+    def __post_init__(self) -> None:
+        if self.temperature is not None and not 0.0 < self.temperature < 1e3:
+            raise ReviewRNNError(f"decision.temperature must be positive, got {self.temperature}")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ReviewRNNError(f"decision.threshold must be in [0, 1], got {self.threshold}")
+
+
+@dataclass
 class RunConfig:
     """The one object saved as config.json: everything needed to rebuild and explain a model."""
 
@@ -179,6 +199,7 @@ class RunConfig:
     corpus: CorpusInfo = field(default_factory=CorpusInfo)
     versions: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    decision: DecisionConfig = field(default_factory=DecisionConfig)  # absent in older config.json: defaults
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -201,6 +222,7 @@ class RunConfig:
             "train": TrainConfig,
             "tokenizer": TokenizerConfig,
             "corpus": CorpusInfo,
+            "decision": DecisionConfig,
         }
         unknown = sorted(set(raw) - set(parts) - {"versions", "format_version"})
         if unknown:
@@ -224,6 +246,7 @@ _TYPE_CHECKS: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
     "int | None": (int, type(None)),
     "str | None": (str, type(None)),
+    "float | None": (int, float, type(None)),
     "list[str]": (list,),
     "dict[str, int]": (dict,),
 }

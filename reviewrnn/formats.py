@@ -14,7 +14,10 @@ RowWriter = Callable[[str, int, str, object], str]  # (source, line number, text
 
 
 def row_writer(output_format: str, echo_text: bool) -> RowWriter:
-    """The row function for `output_format`; with `echo_text` the input text is the last column (field)."""
+    """The row function for `output_format`; with `echo_text` the input text is the last column (field).
+
+    The label is the one the model's decision chose, its threshold included; the probability is that label's.
+    """
 
     def tsv(source, number, text, p):
         columns = [_label(p), _probability(p)] + ([TSV_BREAKS.sub(" ", text)] if echo_text else [])
@@ -36,6 +39,8 @@ def row_writer(output_format: str, echo_text: bool) -> RowWriter:
             "probability": p.probability,
             "probabilities": p.probabilities,
             "tokens": p.tokens,
+            "threshold": p.threshold,  # P(second label) at or above which it was chosen; null: the most probable
+            "ood": p.ood,  # share of tokens rare in the model's TRAIN (domain.py)
         }
         return json_line(record | ({"text": text} if echo_text else {}))
 

@@ -74,9 +74,13 @@ def classification_report(
     label_names: list[str],
     lengths: np.ndarray,
     edges: Sequence[int] = DEFAULT_LENGTH_EDGES,
+    predicted: np.ndarray | None = None,
 ) -> dict:
-    """Everything `reviewrnn evaluate` shows, from class probabilities (N, K) and true labels (N,)."""
-    predicted = probabilities.argmax(axis=1)
+    """Everything `reviewrnn evaluate` shows, from class probabilities (N, K) and true labels (N,).
+
+    `predicted` (N,): the labels a decision threshold chose (threshold.py); by default the most probable.
+    """
+    predicted = probabilities.argmax(axis=1) if predicted is None else predicted
     correct = predicted == labels
     classes = len(label_names)
     confusion = np.zeros((classes, classes), dtype=np.int64)

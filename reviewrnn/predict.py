@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from reviewrnn.artifacts import load_model
 from reviewrnn.data import length_grouped_batches, pad_batch, truncate
+from reviewrnn.decision import Decision, Prediction
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.inference import NumpyClassifier
 from reviewrnn.tokenizer import encode
@@ -23,16 +23,6 @@ CHUNK_LINES = 256  # lines read, predicted and written together when streaming
 BATCH_SIZE = 64
 MAX_CHARS_PER_TOKEN = 64  # a line is cut to max_tokens * this many characters before tokenizing
 SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: tokenizers refuses a str holding one
-
-
-@dataclass
-class Prediction:
-    """The predicted label and its probability; both None for an empty or blank line."""
-
-    label: str | None
-    probability: float | None
-    probabilities: dict[str, float] | None
-    tokens: int
 
 
 class _Streaming:
@@ -49,8 +39,11 @@ class _Streaming:
 
 
 class Predictor(_Streaming):
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, threshold: float | None = None):
         loaded = load_model(directory)
+        self.decision = Decision(
+            loaded.config.corpus.label_names, loaded.config.decision, loaded.domain, threshold, directory
+        )
         self.directory = loaded.directory
         self.config = loaded.config
         self.tokenizer = loaded.tokenizer
@@ -78,13 +71,8 @@ class Predictor(_Streaming):
         for batch in length_grouped_batches(lengths, BATCH_SIZE):
             ids, batch_lengths = pad_batch([sequences[j] for j in batch])
             for j, row in zip(batch, self.classifier.probabilities(ids, batch_lengths)):
-                results[live[j]] = self._prediction(row, len(token_ids[live[j]]))
+                results[live[j]] = self.decision(row, len(token_ids[live[j]]), sequences[j])
         return results  # type: ignore[return-value]
-
-    def _prediction(self, row: np.ndarray, tokens: int) -> Prediction:
-        best = int(row.argmax())
-        named = {name: float(p) for name, p in zip(self.label_names, row)}
-        return Prediction(self.label_names[best], float(row[best]), named, tokens)
 
 
 class EnsemblePredictor(_Streaming):
@@ -95,10 +83,10 @@ class EnsemblePredictor(_Streaming):
     peers"). The members must name the same labels and cut long lines from the same end.
     """
 
-    def __init__(self, directories: list[Path]):
+    def __init__(self, directories: list[Path], threshold: float | None = None):
         if not directories:
             raise ReviewRNNError("no model to ensemble; give --model DIR once per model")
-        self.members = [Predictor(directory) for directory in directories]
+        self.members = [Predictor(directory) for directory in directories]  # each applies its temperature
         first = self.members[0]
         for member in self.members[1:]:
             if member.label_names != first.label_names:
@@ -114,6 +102,7 @@ class EnsemblePredictor(_Streaming):
         self.directory = first.directory
         self.label_names, self.keep = first.label_names, first.keep
         self.max_chars = max(member.max_chars for member in self.members)
+        self.decision = Decision(first.label_names, threshold=threshold, directory=first.directory)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """One Prediction per text, in order: the members' mean probabilities (blank lines stay blank).
@@ -128,12 +117,14 @@ class EnsemblePredictor(_Streaming):
                 results.append(per_member[0])
                 continue
             mean = np.mean([[p.probabilities[name] for name in self.label_names] for p in scored], axis=0)
-            results.append(self.members[0]._prediction(mean, scored[0].tokens))
+            results.append(self.decision(mean, scored[0].tokens))
         return results
 
 
-def load_predictor(directories: list[Path]) -> Predictor | EnsemblePredictor:
-    """One model's Predictor, or the ensemble of several."""
+def load_predictor(directories: list[Path], threshold: float | None = None) -> Predictor | EnsemblePredictor:
+    """One model's Predictor, or the ensemble of several; `threshold` overrides a saved one (binary models)."""
     if not directories:
         raise ReviewRNNError("no model given; name one with --model DIR")
-    return Predictor(directories[0]) if len(directories) == 1 else EnsemblePredictor(directories)
+    if len(directories) == 1:
+        return Predictor(directories[0], threshold)
+    return EnsemblePredictor(directories, threshold)

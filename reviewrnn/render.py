@@ -174,3 +174,60 @@ def trace_view(trace, top: int = 5) -> Group:
 
 def trace_legend(name: str) -> Text:
     return Text(f"green raised P({name}), red lowered it; the stronger the colour, the larger the change", style="dim")
+
+
+def calibration_line(report: dict) -> Text:
+    """ECE before and after the model's temperature, and the threshold in use."""
+    calibration = report["calibration"]
+    temperature = calibration["temperature"]
+    shown = "none" if temperature is None else (f"{temperature:.3f}" if isinstance(temperature, float) else "each")
+    threshold = report.get("threshold")
+    return Text.assemble(
+        ("ECE ", "bold"),
+        f"{calibration['ece']:.4f} (uncalibrated {calibration['ece_uncalibrated']:.4f}, temperature {shown})  "
+        f"threshold {'none (most probable label)' if threshold is None else f'{threshold:.4f}'}",
+    )
+
+
+def reliability_table(calibration: dict) -> Table:
+    """One row per bin of the top probability: mean confidence against accuracy."""
+    table = Table(title=f"Reliability (10 bins of the top probability; ECE {calibration['ece']:.4f})")
+    table.title_justify = "left"
+    for column in ("top probability", "reviews", "confidence", "accuracy", "gap"):
+        table.add_column(column, justify="left" if column == "top probability" else "right")
+    for row in calibration["bins"]:
+        if not row["count"]:
+            continue
+        gap = row["accuracy"] - row["confidence"]
+        table.add_row(
+            f"{row['low']:.1f}-{row['high']:.1f}",
+            str(row["count"]),
+            f"{row['confidence']:.3f}",
+            f"{row['accuracy']:.3f}",
+            f"{gap:+.3f}",
+        )
+    return table
+
+
+def threshold_table(found: dict) -> Table:
+    """The curve on VALID: precision, recall and F1 of the positive label and balanced accuracy per threshold."""
+    chosen = found["chosen"]
+    title = (
+        f"Threshold on VALID ({found['count']} reviews) for {found['objective']}: "
+        f"{found['positive_label']} when P >= {chosen['threshold']:.4f}"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("threshold", "precision", "recall", "F1", "balanced acc", "called positive", ""):
+        table.add_column(column, justify="right")
+    for row in found["curve"]:
+        table.add_row(
+            f"{row['threshold']:.4f}",
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+            f"{row['f1']:.3f}",
+            f"{row['balanced_accuracy']:.3f}",
+            f"{row['positive_share']:.1%}",
+            "← chosen" if row["chosen"] else "",
+            style="bold" if row["chosen"] else None,
+        )
+    return table

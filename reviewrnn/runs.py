@@ -233,6 +233,11 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
                 _record_diverged_epoch(directory, trainer, result.diverged)
         raise TrainingDiverged(result.diverged + kept)
     seconds = time.perf_counter() - started
+    if distributed.is_main:  # temperature and domain profile, fitted on VALID and TRAIN (fitting.py)
+        from reviewrnn.fitting import fit_decision
+
+        session.callbacks.stage("calibrating on VALID" if config.train.calibrate else "profiling TRAIN")
+        fit_decision(directory, prepared.train_set, prepared.valid_set, config.train.calibrate, config.train.device)
     return TrainOutcome(
         directory,
         config,

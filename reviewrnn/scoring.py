@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from reviewrnn.artifacts import write_eval
+from reviewrnn.calibration import apply_temperature, reliability
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.source import SPLITS, CorpusSettings, open_source
+from reviewrnn.threshold import thresholded_labels
 
 
 def predict_probabilities(model, encoded, batch_size: int, device) -> np.ndarray:
@@ -72,16 +74,22 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
     started = time.perf_counter()
     encoded = None
     total = None
+    raw_total = None
     for model in loaded:
-        split, probabilities, unmapped = _model_probabilities(model, settings, split_name, device)
+        split, raw, unmapped = _model_probabilities(model, settings, split_name, device)
+        probabilities = apply_temperature(raw, model.config.decision.temperature)
+        raw_total = raw if raw_total is None else raw_total + raw
         if encoded is None:
             encoded = split
         elif len(split.labels) != len(encoded.labels) or (split.labels != encoded.labels).any():
             raise ReviewRNNError(f"{model.directory}: read another {split_name} split than {directories[0]}")
         total = probabilities if total is None else total + probabilities
-    report = classification_report(
-        total / len(loaded), encoded.labels, first.corpus.label_names, encoded.full_lengths, edges
-    )
+    mean = total / len(loaded)  # (N, K): each model's probabilities after its own temperature, averaged
+    threshold = first.decision.threshold if len(loaded) == 1 else None  # each model's own: not for an ensemble
+    predicted = thresholded_labels(mean, threshold)
+    names = first.corpus.label_names
+    report = classification_report(mean, encoded.labels, names, encoded.full_lengths, edges, predicted)
+    report |= _decision_report(loaded, mean, raw_total / len(loaded), encoded, threshold)
     report |= {
         "model": str(directories[0]) if len(directories) == 1 else [str(d) for d in directories],
         "corpus": settings.spec,
@@ -106,6 +114,27 @@ def _corpus_settings(settings: CorpusSettings | None, trained: CorpusInfo) -> Co
     return settings
 
 
+def _decision_report(loaded: list, probabilities, raw, encoded, threshold) -> dict:
+    """Calibration (ECE and reliability bins, before and after the temperature), the threshold used,
+    and how unlike the first model's TRAIN the scored reviews read."""
+    from reviewrnn.domain import DomainWatch
+
+    temperatures = [model.config.decision.temperature for model in loaded]
+    calibration = reliability(probabilities, encoded.labels) | {
+        "temperature": temperatures[0] if len(loaded) == 1 else temperatures,
+        "ece_uncalibrated": reliability(raw, encoded.labels)["ece"],
+    }
+    profile = loaded[0].domain
+    domain = None
+    if profile is not None:
+        scores = profile.scores(list(encoded.ids))
+        watch = DomainWatch(profile, f"the training corpus of {loaded[0].directory}")
+        warning = watch.add(scores.tolist())
+        domain = {"mean": float(scores.mean()) if len(scores) else 0.0, "limit": profile.limit(len(scores))}
+        domain |= {"valid_mean": profile.valid_mean, "warning": warning}
+    return {"calibration": calibration, "threshold": threshold, "domain": domain}
+
+
 def _check_members(loaded: list, split_name: str) -> None:
     """Models averaged together must name the same labels and, for TRAIN/VALID, split alike."""
     first = loaded[0]
@@ -125,16 +154,21 @@ def _check_members(loaded: list, split_name: str) -> None:
 
 
 def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device):
-    """(the encoded split, class probabilities (N, K), reviews of the split a label map dropped)."""
-    import torch
-
-    from reviewrnn.model import RecurrentClassifier
-
+    """(the encoded split, class probabilities (N, K) before any temperature, reviews a label map dropped)."""
     config = loaded.config
     train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names)
     encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
-    model = RecurrentClassifier(config.model)
+    probabilities = predict_probabilities(torch_model(loaded, device), encoded, 256, device)
+    return encoded, probabilities, source.info.unmapped.get(split_name, 0)
+
+
+def torch_model(loaded, device):
+    """The RecurrentClassifier of a loaded model directory, on `device`."""
+    import torch
+
+    from reviewrnn.model import RecurrentClassifier
+
+    model = RecurrentClassifier(loaded.config.model)
     model.load_state_dict({name: torch.from_numpy(value) for name, value in loaded.weights.items()})
-    model.to(device)
-    return encoded, predict_probabilities(model, encoded, 256, device), source.info.unmapped.get(split_name, 0)
+    return model.to(device)

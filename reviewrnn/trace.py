@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reviewrnn.calibration import apply_temperature
 from reviewrnn.inference import softmax
 from reviewrnn.predict import MAX_CHARS_PER_TOKEN, Predictor
 
@@ -73,4 +74,6 @@ def trace_text(predictor: Predictor, text: str) -> Trace:
     prior = softmax(classifier.w["head.bias"][None, :])[0]
     classes = len(predictor.label_names)
     probabilities = classifier.step_probabilities(np.asarray(ids)) if ids else np.zeros((0, classes))
+    temperature = predictor.decision.temperature  # as predict calibrates them (calibration.py)
+    probabilities, prior = apply_temperature(probabilities, temperature), apply_temperature(prior[None], temperature)[0]
     return Trace(text, list(tokens), offsets, list(predictor.label_names), probabilities, prior, dropped)

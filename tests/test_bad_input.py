@@ -130,7 +130,9 @@ def check_output(stdout: bytes, stderr: bytes, data: bytes, fmt: str, echo: bool
             if echo:
                 assert row[2] == as_text(raw)
     bad = [n for n, raw in enumerate(lines, start=1) if as_text(raw).encode() != raw.rstrip(b"\r")]
-    warnings = stderr.decode().splitlines()
+    # Beside it, at most one out-of-domain warning (domain.py): arbitrary bytes may well read unlike TRAIN.
+    warnings = [line for line in stderr.decode().splitlines() if "reviews read unlike" not in line]
+    assert len(stderr.decode().splitlines()) - len(warnings) <= 1
     assert warnings == (
         [f"warning: {source}:{bad[0]}: invalid UTF-8 replaced with U+FFFD (reported once)"] if bad else []
     )

@@ -163,6 +163,7 @@ def test_train_evaluate_predict(tiny_csv, isolated_env, tmp_path):
         "tokenizer.json",
         "model.safetensors",
         "history.json",
+        "domain.json",
         "checkpoint",
     }
     assert {p.name for p in (directory / "checkpoint").iterdir()} == {
@@ -275,6 +276,8 @@ def test_predict_jsonl_blank_line_is_null(with_model):
         "probability": None,
         "probabilities": None,
         "tokens": 0,
+        "threshold": None,
+        "ood": None,
     }
     assert records[1]["source"] == "-" and records[1]["line"] == 2
 

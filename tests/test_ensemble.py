@@ -67,6 +67,7 @@ def test_members_must_share_labels_and_truncation_side(trained_model, tmp_path):
 
 def test_evaluate_scores_the_mean_and_writes_no_eval_json(trained_model, second_model):
     from reviewrnn.artifacts import load_model
+    from reviewrnn.calibration import apply_temperature
     from reviewrnn.metrics import classification_report
     from reviewrnn.scoring import _model_probabilities
     from reviewrnn.source import CorpusSettings
@@ -82,7 +83,8 @@ def test_evaluate_scores_the_mean_and_writes_no_eval_json(trained_model, second_
     settings = CorpusSettings(members[0].config.corpus.name)
     scored = [_model_probabilities(m, settings, "test", torch.device("cpu")) for m in members]
     encoded = scored[0][0]
-    mean = (scored[0][1] + scored[1][1]) / 2
+    calibrated = [apply_temperature(p, m.config.decision.temperature) for (_, p), m in zip(scored, members)]
+    mean = (calibrated[0] + calibrated[1]) / 2  # each member's own temperature, then the mean
     expected = classification_report(mean, encoded.labels, ["negative", "positive"], encoded.full_lengths)
     assert report["accuracy"] == pytest.approx(expected["accuracy"], abs=1e-12)
     assert report["log_loss"] == pytest.approx(expected["log_loss"], abs=1e-9)

@@ -45,10 +45,20 @@ def test_jsonl_is_one_line_and_holds_everything():
         "probability": 0.91234,
         "probabilities": {"negative": 0.08766, "positive": 0.91234},
         "tokens": 3,
+        "threshold": None,
+        "ood": None,
         "text": AWKWARD,
     }
     blank = json.loads(row_writer("jsonl", False)("-", 1, "", BLANK))
     assert blank["label"] is None and blank["probability"] is None and "text" not in blank
+
+
+def test_jsonl_carries_the_threshold_and_the_ood_score_the_other_formats_the_chosen_label():
+    chosen = Prediction("positive", 0.3, {"negative": 0.7, "positive": 0.3}, 3, threshold=0.25, ood=0.125)
+    record = json.loads(row_writer("jsonl", False)("-", 1, "meh", chosen))
+    assert (record["label"], record["threshold"], record["ood"]) == ("positive", 0.25, 0.125)
+    assert row_writer("tsv", False)("-", 1, "meh", chosen) == "positive\t0.3000\n"
+    assert row_writer("csv", False)("-", 1, "meh", chosen) == "positive,0.3000\n"
 
 
 def test_json_line():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from reviewrnn.calibration import apply_temperature
 from reviewrnn.cli import app
 from reviewrnn.config import CELLS, POOLS, ModelConfig
 from reviewrnn.inference import NumpyClassifier, expected_shapes
@@ -63,7 +64,8 @@ def test_trace_follows_the_review(predictor):
     assert [text[a:b] for a, b in trace.offsets] == trace.tokens
     ids = np.asarray(predictor.tokenizer.encode(text, add_special_tokens=False).ids)
     for t in range(len(ids)):
-        alone = predictor.classifier.probabilities(ids[None, : t + 1], np.array([t + 1]))[0]
+        alone = predictor.classifier.probabilities(ids[None, : t + 1], np.array([t + 1]))  # (1, K)
+        alone = apply_temperature(alone, predictor.decision.temperature)[0]  # calibrated, as predict shows it
         np.testing.assert_allclose(trace.probabilities[t], alone, atol=1e-5, rtol=0)
     [whole] = predictor.predict([text])
     assert trace.to_record()["probability"] == pytest.approx(whole.probability, abs=1e-6)

@@ -290,6 +290,9 @@ def test_cli_corpus_train_evaluate_with_a_label_map(stars_csv, tmp_path, isolate
     result = json.loads(scored.stdout)
     assert result["unmapped"] == summary["splits"]["test"]["unmapped"]
     assert {"accuracy", "macro_f1", "balanced_accuracy", "by_length"} <= set(result)
+    fitted = invoke("evaluate", model, "--calibrate", "--find-threshold", "f1", "--json")  # VALID, with the map
+    assert fitted.exit_code == 0, fitted.output
+    assert json.loads(fitted.stdout)["threshold_search"]["count"] == summary["splits"]["valid"]["count"]
     text = invoke("evaluate", model)
     assert (
         "macro-F1" in text.stdout and "balanced accuracy" in text.stdout and "unmapped reviews dropped" in text.stdout

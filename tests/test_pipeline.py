@@ -69,7 +69,7 @@ def test_train_step_writes_a_complete_model(make_corpus, isolated_env):
         callbacks=Callbacks(stage=stages.append, epoch=epochs.append),
     )
     assert outcome.directory == directory and len(epochs) == 2
-    assert stages == ["reading corpus", "training tokenizer", "encoding reviews", "training"]
+    assert stages == ["reading corpus", "training tokenizer", "encoding reviews", "training", "calibrating on VALID"]
     loaded = load_model(directory)
     config = loaded.config
     assert config.model.cell == "lstm" and config.model.vocab_size == loaded.tokenizer.get_vocab_size()

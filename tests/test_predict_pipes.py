@@ -133,7 +133,9 @@ def test_uneven_pipe_writes_keep_every_line_whole_and_in_order(trained_model):
 
     threading.Thread(target=write, daemon=True).start()
     stdout = process.stdout.read()  # not communicate(): it would close stdin under the writer
-    assert process.wait(timeout=60) == 0 and process.stderr.read() == b""
+    assert process.wait(timeout=60) == 0
+    # "☃" and the numbers are unlike the synthetic TRAIN: one out-of-domain warning (domain.py), nothing else
+    assert [line for line in process.stderr.read().splitlines() if b"reviews read unlike" not in line] == []
     records = [json.loads(row) for row in stdout.splitlines()]
     assert [r["line"] for r in records] == list(range(1, len(lines) + 1))
     assert [r["text"] for r in records] == [line.rstrip("\r") for line in lines]

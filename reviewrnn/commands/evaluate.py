@@ -13,6 +13,7 @@ from reviewrnn.commands.common import (
     LabelColumnOption,
     LabelMapOption,
     TextColumnOption,
+    err,
     friendly_errors,
     label_map_option,
     out,
@@ -53,14 +54,28 @@ def evaluate(
     device: Annotated[Device, typer.Option()] = "auto",
     threads: Annotated[int | None, typer.Option(min=1)] = None,
     as_json: JsonOption = False,
+    find_threshold: Annotated[
+        str | None,
+        typer.Option(
+            help="Choose the decision threshold on VALID and save it: f1, balanced-accuracy, precision=X or recall=X.",
+            metavar="OBJECTIVE",
+        ),
+    ] = None,
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Refit the temperature and domain profile on VALID, and save them.")
+    ] = False,
+    png: Annotated[Path | None, typer.Option(help="Also draw the reliability bins (and threshold curve) here.")] = None,
 ) -> None:
-    """Accuracy, macro-F1, balanced accuracy, P/R/F1, confusion, log loss and accuracy by length;
+    """Accuracy, macro-F1, balanced accuracy, P/R/F1, confusion, log loss, ECE and accuracy by length;
     saved to MODEL/eval.json.
 
     Examples:
       reviewrnn evaluate models/gru-imdb --json | jq .by_length
       reviewrnn evaluate models/stars --corpus other.csv   (another file, read with the model's --label-map)
       reviewrnn evaluate models/wide-0 models/wide-1 models/wide-2   (an ensemble; no eval.json written)
+      reviewrnn evaluate models/shop --find-threshold precision=0.95 --png shop.png
+      reviewrnn evaluate models/old-model --calibrate   (fit a temperature for an older model)
+    Input that reads unlike the model's training corpus gets one warning on stderr.
     """
     from reviewrnn.render import class_table, confusion_table, length_table, summary_line, unmapped_line
     from reviewrnn.scoring import evaluate_step
@@ -68,10 +83,17 @@ def evaluate(
 
     if label_map is not None and corpus is None:
         raise typer.BadParameter("goes with --corpus; the model's own corpus is read with its own map")
+    found = _fit_decision(models, calibrate, find_threshold, device, threads)
     settings = CorpusSettings(corpus, text_column, label_column, label_map_option(label_map)) if corpus else None
     report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)
+    if report["domain"] and report["domain"]["warning"]:
+        err.print(f"warning: {report['domain']['warning']}")
+    if png is not None:
+        from reviewrnn.calibration_chart import decision_chart
+
+        err.print(f"wrote {decision_chart(report['calibration'], found, png)}")
     if as_json:
-        out.print_json(json.dumps(report))
+        out.print_json(json.dumps(report | ({"threshold_search": found} if found else {})))
         return
     out.print(summary_line(report))
     if "label_map" in report:
@@ -79,3 +101,33 @@ def evaluate(
     out.print(class_table(report))
     out.print(confusion_table(report))
     out.print(length_table(report["by_length"]))
+    _print_decision(report, found)
+
+
+def _fit_decision(models: list[Path], calibrate: bool, objective: str | None, device: str, threads) -> dict | None:
+    """--calibrate and --find-threshold, on VALID, saved into the one model directory; the threshold curve."""
+    if not (calibrate or objective):
+        return None
+    if len(models) > 1:
+        raise typer.BadParameter("fits one model: give a single MODEL", param_hint="'--calibrate/--find-threshold'")
+    from reviewrnn import runtime
+    from reviewrnn.fitting import calibrate_step, threshold_step
+
+    runtime.set_threads(threads)
+    if calibrate:
+        fitted = calibrate_step(models[0], device_name=device)
+        temperature = "none" if fitted["temperature"] is None else f"{fitted['temperature']:.3f}"
+        err.print(
+            f"calibrated on VALID: temperature {temperature}, ECE {fitted['valid_ece_before']:.4f} -> "
+            f"{fitted['valid_ece_after']:.4f}; domain profile saved"
+        )
+    return threshold_step(models[0], objective, device) if objective else None
+
+
+def _print_decision(report: dict, found: dict | None) -> None:
+    from reviewrnn.render import calibration_line, reliability_table, threshold_table
+
+    out.print(calibration_line(report))
+    out.print(reliability_table(report["calibration"]))
+    if found:
+        out.print(threshold_table(found))

@@ -40,6 +40,15 @@ FormatOption = Annotated[
     typer.Option("--format", help="tsv: label<TAB>probability; csv; jsonl: one JSON object per line."),
 ]
 TextOption = Annotated[bool, typer.Option("--text", help="Add the input text as the last column.")]
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="For this call: say the second label when its probability is at least this "
+        "(default: the model's saved threshold, else the most probable label).",
+    ),
+]
 TraceOption = Annotated[
     bool,
     typer.Option(
@@ -56,6 +65,7 @@ def predict(
     output_format: FormatOption = "tsv",
     echo_text: TextOption = False,
     trace: TraceOption = False,
+    threshold: ThresholdOption = None,
 ) -> None:
     """Classify reviews: label<TAB>probability, one row per input line, in order.
 
@@ -66,6 +76,8 @@ def predict(
       reviewrnn predict --trace "The dog barked all night, but the ending was lovely."
       zcat reviews.gz | reviewrnn predict --format jsonl | head -3
       reviewrnn predict -m models/wide-0 -m models/wide-1 -m models/wide-2 - < reviews.txt
+      reviewrnn predict --threshold 0.8 --format jsonl - < reviews.txt   (jsonl: "threshold", "ood")
+    Input that reads unlike the model's training corpus gets one warning on stderr.
     An empty or blank line gives a row with an empty label and probability (null in JSON). Rows come out
     as lines come in; memory stays flat however long the input, and its lines, unless --text keeps them whole.
     """
@@ -74,7 +86,7 @@ def predict(
     texts, files = texts or [], files or []
     stdin = _check_input(texts, files)
     _check_trace(trace, output_format, models or [])
-    predictor = load_predictor(models or [_default_model()])
+    predictor = load_predictor(models or [_default_model()], threshold)
     if sys.stdout is None:
         raise ReviewRNNError("standard output is closed; send it to a file or a pipe (> labels.tsv)")
     # Without --text or --trace nothing past the first (or last) max_chars of a line is needed: keep
@@ -157,12 +169,20 @@ def _check_input(texts: list[str], files: list[Path]):
 
 
 def _write_rows(predictor, chunks: Iterator[list], writer, advance=lambda count: None) -> None:
-    """Rows in input order, flushed after every chunk, so a slow producer sees each row as soon as possible."""
+    """Rows in input order, flushed after every chunk, so a slow producer sees each row as soon as possible.
+
+    After each chunk, input that so far reads unlike the model's TRAIN gets one warning on stderr."""
+    from reviewrnn.domain import DomainWatch
+
+    watch = DomainWatch(predictor.decision.domain, f"the training corpus of {predictor.directory}")
     with _stdout_errors():
         for chunk in chunks:
-            for line, prediction in zip(chunk, predictor.predict(chunk)):
+            predictions = predictor.predict(chunk)
+            for line, prediction in zip(chunk, predictions):
                 sys.stdout.write(writer(line.source, line.number, str(line), prediction))
             sys.stdout.flush()
+            if warning := watch.add([p.ood for p in predictions]):
+                err.print(f"warning: {warning} (reported once)")
             advance(len(chunk))
 
 

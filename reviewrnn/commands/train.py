@@ -85,6 +85,9 @@ def train(
     on_disk: Annotated[
         bool, typer.Option("--on-disk", help="For corpora larger than memory: encode to a memory-mapped cache.")
     ] = T.on_disk,
+    calibrate: Annotated[
+        bool, typer.Option(help="After training, fit a temperature on VALID so probabilities match accuracy.")
+    ] = T.calibrate,
     vocab_size: Annotated[int, typer.Option(min=100)] = TokenizerConfig.vocab_size,
     tokenizer: Annotated[Path | None, typer.Option(help="Reuse a tokenizer.json instead of training one.")] = None,
     name: Annotated[str | None, typer.Option(help="Model name under models/ (default: CELL-TIMESTAMP).")] = None,

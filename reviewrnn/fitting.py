@@ -1,0 +1,97 @@
+"""Fit a saved model's decision on VALID, never TEST, and save it in the model directory.
+
+After training (runs.py) and for older models (`evaluate --calibrate`): the temperature and the
+domain profile. On request (`evaluate --find-threshold`): the decision threshold.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from reviewrnn.artifacts import CONFIG_FILE, atomic_write_json, load_model
+from reviewrnn.calibration import apply_temperature, fit_temperature, reliability
+from reviewrnn.domain import DOMAIN_FILE, build_profile
+from reviewrnn.source import CorpusSettings, open_source
+from reviewrnn.threshold import check_binary, curve, find_threshold, parse_objective
+
+
+def calibrate_step(directory: Path, temperature: bool = True, device_name: str = "auto") -> dict:
+    """Re-read the model's own corpus (TRAIN as it was trained, VALID) and refit; see fit_decision."""
+    loaded = load_model(directory)
+    train = loaded.config.train
+    source = _source(loaded, train.limit)
+    train_set, valid_set = (
+        source.encode(loaded.tokenizer, part, train.max_tokens, train.truncate) for part in ("train", "valid")
+    )
+    return fit_decision(directory, train_set, valid_set, temperature, device_name)
+
+
+def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True, device_name: str = "auto") -> dict:
+    """Fit the temperature on VALID (unless `temperature` is False: none) and TRAIN's domain profile; save both.
+
+    A threshold found before keeps its meaning: it is moved to the new temperature's scale.
+    Returns VALID's temperature and ECE before and after.
+    """
+    from reviewrnn import runtime
+    from reviewrnn.scoring import predict_probabilities, torch_model
+
+    loaded = load_model(directory)
+    device = runtime.resolve_device(device_name)
+    raw = predict_probabilities(torch_model(loaded, device), valid_set, 256, device)  # (N, K)
+    decision = loaded.config.decision
+    fitted = fit_temperature(raw, valid_set.labels) if temperature and len(valid_set) else None
+    if decision.threshold is not None:
+        decision.threshold = rescale_threshold(decision.threshold, decision.temperature, fitted)
+    decision.temperature = fitted
+    profile = build_profile(train_set.ids, valid_set.ids, loaded.config.model.vocab_size)
+    atomic_write_json(Path(directory) / DOMAIN_FILE, profile.to_dict())
+    atomic_write_json(Path(directory) / CONFIG_FILE, loaded.config.to_dict())
+    return {
+        "temperature": fitted,
+        "valid_ece_before": reliability(raw, valid_set.labels)["ece"],
+        "valid_ece_after": reliability(apply_temperature(raw, fitted), valid_set.labels)["ece"],
+        "domain_valid_mean": profile.valid_mean,
+    }
+
+
+def rescale_threshold(threshold: float, old: float | None, new: float | None) -> float:
+    """The same decision under a new temperature: for two classes, logit(p_T) = logit(p) / T."""
+    if threshold <= 0.0 or threshold >= 1.0:
+        return threshold
+    logit = math.log(threshold / (1 - threshold)) * (old or 1.0) / (new or 1.0)
+    return 1 / (1 + math.exp(-logit))
+
+
+def threshold_step(directory: Path, objective: str, device_name: str = "auto") -> dict:
+    """Choose the threshold on VALID for `objective` (threshold.py), save it in config.json, return the curve."""
+    from reviewrnn import runtime
+    from reviewrnn.scoring import predict_probabilities, torch_model
+
+    parse_objective(objective)  # a bad objective fails before anything is read
+    loaded = load_model(directory)
+    config = loaded.config
+    check_binary(config.corpus.label_names, directory)
+    valid = _source(loaded).encode(loaded.tokenizer, "valid", config.train.max_tokens, config.train.truncate)
+    device = runtime.resolve_device(device_name)
+    raw = predict_probabilities(torch_model(loaded, device), valid, 256, device)
+    positive = apply_temperature(raw, config.decision.temperature)[:, 1]  # (N,) as predict will see it
+    chosen = find_threshold(positive, valid.labels, objective)
+    config.decision.threshold, config.decision.threshold_objective = chosen["threshold"], objective
+    atomic_write_json(Path(directory) / CONFIG_FILE, config.to_dict())
+    return {
+        "objective": objective,
+        "positive_label": config.corpus.label_names[1],
+        "split": "valid",
+        "count": len(valid),
+        "chosen": chosen,
+        "curve": curve(positive, np.asarray(valid.labels), chosen["threshold"]),
+    }
+
+
+def _source(loaded, limit: int | None = None):
+    corpus, train = loaded.config.corpus, loaded.config.train
+    settings = CorpusSettings.of_run(corpus)  # with the model's --label-map, if it had one
+    return open_source(settings, train.valid_fraction, train.on_disk, corpus.label_names, limit)

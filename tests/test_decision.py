@@ -1,0 +1,211 @@
+"""The fitted decision end to end: temperature after training, --find-threshold on VALID only, predict's
+--threshold in every format, old model directories, and the multi-class refusal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import synthetic_reviews, tiny_configs, write_table
+from typer.testing import CliRunner
+
+from reviewrnn.artifacts import CONFIG_FILE, load_model
+from reviewrnn.calibration import apply_temperature
+from reviewrnn.cli import app
+from reviewrnn.config import DecisionConfig
+from reviewrnn.corpus import is_test_text
+from reviewrnn.domain import DOMAIN_FILE
+from reviewrnn.predict import Predictor
+from reviewrnn.runs import train_step
+from reviewrnn.scoring import evaluate_step
+from reviewrnn.source import CorpusSettings
+
+TEXTS = ["great superb film", "awful boring plot", "the music was wonderful", "a dreadful story", "the cast"]
+
+
+def cli(*args, code=0):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
+    return result
+
+
+def edit_config(directory: Path, **decision) -> None:
+    path = directory / CONFIG_FILE
+    raw = json.loads(path.read_text())
+    raw["decision"] = raw.get("decision", {}) | decision
+    path.write_text(json.dumps(raw))
+
+
+def make_old(directory: Path) -> Path:
+    """What a model trained before this feature looks like: no decision in config.json, no domain.json."""
+    path = directory / CONFIG_FILE
+    raw = json.loads(path.read_text())
+    raw.pop("decision")
+    raw["train"].pop("calibrate")
+    path.write_text(json.dumps(raw))
+    (directory / DOMAIN_FILE).unlink()
+    return directory
+
+
+def test_training_fits_a_temperature_and_a_domain_profile(trained_model):
+    loaded = load_model(trained_model)
+    assert loaded.config.decision.temperature is not None and loaded.config.decision.threshold is None
+    assert loaded.domain is not None and loaded.domain.token_counts.sum() > 0
+
+
+def test_no_calibrate_keeps_the_raw_probabilities_but_profiles_train(session_corpus, tmp_path):
+    configs = tiny_configs(epochs=1, calibrate=False)
+    train_step(CorpusSettings(str(session_corpus)), *configs, tmp_path / "raw")
+    loaded = load_model(tmp_path / "raw")
+    assert loaded.config.decision.temperature is None and loaded.domain is not None
+
+
+def test_train_no_calibrate_flag(tiny_csv, isolated_env):
+    tiny = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--vocab-size", "100", "--threads", "1"]
+    cli("train", "--corpus", tiny_csv, "--limit", "100", "--name", "raw", "--no-calibrate", *tiny)
+    assert load_model(isolated_env["models"] / "raw").config.train.calibrate is False
+    assert load_model(isolated_env["models"] / "raw").config.decision.temperature is None
+
+
+def test_old_model_directories_load_with_the_behaviour_of_before(model_copy):
+    old = make_old(model_copy)
+    loaded = load_model(old)
+    assert loaded.config.decision == DecisionConfig() and loaded.domain is None
+    predictor = Predictor(old)
+    rows = predictor.predict(TEXTS)
+    ids = [np.asarray(loaded.tokenizer.encode(t, add_special_tokens=False).ids) for t in TEXTS]
+    raw = np.concatenate([predictor.classifier.probabilities(i[None, :], np.array([len(i)])) for i in ids])
+    assert [row.probabilities["positive"] for row in rows] == pytest.approx(raw[:, 1].tolist(), abs=1e-6)
+    assert all(row.threshold is None and row.ood is None for row in rows)
+    report = evaluate_step(old, split_name="valid")
+    assert report["calibration"]["temperature"] is None and report["domain"] is None
+    assert report["calibration"]["ece"] == report["calibration"]["ece_uncalibrated"]
+
+
+def test_calibrate_fits_an_old_model_on_valid_and_saves_it(model_copy):
+    old = make_old(model_copy)
+    result = cli("evaluate", old, "--calibrate", "--split", "valid", "--threads", "1")
+    assert "calibrated on VALID: temperature" in result.stderr
+    loaded = load_model(old)
+    assert loaded.config.decision.temperature is not None and loaded.domain is not None
+    assert "ECE" in result.stdout and "Reliability" in result.stdout
+
+
+def test_predict_applies_the_saved_temperature(model_copy, tmp_path):
+    plain = make_old(Path(shutil.copytree(model_copy, tmp_path / "plain")))
+    edit_config(model_copy, temperature=3.0)
+    raw = np.array(
+        [[r.probabilities["negative"], r.probabilities["positive"]] for r in Predictor(plain).predict(TEXTS)]
+    )
+    scaled = Predictor(model_copy).predict(TEXTS)
+    assert [r.probabilities["positive"] for r in scaled] == pytest.approx(apply_temperature(raw, 3.0)[:, 1], abs=1e-6)
+    rows = cli("predict", "-m", model_copy, "--format", "jsonl", *TEXTS).stdout.splitlines()
+    assert [json.loads(row)["probability"] for row in rows] == pytest.approx([r.probability for r in scaled])
+
+
+def rows_of(output_format: str, stdout: str) -> list[tuple[str, float]]:
+    if output_format == "jsonl":
+        return [(r["label"], r["probability"]) for r in map(json.loads, stdout.splitlines())]
+    delimiter = "\t" if output_format == "tsv" else ","
+    return [(label, float(p)) for label, p in csv.reader(io.StringIO(stdout), delimiter=delimiter)]
+
+
+@pytest.mark.parametrize("output_format", ["tsv", "csv", "jsonl"])
+def test_predict_applies_the_saved_threshold_and_threshold_overrides_it(model_copy, output_format):
+    before = Predictor(model_copy).predict(TEXTS)
+    positive = [r.probabilities["positive"] for r in before]
+    distinct = sorted(set(positive))
+    saved = (distinct[0] + distinct[1]) / 2  # all but the most negative text(s) reach it
+    edit_config(model_copy, threshold=saved)
+    expected = ["positive" if p >= saved else "negative" for p in positive]
+    assert expected != [r.label for r in before] and "positive" in expected  # the threshold changed a label
+    stdout = cli("predict", "-m", model_copy, "--format", output_format, *TEXTS).stdout
+    rows = rows_of(output_format, stdout)
+    assert [label for label, _ in rows] == expected
+    chosen = [p if label == "positive" else 1 - p for label, p in zip(expected, positive)]
+    assert [p for _, p in rows] == pytest.approx(chosen, abs=1e-4)  # the probability of the chosen label
+    overridden = cli("predict", "-m", model_copy, "--format", output_format, "--threshold", 0, *TEXTS).stdout
+    assert [label for label, _ in rows_of(output_format, overridden)] == ["positive"] * len(TEXTS)
+    if output_format == "jsonl":
+        assert {json.loads(row)["threshold"] for row in stdout.splitlines()} == {saved}
+        assert {json.loads(row)["threshold"] for row in overridden.splitlines()} == {0.0}
+
+
+def test_evaluate_applies_the_saved_threshold(model_copy):
+    edit_config(model_copy, threshold=0.0)
+    report = evaluate_step(model_copy, split_name="valid")
+    assert report["threshold"] == 0.0
+    assert report["per_class"]["positive"]["recall"] == 1.0 and report["per_class"]["negative"]["recall"] == 0.0
+
+
+def test_recalibrating_moves_a_saved_threshold_so_every_decision_stays_the_same():
+    from reviewrnn.fitting import rescale_threshold
+
+    raw = np.random.default_rng(0).uniform(0.001, 0.999, 2000)  # none exactly on a threshold
+    probabilities = np.stack([1 - raw, raw], axis=1)
+    for old, new in ((None, 2.0), (0.8, 1.6), (2.0, None)):
+        for threshold in (0.3, 0.5, 0.9):
+            moved = rescale_threshold(threshold, old, new)
+            before = apply_temperature(probabilities, old)[:, 1] >= threshold
+            after = apply_temperature(probabilities, new)[:, 1] >= moved
+            assert (before == after).all()
+    assert rescale_threshold(0.0, 1.0, 2.0) == 0.0
+
+
+def test_find_threshold_saves_what_it_prints(model_copy, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "decision.png"
+    result = cli("evaluate", model_copy, "--find-threshold", "balanced-accuracy", "--png", png, "--threads", "1")
+    decision = load_model(model_copy).config.decision
+    assert decision.threshold is not None and decision.threshold_objective == "balanced-accuracy"
+    assert "Threshold on VALID" in result.stdout and "← chosen" in result.stdout
+    assert f"{decision.threshold:.4f}" in result.stdout
+    assert png.stat().st_size > 1000
+
+
+def flip_test_labels(path: Path) -> None:
+    rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
+    flip = {"negative": "positive", "positive": "negative"}
+    body = [(text, flip[label] if is_test_text(text) else label) for text, label in rows[1:]]
+    write_table(path, body)
+
+
+def test_find_threshold_reads_valid_and_never_test(tmp_path):
+    """TEST's labels flipped would move any threshold chosen on it; the one chosen on VALID stays put."""
+    corpus = write_table(tmp_path / "noisy.csv", synthetic_reviews(600, seed=3, polarity_words=1, words=(10, 30)))
+    directory = tmp_path / "model"
+    train_step(CorpusSettings(str(corpus)), *tiny_configs(epochs=2), directory)
+    first = cli("evaluate", directory, "--find-threshold", "f1", "--json", "--threads", "1")
+    flip_test_labels(corpus)
+    again = cli("evaluate", directory, "--find-threshold", "f1", "--json", "--threads", "1")
+    before, after = json.loads(first.stdout), json.loads(again.stdout)
+    assert before["threshold_search"]["chosen"] == after["threshold_search"]["chosen"]
+    assert before["threshold_search"]["count"] == load_model(directory).config.corpus.sizes["valid"]
+    assert before["accuracy"] + after["accuracy"] == pytest.approx(1.0)  # TEST itself did change
+
+
+def test_a_threshold_needs_two_classes(tmp_path):
+    corpus = write_table(tmp_path / "three.csv", synthetic_reviews(240, classes=("bad", "fine", "good")))
+    directory = tmp_path / "three"
+    train_step(CorpusSettings(str(corpus)), *tiny_configs(epochs=1), directory)
+    for args in (
+        ["evaluate", directory, "--find-threshold", "f1"],
+        ["predict", "-m", directory, "--threshold", 0.5, "ok"],
+    ):
+        result = cli(*args, code=1)
+        assert (
+            result.stderr.count("\n") == 1
+            and "a decision threshold needs two classes, this model has 3" in result.stderr
+        )
+
+
+def test_find_threshold_fits_one_model_and_rejects_a_bad_objective(model_copy, trained_model):
+    assert "single MODEL" in cli("evaluate", model_copy, trained_model, "--calibrate", code=2).stderr
+    result = cli("evaluate", model_copy, "--find-threshold", "precision", code=1)
+    assert "give f1, balanced-accuracy, precision=X or recall=X" in result.stderr
+    assert load_model(model_copy).config.decision.threshold is None
