@@ -75,3 +75,15 @@ def test_table_rows_are_computed_once_and_only_for_seen_tokens():
 
 def test_nothing_to_score():
     assert classifier().score([]).shape == (0, 2)
+
+
+def test_scores_ragged_ids_as_the_on_disk_corpus_stores_them():
+    """evaluate's on-disk splits hold RaggedIds (flat values + offsets): the same probabilities as a list."""
+    from reviewrnn.data import RaggedIds
+
+    texts = reviews(100, seed=4)
+    offsets = np.concatenate([[0], np.cumsum([len(text) for text in texts])])
+    values = np.concatenate(texts)
+    ragged = RaggedIds([(values[:0], np.zeros(1, dtype=np.int64)), (values, offsets)])  # an empty chunk, then all
+    model = classifier()
+    np.testing.assert_array_equal(model.score(ragged), model.score(texts))
