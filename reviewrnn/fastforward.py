@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reviewrnn.blas import keep_blas_on_this_thread, one_blas_thread
+from reviewrnn.cellsteps import STEPS
 from reviewrnn.config import PAD_ID, ModelConfig
 from reviewrnn.inference import GATES, softmax
 
@@ -273,60 +274,9 @@ def _run_direction(cell: str, d: _Direction, feed, steps: int, collect) -> np.nd
     z = np.empty((rows, d.w_hh.shape[1]), dtype=np.float32)  # (B, G*H) gate pre-activations
     x = np.empty_like(z)  # (B, G*H) this step's input projection
     h = np.zeros((rows, hidden), dtype=np.float32)
-    step = {"rnn": _rnn_step, "gru": _gru_step, "lstm": _lstm_step}[cell](d, z, x, h, hidden)
+    step = STEPS[cell](d, z, x, h, hidden)
     for t in range(steps):
         feed(t, x)
         step()
         collect(t, h)
     return collect.result()
-
-
-def _rnn_step(d: _Direction, z, x, h, hidden):
-    def step() -> None:
-        np.matmul(h, d.w_hh, out=z)
-        np.add(z, x, out=z)
-        np.tanh(z, out=h)
-
-    return step
-
-
-def _lstm_step(d: _Direction, z, x, h, hidden):
-    c, tmp = np.zeros_like(h), np.empty_like(h)
-    sigmoids = z[:, : 3 * hidden]
-    i, f, o, g = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
-
-    def step() -> None:
-        np.matmul(h, d.w_hh, out=z)
-        np.add(z, x, out=z)
-        np.tanh(z, out=z)  # tanh(a / 2) for i, f, o (pre-scaled), tanh(a) for g
-        np.multiply(sigmoids, 0.5, out=sigmoids)
-        np.add(sigmoids, 0.5, out=sigmoids)
-        np.multiply(c, f, out=c)
-        np.multiply(i, g, out=tmp)
-        np.add(c, tmp, out=c)
-        np.tanh(c, out=tmp)
-        np.multiply(o, tmp, out=h)
-
-    return step
-
-
-def _gru_step(d: _Direction, z, x, h, hidden):
-    tmp = np.empty_like(h)
-    rz, r, zg, n = z[:, : 2 * hidden], z[:, :hidden], z[:, hidden : 2 * hidden], z[:, 2 * hidden :]
-    x_rz, x_n = x[:, : 2 * hidden], x[:, 2 * hidden :]
-
-    def step() -> None:
-        np.matmul(h, d.w_hh, out=z)
-        np.add(rz, x_rz, out=rz)
-        np.tanh(rz, out=rz)  # tanh(a / 2) for r and z (pre-scaled)
-        np.multiply(rz, 0.5, out=rz)
-        np.add(rz, 0.5, out=rz)
-        np.add(n, d.b_hn, out=n)
-        np.multiply(n, r, out=n)
-        np.add(n, x_n, out=n)
-        np.tanh(n, out=n)  # h' = (1 - z) n + z h = n + z (h - n)
-        np.subtract(h, n, out=tmp)
-        np.multiply(tmp, zg, out=tmp)
-        np.add(n, tmp, out=h)
-
-    return step
