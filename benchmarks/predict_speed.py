@@ -2,7 +2,8 @@
 
 Rows, all on the same TEST reviews written to a file (one per line):
   - `reviewrnn predict --file` as a process (fastforward.py), and the same command on the old path
-    (benchmarks/oldpath.py: 256-line chunks, batches of 64, inference.NumpyClassifier);
+    (benchmarks/oldpath.py: 256-line chunks, batches of 64, inference.NumpyClassifier), as it ran
+    (numpy's BLAS threads on every core) and with OPENBLAS_NUM_THREADS=1 (its best on a busy machine);
   - evaluate's scoring: FastClassifier.score over the encoded reviews (what `evaluate` can call), and
     the torch forward it runs today (train.predict_probabilities), both in this process, tokenizing included;
   - fastText bigrams and TF-IDF + LR predicting the same texts in this process (the `bench` extra;
@@ -112,8 +113,13 @@ def measure(args: argparse.Namespace, scratch: Path) -> tuple[list[tuple], dict]
     new_cli = [sys.executable, "-m", "reviewrnn", "predict", "--file", str(reviews)]
     old_cli = [sys.executable, str(HERE / "oldpath.py"), "predict", "--file", str(reviews)]
     rows = []
-    for name, command in (("predict --file (fastforward)", new_cli), ("predict --file (old path)", old_cli)):
-        seconds, rss = run_process(command, env)
+    # The old path as it shipped (numpy's BLAS on all cores), and at its best on a busy machine (one BLAS thread).
+    for name, command, extra in (
+        ("predict --file (fastforward)", new_cli, {}),
+        ("predict --file (old path)", old_cli, {}),
+        ("predict --file (old path, 1 BLAS thread)", old_cli, {"OPENBLAS_NUM_THREADS": "1"}),
+    ):
+        seconds, rss = run_process(command, env | extra)
         rows.append((name, seconds, tokens, f"{rss} MiB"))
 
     def fast_evaluate():
@@ -170,7 +176,7 @@ def render(rows: list[tuple], reviews: int, flops: int, ceiling: float, extra: d
     )
     for column in ("path", "seconds", "reviews/s", "vs old predict", "nominal GFLOP/s", "share of matmul", "peak RSS"):
         table.add_column(column, justify="right")
-    old = next(seconds for name, seconds, *_ in rows if "old path" in name)
+    old = next(seconds for name, seconds, *_ in rows if name.endswith("(old path)"))
     for name, seconds, tokens, rss in rows:
         nominal = tokens * flops / seconds / 1e9 if tokens else None
         table.add_row(
