@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,7 +105,7 @@ class FastClassifier:
         self.head_w = np.ascontiguousarray(w["head.weight"].T)  # (D, K)
         self.head_b = w["head.bias"]
         self.threads = threads or len(os.sched_getaffinity(0))
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = None  # a ThreadPoolExecutor once two blocks need it
 
     def probabilities(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """ids (B, T) right-padded, lengths (B,) >= 1 -> class probabilities (B, K)."""
@@ -139,6 +138,8 @@ class FastClassifier:
             with one_blas_thread():
                 return [job(rows) for rows in blocks]
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # here: one review never needs it (cold start)
+
             self._pool = ThreadPoolExecutor(self.threads, "reviewrnn-forward", initializer=keep_blas_on_this_thread)
         futures = [self._pool.submit(job, rows) for rows in blocks]
         try:
