@@ -51,8 +51,12 @@ $(PLOTS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[plots]"
 	touch $(PLOTS_STAMP)
 
-bench: install
+# Training and forward-pass speed (bench.py), then predict end to end on IMDB text beside the old path,
+# evaluate's scoring and fastText/TF-IDF (predict_speed.py; the bench extra). PREDICT_BENCH_ARGS="--reviews 1000"
+PREDICT_BENCH_ARGS ?=
+bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/predict_speed.py $(PREDICT_BENCH_ARGS)
 
 # Peak memory of training on 100k and 1M reviews built from IMDB, in memory against --on-disk
 # (about 1.3 GB of CSV is generated once under the cache). Smaller: make bench-scale SCALE_ARGS="--sizes 20000"

@@ -36,11 +36,11 @@ def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True
     Returns VALID's temperature and ECE before and after.
     """
     from reviewrnn import runtime
-    from reviewrnn.scoring import predict_probabilities, torch_model
+    from reviewrnn.scoring import split_probabilities
 
     loaded = load_model(directory)
     device = runtime.resolve_device(device_name)
-    raw = predict_probabilities(torch_model(loaded, device), valid_set, 256, device)  # (N, K)
+    raw = split_probabilities(loaded, valid_set, device)  # (N, K), as predict computes them
     decision = loaded.config.decision
     fitted = fit_temperature(raw, valid_set.labels) if temperature and len(valid_set) else None
     if decision.threshold is not None:
@@ -68,7 +68,7 @@ def rescale_threshold(threshold: float, old: float | None, new: float | None) ->
 def threshold_step(directory: Path, objective: str, device_name: str = "auto") -> dict:
     """Choose the threshold on VALID for `objective` (threshold.py), save it in config.json, return the curve."""
     from reviewrnn import runtime
-    from reviewrnn.scoring import predict_probabilities, torch_model
+    from reviewrnn.scoring import split_probabilities
 
     parse_objective(objective)  # a bad objective fails before anything is read
     loaded = load_model(directory)
@@ -76,7 +76,7 @@ def threshold_step(directory: Path, objective: str, device_name: str = "auto") -
     check_binary(config.corpus.label_names, directory)
     valid = _source(loaded).encode(loaded.tokenizer, "valid", config.train.max_tokens, config.train.truncate)
     device = runtime.resolve_device(device_name)
-    raw = predict_probabilities(torch_model(loaded, device), valid, 256, device)
+    raw = split_probabilities(loaded, valid, device)
     positive = apply_temperature(raw, config.decision.temperature)[:, 1]  # (N,) as predict will see it
     chosen = find_threshold(positive, valid.labels, objective)
     config.decision.threshold, config.decision.threshold_objective = chosen["threshold"], objective

@@ -1,6 +1,6 @@
 """A Predictor rebuilt from a model directory alone, streaming over lines in constant memory.
 
-It runs the numpy forward pass (inference.py), so predicting never imports torch or datasets.
+It runs the numpy forward pass (fastforward.py), so predicting never imports torch or datasets.
 """
 
 from __future__ import annotations
@@ -13,14 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from reviewrnn.artifacts import load_model
-from reviewrnn.data import length_grouped_batches, pad_batch, truncate
+from reviewrnn.data import truncate
 from reviewrnn.decision import Decision, Prediction
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.fastforward import FastClassifier
 from reviewrnn.inference import NumpyClassifier
 from reviewrnn.tokenizer import encode
 
-CHUNK_LINES = 256  # lines read, predicted and written together when streaming
-BATCH_SIZE = 64
+# Lines read, predicted and written together when input is abundant (the command also stops a chunk
+# at 1 MB, about 750 IMDB reviews, and at whatever has arrived when input trickles in): enough blocks
+# of fastforward.BLOCK_ROWS for every core, sorted by length so that they pad little.
+CHUNK_LINES = 1024
 MAX_CHARS_PER_TOKEN = 64  # a line is cut to max_tokens * this many characters before tokenizing
 SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: tokenizers refuses a str holding one
 
@@ -47,7 +50,8 @@ class Predictor(_Streaming):
         self.directory = loaded.directory
         self.config = loaded.config
         self.tokenizer = loaded.tokenizer
-        self.classifier = NumpyClassifier(loaded.config.model, loaded.weights)
+        self.engine = FastClassifier(loaded.config.model, loaded.weights)  # what predict() runs
+        self.classifier = NumpyClassifier(loaded.config.model, loaded.weights)  # plain equations, for --trace
         self.label_names = loaded.config.corpus.label_names
         self.max_tokens = loaded.config.train.max_tokens
         self.keep = loaded.config.train.truncate
@@ -67,11 +71,8 @@ class Predictor(_Streaming):
             if not ids:
                 results[i] = Prediction(None, None, None, 0)
         sequences = [truncate(token_ids[i], self.max_tokens, self.keep) for i in live]
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-        for batch in length_grouped_batches(lengths, BATCH_SIZE):
-            ids, batch_lengths = pad_batch([sequences[j] for j in batch])
-            for j, row in zip(batch, self.classifier.probabilities(ids, batch_lengths)):
-                results[live[j]] = self.decision(row, len(token_ids[live[j]]), sequences[j])
+        for j, (i, row) in enumerate(zip(live, self.engine.score(sequences))):
+            results[i] = self.decision(row, len(token_ids[i]), sequences[j])
         return results  # type: ignore[return-value]
 
 

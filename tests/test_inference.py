@@ -1,4 +1,5 @@
-"""inference.py: the numpy forward pass equals the torch model, and expected_shapes() its state_dict."""
+"""inference.py and fastforward.py: both numpy forward passes equal the torch model; expected_shapes()
+equals its state_dict."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 
 from reviewrnn import inference
 from reviewrnn.config import CELLS, PAD_ID, POOLS, ModelConfig
+from reviewrnn.fastforward import BLOCK_ROWS, FastClassifier
 from reviewrnn.inference import NumpyClassifier, expected_shapes, softmax
 from reviewrnn.model import RecurrentClassifier
 
@@ -58,6 +60,24 @@ def test_numpy_probabilities_equal_torch(shape):
     assert got.shape == (5, 3)
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
     assert np.ptp(expected[:, 0]) > 1e-3  # the rows differ: a constant output would prove nothing
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=shape_id)
+def test_fast_probabilities_equal_torch(shape):
+    """Several blocks (two threads), one partly filled, lengths 1 to 40 padded in one matrix."""
+    model = torch_model(*shape)
+    generator = np.random.default_rng(3)
+    lengths = generator.integers(1, 41, size=2 * BLOCK_ROWS + 22)
+    lengths[:3] = [1, 40, 1]
+    ids = np.full((len(lengths), lengths.max()), PAD_ID, dtype=np.int64)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = generator.integers(1, 50, size=length)
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.from_numpy(ids), torch.from_numpy(lengths)), dim=1).numpy()
+    got = FastClassifier(model.config, numpy_weights(model), threads=2).probabilities(ids, lengths)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    assert np.ptp(expected[:, 0]) > 1e-3
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=shape_id)

@@ -1,0 +1,283 @@
+"""The numpy forward pass arranged for throughput: token tables, fixed-shape blocks, one thread per core.
+
+inference.NumpyClassifier states torch's equations plainly; this is the same arithmetic laid out so
+that `predict` and `evaluate` run near the machine's matrix-product rate. Tests hold both to torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reviewrnn.blas import keep_blas_on_this_thread, one_blas_thread
+from reviewrnn.cellsteps import STEPS
+from reviewrnn.config import PAD_ID, ModelConfig
+from reviewrnn.inference import GATES, softmax
+
+# Every block has exactly this many rows (short blocks are filled with one-token dummy rows), so each
+# product and ufunc a row goes through has the same shape whatever its neighbours: a review's
+# probabilities are the same bits however the input was chunked (a pipe, a file, one line at a time).
+BLOCK_ROWS = 64
+PROJECT_STEPS = 16  # a deeper layer's input projection covers this many steps at once: a fixed shape too
+TABLE_ROWS = 64  # token-table rows are computed this many ids at a time, always this shape
+
+
+class _TokenTable:
+    """Layer 0's input projection of every token id, embedding @ W_ih^T + biases: (V, G*H).
+
+    It depends on the token alone, so the recurrence looks rows up instead of multiplying. Rows are
+    computed the first time their id is seen: a short review needs a few of a 20k vocabulary's rows
+    (a whole LSTM table is 40 MB and 40 ms), and rows never read take no memory.
+    """
+
+    def __init__(self, embedding: np.ndarray, w_ih_t: np.ndarray, bias: np.ndarray):
+        self.embedding, self.w_ih_t, self.bias = embedding, w_ih_t, bias  # (V, E), (E, G*H), (G*H,)
+        self.rows = np.empty((len(embedding), w_ih_t.shape[1]), dtype=np.float32)  # pages untouched until filled
+        self.filled = np.zeros(len(embedding), dtype=bool)
+
+    def fill(self, ids: np.ndarray) -> None:
+        """Compute the rows of `ids` not computed yet (call before any thread reads them)."""
+        missing = np.unique(ids[~self.filled[ids]])
+        group = np.zeros(TABLE_ROWS, dtype=np.intp)
+        for start in range(0, len(missing), TABLE_ROWS):
+            part = missing[start : start + TABLE_ROWS]
+            group[: len(part)] = part
+            self.rows[part] = (self.embedding[group] @ self.w_ih_t + self.bias)[: len(part)]
+        self.filled[missing] = True
+
+
+@dataclass
+class _Direction:
+    """One direction of one layer, in the order the step loop wants its gates.
+
+    Sigmoid gates are pre-scaled by 1/2, so one tanh pass over all gates gives tanh(a / 2) for them
+    (sigmoid(a) = (1 + tanh(a / 2)) / 2) and tanh(a) for the candidate. LSTM gates are reordered
+    i, f, o, g so the three sigmoids are adjacent.
+    """
+
+    table: _TokenTable | None  # layer 0
+    w_ih: np.ndarray | None  # (D, G*H) deeper layers
+    bias: np.ndarray  # (G*H,) the biases folded together (deeper layers; layer 0 has them in its table)
+    w_hh: np.ndarray  # (H, G*H)
+    b_hn: np.ndarray | None  # (H,) GRU only: torch keeps it inside r * (W_hn h + b_hn)
+
+
+def _gate_layout(cell: str, hidden: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row order, scale) applied to torch's stacked gate rows."""
+    rows = np.arange(GATES[cell] * hidden)
+    if cell == "lstm":  # torch: i, f, g, o -> i, f, o, g
+        i, f, g, o = np.split(rows, 4)
+        rows = np.concatenate([i, f, o, g])
+    sigmoids = {"rnn": 0, "gru": 2, "lstm": 3}[cell] * hidden
+    scale = np.where(np.arange(len(rows)) < sigmoids, 0.5, 1.0).astype(np.float32)
+    return rows, scale
+
+
+def _direction(config: ModelConfig, w: dict[str, np.ndarray], prefix: str, depth: int) -> _Direction:
+    rows, scale = _gate_layout(config.cell, config.hidden)
+    w_ih = w[f"{prefix}.weight_ih_l0"][rows] * scale[:, None]  # (G*H, D)
+    w_hh = np.ascontiguousarray((w[f"{prefix}.weight_hh_l0"][rows] * scale[:, None]).T)  # (H, G*H)
+    b_ih, b_hh = w[f"{prefix}.bias_ih_l0"][rows] * scale, w[f"{prefix}.bias_hh_l0"][rows] * scale
+    b_hn = None
+    if config.cell == "gru":  # r and z take both biases; n's recurrent bias stays inside r * (.)
+        hidden = config.hidden
+        b_hn, b_hh = b_hh[2 * hidden :].copy(), np.concatenate([b_hh[: 2 * hidden], np.zeros(hidden, np.float32)])
+    bias = (b_ih + b_hh).astype(np.float32)
+    if depth == 0:
+        table = _TokenTable(w["embedding.weight"], np.ascontiguousarray(w_ih.T), bias)
+        return _Direction(table, None, bias, w_hh, b_hn)
+    return _Direction(None, np.ascontiguousarray(w_ih.T), bias, w_hh, b_hn)
+
+
+class FastClassifier:
+    """Class probabilities for many reviews at once; the same numbers as NumpyClassifier to float32 rounding."""
+
+    def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray], threads: int | None = None):
+        self.config = config
+        w = {name: np.asarray(value, dtype=np.float32) for name, value in weights.items()}
+        prefixes = ("forward_layers", "backward_layers")[: 2 if config.bidirectional else 1]
+        self.layers = [
+            [_direction(config, w, f"{prefix}.{depth}", depth) for prefix in prefixes] for depth in range(config.layers)
+        ]
+        self.head_w = np.ascontiguousarray(w["head.weight"].T)  # (D, K)
+        self.head_b = w["head.bias"]
+        self.threads = threads or len(os.sched_getaffinity(0))
+        self._pool = None  # a ThreadPoolExecutor once two blocks need it
+
+    def probabilities(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """ids (B, T) right-padded, lengths (B,) >= 1 -> class probabilities (B, K)."""
+        return self.score([row[:length] for row, length in zip(ids, lengths)])
+
+    def score(self, sequences: Sequence[np.ndarray]) -> np.ndarray:
+        """Token-id arrays (each non-empty, any lengths) -> class probabilities (N, K), in their order.
+
+        Reviews are sorted by length and cut into blocks of BLOCK_ROWS, so blocks pad little; blocks
+        run on `threads` workers (numpy releases the GIL in BLAS and in ufuncs).
+        """
+        lengths = np.fromiter((len(row) for row in sequences), dtype=np.int64, count=len(sequences))
+        result = np.empty((len(sequences), self.config.num_classes), dtype=np.float32)
+        if len(sequences):
+            every_id = np.concatenate(sequences)
+            with one_blas_thread():  # table rows come out the same whichever call computes them
+                for direction in self.layers[0]:
+                    direction.table.fill(every_id)
+        order = np.argsort(-lengths, kind="stable")  # longest first: the slowest blocks start first
+        blocks = [order[start : start + BLOCK_ROWS] for start in range(0, len(order), BLOCK_ROWS)]
+        for rows, probabilities in zip(blocks, self._run_blocks(sequences, blocks)):
+            result[rows] = probabilities[: len(rows)]
+        return result
+
+    def _run_blocks(self, sequences: Sequence[np.ndarray], blocks: list[np.ndarray]) -> list[np.ndarray]:
+        def job(rows: np.ndarray) -> np.ndarray:
+            return self._block([sequences[i] for i in rows])
+
+        if self.threads == 1 or len(blocks) <= 1:
+            with one_blas_thread():
+                return [job(rows) for rows in blocks]
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # here: one review never needs it (cold start)
+
+            self._pool = ThreadPoolExecutor(self.threads, "reviewrnn-forward", initializer=keep_blas_on_this_thread)
+        futures = [self._pool.submit(job, rows) for rows in blocks]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:  # Ctrl-C, say: drop the blocks not started, so the process can end now
+            for future in futures:
+                future.cancel()
+            raise
+
+    def _block(self, sequences: list[np.ndarray]) -> np.ndarray:
+        """Up to BLOCK_ROWS reviews, longest first -> probabilities (BLOCK_ROWS, K)."""
+        lengths = np.ones(BLOCK_ROWS, dtype=np.int64)  # dummy rows: one [PAD] each
+        lengths[: len(sequences)] = [len(row) for row in sequences]
+        steps = int(lengths[0])
+        ids = np.full((steps, BLOCK_ROWS), PAD_ID, dtype=np.intp)  # time-major (T, B)
+        for row, sequence in enumerate(sequences):
+            ids[: len(sequence), row] = sequence
+        active = (lengths[None, :] > np.arange(steps + 1)[:, None]).sum(1)  # (T + 1,): rows still reading
+        reverse = _reverse_index(lengths, steps)  # (T, B): step s of the backward direction reads this position
+        last = len(self.layers) - 1
+        inputs = None  # (T', B, D) position order, deeper layers
+        for depth, directions in enumerate(self.layers):
+            outputs = []
+            for backward, direction in enumerate(directions):
+                if depth == 0:
+                    order = ids[reverse, np.arange(BLOCK_ROWS)] if backward else ids
+                    feed = _table_feed(direction.table.rows, order)
+                else:
+                    order = _reversed_inputs(inputs, reverse) if backward else inputs
+                    feed = _projection_feed(direction, order)
+                collect = _Pool(self.config.pool, lengths, active) if depth == last else _Outputs(steps)
+                outputs.append(_run_direction(self.config.cell, direction, feed, steps, collect))
+            if depth < last:
+                inputs = _next_inputs(outputs, reverse, steps)
+        pooled = np.concatenate(outputs, axis=1) if len(outputs) > 1 else outputs[0]  # (B, D)
+        return softmax(pooled @ self.head_w + self.head_b)
+
+
+def _reverse_index(lengths: np.ndarray, steps: int) -> np.ndarray:
+    """(T, B): position L_b - 1 - s for s < L_b, else s (padding stays where it is)."""
+    s = np.arange(steps)[:, None]
+    last = (lengths - 1)[None, :]
+    return np.where(s <= last, last - s, s)
+
+
+def _table_feed(table: np.ndarray, ids: np.ndarray) -> Callable[[int, np.ndarray], None]:
+    """Layer 0: the input projection of step t is a row lookup per review."""
+
+    def feed(t: int, out: np.ndarray) -> None:
+        np.take(table, ids[t], axis=0, out=out)
+
+    return feed
+
+
+def _projection_feed(direction: _Direction, inputs: np.ndarray) -> Callable[[int, np.ndarray], None]:
+    """Deeper layers: project PROJECT_STEPS steps at a time, (S * B, D) @ (D, G*H), always that shape."""
+    rows = inputs.shape[1]
+    projected = np.empty((PROJECT_STEPS * rows, direction.w_ih.shape[1]), dtype=np.float32)
+
+    def feed(t: int, out: np.ndarray) -> None:
+        offset = t % PROJECT_STEPS
+        if offset == 0:
+            block = inputs[t : t + PROJECT_STEPS].reshape(PROJECT_STEPS * rows, -1)
+            np.matmul(block, direction.w_ih, out=projected)
+            np.add(projected, direction.bias, out=projected)
+        out[...] = projected[offset * rows : (offset + 1) * rows]
+
+    return feed
+
+
+def _next_inputs(outputs: list[np.ndarray], reverse: np.ndarray, steps: int) -> np.ndarray:
+    """Both directions' outputs side by side in position order, padded to whole projection blocks."""
+    padded = -(-steps // PROJECT_STEPS) * PROJECT_STEPS
+    rows, hidden = outputs[0].shape[1], outputs[0].shape[2]
+    inputs = np.zeros((padded, rows, hidden * len(outputs)), dtype=np.float32)  # (T', B, D)
+    inputs[:steps, :, :hidden] = outputs[0]
+    if len(outputs) > 1:  # the backward direction's step s is position reverse[s]
+        inputs[:steps, :, hidden:] = outputs[1][reverse, np.arange(rows)]
+    return inputs
+
+
+def _reversed_inputs(inputs: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+    """(T', B, D) position order -> the backward direction's step order, still padded to T'."""
+    order = np.zeros_like(inputs)
+    order[: len(reverse)] = inputs[reverse, np.arange(inputs.shape[1])]
+    return order
+
+
+class _Outputs:
+    """Keeps every step's state, for the layer above: (T, B, H)."""
+
+    def __init__(self, steps: int):
+        self.steps, self.states = steps, None
+
+    def __call__(self, t: int, h: np.ndarray) -> None:
+        if self.states is None:
+            self.states = np.empty((self.steps, *h.shape), dtype=np.float32)
+        self.states[t] = h
+
+    def result(self) -> np.ndarray:
+        return self.states
+
+
+class _Pool:
+    """Pools the last layer's states as they come. Rows are longest first, so the rows still reading at
+    step t are the first active[t]: every update is a prefix slice, and padding is never read."""
+
+    def __init__(self, pool: str, lengths: np.ndarray, active: np.ndarray):
+        self.pool, self.lengths, self.active = pool, lengths, active
+        self.pooled = None
+
+    def __call__(self, t: int, h: np.ndarray) -> None:
+        if self.pooled is None:
+            self.pooled = np.full_like(h, -np.inf) if self.pool == "max" else np.zeros_like(h)
+        live = self.active[t]
+        if self.pool == "max":
+            np.maximum(self.pooled[:live], h[:live], out=self.pooled[:live])
+        elif self.pool == "mean":
+            self.pooled[:live] += h[:live]
+        else:  # last: the rows whose final token was step t
+            ending = self.active[t + 1]
+            self.pooled[ending:live] = h[ending:live]
+
+    def result(self) -> np.ndarray:
+        if self.pool == "mean":
+            return self.pooled / self.lengths[:, None].astype(np.float32)
+        return self.pooled
+
+
+def _run_direction(cell: str, d: _Direction, feed, steps: int, collect) -> np.ndarray:
+    """The recurrence over one block: per step one product and a few in-place ufuncs, no allocation."""
+    rows, hidden = BLOCK_ROWS, d.w_hh.shape[0]
+    z = np.empty((rows, d.w_hh.shape[1]), dtype=np.float32)  # (B, G*H) gate pre-activations
+    x = np.empty_like(z)  # (B, G*H) this step's input projection
+    h = np.zeros((rows, hidden), dtype=np.float32)
+    step = STEPS[cell](d, z, x, h, hidden)
+    for t in range(steps):
+        feed(t, x)
+        step()
+        collect(t, h)
+    return collect.result()

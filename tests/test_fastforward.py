@@ -1,0 +1,89 @@
+"""fastforward.py: a review's probabilities are the same bits whatever reviews share its chunk, block
+or thread; token-table rows are computed once, when first needed. (Agreement with torch: test_inference.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reviewrnn.config import ModelConfig
+from reviewrnn.fastforward import BLOCK_ROWS, FastClassifier
+from reviewrnn.inference import NumpyClassifier
+from reviewrnn.model import RecurrentClassifier
+
+
+def classifier(cell="lstm", bidirectional=True, layers=1, pool="max", threads=2, hidden=32) -> FastClassifier:
+    torch.manual_seed(1)
+    config = ModelConfig(
+        cell=cell, vocab_size=300, embed=24, hidden=hidden, layers=layers, bidirectional=bidirectional, pool=pool
+    )
+    weights = {name: t.detach().numpy().copy() for name, t in RecurrentClassifier(config).state_dict().items()}
+    return FastClassifier(config, weights, threads=threads)
+
+
+def reviews(count: int, seed: int = 0) -> list[np.ndarray]:
+    generator = np.random.default_rng(seed)
+    return [generator.integers(1, 300, size=n) for n in generator.integers(1, 120, size=count)]
+
+
+@pytest.mark.parametrize(
+    "shape", [("lstm", True, 1, "max"), ("gru", False, 2, "mean"), ("rnn", True, 2, "last")], ids=str
+)
+def test_a_review_gets_the_same_bits_in_any_company(shape):
+    model = classifier(*shape)
+    texts = reviews(5 * BLOCK_ROWS + 7)
+    together = model.score(texts)
+    one_by_one = np.concatenate([model.score([text]) for text in texts[:40]])
+    np.testing.assert_array_equal(one_by_one, together[:40])
+    generator = np.random.default_rng(5)
+    order = generator.permutation(len(texts))  # other neighbours, other blocks, uneven chunks
+    cuts = np.sort(generator.choice(np.arange(1, len(texts)), size=6, replace=False))
+    shuffled = np.concatenate([model.score([texts[i] for i in part]) for part in np.split(order, cuts)])
+    np.testing.assert_array_equal(shuffled, together[order])
+
+
+def test_one_thread_and_two_give_the_same_bits():
+    texts = reviews(3 * BLOCK_ROWS)
+    np.testing.assert_array_equal(classifier(threads=1).score(texts), classifier(threads=2).score(texts))
+
+
+def test_whole_split_scores_match_the_plain_forward_pass():
+    """score() takes a list of id arrays, as EncodedSet.ids holds them: what evaluate can call."""
+    model = classifier(cell="gru", bidirectional=True, pool="max")
+    texts = reviews(150, seed=2)
+    torch.manual_seed(1)  # the same weights as classifier()
+    weights = {n: t.detach().numpy().copy() for n, t in RecurrentClassifier(model.config).state_dict().items()}
+    plain = NumpyClassifier(model.config, weights)
+    expected = np.concatenate([plain.probabilities(text[None, :], np.array([len(text)])) for text in texts])
+    np.testing.assert_allclose(model.score(texts), expected, atol=1e-5, rtol=0)
+
+
+def test_table_rows_are_computed_once_and_only_for_seen_tokens():
+    model = classifier()
+    table = model.layers[0][0].table
+    assert not table.filled.any()
+    model.score([np.array([5, 7, 5]), np.array([9])])
+    assert set(np.flatnonzero(table.filled)) == {5, 7, 9}
+    before = table.rows[[5, 7, 9]].copy()
+    model.score([np.arange(1, 300)])
+    assert table.filled[1:].all()
+    np.testing.assert_array_equal(table.rows[[5, 7, 9]], before)  # computed once, never recomputed
+    full = table.embedding @ table.w_ih_t + table.bias
+    np.testing.assert_allclose(table.rows[1:], full[1:], atol=1e-5, rtol=0)
+
+
+def test_nothing_to_score():
+    assert classifier().score([]).shape == (0, 2)
+
+
+def test_scores_ragged_ids_as_the_on_disk_corpus_stores_them():
+    """evaluate's on-disk splits hold RaggedIds (flat values + offsets): the same probabilities as a list."""
+    from reviewrnn.data import RaggedIds
+
+    texts = reviews(100, seed=4)
+    offsets = np.concatenate([[0], np.cumsum([len(text) for text in texts])])
+    values = np.concatenate(texts)
+    ragged = RaggedIds([(values[:0], np.zeros(1, dtype=np.int64)), (values, offsets)])  # an empty chunk, then all
+    model = classifier()
+    np.testing.assert_array_equal(model.score(ragged), model.score(texts))
