@@ -128,16 +128,22 @@ def load_disk_corpus(
     if len(split) != len(dataset):  # a cache file from another version of this file: never reuse it silently
         raise ReviewRNNError(f"{path}: the split cache does not match the file; delete {fetch.cache_dir() / 'ondisk'}")
     table = split.data.table
+    parts = _parts_without_duplicates(table)
+    labels = table.column("label").to_numpy().astype(np.int64)
+    if label_map is not None and training:
+        label_map.check_present(np.bincount(labels[labels != UNMAPPED], minlength=len(label_names)), path, label_col)
+    return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, labels)
+
+
+def _parts_without_duplicates(table) -> np.ndarray:
+    """Each row's split part, with every repeat of an earlier row's text marked DUPLICATE."""
     digests = np.stack([table.column("digest_high").to_numpy(), table.column("digest_low").to_numpy()], axis=1)
     parts = table.column("part").to_numpy().astype(np.int8)
     _, first = np.unique(digests, axis=0, return_index=True)
     repeated = np.ones(len(parts), dtype=bool)
     repeated[first] = False
     parts[repeated] = DUPLICATE
-    labels = table.column("label").to_numpy().astype(np.int64)
-    if label_map is not None and training:
-        label_map.check_present(np.bincount(labels[labels != UNMAPPED], minlength=len(label_names)), path, label_col)
-    return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, labels)
+    return parts
 
 
 class _SplitRows:

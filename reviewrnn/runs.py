@@ -197,7 +197,7 @@ def _lock_if(main: bool, directory: Path):
 
 def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> TrainOutcome:
     """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop."""
-    from reviewrnn import messages, runtime
+    from reviewrnn import runtime
     from reviewrnn.model import RecurrentClassifier
     from reviewrnn.train import Trainer
 
@@ -221,17 +221,7 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
 
     session.callbacks.stage("training")
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
-    if result.interrupted:
-        save(trainer)
-        message = messages.interrupted(trainer.state.epoch, trainer.state.step, directory)
-        raise TrainingInterrupted(message, session.stop.exit_code)
-    if result.diverged:
-        kept = ""
-        if result.best_state is not None:
-            kept = messages.best_epoch_kept(result.best_epoch, directory)
-            if distributed.is_main:
-                _record_diverged_epoch(directory, trainer, result.diverged)
-        raise TrainingDiverged(result.diverged + kept)
+    _raise_if_unfinished(result, trainer, session, save)
     seconds = time.perf_counter() - started
     if distributed.is_main:  # temperature and domain profile, fitted on VALID and TRAIN (fitting.py)
         from reviewrnn.fitting import fit_decision
@@ -247,6 +237,24 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         seconds,
         distributed.is_main,
     )
+
+
+def _raise_if_unfinished(result, trainer, session: _Session, save) -> None:
+    """An interrupted run saves its checkpoint and says how to resume; a diverged one keeps its best epoch."""
+    from reviewrnn import messages
+
+    directory = session.directory
+    if result.interrupted:
+        save(trainer)
+        message = messages.interrupted(trainer.state.epoch, trainer.state.step, directory)
+        raise TrainingInterrupted(message, session.stop.exit_code)
+    if result.diverged:
+        kept = ""
+        if result.best_state is not None:
+            kept = messages.best_epoch_kept(result.best_epoch, directory)
+            if session.distributed.is_main:
+                _record_diverged_epoch(directory, trainer, result.diverged)
+        raise TrainingDiverged(result.diverged + kept)
 
 
 def _record_diverged_epoch(directory: Path, trainer, message: str) -> None:
