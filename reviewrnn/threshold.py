@@ -64,6 +64,7 @@ def candidates(positive: np.ndarray) -> np.ndarray:
 def find_threshold(positive: np.ndarray, labels: np.ndarray, objective: str) -> dict:
     """The threshold the objective picks, with its scores, over every threshold that changes a decision.
 
+    Thresholds that call every VALID review one class are left out.
     f1 / balanced-accuracy: the highest score (the lower threshold on a tie). precision=X: the lowest
     threshold whose precision reaches X (the most recall that keeps it); recall=X: the highest
     threshold whose recall reaches X (the most precision that keeps it).
@@ -71,7 +72,11 @@ def find_threshold(positive: np.ndarray, labels: np.ndarray, objective: str) -> 
     name, target = parse_objective(objective)
     if len(labels) == 0:
         raise ReviewRNNError("VALID is empty: no reviews to choose a threshold on")
-    rows = [scores_at(positive, labels, t) for t in candidates(positive)]
+    # Only thresholds that call some VALID reviews each class: the ends ("everything positive" or
+    # "nothing positive") win F1 or a recall target on an imbalanced corpus while deciding nothing.
+    rows = [scores_at(positive, labels, t) for t in candidates(positive)[1:-1]]
+    if not rows:
+        raise ReviewRNNError("every VALID review has the same probability: no threshold separates them")
     if target is None:
         key = name.replace("-", "_")
         return max(rows, key=lambda row: row[key])  # max keeps the first, i.e. the lowest, of equal scores

@@ -45,8 +45,19 @@ def test_each_objective_against_the_hand_computation(objective, threshold, score
 def test_an_unreachable_target_says_the_best_there_is():
     with pytest.raises(ReviewRNNError, match=r"no threshold reaches recall 1.0 on VALID \(the most is 0.000\)"):
         find_threshold(np.array([0.9, 0.8]), np.array([0, 0]), "recall=1.0")
-    with pytest.raises(ReviewRNNError, match=r"reaches precision 0.9 on VALID \(the most is 0.667\)"):
+    with pytest.raises(ReviewRNNError, match=r"reaches precision 0.9 on VALID \(the most is 0.500\)"):
         find_threshold(np.array([0.9, 0.8, 0.7]), np.array([0, 1, 1]), "precision=0.9")
+
+
+def test_a_threshold_that_calls_every_review_one_class_is_never_chosen():
+    """83% positive and a weak model: "everything positive" has the best F1 and full recall, and decides nothing."""
+    positive = np.array([0.55, 0.6, 0.62, 0.65, 0.7, 0.72, 0.75, 0.8, 0.85, 0.9, 0.58, 0.61])
+    labels = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
+    for objective in ("f1", "recall=0.9", "balanced-accuracy"):
+        chosen = find_threshold(positive, labels, objective)
+        assert 0 < chosen["positive_share"] < 1, objective
+    with pytest.raises(ReviewRNNError, match="no threshold separates them"):
+        find_threshold(np.array([0.7, 0.7]), np.array([0, 1]), "f1")
 
 
 @pytest.mark.parametrize("bad", ["f2", "precision", "precision=", "precision=1.5", "recall=x", "accuracy=0.9", ""])

@@ -51,8 +51,8 @@ def evaluate(
     edges: Annotated[str, typer.Option(help="Length bucket edges in tokens.")] = ",".join(
         map(str, DEFAULT_LENGTH_EDGES)
     ),
-    device: Annotated[Device, typer.Option()] = "auto",
-    threads: Annotated[int | None, typer.Option(min=1)] = None,
+    device: Annotated[Device, typer.Option(help="cpu, cuda or auto (cuda when there is one).")] = "auto",
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
     as_json: JsonOption = False,
     find_threshold: Annotated[
         str | None,
@@ -83,6 +83,8 @@ def evaluate(
 
     if label_map is not None and corpus is None:
         raise typer.BadParameter("goes with --corpus; the model's own corpus is read with its own map")
+    if find_threshold is not None:
+        _check_objective(find_threshold)
     found = _fit_decision(models, calibrate, find_threshold, device, threads)
     settings = CorpusSettings(corpus, text_column, label_column, label_map_option(label_map)) if corpus else None
     report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)
@@ -102,6 +104,19 @@ def evaluate(
     out.print(confusion_table(report))
     out.print(length_table(report["by_length"]))
     _print_decision(report, found)
+
+
+def _check_objective(objective: str) -> None:
+    """A misspelt objective is a usage error (exit 2), found before any model is read."""
+    from reviewrnn.errors import ReviewRNNError
+    from reviewrnn.threshold import parse_objective
+
+    try:
+        parse_objective(objective)
+    except ReviewRNNError as error:
+        raise typer.BadParameter(
+            str(error).removeprefix(f"--find-threshold {objective!r}: "), param_hint="'--find-threshold'"
+        ) from None
 
 
 def _fit_decision(models: list[Path], calibrate: bool, objective: str | None, device: str, threads) -> dict | None:
