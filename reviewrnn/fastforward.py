@@ -37,6 +37,7 @@ class _TokenTable:
         self.embedding, self.w_ih_t, self.bias = embedding, w_ih_t, bias  # (V, E), (E, G*H), (G*H,)
         self.rows = np.empty((len(embedding), w_ih_t.shape[1]), dtype=np.float32)  # pages untouched until filled
         self.filled = np.zeros(len(embedding), dtype=bool)
+        self.fill(np.array([PAD_ID]))  # padding and dummy rows read it: never uninitialised memory (NaN)
 
     def fill(self, ids: np.ndarray) -> None:
         """Compute the rows of `ids` not computed yet (call before any thread reads them)."""

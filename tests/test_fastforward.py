@@ -62,9 +62,9 @@ def test_whole_split_scores_match_the_plain_forward_pass():
 def test_table_rows_are_computed_once_and_only_for_seen_tokens():
     model = classifier()
     table = model.layers[0][0].table
-    assert not table.filled.any()
+    assert set(np.flatnonzero(table.filled)) == {0}  # [PAD] only: padding reads it
     model.score([np.array([5, 7, 5]), np.array([9])])
-    assert set(np.flatnonzero(table.filled)) == {5, 7, 9}
+    assert set(np.flatnonzero(table.filled)) == {0, 5, 7, 9}
     before = table.rows[[5, 7, 9]].copy()
     model.score([np.arange(1, 300)])
     assert table.filled[1:].all()
@@ -87,3 +87,14 @@ def test_scores_ragged_ids_as_the_on_disk_corpus_stores_them():
     ragged = RaggedIds([(values[:0], np.zeros(1, dtype=np.int64)), (values, offsets)])  # an empty chunk, then all
     model = classifier()
     np.testing.assert_array_equal(model.score(ragged), model.score(texts))
+
+
+def test_the_padding_row_of_the_token_table_is_computed_before_any_review():
+    """Padding and dummy rows read the [PAD] row; left as np.empty it held whatever memory held (NaN warnings)."""
+    from reviewrnn.config import PAD_ID
+    from reviewrnn.fastforward import _TokenTable
+
+    embedding = np.zeros((5, 3), dtype=np.float32)
+    table = _TokenTable(embedding, np.ones((3, 4), dtype=np.float32), np.arange(4, dtype=np.float32))
+    assert table.filled[PAD_ID] and not table.filled[1:].any()
+    assert np.array_equal(table.rows[PAD_ID], np.arange(4, dtype=np.float32))  # zero embedding: the bias
