@@ -33,38 +33,47 @@ def parse_edges(value: str) -> tuple[int, ...]:
     return edges
 
 
+ModelsArgument = Annotated[
+    list[Path],
+    typer.Argument(
+        help="A model directory, e.g. models/lstm-20261125-120000; several: their averaged probabilities "
+        "are scored (an ensemble).",
+        metavar="MODEL",
+    ),
+]
+OtherCorpusOption = Annotated[str | None, typer.Option(help="Evaluate on another corpus (default: the model's own).")]
+SplitOption = Annotated[Literal["train", "valid", "test"], typer.Option(help="Which canonical split to score.")]
+EdgesOption = Annotated[str, typer.Option(help="Length bucket edges in tokens.")]
+DeviceOption = Annotated[Device, typer.Option(help="cpu, cuda or auto (cuda when there is one).")]
+ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
+ObjectiveOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Choose the decision threshold on VALID and save it: f1, balanced-accuracy, precision=X or recall=X.",
+        metavar="OBJECTIVE",
+    ),
+]
+CalibrateOption = Annotated[
+    bool, typer.Option("--calibrate", help="Refit the temperature and domain profile on VALID, and save them.")
+]
+PngOption = Annotated[Path | None, typer.Option(help="Also draw the reliability bins (and threshold curve) here.")]
+
+
 @friendly_errors
 def evaluate(
-    models: Annotated[
-        list[Path],
-        typer.Argument(
-            help="A model directory, e.g. models/lstm-20261125-120000; several: their averaged probabilities "
-            "are scored (an ensemble).",
-            metavar="MODEL",
-        ),
-    ],
-    corpus: Annotated[str | None, typer.Option(help="Evaluate on another corpus (default: the model's own).")] = None,
+    models: ModelsArgument,
+    corpus: OtherCorpusOption = None,
     text_column: TextColumnOption = None,
     label_column: LabelColumnOption = None,
     label_map: LabelMapOption = None,
-    split: Annotated[Literal["train", "valid", "test"], typer.Option(help="Which canonical split to score.")] = "test",
-    edges: Annotated[str, typer.Option(help="Length bucket edges in tokens.")] = ",".join(
-        map(str, DEFAULT_LENGTH_EDGES)
-    ),
-    device: Annotated[Device, typer.Option(help="cpu, cuda or auto (cuda when there is one).")] = "auto",
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
+    split: SplitOption = "test",
+    edges: EdgesOption = ",".join(map(str, DEFAULT_LENGTH_EDGES)),
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = None,
     as_json: JsonOption = False,
-    find_threshold: Annotated[
-        str | None,
-        typer.Option(
-            help="Choose the decision threshold on VALID and save it: f1, balanced-accuracy, precision=X or recall=X.",
-            metavar="OBJECTIVE",
-        ),
-    ] = None,
-    calibrate: Annotated[
-        bool, typer.Option("--calibrate", help="Refit the temperature and domain profile on VALID, and save them.")
-    ] = False,
-    png: Annotated[Path | None, typer.Option(help="Also draw the reliability bins (and threshold curve) here.")] = None,
+    find_threshold: ObjectiveOption = None,
+    calibrate: CalibrateOption = False,
+    png: PngOption = None,
 ) -> None:
     """Accuracy, macro-F1, balanced accuracy, P/R/F1, confusion, log loss, ECE and accuracy by length;
     saved to MODEL/eval.json.
