@@ -13,7 +13,7 @@ from reviewrnn.commands.lab_options import PLOTS_HINT, ThreadsOption
 
 @friendly_errors
 def study(
-    quick: Annotated[bool, typer.Option(help="A few minutes: an 8,000-review sample, smaller networks.")] = False,
+    quick: Annotated[bool, typer.Option(help="A few minutes: a 6,000-review sample, small networks, 2 seeds.")] = False,
     corpus: CorpusOption = "imdb",
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Where models, charts and REPORT.md go (default: MODELS_DIR/study).")
@@ -22,10 +22,12 @@ def study(
     force: Annotated[bool, typer.Option(help="Retrain every run even when a matching one is there.")] = False,
     charts: Annotated[bool, typer.Option(help=f"Draw PNG charts ({PLOTS_HINT}).")] = True,
 ) -> None:
-    """Train rnn/gru/lstm with one budget (plus pooling, truncation and clipping runs), then compare,
-    probe, measure gradient flow and clipping, and write OUT/REPORT.md with tables, charts and a reading.
+    """Train rnn/gru/lstm on whole reviews from 3 seeds each with one budget (plus pooling, truncation and
+    clipping runs), then compare, move each review's decisive sentence, probe, measure gradient flow and
+    clipping, and write OUT/REPORT.md with tables, charts and a reading.
 
-    Runs already trained with exactly this plan are reused, so an interrupted study continues.
+    Runs already trained with exactly this plan are reused, so an interrupted study continues. The
+    progress line names the run going and a rough time left for training.
 
     Example: reviewrnn study --quick --threads 2 && less models/study-quick/REPORT.md
     """

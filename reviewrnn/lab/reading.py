@@ -64,37 +64,42 @@ def length_findings(results: dict) -> list[str]:
 
 
 def truncation_findings(results: dict) -> list[str]:
-    models, found = models_by_name(results), []
-    head, tail = models.get("rnn"), models.get("rnn-tail")
-    if head and tail:
-        (hits_h, n_h), (hits_t, n_t) = pooled(head, True), pooled(tail, True)
-        if n_h and n_t:
-            low, high = difference_interval(hits_t, n_t, hits_h, n_h)
-            gap = {"difference": hits_t / n_t - hits_h / n_h, "ci_low": low, "ci_high": high}
-            gap["clear"] = low > 0 or high < 0
-            if gap["clear"] and gap["difference"] > 0:
-                meaning = "so part of what is lost on long reviews is the cut-off ending, not memory"
-            elif gap["clear"]:
-                meaning = "so the opening of a long review serves this network better than its ending"
-            else:
-                meaning = "so which end is kept makes no clear difference here"
-            found.append(
-                f"On the {n_h} test reviews longer than {head['max_tokens']} tokens, the vanilla RNN reading the first "
-                f"{head['max_tokens']} tokens gets {pct(hits_h / n_h)}; the same network reading the last "
-                f"{tail['max_tokens']} gets {pct(hits_t / n_t)} (tail minus head "
-                f"{gap['difference'] * 100:+.1f} points, 95% interval {points(low, high)}), {meaning}."
-            )
-    for name in CELL_RUNS:
-        model = models.get(name)
-        if not model:
-            continue
-        (hits_w, n_w), (hits_c, n_c) = pooled(model, False), pooled(model, True)
-        if n_w and n_c:
-            found.append(
-                f"{name}: {pct(hits_w / n_w)} on the {n_w} reviews read whole, "
-                f"{pct(hits_c / n_c)} on the {n_c} cut ones."
-            )
-    return found
+    models = models_by_name(results)
+    head, tail, whole = models.get("rnn-head"), models.get("rnn-tail"), models.get("rnn")
+    if not head:
+        return []
+    cut = [index for index, row in enumerate(head["rows"]) if row["cut"] and row["count"]]
+    found = []
+    for other, label in ((tail, f"the last {head['max_tokens']}"), (whole, "the whole review")):
+        if other:
+            found.append(_against_head(head, other, cut, label))
+    return [text for text in found if text]
+
+
+def _against_head(head: dict, other: dict, cut: list[int], label: str) -> str:
+    """The vanilla RNN reading the first max_tokens against another reading, on the reviews the head cut."""
+    hits_h, n_h = _hits(head, cut)
+    hits_o, n_o = _hits(other, cut)
+    if not n_h or not n_o:
+        return ""
+    low, high = difference_interval(hits_o, n_o, hits_h, n_h)
+    difference = hits_o / n_o - hits_h / n_h
+    if low > 0:
+        meaning = "so part of what is lost on long reviews is text the cut never showed, not memory"
+    elif high < 0:
+        meaning = "so the opening of a long review serves this network better"
+    else:
+        meaning = "no clear difference"
+    return (
+        f"On the {n_h} test reviews longer than {head['max_tokens']} tokens, the vanilla RNN reading the first "
+        f"{head['max_tokens']} tokens gets {pct(hits_h / n_h)}; reading {label} it gets {pct(hits_o / n_o)} "
+        f"(difference {difference * 100:+.1f} points, 95% interval {points(low, high)}): {meaning}."
+    )
+
+
+def _hits(model: dict, indices: list[int]) -> tuple[int, int]:
+    rows = [model["rows"][index] for index in indices if model["rows"][index]["count"]]
+    return sum(round(row["accuracy"] * row["count"]) for row in rows), sum(row["count"] for row in rows)
 
 
 def _span(curve: dict) -> str:

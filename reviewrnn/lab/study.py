@@ -21,6 +21,7 @@ from reviewrnn.callbacks import Callbacks
 from reviewrnn.errors import TrainingDiverged
 from reviewrnn.lab import measure
 from reviewrnn.lab.plan import RunSpec, StudyPlan, run_configs, run_specs
+from reviewrnn.lab.progress import Progress
 
 
 def run_study(
@@ -39,23 +40,24 @@ def run_study(
     started, timings = time.perf_counter(), {}
     corpus = _study_corpus(plan, out, callbacks)
     tokenizer_path = _study_tokenizer(plan, corpus, out, force, callbacks)
-    results: dict = {"plan": _plain(plan), "corpus": corpus, "machine": _machine(plan), "runs": {}}
+    whole = _review_lengths(corpus, tokenizer_path, out, callbacks)
+    results: dict = {"plan": _plain(plan), "corpus": corpus, "machine": _machine(plan), "whole": whole, "runs": {}}
     clock = time.perf_counter()
-    for spec in run_specs(plan):
-        results["runs"][spec.name] = _train_run(plan, spec, corpus, tokenizer_path, out, force, callbacks)
+    progress = Progress(plan, run_specs(plan), whole, callbacks.stage)
+    for spec in progress.specs:
+        note = progress.note(spec)
+        results["runs"][spec.name] = _train_run(plan, spec, corpus, tokenizer_path, out, force, callbacks, whole, note)
+        progress.finish(spec, results["runs"][spec.name])
     timings["training"] = time.perf_counter() - clock
     models = {name: out / "models" / name for name, run in results["runs"].items() if run["saved"]}
-    for stage, measurement in (
-        ("compare", measure.measure_lengths),
-        ("filler", measure.measure_filler),
-        ("synthetic", measure.measure_synthetic),
-        ("gradients", measure.measure_gradients),
-    ):
-        callbacks.stage(f"measuring: {stage}")
+    stages = measure.STAGES
+    for index, (stage, measurement) in enumerate(stages, 1):
+        callbacks.stage(f"measuring {index}/{len(stages)}: {stage}")
         clock = time.perf_counter()
-        results[stage] = measurement(plan, models, callbacks.stage)
+        results[stage] = measurement(plan, models, callbacks.stage, results)
         timings[stage] = time.perf_counter() - clock
     results["clipping"] = measure.clipping_runs(plan, results)
+    results["seeds"] = measure.seed_summary(plan, results)
     results["timings"] = timings | {"total": time.perf_counter() - started}
     _write_json(out / "results.json", results)
     chart_files = study_charts(results, out) if charts else {}
@@ -109,15 +111,39 @@ def _study_tokenizer(plan: StudyPlan, corpus: dict, out: Path, force: bool, call
     return path
 
 
+def _review_lengths(corpus: dict, tokenizer: Path, out: Path, callbacks: Callbacks) -> dict:
+    """The longest TRAIN/VALID/TEST review in tokens (what "read whole" must keep), kept beside the tokenizer."""
+    from reviewrnn.artifacts import atomic_write_json
+    from reviewrnn.lab.whole import review_lengths
+
+    stamp = out / "lengths.json"
+    digest = hashlib.sha256(tokenizer.read_bytes()).hexdigest()
+    known = _read_json(stamp)
+    if known and known.get("tokenizer") == digest and known.get("corpus") == corpus:
+        return known["lengths"]
+    callbacks.stage("measuring every review's length in tokens")
+    lengths = review_lengths(corpus["spec"], tokenizer)
+    atomic_write_json(stamp, {"tokenizer": digest, "corpus": corpus, "lengths": lengths})
+    return lengths
+
+
 def _train_run(
-    plan: StudyPlan, spec: RunSpec, corpus: dict, tokenizer: Path, out: Path, force: bool, callbacks: Callbacks
+    plan: StudyPlan,
+    spec: RunSpec,
+    corpus: dict,
+    tokenizer: Path,
+    out: Path,
+    force: bool,
+    callbacks: Callbacks,
+    whole: dict,
+    note: str = "",
 ) -> dict:
     """Train one run (or reuse its record), keeping every step's loss and gradient norm."""
     from reviewrnn.lab.clipping import StepRecorder
     from reviewrnn.runs import train_step
     from reviewrnn.source import CorpusSettings
 
-    model, train, tokenizer_config = run_configs(plan, spec)
+    model, train, tokenizer_config = run_configs(plan, spec, whole["longest"])
     identity = {
         "spec": asdict(spec),
         "model": asdict(model),
@@ -131,7 +157,7 @@ def _train_run(
     if not force and record and record.get("identity") == identity and (directory.is_dir() or not record["saved"]):
         callbacks.stage(f"reusing {spec.name}")
         return record
-    callbacks.stage(f"training {spec.name} ({spec.role})")
+    callbacks.stage(f"training {spec.name} ({spec.role}){note}")
     recorder = StepRecorder(callbacks.step, callbacks.epoch)
     clock, diverged = time.perf_counter(), None
     try:

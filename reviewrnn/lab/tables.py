@@ -11,7 +11,7 @@ from reviewrnn.lab.rows import Cell, Column, Table
 from reviewrnn.render import bucket_name
 
 MISSING = Cell("-", style="dim")
-GRADIENT_DISTANCES = (1, 4, 16, 64, 256)
+GRADIENT_DISTANCES = (1, 4, 16, 64, 256, 1024)
 STRONG_ACCURACY = 0.9  # probe cells at or above this are bold: the span's level
 
 

@@ -37,8 +37,37 @@ def _rnn_gap(results: dict) -> tuple[dict | None, bool]:
     return gap, bool(gap and gap["clear"] and gap["difference"] > 0)
 
 
+def seed_length_verdict(seeds: dict) -> list[Finding]:
+    """Over seeds, read whole: does the vanilla RNN's accuracy drop with length, and more than each gated cell's?"""
+    cells = {cell["cell"]: cell for cell in seeds["cells"]}
+    if "rnn" not in cells or not cells["rnn"]["gap"]:
+        return []
+    gap = cells["rnn"]["gap"]
+    drops = gap["clear"] and gap["difference"] > 0
+    k = len(cells["rnn"]["runs"])
+    found = [
+        (True, f"Read whole, the vanilla RNN loses accuracy on longer reviews ({change(gap)}, {k} seeds).")
+        if drops
+        else (False, f"Read whole, the vanilla RNN shows {change(gap)} from short to long reviews ({k} seeds).")
+    ]
+    pairs = [p for p in seeds["pairs"] if p["measure"] == "gap" and p["a"] == "rnn"]
+    if pairs:
+        listed = ", ".join(
+            f"rnn − {p['b']} {p['difference'] * 100:+.1f} {points(p['ci_low'], p['ci_high'])}" for p in pairs
+        )
+        if all(p["clear"] and p["difference"] > 0 for p in pairs):
+            found.append((True, f"The vanilla RNN's length gap is clearly larger than each gated cell's ({listed})."))
+        else:
+            found.append(
+                (False, f"The vanilla RNN's length gap is not clearly larger than every gated cell's ({listed}).")
+            )
+    return found
+
+
 def length_verdict(results: dict) -> list[Finding]:
     """Does the vanilla RNN lose accuracy on long reviews it read whole, and more than the gated cells?"""
+    if (results.get("seeds") or {}).get("cells"):
+        return seed_length_verdict(results["seeds"])
     gap, drops = _rnn_gap(results)
     if not gap:
         return []
