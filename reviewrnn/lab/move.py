@@ -65,14 +65,14 @@ def distance_rows(distances: np.ndarray, correct: np.ndarray, edges=DISTANCE_EDG
 
 
 def candidates(test, rng, count: int) -> np.ndarray:
-    """Up to 3 x count TEST indices with enough sentences, drawn evenly from the length bands."""
+    """Up to 3 x count TEST indices drawn evenly from the length bands, in random order."""
     lengths = test.full_lengths
     bands = [*LENGTH_BANDS[1:], np.inf]
     picked = []
     for low, high in zip(LENGTH_BANDS, bands):
         band = np.flatnonzero((lengths >= low) & (lengths < high))
         picked.extend(rng.permutation(band)[: 3 * count // len(LENGTH_BANDS)])
-    return np.asarray(picked, dtype=np.int64)
+    return rng.permutation(np.asarray(picked, dtype=np.int64))  # mixed, so a cap on reviews keeps every band
 
 
 def move_probe(directory: Path, reviews: int = 300, seed: int = 0, name: str | None = None) -> dict:

@@ -31,7 +31,7 @@ class Progress:
 
     def note(self, spec: RunSpec) -> str:
         self.clock = time.perf_counter()
-        return f" · run {len(self.done) + 1}/{len(self.specs)} · ~{self.left() / 60:.0f} min of training left"
+        return f" · run {len(self.done) + 1}/{len(self.specs)} · {duration(self.left())} of training left"
 
     def finish(self, spec: RunSpec, record: dict) -> None:
         """A run is done; one trained now (not reused) teaches the estimate its machine's speed."""
@@ -40,3 +40,8 @@ class Progress:
             self.spent += record["seconds"]
             self.expected += self.estimates[spec.name]
         self.done.append(spec.name)
+
+
+def duration(seconds: float) -> str:
+    """'~40 s' under a minute and a half, '~12 min' above."""
+    return f"~{seconds:.0f} s" if seconds < 90 else f"~{seconds / 60:.0f} min"
