@@ -42,7 +42,7 @@ def test_every_variant_holds_the_reviews_own_tokens_and_its_distance(tokenizer, 
     for chosen in range(len(sentences)):
         variants = place(sentences, chosen)
         others = [s for i, s in enumerate(sentences) if i != chosen]
-        for position, (ids, distance) in variants.items():
+        for ids, distance in variants.values():
             assert Counter(ids.tolist()) == Counter(whole)  # the same multiset of tokens
             start = len(ids) - distance - len(sentences[chosen])
             assert ids[start : start + len(sentences[chosen])].tolist() == sentences[chosen].tolist()
