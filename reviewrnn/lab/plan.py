@@ -6,7 +6,7 @@ the last `cut_tokens` (truncation against memory); and without clipping over sev
 clipped runs of those seeds are the cell runs themselves).
 
 Budget (issue 15: the full study pinned to one core in <= 75 min). Training throughput measured on
-this project's AMD EPYC (AVX-512), `taskset -c 1`, 1 thread, other core busy, 60 length-grouped
+this project's AMD EPYC (AVX-512), `taskset -c 1`, 1 thread, cores shared, 60 length-grouped
 batches of 64 whole IMDB reviews (tokens per second, forward + backward + Adam):
 
     hidden   rnn      gru      lstm      one epoch of TRAIN read whole (6.34 M tokens): rnn/gru/lstm
@@ -16,10 +16,16 @@ batches of 64 whole IMDB reviews (tokens per second, forward + backward + Adam):
 Read whole, TRAIN has 1.20x the tokens it has cut at 400 (6.34 M against 5.29 M; the longest TRAIN
 review has 2,809 tokens, the longest TEST one 3,176). 3 seeds x 3 cells x 4 epochs at hidden 128
 would take ~50 min of training at the rates above, and the last full run trained ~2x slower than
-they say (other work on the machine), so the plan uses hidden 64 and 3 epochs: ~14 min for the 9
-cell runs, ~6 min for the 6 other runs, then TEST scoring of 15 models read whole (~8 min), the
-probes (~15 min) and gradients (~2 min): ~45 min at the measured rates. In the last run (4 epochs,
-hidden 128) the order of the cells by validation accuracy was the same after 2, 3 and 4 epochs.
+they say (other work on the machine), so the plan uses hidden 64 and 3 epochs. In the last run
+(4 epochs, hidden 128) the order of the cells by validation accuracy was the same after 2, 3 and 4.
+
+Measured for this plan on all of IMDB (same machine, `taskset -c 1`, 1 thread, cores shared): the
+tokenizer 41 s and every review's length 39 s; one lstm epoch read whole 94 s with the run's own
+corpus reading, encoding and validation (~30 s of that once per run); TEST scoring of that lstm read
+whole 32 s; its sentence move (300 reviews) 34 s; its gradients (trained and init, the 32 longest
+TEST reviews) 25 s. Estimated from those: training ~34 min (9 cell runs ~23 min, 7 others ~11 min),
+scoring 15 models ~5 min, the sentence move ~4 min, filler ~3 min, synthetic ~5 min, gradients
+~2 min: ~55 min in all, inside the 75-minute budget with ~25% to spare. `--quick` took 3.7 min.
 """
 
 from __future__ import annotations
@@ -61,11 +67,11 @@ class StudyPlan:
     clip_seeds: tuple[int, ...] = (0, 1, 2)
     threads: int | None = None
     filler_distances: tuple[int, ...] = FILLER_DISTANCES
-    filler_reviews: int = 400
+    filler_reviews: int = 300
     short_max: int = 100
     move_reviews: int = 300  # TEST reviews per model for the sentence move
     gradient_reviews: int = 32  # the longest TEST reviews, cut to the shortest of them
-    synthetic: SyntheticSettings = field(default_factory=SyntheticSettings)
+    synthetic: SyntheticSettings = field(default_factory=lambda: SyntheticSettings(train_size=6000, epochs=5))
 
     @classmethod
     def quick(cls, threads: int | None = None, corpus: str = "imdb") -> StudyPlan:
