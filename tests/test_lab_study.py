@@ -111,6 +111,10 @@ def test_rerun_reuses_every_run_and_cli_draws_charts(study, monkeypatch):
     assert "reusing rnn" in result.stderr and "training rnn" not in result.stderr
     again = json.loads((out / "results.json").read_text())
     assert again["runs"] == json.loads(json.dumps(first["runs"]))
-    assert (out / "length-cells.png").is_file() and "![accuracy by length per cell](length-cells.png)" in (
-        out / "REPORT.md"
-    ).read_text()
+    report = (out / "REPORT.md").read_text()
+    for chart, alt in (
+        ("length-cells", "accuracy by length per cell, seed 0"),
+        ("length-seeds", "accuracy by length over seeds"),
+        ("move", "accuracy by distance of the moved sentence"),
+    ):
+        assert (out / f"{chart}.png").is_file() and f"![{alt}]({chart}.png)" in report

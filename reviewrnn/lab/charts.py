@@ -161,12 +161,52 @@ LENGTH_TITLES = {
 }
 
 
+def band_chart(series: dict[str, list[tuple]], labels: list[str], path: Path, title: str, xlabel: str) -> Path:
+    """One line per cell through the seed means, shaded from the lowest to the highest seed."""
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    positions = np.arange(len(labels))
+    for name, points in series.items():
+        mean, low, high = (np.array(column, dtype=float) for column in zip(*points))
+        (line,) = axis.plot(positions, mean, marker="o", label=name)
+        axis.fill_between(positions, low, high, color=line.get_color(), alpha=0.15)
+    axis.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    axis.set_xticks(positions, labels)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("accuracy (line: seed mean; band: min–max over seeds)")
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    return _save(figure, path)
+
+
+def seed_charts(results: dict, out: Path) -> dict[str, Path]:
+    """Accuracy by length over seeds, and the sentence move's accuracy by distance over seeds."""
+    drawn, cells = {}, (results.get("seeds") or {}).get("cells") or []
+    if cells:
+        series = {c["cell"]: [(b["mean"], b["min"], b["max"]) for b in c["buckets"]] for c in cells}
+        labels = [bucket_name(bucket) for bucket in cells[0]["buckets"]]
+        title = "Test accuracy by review length, read whole"
+        drawn["length-seeds"] = band_chart(series, labels, out / "length-seeds.png", title, "review length (tokens)")
+    moves = results.get("moves") or []
+    filled = [i for i, row in enumerate(moves[0]["rows"]) if all(m["rows"][i]["count"] for m in moves)] if moves else []
+    if filled:
+        series = {}
+        for move in moves:
+            series.setdefault(move["cell"], []).append([move["rows"][i]["accuracy"] for i in filled])
+        series = {cell: [(np.mean(v), min(v), max(v)) for v in zip(*runs)] for cell, runs in series.items()}
+        labels = [bucket_name(moves[0]["rows"][i]) for i in filled]
+        title = "The decisive sentence moved: accuracy by the review's own tokens after it"
+        drawn["move"] = band_chart(series, labels, out / "move.png", title, "tokens between the sentence and the end")
+    return drawn
+
+
 def study_charts(results: dict, out: Path) -> dict[str, str]:
     """Every chart of a study's REPORT.md as a PNG in `out`; returns {chart: file name}."""
     from reviewrnn.lab.plan import LENGTH_GROUPS
 
     models = {model["name"]: model for model in results["compare"]}
-    drawn = {}
+    drawn = seed_charts(results, out)
     for group, names in LENGTH_GROUPS.items():
         chosen = [models[name] for name in names if name in models]
         if chosen:

@@ -91,7 +91,7 @@ def render_report(results: dict, charts: dict[str, str], out: Path = Path("model
         "**Findings not in line with it (or not shown here)**",
         bullets(against),
         *length_sections(results, charts),
-        *move_sections(results),
+        *move_sections(results, charts),
         *probe_sections(results, charts),
         *gradient_sections(results, charts),
         "## 7. A shortcut as contrast: pooling over all states",
@@ -129,8 +129,9 @@ def length_sections(results: dict, charts: dict[str, str]) -> list[str]:
         "Every cell read every review whole, so a drop with length is about memory alone. First the cells over "
         "their seeds, then seed 0 alone (each cell: accuracy (95% Wilson interval · count); gaps: shortest minus "
         "longest non-empty bucket in points [95% Newcombe interval]; bold: the interval excludes 0).",
+        chart(charts, "length-seeds", "accuracy by length over seeds"),
         *seed_tables(results),
-        chart(charts, "length-cells", "accuracy by length per cell"),
+        chart(charts, "length-cells", "accuracy by length per cell, seed 0"),
         *group_tables(results, "cells", reading.length_findings, gaps=True),
         "## 2. Truncation or memory?",
         "The vanilla RNN read whole against the same network reading only the first or the last "
@@ -140,7 +141,7 @@ def length_sections(results: dict, charts: dict[str, str]) -> list[str]:
     ]
 
 
-def move_sections(results: dict) -> list[str]:
+def move_sections(results: dict, charts: dict[str, str]) -> list[str]:
     moves = results.get("moves") or []
     return [
         "## 3. The verdict moved, on real reviews",
@@ -150,6 +151,7 @@ def move_sections(results: dict) -> list[str]:
         "then put at the start, the middle and the end of the review, the other sentences unchanged and in "
         "order; the distance is the number of the review's own tokens after it. Reviews are drawn evenly from "
         "three length bands (< 256, 256–767, ≥ 768 tokens) so distances reach far.",
+        chart(charts, "move", "accuracy by distance of the moved sentence"),
         to_markdown(wholetables.move_table(moves)) if moves else "",
         bullets(move_answer(moves)),
     ]
