@@ -71,3 +71,26 @@ def test_distance_rows_bucket_as_stated():
     assert [(r["low"], r["high"], r["count"], r["accuracy"]) for r in rows] == [
         (0, 1, 2, 1.0), (1, 64, 1, 0.0), (64, 1024, 1, 1.0), (1024, None, 1, 0.0),
     ]  # fmt: skip
+
+
+def test_start_against_end_pools_the_seeds_and_sorts_the_verdict():
+    from reviewrnn.lab.answer import move_contrast
+    from reviewrnn.lab.verdict import move_verdict
+
+    def move(seed, start_hits, end_hits, count):
+        positions = {
+            "start": {"count": count, "accuracy": start_hits / count, "mean_distance": 100.0 + seed},
+            "middle": {"count": count, "accuracy": 0.5, "mean_distance": 50.0},
+            "end": {"count": count, "accuracy": end_hits / count, "mean_distance": 0.0},
+        }
+        return {"name": f"rnn-seed{seed}", "cell": "rnn", "seed": seed, "positions": positions, "rows": []}
+
+    moves = [move(0, 60, 100, 100), move(1, 40, 50, 50)]
+    item = move_contrast(moves, "rnn")
+    # pooled: start 100/150, end 150/150; mean distance (100 x 100 + 101 x 50) / 150
+    assert (item["start"], item["end"], item["reviews"], item["seeds"]) == pytest.approx((2 / 3, 1.0, 150, 2))
+    assert item["distance"] == pytest.approx(15050 / 150)
+    assert item["ci_low"] > 0 and item["clear"]
+    [(supports, text)] = move_verdict({"moves": moves})
+    assert supports and "end minus start +33.3 points" in text
+    assert move_contrast(moves, "gru") is None

@@ -49,26 +49,37 @@ def length_answer(seeds: dict) -> list[str]:
     return found
 
 
+def move_contrast(moves: list[dict], cell: str) -> dict | None:
+    """A cell's accuracy with the decisive sentence at the end and at the start, pooled over its seeds."""
+    runs = [move for move in moves if move["cell"] == cell]
+    rows = {p: [run["positions"][p] for run in runs if run["positions"][p]["count"]] for p in ("start", "end")}
+    counts = {p: sum(row["count"] for row in rows[p]) for p in rows}
+    if not counts["start"] or not counts["end"]:
+        return None
+    hits = {p: sum(round(row["accuracy"] * row["count"]) for row in rows[p]) for p in rows}
+    low, high = difference_interval(hits["end"], counts["end"], hits["start"], counts["start"])
+    end, start = hits["end"] / counts["end"], hits["start"] / counts["start"]
+    distance = sum(row["mean_distance"] * row["count"] for row in rows["start"]) / counts["start"]
+    return {
+        "cell": cell, "end": end, "start": start, "difference": end - start, "ci_low": low, "ci_high": high,
+        "clear": low > 0 or high < 0, "distance": distance, "reviews": counts["start"], "seeds": len(runs),
+    }  # fmt: skip
+
+
+def move_text(item: dict) -> str:
+    clear = "a clear loss" if item["ci_low"] > 0 else "a clear gain" if item["ci_high"] < 0 else "no clear change"
+    return (
+        f"{item['cell']}: the decisive sentence at the end {item['end']:.1%}, at the start {item['start']:.1%} (on "
+        f"average {item['distance']:.0f} tokens before the end): {clear}, end minus start "
+        f"{item['difference'] * 100:+.1f} points {points(item['ci_low'], item['ci_high'])} over {item['seeds']} "
+        f"seeds, {item['reviews']} reviews."
+    )
+
+
 def move_answer(moves: list[dict]) -> list[str]:
     """Start against end for each cell, pooled over seeds: does a verdict far from the end get lost?"""
-    found = []
-    for cell in dict.fromkeys(move["cell"] for move in moves):
-        runs = [move for move in moves if move["cell"] == cell]
-        counts = {p: sum(run["positions"][p]["count"] for run in runs) for p in ("start", "end")}
-        hits = {p: sum(round(run["positions"][p]["accuracy"] * run["positions"][p]["count"]) for run in runs
-                       if run["positions"][p]["count"]) for p in ("start", "end")}  # fmt: skip
-        if not counts["start"] or not counts["end"]:
-            continue
-        low, high = difference_interval(hits["end"], counts["end"], hits["start"], counts["start"])
-        end, start = hits["end"] / counts["end"], hits["start"] / counts["start"]
-        distance = sum(run["positions"]["start"]["mean_distance"] * run["positions"]["start"]["count"] for run in runs)
-        clear = "a clear loss" if low > 0 else "a clear gain" if high < 0 else "no clear change"
-        found.append(
-            f"{cell}: the decisive sentence at the end {end:.1%}, at the start {start:.1%} (on average "
-            f"{distance / counts['start']:.0f} tokens before the end): {clear}, end minus start "
-            f"{(end - start) * 100:+.1f} points {points(low, high)} over {len(runs)} seeds, {counts['start']} reviews."
-        )
-    return found
+    contrasts = (move_contrast(moves, cell) for cell in dict.fromkeys(move["cell"] for move in moves))
+    return [move_text(item) for item in contrasts if item]
 
 
 def plain_answer(results: dict) -> list[str]:

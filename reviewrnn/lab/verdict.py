@@ -17,6 +17,7 @@ def verdict(results: dict) -> tuple[list[str], list[str]]:
     """(findings that support the claim, findings that do not), each a sentence with its numbers."""
     findings = [
         *length_verdict(results),
+        *move_verdict(results),
         *synthetic_verdict(results),
         *gradient_verdict(results),
         *clipping_verdict(results),
@@ -90,6 +91,21 @@ def length_verdict(results: dict) -> list[Finding]:
                 (False, f"With no clear drop for the vanilla RNN, the cells cannot be told apart by it ({text}).")
             )
     return found
+
+
+def move_verdict(results: dict) -> list[Finding]:
+    """Moved to the start of its own review, is the vanilla RNN's decisive sentence clearly lost more often?"""
+    from reviewrnn.lab.answer import move_contrast, move_text
+
+    item = move_contrast(results.get("moves") or [], "rnn")
+    if not item:
+        return []
+    text = f"({move_text(item).removeprefix('rnn: ').rstrip('.')})."
+    if item["ci_low"] > 0:
+        return [(True, f"On real reviews, the vanilla RNN loses its decisive sentence far from the end {text}")]
+    return [
+        (False, f"On real reviews, the vanilla RNN does not clearly lose its decisive sentence far from the end {text}")
+    ]
 
 
 def _span_value(curves: list[dict], name: str) -> float | None:
