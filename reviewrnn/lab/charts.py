@@ -182,6 +182,8 @@ def band_chart(series: dict[str, list[tuple]], labels: list[str], path: Path, ti
 
 def seed_charts(results: dict, out: Path) -> dict[str, Path]:
     """Accuracy by length over seeds, and the sentence move's accuracy by distance over seeds."""
+    from reviewrnn.lab.move import distance_name
+
     drawn, cells = {}, (results.get("seeds") or {}).get("cells") or []
     if cells:
         series = {c["cell"]: [(b["mean"], b["min"], b["max"]) for b in c["buckets"]] for c in cells}
@@ -195,7 +197,7 @@ def seed_charts(results: dict, out: Path) -> dict[str, Path]:
         for move in moves:
             series.setdefault(move["cell"], []).append([move["rows"][i]["accuracy"] for i in filled])
         series = {cell: [(np.mean(v), min(v), max(v)) for v in zip(*runs)] for cell, runs in series.items()}
-        labels = [bucket_name(moves[0]["rows"][i]) for i in filled]
+        labels = [distance_name(moves[0]["rows"][i]) for i in filled]
         title = "The decisive sentence moved: accuracy by the review's own tokens after it"
         drawn["move"] = band_chart(series, labels, out / "move.png", title, "tokens between the sentence and the end")
     return drawn

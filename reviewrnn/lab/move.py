@@ -64,6 +64,13 @@ def distance_rows(distances: np.ndarray, correct: np.ndarray, edges=DISTANCE_EDG
     return rows
 
 
+def distance_name(row: dict) -> str:
+    """'0' for the bucket of the sentence at the very end, else the bucket as render.bucket_name writes it."""
+    from reviewrnn.render import bucket_name
+
+    return str(row["low"]) if row["high"] == row["low"] + 1 else bucket_name(row)
+
+
 def candidates(test, rng, count: int) -> np.ndarray:
     """Up to 3 x count TEST indices drawn evenly from the length bands, in random order."""
     lengths = test.full_lengths

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reviewrnn.lab.move import distance_name
 from reviewrnn.lab.rows import Cell, Column, Table
 from reviewrnn.lab.tables import MISSING, points
 from reviewrnn.render import bucket_name
@@ -18,7 +19,7 @@ def seed_length_table(seeds: dict) -> Table:
     cells = seeds["cells"]
     rows = []
     for index, bucket in enumerate(cells[0]["buckets"]):
-        row = [Cell(bucket_name(bucket))]
+        row = [Cell(distance_name(bucket))]
         for cell in cells:
             b = cell["buckets"][index]
             row.append(
@@ -88,7 +89,7 @@ def move_table(moves: list[dict]) -> Table:
     for index, bucket in enumerate(moves[0]["rows"]):
         if not any(move["rows"][index]["count"] for move in moves):
             continue
-        row = [Cell(bucket_name(bucket))]
+        row = [Cell(distance_name(bucket))]
         row += [_move_cell([move["rows"][index] for move in by_cell[cell]]) for cell in cells]
         rows.append(row)
     footer = []
