@@ -26,7 +26,9 @@ def click_type_name(param, ctx) -> str:
 
 class PlainOption(TyperOption):
     def make_metavar(self, ctx) -> str:
-        # The help panel shows this beside the option, and leaves it out when it says "bool" (a flag).
+        # The help panel shows this beside the option; click shows nothing beside a flag or a counter.
+        if self.is_flag or self.count:
+            return ""
         return self.metavar or click_type_name(self, ctx)
 
 
