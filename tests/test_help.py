@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from reviewrnn.cli import app
 
-# What typer 0.29 writes for a type left to itself: <bool>, <str>, <list[Path]>, <int range>, <tsv|csv>.
-TYPER_METAVAR = re.compile(r"<(?:bool|str|int|float|Path|list\[[^>]*\]|\w+ range|[\w.-]+(?:\|[\w.-]+)+)>")
+# What typer writes for a type left to itself: <str>, <path>, <int range>, <a|b> (0.28); <bool>, <list[Path]> (0.29).
+TYPER_METAVAR = re.compile(r"<(?:bool|boolean|str|int|float|path|Path|list\[[^>]*\]|\w+ range|[\w.-]+(?:\|[\w.-]+)+)>")
 
 
 def command_paths(command=None, path=()) -> list[tuple[str, ...]]:
@@ -48,3 +48,11 @@ def test_help_type_names():
     assert re.search(r"--epochs\s+INTEGER RANGE", train_help) and re.search(r"--dropout\s+FLOAT RANGE", train_help)
     assert re.search(r"--bidirectional\s+--no-bidirecti\S*\s+Also read", train_help)
     assert re.search(r"\*\s+MODEL\s+PATH ", help_of("evaluate"))  # its own metavar names it; the type stays
+
+
+def test_usage_lines_and_errors_keep_the_declared_argument_names():
+    """Only the help panel writes `texts...`; usage lines and errors name arguments as declared, as click does."""
+    assert "Usage: reviewrnn predict [OPTIONS] [texts]..." in help_of("predict")
+    assert "Usage: reviewrnn evaluate [OPTIONS] {MODEL}..." in help_of("evaluate")
+    result = CliRunner().invoke(app, ["compare"])
+    assert result.exit_code == 2 and "Missing argument 'models'." in result.stderr

@@ -93,6 +93,18 @@ def test_predict_does_not_import_torch(trained_model):
     assert done.stdout.split() == ["False", "False"]
 
 
+def test_predict_command_does_not_import_pydantic(trained_model):
+    """Cold start: typer 0.29 parses through pydantic (~70-100 ms), so typer is pinned below it; this keeps it so."""
+    import subprocess
+
+    command = [sys.executable, "-X", "importtime", "-m", "reviewrnn", "predict", "--model", str(trained_model)]
+    done = subprocess.run([*command, "great film"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "reviewrnn.predict" in imported  # the listing is real
+    assert not {name for name in imported if name.split(".")[0] in ("pydantic", "pydantic_core", "torch")}
+
+
 def test_missing_model_directory(tmp_path):
     with pytest.raises(ReviewRNNError, match="no such model directory"):
         Predictor(tmp_path / "none")

@@ -11,14 +11,11 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from reviewrnn.errors import ReviewRNNError
+# Typer (0.28, as pinned) carries its own copy of click: `import click` would see other classes and contexts.
+from typer._click.exceptions import ClickException
+from typer._click.globals import get_current_context
 
-try:  # recent typer (0.29 here) carries its own copy of click: `import click` sees other classes and contexts
-    from typer._click.exceptions import ClickException
-    from typer._click.globals import get_current_context
-except ImportError:  # older typer runs on click itself
-    from click import get_current_context
-    from click.exceptions import ClickException
+from reviewrnn.errors import ReviewRNNError
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)

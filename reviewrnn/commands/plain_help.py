@@ -1,58 +1,68 @@
-"""--help that reads like click's: flags without a metavar, then TEXT, INTEGER, PATH, [a|b].
+"""--help that reads like click's: flags without a metavar, then TEXT, INTEGER, PATH, [a|b], and `texts...`.
 
-Typer 0.29 (its own click copy) shows Python types instead: `<bool>` on every flag, `<list[Path]>`, `<int range>`.
-`plain_help(app)` gives every command of an app, sub-apps included, click's names, in one place.
+Typer 0.28 (its own click copy) shows Python's names instead: `<str>`, `<int range>`, `<path>`, `<tsv|csv>`, and
+names a variadic argument without its `...`. `plain_help(app)` gives every command of an app, sub-apps included,
+click's names, in one place.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import PurePath
+import copy
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.models import DefaultPlaceholder
 
-CLICK_NAMES = {str: "TEXT", int: "INTEGER", float: "FLOAT", bool: "BOOLEAN"}
+CLICK_NAMES = {"str": "TEXT", "int": "INTEGER", "int range": "INTEGER RANGE", "float range": "FLOAT RANGE"}
 
 
-def click_type_name(param) -> str:
+def click_type_name(param, ctx) -> str:
     """What click calls the parameter's type: TEXT, INTEGER RANGE, PATH, [tsv|csv]; a list shows its element."""
-    descriptor = param.type_descriptor
-    if descriptor.is_choice:
-        return "[" + "|".join(str(getattr(choice, "value", choice)) for choice in descriptor.choices) + "]"
-    annotation = descriptor.annotation
-    if descriptor.is_list or descriptor.is_tuple:
-        annotation = annotation.__args__[0]
-    if isinstance(annotation, type) and issubclass(annotation, PurePath):
-        name = descriptor.path_type.upper() if descriptor.is_path else "PATH"
-    elif annotation is datetime:
-        name = "[" + "|".join(descriptor.parameter_info.formats or ["%Y-%m-%d"]) + "]"
-    else:
-        name = CLICK_NAMES.get(annotation) or getattr(annotation, "__name__", str(annotation)).upper()
-    return f"{name} RANGE" if descriptor.is_ranged else name
+    metavar = param.type.get_metavar(param=param, ctx=ctx)
+    if metavar:  # choices and dates, which typer writes <a|b> and click [a|b]
+        return f"[{metavar.removeprefix('<').removesuffix('>')}]"
+    return CLICK_NAMES.get(param.type.name, param.type.name.upper())
 
 
 class PlainOption(TyperOption):
-    def display_type_rich(self, ctx) -> str | None:
-        return None if self.is_flag or self.count else super().display_type_rich(ctx)
-
-    def display_type(self, ctx) -> str:
-        return click_type_name(self)
+    def make_metavar(self, ctx) -> str:
+        # The help panel shows this beside the option; click shows nothing beside a flag or a counter.
+        if self.is_flag or self.count:
+            return ""
+        return self.metavar or click_type_name(self, ctx)
 
 
 class PlainArgument(TyperArgument):
-    def display_type(self, ctx) -> str:
-        return click_type_name(self)
+    """Typer's help panel names an argument by its `metavar` and types it by `type.get_metavar`; give both
+    click's form, while usage lines and errors keep the declared name: `[texts]...`, "Missing argument 'models'"."""
 
+    def become_plain(self) -> None:
+        self.declared_metavar = self.metavar
+        named_type = copy.copy(self.type)  # typer shares one instance per type (STRING) between parameters
+        named_type.get_metavar = lambda param, ctx, name=click_type_name(self, None): name
+        self.type = named_type
+        if self.metavar is None and self.nargs != 1:
+            self.metavar = f"{self.name}..."
 
-PLAIN = {TyperOption: PlainOption, TyperArgument: PlainArgument}
+    @property
+    def human_readable_name(self) -> str:
+        return self.declared_metavar or self.name
+
+    def make_metavar(self, ctx, *, usage: bool = False) -> str:
+        name = self.human_readable_name
+        if usage:
+            name = f"{{{name}}}" if self.required else f"[{name}]"
+        return f"{name}..." if self.nargs != 1 else name
 
 
 def plain_params(params: list) -> list:
-    # Typer builds its own parameter classes (and --help lazily): re-class them as they are asked for.
+    # Typer builds its own parameter classes: re-class them (once each) as they are asked for.
     for param in params:
-        param.__class__ = PLAIN.get(type(param), type(param))
+        if type(param) is TyperOption:
+            param.__class__ = PlainOption
+        elif type(param) is TyperArgument:
+            param.__class__ = PlainArgument
+            param.become_plain()
     return params
 
 
