@@ -3,6 +3,7 @@
 Tables printed:
   1. this machine's float32 matrix-product rate through torch.matmul (the ceiling everything is
      compared with, as issue #4 defines it) and through oneDNN (what the vector units allow);
+  1b. fastrnn's kernels: the library and block size in use (kernels.py) and what each alternative measured;
   2. training tokens/s per cell: reviewrnn's padded, length-grouped batches against the same cell
      over pack_padded_sequence (the usual recipe), with achieved GFLOP/s as a share of the ceiling;
   3. batch size: the same cells at batches of 64, 128 and 256;
@@ -27,10 +28,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from reviewrnn import runtime
+from reviewrnn import kernels, runtime
 from reviewrnn.artifacts import save_model
 from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.data import EncodedSet, iterate_batches
+from reviewrnn.fastrnn import FAST_FUNCTIONS
+from reviewrnn.fastrnn import GATES as FAST_GATES
 from reviewrnn.inference import NumpyClassifier
 from reviewrnn.model import RecurrentClassifier
 from reviewrnn.tokenizer import train_tokenizer
@@ -189,6 +192,29 @@ def batch_table(ceiling: float) -> None:
     console.print(table)
 
 
+def kernels_table() -> None:
+    """What fastrnn runs its block products on here, and what every alternative measured (kernels.py)."""
+    table = Table(
+        title=f"fastrnn's kernels (batch {BATCH}, embed/hidden {EMBED}/{HIDDEN}, {torch.get_num_threads()} threads; "
+        f"{kernels.ENV}={os.environ.get(kernels.ENV, 'measure')})",
+        title_justify="left",
+    )
+    for column in ("cell", "used", "from", "block products: " + " / ".join(kernels.BACKENDS), "layer ms by block"):
+        table.add_column(column, justify="right")
+    for cell, function in FAST_FUNCTIONS.items():
+        plan = kernels.plan_for(function, cell, BATCH, EMBED, HIDDEN, FAST_GATES[cell])
+        source = kernels.chosen()[kernels.problem_key(cell, EMBED, HIDDEN)][1]
+        _, seconds = kernels.measure(function, BATCH, EMBED, HIDDEN, FAST_GATES[cell])  # measured again, to show
+        products = " / ".join(f"{1e3 * seconds['backend'].get(name, float('nan')):.2f}" for name in kernels.BACKENDS)
+        blocks = "  ".join(
+            f"{block}: {1e3 * value:.0f}"
+            for block, value in sorted(seconds["block"].items(), key=lambda kv: int(kv[0]))
+        )
+        table.add_row(cell, f"{plan.backend}, {plan.block} steps", source, products + " ms", blocks)
+    table.caption = "used: this process's plan (from the cache or measured now); the timings are a fresh measurement."
+    console.print(table)
+
+
 def threads_table() -> None:
     data = imdb_like_set(BATCH * 8, seed=1)
     table = Table(title="Threads (LSTM training, same batches)", title_justify="left")
@@ -281,6 +307,7 @@ def main() -> None:
     table.add_row("2048 x 2048 x 2048 through oneDNN", f"{onednn:.0f}" if onednn else "n/a")
     table.caption = "The matmul rate is torch.matmul's (MKL), the first row; oneDNN's kernels go further here."
     console.print(table)
+    kernels_table()
     training_table(big, onednn)
     batch_table(big)
     threads_table()

@@ -39,6 +39,9 @@ MEASURE_STEPS = 128  # steps of the synthetic batch the block sizes are timed on
 # Best of this many rounds (the minimum is the least disturbed by other work), within a time budget.
 PRODUCT_REPEATS, PRODUCT_BUDGET_S = 20, 0.3
 LAYER_REPEATS, LAYER_BUDGET_S = 3, 1.0
+# A measurement that took longer than this ran on a machine too busy to trust: it serves this
+# process but is not cached, so a later process measures again.
+TRUSTED_S = 2 * (PRODUCT_BUDGET_S + LAYER_BUDGET_S)
 CACHE_VERSION = 1
 VECTOR_FLAG = re.compile(r"(sse|ssse|avx|fma|f16c|amx)\w*")
 
@@ -208,15 +211,17 @@ def forced_plan() -> Plan | None:
 
 
 def cached_or_measured(function, cell: str, batch: int, inputs: int, hidden: int, gates: int) -> tuple[Plan, str]:
-    """(plan, 'cache' or 'measured'): the cached plan for this problem, or a new measurement stored."""
+    """(plan, where from): the cached plan for this problem, or a new measurement, stored if trusted."""
     identity, key = machine(), problem_key(cell, inputs, hidden)
     path = cache_path(identity)
     plans = read_cache(path, identity)
     plan = plan_from_entry(plans.get(key))
     if plan is not None:
         return plan, "cache"
-    batch = min(batch, MEASURE_BATCH)
+    batch, started = min(batch, MEASURE_BATCH), time.perf_counter()
     plan, timings = measure(function, batch, inputs, hidden, gates)
+    if time.perf_counter() - started > TRUSTED_S:
+        return plan, "measured on a busy machine, not cached"
     plans[key] = {"backend": plan.backend, "block": plan.block, "batch": batch, "seconds": timings}
     with contextlib.suppress(OSError):  # a read-only cache costs a measurement per process, nothing more
         write_cache(path, identity, plans)

@@ -119,3 +119,11 @@ def test_a_real_measurement_is_short_and_gives_a_usable_plan(fresh):
     layer = torch.nn.GRU(5, 4, batch_first=True)
     x = torch.randn(2, 9, 5)
     assert torch.allclose(run_layer(layer, "gru", x), layer(x)[0], atol=1e-5)
+
+
+def test_a_measurement_slowed_by_other_work_is_used_but_not_cached(fresh, timings, monkeypatch):
+    clock = iter([0.0, 100.0])  # the measurement "took" 100 s
+    monkeypatch.setattr(kernels.time, "perf_counter", lambda: next(clock))
+    assert kernels.plan_for(GRUFunction, "gru", 4, 8, 6, 3) == Plan("mkl", 64)
+    assert not kernels.cache_path(kernels.machine()).exists()
+    assert kernels.chosen()["gru:8x6"][1].startswith("measured on a busy machine")
