@@ -144,7 +144,7 @@ def measure(function, batch: int, inputs: int, hidden: int, gates: int) -> tuple
     """Time the libraries on the products, then the block sizes on the layer with the faster one."""
     backends = time_backends(batch, inputs, hidden, gates, DEFAULT_BLOCK)
     backend = cheapest(backends)
-    with torch.enable_grad():
+    with torch.inference_mode(False), torch.enable_grad():  # first use may come under scoring's no-grad
         blocks = time_blocks(function, batch, inputs, hidden, gates, backend)
     return Plan(backend, int(cheapest(blocks))), {"backend": backends, "block": blocks}
 

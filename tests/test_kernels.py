@@ -127,3 +127,12 @@ def test_a_measurement_slowed_by_other_work_is_used_but_not_cached(fresh, timing
     assert kernels.plan_for(GRUFunction, "gru", 4, 8, 6, 3) == Plan("mkl", 64)
     assert not kernels.cache_path(kernels.machine()).exists()
     assert kernels.chosen()["gru:8x6"][1].startswith("measured on a busy machine")
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_a_first_use_while_scoring_still_measures_the_backward(fresh, mode):
+    layer = torch.nn.GRU(5, 4, batch_first=True)
+    x = torch.randn(2, 9, 5)
+    with mode():
+        assert torch.allclose(run_layer(layer, "gru", x), layer(x)[0], atol=1e-5)
+    assert kernels.chosen()["gru:5x4"][1] != "env"
