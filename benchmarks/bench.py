@@ -25,15 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from kernel_choice import kernels_table
 from rich.console import Console
 from rich.table import Table
 
-from reviewrnn import kernels, runtime
+from reviewrnn import runtime
 from reviewrnn.artifacts import save_model
 from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.data import EncodedSet, iterate_batches
-from reviewrnn.fastrnn import FAST_FUNCTIONS
-from reviewrnn.fastrnn import GATES as FAST_GATES
 from reviewrnn.inference import NumpyClassifier
 from reviewrnn.model import RecurrentClassifier
 from reviewrnn.tokenizer import train_tokenizer
@@ -192,29 +191,6 @@ def batch_table(ceiling: float) -> None:
     console.print(table)
 
 
-def kernels_table() -> None:
-    """What fastrnn runs its block products on here, and what every alternative measured (kernels.py)."""
-    table = Table(
-        title=f"fastrnn's kernels (batch {BATCH}, embed/hidden {EMBED}/{HIDDEN}, {torch.get_num_threads()} threads; "
-        f"{kernels.ENV}={os.environ.get(kernels.ENV, 'measure')})",
-        title_justify="left",
-    )
-    for column in ("cell", "used", "from", "block products: " + " / ".join(kernels.BACKENDS), "layer ms by block"):
-        table.add_column(column, justify="right")
-    for cell, function in FAST_FUNCTIONS.items():
-        plan = kernels.plan_for(function, cell, BATCH, EMBED, HIDDEN, FAST_GATES[cell])
-        source = kernels.chosen()[kernels.problem_key(cell, EMBED, HIDDEN)][1]
-        _, seconds = kernels.measure(function, BATCH, EMBED, HIDDEN, FAST_GATES[cell])  # measured again, to show
-        products = " / ".join(f"{1e3 * seconds['backend'].get(name, float('nan')):.2f}" for name in kernels.BACKENDS)
-        blocks = "  ".join(
-            f"{block}: {1e3 * value:.0f}"
-            for block, value in sorted(seconds["block"].items(), key=lambda kv: int(kv[0]))
-        )
-        table.add_row(cell, f"{plan.backend}, {plan.block} steps", source, products + " ms", blocks)
-    table.caption = "used: this process's plan (from the cache or measured now); the timings are a fresh measurement."
-    console.print(table)
-
-
 def threads_table() -> None:
     data = imdb_like_set(BATCH * 8, seed=1)
     table = Table(title="Threads (LSTM training, same batches)", title_justify="left")
@@ -307,7 +283,7 @@ def main() -> None:
     table.add_row("2048 x 2048 x 2048 through oneDNN", f"{onednn:.0f}" if onednn else "n/a")
     table.caption = "The matmul rate is torch.matmul's (MKL), the first row; oneDNN's kernels go further here."
     console.print(table)
-    kernels_table()
+    kernels_table(console, BATCH, EMBED, HIDDEN)
     training_table(big, onednn)
     batch_table(big)
     threads_table()
