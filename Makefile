@@ -14,7 +14,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 STUDY_ARGS ?=
 PLOTS_STAMP := $(VENV)/.installed-plots
 
-.PHONY: install run test soak study bench bench-accuracy bench-scale lint clean
+.PHONY: install run test soak study bench bench-accuracy bench-scale bench-busy lint clean
 
 install: $(STAMP)
 
@@ -63,6 +63,12 @@ bench: $(BENCH_STAMP)
 SCALE_ARGS ?=
 bench-scale: install
 	$(BIN)/python benchmarks/scale.py $(SCALE_ARGS)
+
+# Training tokens/s with 0, 1 and 2 busy processes on the same cores: all cores fixed (the old
+# default) against the tuned default (issue #11). More variants: BUSY_ARGS="--variants fixed,tuned,one,passive"
+BUSY_ARGS ?=
+bench-busy: install
+	$(BIN)/python benchmarks/busy.py $(BUSY_ARGS)
 
 # Accuracy beside TF-IDF+LR and fastText (the bench extra); after `install`, so torch stays the pinned build.
 # Smoke run: make bench-accuracy ACCURACY_ARGS="--limit 2000 --epochs 1 --reviewrnn gru --threads 1"

@@ -3,6 +3,7 @@
 Tables printed:
   1. this machine's float32 matrix-product rate through torch.matmul (the ceiling everything is
      compared with, as issue #4 defines it) and through oneDNN (what the vector units allow);
+  1b. fastrnn's kernels: the library and block size in use (kernels.py) and what each alternative measured;
   2. training tokens/s per cell: reviewrnn's padded, length-grouped batches against the same cell
      over pack_padded_sequence (the usual recipe), with achieved GFLOP/s as a share of the ceiling;
   3. batch size: the same cells at batches of 64, 128 and 256;
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from kernel_choice import kernels_table
 from rich.console import Console
 from rich.table import Table
 
@@ -281,6 +283,7 @@ def main() -> None:
     table.add_row("2048 x 2048 x 2048 through oneDNN", f"{onednn:.0f}" if onednn else "n/a")
     table.caption = "The matmul rate is torch.matmul's (MKL), the first row; oneDNN's kernels go further here."
     console.print(table)
+    kernels_table(console, BATCH, EMBED, HIDDEN)
     training_table(big, onednn)
     batch_table(big)
     threads_table()

@@ -4,12 +4,12 @@ torch's CPU nn.RNN/nn.GRU record every per-step operation in the autograd graph;
 sizes the bookkeeping, not the arithmetic, sets the speed. Here the recurrence runs without
 autograd and the backward pass is written out: per step only the recurrent product and a few
 element-wise operations. Everything else (input projections, gate-gradient factors, weight
-gradients) runs on blocks of CHUNK_STEPS time steps, so each block's tensors are still in cache
-when the steps read them: a whole review's gate tensors are tens of MB, and passes over them in
-main memory cost a fifth of a GRU step. The block-sized products that feed the steps go through
-oneDNN where torch has it (see _linear). The equations are exactly torch's (tests compare outputs and
-gradients with nn.RNN/nn.GRU), and the parameters stay in the nn modules, so state dicts are
-unchanged.
+gradients) runs on blocks of time steps, so each block's tensors are still in cache when the steps
+read them: a whole review's gate tensors are tens of MB, and passes over them in main memory cost
+a fifth of a GRU step. Which library runs the block-sized products (oneDNN or MKL) and how many
+steps a block holds is a Plan, measured per machine at first use and cached (kernels.py). The
+equations are exactly torch's (tests compare outputs and gradients with nn.RNN/nn.GRU), and the
+parameters stay in the nn modules, so state dicts are unchanged.
 
 Shapes: B batch, T steps, E input size, H hidden size; time-major (T, B, .) inside.
 """
@@ -18,31 +18,10 @@ from __future__ import annotations
 
 import torch
 
-CHUNK_STEPS = 32  # time steps per block: a GRU block's working set is a few MB, inside the L3 cache
+from reviewrnn.kernels import Plan, linear, plan_for
+
 _ONE = torch.ones(())  # 1 - a * b as addcmul(_ONE, a, b, value=-1): one pass instead of two
-
-
-def _find_onednn_linear():
-    """torch's oneDNN linear kernel (the one torch.compile uses on CPU), where this build has it."""
-    if not torch.backends.mkldnn.is_available():
-        return None
-    return getattr(torch.ops.mkldnn, "_linear_pointwise", None)
-
-
-_ONEDNN_LINEAR = _find_onednn_linear()
-
-
-def _linear(a: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """a @ weight.T (+ bias) for the block-sized products.
-
-    torch.mm runs on MKL, which takes a generic path on AMD processors: here oneDNN does these
-    shapes 1.3-2.2x faster (`make bench` prints both rates; on Intel CPUs this was not measured).
-    float64 (tests, gradcheck) and `torch.backends.mkldnn.enabled = False` keep MKL.
-    """
-    if _ONEDNN_LINEAR is not None and a.dtype == torch.float32 and torch.backends.mkldnn.enabled:
-        return _ONEDNN_LINEAR(a, weight, bias, "none", [], "")
-    product = a @ weight.t()
-    return product if bias is None else product.add_(bias)
+DEFAULT_PLAN = Plan()
 
 
 def _time_major(x: torch.Tensor) -> torch.Tensor:
@@ -50,16 +29,16 @@ def _time_major(x: torch.Tensor) -> torch.Tensor:
     return x.new_empty(x.size(1), x.size(0), x.size(2)).copy_(x.transpose(0, 1))
 
 
-def _blocks(steps: int) -> list[tuple[int, int]]:
-    """[start, end) time ranges of CHUNK_STEPS steps, first to last."""
-    return [(start, min(start + CHUNK_STEPS, steps)) for start in range(0, steps, CHUNK_STEPS)]
+def _blocks(steps: int, block: int) -> list[tuple[int, int]]:
+    """[start, end) time ranges of `block` steps, first to last."""
+    return [(start, min(start + block, steps)) for start in range(0, steps, block)]
 
 
 class TanhRNNFunction(torch.autograd.Function):
     """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), h_0 = 0; returns all h_t as (B, T, H)."""
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh):
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, plan=DEFAULT_PLAN):
         steps, batch, hidden = x.size(1), x.size(0), w_hh.size(0)
         x_flat = _time_major(x).view(steps * batch, -1)  # (T * B, E)
         # tanh(a) = 2 sigmoid(2a) - 1, and torch's CPU sigmoid is several times faster than its tanh.
@@ -69,9 +48,9 @@ class TanhRNNFunction(torch.autograd.Function):
         w_ih2, w_hh_t4 = 2.0 * w_ih, 4.0 * w_hh.t()
         squashed = x.new_empty(steps + 1, batch, hidden)
         squashed[0] = 0.5  # s_0 = 0.5 is h_0 = 0
-        for start, end in _blocks(steps):
+        for start, end in _blocks(steps, plan.block):
             # The input part lands where the step's result goes; the step adds the recurrent part in place.
-            projected = _linear(x_flat[start * batch : end * batch], w_ih2, bias)
+            projected = linear(x_flat[start * batch : end * batch], w_ih2, bias, plan.backend)
             squashed[start + 1 : end + 1].view(-1, hidden).copy_(projected)
             for t in range(start, end):
                 squashed[t + 1].addmm_(squashed[t], w_hh_t4).sigmoid_()
@@ -79,6 +58,7 @@ class TanhRNNFunction(torch.autograd.Function):
         states = squashed
         states[steps].mul_(2.0).sub_(1.0)  # h_t for t = 0..T, (T + 1, B, H)
         ctx.save_for_backward(x_flat, w_ih, w_hh, states)
+        ctx.plan = plan
         return states[1:].transpose(0, 1)
 
     @staticmethod
@@ -88,11 +68,11 @@ class TanhRNNFunction(torch.autograd.Function):
         grad_w_ih, grad_w_hh = torch.zeros_like(w_ih), torch.zeros_like(w_hh)
         grad_bias = w_hh.new_zeros(hidden)
         grad_x = x_flat.new_empty(x_flat.shape)  # time-major (T * B, E)
-        size = min(steps, CHUNK_STEPS)
+        size, plan = min(steps, ctx.plan.block), ctx.plan
         reaching = x_flat.new_empty(size, batch, hidden)  # dLoss/dh_t within the block
         grad_pre = x_flat.new_empty(size, batch, hidden)  # dLoss / d(pre-activation)
         carry = None  # dLoss/dh_{end-1} from the block after this one
-        for start, end in reversed(_blocks(steps)):
+        for start, end in reversed(_blocks(steps, plan.block)):
             count = end - start
             reaching[:count].copy_(grad_out[:, start:end].transpose(0, 1))
             if carry is not None:
@@ -107,15 +87,16 @@ class TanhRNNFunction(torch.autograd.Function):
             grad_w_ih.addmm_(flat.t(), x_flat[start * batch : end * batch])
             grad_w_hh.addmm_(flat.t(), states[start:end].view(-1, hidden))
             grad_bias.add_(flat.sum(0))
-            grad_x[start * batch : end * batch] = _linear(flat, w_ih.t())
-        return grad_x.view(steps, batch, -1).transpose(0, 1), grad_w_ih, grad_w_hh, grad_bias, grad_bias.clone()
+            grad_x[start * batch : end * batch] = linear(flat, w_ih.t(), None, plan.backend)
+        grad_x = grad_x.view(steps, batch, -1).transpose(0, 1)
+        return grad_x, grad_w_ih, grad_w_hh, grad_bias, grad_bias.clone(), None
 
 
 class GRUFunction(torch.autograd.Function):
     """torch's GRU: r, z = sigmoid(.), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h."""
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh):
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, plan=DEFAULT_PLAN):
         steps, batch, hidden = x.size(1), x.size(0), w_hh.size(1)
         x_flat = _time_major(x).view(steps * batch, -1)  # (T * B, E)
         (w_ir, w_iz, w_in), (w_hr, w_hz, w_hn) = w_ih.chunk(3), w_hh.chunk(3)
@@ -136,11 +117,11 @@ class GRUFunction(torch.autograd.Function):
         u = x.new_empty(steps + 1, batch, hidden)
         u[0] = 0.5  # u_0 = 0.5 is h_0 = 0
         r, z, s, rec_n2 = (x.new_empty(steps, batch, hidden) for _ in range(4))
-        for start, end in _blocks(steps):
+        for start, end in _blocks(steps, plan.block):
             rows = x_flat[start * batch : end * batch]
             # The input parts land in the gate buffers; each step adds its recurrent part in place.
             for (bias, weight), out in zip(inputs, (r, z, s), strict=True):
-                out[start:end].view(-1, hidden).copy_(_linear(rows, weight, bias))
+                out[start:end].view(-1, hidden).copy_(linear(rows, weight, bias, plan.backend))
             for t in range(start, end):
                 r[t].addmm_(u[t], w_hr2).sigmoid_()
                 z[t].addmm_(u[t], w_hz2).sigmoid_()
@@ -152,6 +133,7 @@ class GRUFunction(torch.autograd.Function):
         states = u
         states[steps].mul_(2.0).sub_(1.0)  # h_t for t = 0..T
         ctx.save_for_backward(x_flat, w_ih, w_hh, states, r, z, s, rec_n2)
+        ctx.plan = plan
         return states[1:].transpose(0, 1)
 
     @staticmethod
@@ -162,14 +144,14 @@ class GRUFunction(torch.autograd.Function):
         grad_w_ih, grad_w_hh = torch.zeros_like(w_ih), torch.zeros_like(w_hh)
         grad_b_ih, grad_b_hh = w_hh.new_zeros(gates), w_hh.new_zeros(gates)
         grad_x = x_flat.new_empty(x_flat.shape)  # time-major (T * B, E)
-        size = min(steps, CHUNK_STEPS)
+        size, plan = min(steps, ctx.plan.block), ctx.plan
         reaching = x_flat.new_empty(size, batch, hidden)  # dLoss/dh_t within the block
         # Every gate gradient at step t is (dLoss/dh_t) times a factor that does not depend on the
         # gradient itself, so the factors are computed per block, outside the step loop.
         factor = x_flat.new_empty(size, batch, 3, hidden)  # d(W_hh h + b_hh) / dh_t for [r, z, n]
         grad_recurrent = torch.empty_like(factor)
         carry = None  # dLoss/dh_{end-1} from the block after this one
-        for start, end in reversed(_blocks(steps)):
+        for start, end in reversed(_blocks(steps, plan.block)):
             count, span = end - start, slice(start, end)
             r_, z_, n_ = r[span], z[span], candidate[span]
             one_minus_z = 1.0 - z_
@@ -197,14 +179,15 @@ class GRUFunction(torch.autograd.Function):
             grad_w_hh.addmm_(flat_rec.t(), states[span].view(-1, hidden))
             grad_b_hh.add_(flat_rec.sum(0))
             grad_b_ih[2 * hidden :].add_(flat_n.sum(0))
-            grad_x[start * batch : end * batch] = _linear(flat_rz, w_ih[: 2 * hidden].t()).add_(
-                _linear(flat_n, w_ih[2 * hidden :].t())
+            grad_x[start * batch : end * batch] = linear(flat_rz, w_ih[: 2 * hidden].t(), None, plan.backend).add_(
+                linear(flat_n, w_ih[2 * hidden :].t(), None, plan.backend)
             )
         grad_b_ih[: 2 * hidden] = grad_b_hh[: 2 * hidden]  # r and z: the same sums as the recurrent biases
-        return grad_x.view(steps, batch, -1).transpose(0, 1), grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+        return grad_x.view(steps, batch, -1).transpose(0, 1), grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None
 
 
 FAST_FUNCTIONS = {"rnn": TanhRNNFunction, "gru": GRUFunction}
+GATES = {"rnn": 1, "gru": 3}
 
 
 def fast_path_applies(cell: str, x: torch.Tensor) -> bool:
@@ -215,5 +198,7 @@ def fast_path_applies(cell: str, x: torch.Tensor) -> bool:
 def run_layer(layer: torch.nn.RNNBase, cell: str, x: torch.Tensor, fast: bool = True) -> torch.Tensor:
     """One unidirectional single-layer cell over (B, T, D) -> outputs (B, T, H), from h_0 = 0."""
     if fast and fast_path_applies(cell, x):
-        return FAST_FUNCTIONS[cell].apply(x, layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0)
+        function = FAST_FUNCTIONS[cell]
+        plan = plan_for(function, cell, x.size(0), x.size(2), layer.hidden_size, GATES[cell])
+        return function.apply(x, layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0, plan)
     return layer(x)[0]

@@ -26,7 +26,8 @@ def resolve_device(name: str) -> torch.device:
 def default_threads() -> int:
     """All cores this process may use: measured fastest here when the machine is otherwise idle.
 
-    With another busy process on the same cores, pass --threads 1 (see `make bench`).
+    Training starts with this many and, unless --threads was given, times it against one thread
+    during its first steps and again when steps slow down (threadtune.py; `make bench-busy`).
     """
     try:
         return max(1, len(os.sched_getaffinity(0)))

@@ -27,6 +27,7 @@ from reviewrnn.data import EncodedSet, length_grouped_batches, pad_batch
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.runtime import Distributed
 from reviewrnn.scoring import predict_probabilities
+from reviewrnn.threadtune import ThreadTuner
 from reviewrnn.trainstate import Divergence, EpochEnd, EpochReport, StepReport, TrainResult, TrainState
 
 LR_FLOOR = 0.05
@@ -100,6 +101,7 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.average = WeightAverage(model.parameters(), config.ema) if config.ema > 0 else None
         self.divergence: Divergence | None = None
+        self.tuner = thread_tuner(config, device, self.distributed)
         self.class_weights = None  # (K,) loss weight per class under --class-weights balanced
         if config.class_weights != "none":
             weights = class_weights(train.labels, model.config.num_classes, config.class_weights)
@@ -114,7 +116,7 @@ class Trainer:
         """Train until the last epoch, early stopping, divergence, or `should_stop()` after a step."""
         state, callbacks = self.state, callbacks or Callbacks()
         while not state.done and state.epoch <= self.config.epochs:
-            end = self._run_epoch(callbacks.step, should_stop)
+            end = self._run_epoch(callbacks, should_stop)
             if end is not EpochEnd.FINISHED:
                 return self._result(interrupted=end is EpochEnd.STOPPED)
             callbacks.epoch(self._finish_epoch())
@@ -146,7 +148,7 @@ class Trainer:
             self.rng.bit_generator.state = copy.deepcopy(state.epoch_rng)
         return length_grouped_batches(self.train.lengths, self.config.batch_size, self.rng)
 
-    def _run_epoch(self, on_step: Callable[[StepReport], None], should_stop: Callable[[], bool]) -> EpochEnd:
+    def _run_epoch(self, callbacks: Callbacks, should_stop: Callable[[], bool]) -> EpochEnd:
         """Continue the epoch in progress until its end, a stop request or divergence."""
         state, batches = self.state, self._epoch_batches()
         self.model.train()
@@ -162,9 +164,12 @@ class Trainer:
             self.divergence = self._step(ids, lengths, self.train.labels[shard], len(indices))
             if self.divergence is not None:
                 return EpochEnd.DIVERGED
-            state.progress.seconds += time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            state.progress.seconds += seconds
             state.step += 1
-            on_step(state.progress.step_report(state.epoch, state.step, len(batches)))
+            if self.tuner is not None and (message := self.tuner.observe(seconds, int(lengths.sum()))):
+                callbacks.stage(message)
+            callbacks.step(state.progress.step_report(state.epoch, state.step, len(batches)))
         return EpochEnd.FINISHED
 
     def _step(self, ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray, global_size: int) -> Divergence | None:
@@ -205,6 +210,15 @@ class Trainer:
             self.best_state = candidate
         state.close_epoch(report, self.config.patience, self.config.epochs)
         return report
+
+
+def thread_tuner(config: TrainConfig, device: torch.device, distributed: Distributed) -> ThreadTuner | None:
+    """Time all cores against one thread during training (threadtune.py), only where the thread
+    count was left to us: CPU, one process, no --threads, more than one core."""
+    if config.threads is not None or device.type != "cpu" or distributed.world_size > 1:
+        return None
+    most = torch.get_num_threads()
+    return ThreadTuner(most, torch.set_num_threads) if most > 1 else None
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

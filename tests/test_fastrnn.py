@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reviewrnn import fastrnn
+from reviewrnn import kernels
 from reviewrnn.config import ModelConfig
 from reviewrnn.fastrnn import GRUFunction, TanhRNNFunction, fast_path_applies, run_layer
+from reviewrnn.kernels import Plan
 from reviewrnn.model import RecurrentClassifier
 
 CASES = [("rnn", torch.nn.RNN, TanhRNNFunction), ("gru", torch.nn.GRU, GRUFunction)]
@@ -16,9 +17,10 @@ CASES = [("rnn", torch.nn.RNN, TanhRNNFunction), ("gru", torch.nn.GRU, GRUFuncti
 @pytest.mark.parametrize(("cell", "module", "function"), CASES)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("block", [32, 4, 1], ids=["one-block", "blocks-of-4", "blocks-of-1"])
-def test_outputs_and_gradients_match_torch(cell, module, function, dtype, block, monkeypatch):
-    """13 steps in one block, in blocks of 4 (the last one short) and of 1: the carries between blocks."""
-    monkeypatch.setattr(fastrnn, "CHUNK_STEPS", block)
+@pytest.mark.parametrize("backend", kernels.BACKENDS)
+def test_outputs_and_gradients_match_torch(cell, module, function, dtype, block, backend):
+    """13 steps in one block, in blocks of 4 (the last one short) and of 1: the carries between blocks;
+    on either library for the block products."""
     torch.manual_seed(0)
     layer = module(6, 9, batch_first=True).to(dtype)
     x = torch.randn(4, 13, 6, dtype=dtype, requires_grad=True)
@@ -26,7 +28,7 @@ def test_outputs_and_gradients_match_torch(cell, module, function, dtype, block,
     upstream = torch.randn_like(reference)
     parameters = [layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0]
     expected = torch.autograd.grad(reference, [x, *parameters], upstream)
-    ours = function.apply(x, *parameters)
+    ours = function.apply(x, *parameters, Plan(backend, block))
     got = torch.autograd.grad(ours, [x, *parameters], upstream)
     tolerance = 1e-12 if dtype == torch.float64 else 2e-5
     assert torch.allclose(ours, reference, atol=tolerance)
@@ -35,13 +37,12 @@ def test_outputs_and_gradients_match_torch(cell, module, function, dtype, block,
 
 
 @pytest.mark.parametrize(("cell", "module", "function"), CASES)
-def test_gradcheck(cell, module, function, monkeypatch):
-    monkeypatch.setattr(fastrnn, "CHUNK_STEPS", 2)
+def test_gradcheck(cell, module, function):
     torch.manual_seed(1)
     layer = module(3, 4, batch_first=True).double()
     x = torch.randn(2, 5, 3, dtype=torch.double, requires_grad=True)
     inputs = (x, layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0)
-    assert torch.autograd.gradcheck(function.apply, inputs)
+    assert torch.autograd.gradcheck(lambda *tensors: function.apply(*tensors, Plan("mkl", 2)), inputs)
 
 
 def test_backward_leaves_the_upstream_gradient_untouched():
@@ -57,7 +58,10 @@ def test_backward_leaves_the_upstream_gradient_untouched():
 
 @pytest.mark.parametrize("cell", ["rnn", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_whole_model_matches_with_and_without_fast_path(cell, bidirectional):
+@pytest.mark.parametrize("backend", kernels.BACKENDS)
+def test_whole_model_matches_with_and_without_fast_path(cell, bidirectional, backend, monkeypatch):
+    monkeypatch.setenv(kernels.ENV, backend)
+    monkeypatch.setattr(kernels, "_CHOSEN", {})  # this process's plans, fixed at first use: a fresh set
     config = ModelConfig(
         cell=cell, vocab_size=50, embed=8, hidden=6, layers=2, bidirectional=bidirectional, dropout=0.0, pool="last"
     )
@@ -89,12 +93,14 @@ def test_fast_path_only_for_rnn_and_gru_on_cpu_float32():
     assert torch.equal(run_layer(lstm, "lstm", x), lstm(x)[0])
 
 
-def test_block_products_match_plain_matmul_in_float32():
-    """_linear goes through oneDNN for float32 where torch has it; it must still be a @ w.T + b."""
+@pytest.mark.parametrize("backend", kernels.BACKENDS)
+def test_block_products_match_plain_matmul_in_float32(backend):
+    """linear goes through oneDNN or MKL for float32; either way it must be a @ w.T + b."""
     torch.manual_seed(4)
     a, weight, bias = torch.randn(300, 40), torch.randn(24, 40), torch.randn(24)
     expected = a.double() @ weight.double().t() + bias.double()
-    assert torch.allclose(fastrnn._linear(a, weight, bias).double(), expected, atol=1e-4)
+    assert torch.allclose(kernels.linear(a, weight, bias, backend).double(), expected, atol=1e-4)
     strided_a, strided_weight = a.t().contiguous().t(), weight.t().contiguous().t()  # views, as in the backward
-    assert torch.allclose(fastrnn._linear(strided_a, strided_weight).double(), expected - bias.double(), atol=1e-4)
-    assert fastrnn._linear(a.double(), weight.double()).dtype == torch.float64
+    got = kernels.linear(strided_a, strided_weight, None, backend).double()
+    assert torch.allclose(got, expected - bias.double(), atol=1e-4)
+    assert kernels.linear(a.double(), weight.double(), None, backend).dtype == torch.float64
