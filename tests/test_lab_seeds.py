@@ -67,3 +67,12 @@ def test_one_filled_bucket_has_no_gap():
     summary = summarise_cells({"rnn": flat, "gru": flat})
     assert summary["cells"][0]["gap"] is None
     assert [p["measure"] for p in summary["pairs"]] == ["accuracy"]
+
+
+def test_t_quantiles_match_the_textbook_values():
+    from reviewrnn.lab.seeds import t_975
+
+    assert t_975(1) == pytest.approx(12.706, abs=1e-3)
+    assert t_975(2) == pytest.approx(4.303, abs=1e-3)
+    assert t_975(30) == pytest.approx(2.042, abs=1e-3)
+    assert t_975(200) == pytest.approx(1.96, abs=1e-3)
