@@ -147,6 +147,8 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None) -> TrainOut
     main, callbacks = _main_rank_only(callbacks)
     with _lock_if(main, directory), StopOnSignals() as stop:
         config, tokenizer, state, arrays = load_checkpoint(directory)
+        if config.pretrain is not None:
+            raise ReviewRNNError(f"{directory}: a language model's run; continue it with: reviewrnn pretrain --resume")
         if state.get("done"):
             raise ReviewRNNError(f"{directory}: this run already finished; start a new one with `reviewrnn train`")
         corpus = config.corpus
