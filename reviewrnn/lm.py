@@ -6,10 +6,11 @@ encoder's part of the state dict loads straight into a RecurrentClassifier. A bi
 is a forward and a backward language model in one pass: the forward state at t has read tokens
 0..t and predicts token t+1; the backward state at t has read t..L-1 and predicts token t-1.
 
-The softmax over a 20k vocabulary would cost ~20x the recurrent layers per token, so each direction
-predicts through torch's adaptive softmax (Grave et al. 2017): frequent tokens in a full head, rarer
-ones in clusters of smaller projections. It needs ids in frequency order, so `output_order` maps a
-token id to its frequency rank on the training text (a buffer, saved with the weights).
+A full softmax over 20k tokens costs ~20x the recurrent layers per token (tied to the embedding it
+trained at 670 tokens/s here against 3,700 for the adaptive one), so each direction predicts through
+torch's adaptive softmax (Grave et al. 2017): frequent tokens in a full head, rarer ones in clusters
+of narrower projections. It needs ids in frequency order, so `output_order` maps a token id to its
+frequency rank on the training text (a buffer, saved with the weights).
 """
 
 from __future__ import annotations
@@ -21,17 +22,21 @@ from reviewrnn.config import PAD_ID, ModelConfig
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.model import CELL_CLASSES, RecurrentClassifier, padding_mask
 
-DIV_VALUE = 4.0  # each cluster's projection is 4x narrower than the one before (torch's default)
+DIV_VALUE = 4  # each cluster's projection is 4x narrower than the one before (torch's default)
+MIN_CLUSTER_BOUND = 64
 ENCODER_PREFIXES = ("embedding.", "forward_layers.", "backward_layers.")
 
 
-def cutoffs(vocab_size: int) -> list[int]:
-    """Adaptive-softmax cluster bounds: the 10% most frequent ids in the head, then up to 40%, then the rest.
-
-    For a 20k vocabulary that is [2000, 8000]: the head covers ~85-90% of IMDB's running tokens.
-    """
-    bounds = sorted({max(1, vocab_size // 10), max(2, vocab_size * 4 // 10)})
-    return [bound for bound in bounds if bound < vocab_size - 1]
+def cutoffs(vocab_size: int, hidden: int) -> list[int]:
+    """Adaptive-softmax cluster bounds: the V/80 most frequent ids in the head, then clusters up to V/20,
+    V/4 and the rest. For 20k WordPieces on IMDB the head of 250 covers 64% of running tokens, V/20
+    78% and V/4 95%; against [2000, 8000] (84% in the head) a training step ran 2x faster here.
+    Bounds under MIN_CLUSTER_BOUND are dropped, and so are clusters whose projection would have no
+    width (hidden // DIV_VALUE**k == 0); a small vocabulary gets [V - 1], all but a full softmax."""
+    bounds = [bound for bound in (vocab_size // 80, vocab_size // 20, vocab_size // 4) if bound >= MIN_CLUSTER_BOUND]
+    widths = [hidden // DIV_VALUE ** (k + 1) for k in range(len(bounds))]
+    bounds = [bound for bound, width in zip(bounds, widths, strict=True) if width >= 1]
+    return bounds or [vocab_size - 1]
 
 
 def check_shape(config: ModelConfig) -> None:
@@ -68,7 +73,9 @@ class LanguageModel(nn.Module):
 
     def _softmax(self) -> nn.AdaptiveLogSoftmaxWithLoss:
         vocab = self.config.vocab_size
-        return nn.AdaptiveLogSoftmaxWithLoss(self.config.hidden, vocab, cutoffs(vocab), div_value=DIV_VALUE)
+        return nn.AdaptiveLogSoftmaxWithLoss(
+            self.config.hidden, vocab, cutoffs(vocab, self.config.hidden), div_value=DIV_VALUE
+        )
 
     def set_output_order(self, counts: torch.Tensor) -> None:
         """Rank the output ids by their counts on the training text (most frequent first)."""

@@ -103,9 +103,9 @@ def test_encoder_weights_load_into_the_classifier_by_name(bidirectional):
 
 
 def test_cutoffs_scale_with_the_vocabulary():
-    assert cutoffs(20_000) == [2000, 8000]
-    assert cutoffs(200) == [20, 80]
-    assert all(0 < bound < 11 for bound in cutoffs(12))
+    assert cutoffs(20_000, 128) == [250, 1000, 5000]
+    assert cutoffs(20_000, 16) == [250, 1000]  # a third cluster's projection would be 16 // 64 = 0 wide
+    assert cutoffs(2000, 128) == [100, 500] and cutoffs(200, 16) == [199] and cutoffs(12, 16) == [11]
 
 
 def test_output_order_ranks_ids_by_frequency():
