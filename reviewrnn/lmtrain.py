@@ -14,7 +14,6 @@ import math
 import numpy as np
 import torch
 
-from reviewrnn.config import TrainConfig
 from reviewrnn.data import EncodedSet, length_grouped_batches, pad_batch
 from reviewrnn.lm import LanguageModel
 from reviewrnn.train import Trainer
@@ -56,10 +55,10 @@ def held_out_loss(model: LanguageModel, chunks: EncodedSet, batch_size: int, dev
 
 
 class LMTrainer(Trainer):
-    """A Trainer whose step minimises the next-token loss and whose epoch ends with held-out perplexity."""
+    """A Trainer whose step minimises the next-token loss and whose epoch ends with held-out perplexity.
 
-    def __init__(self, model: LanguageModel, train: EncodedSet, held_out: EncodedSet, config: TrainConfig, device, rng):
-        super().__init__(model, train, held_out, config, device, rng)
+    Built as Trainer(model, train chunks, held-out chunks, config, device, rng); `self.valid` is the held-out text.
+    """
 
     def _step(self, ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray, global_size: int) -> Divergence | None:
         """One optimiser step on the mean loss per predicted token; not taken on a non-finite loss or gradient."""
