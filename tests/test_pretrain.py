@@ -236,3 +236,14 @@ def test_signal_saves_a_checkpoint_and_exits_with_its_code(make_corpus, isolated
     last = stderr.decode().strip().splitlines()[-1]
     assert last.startswith("interrupted: stopped at epoch") and "reviewrnn pretrain --resume" in last
     assert load_checkpoint(directory)[0].pretrain is not None
+
+
+def test_the_text_spec_comes_back_from_config_json_for_resume(make_corpus, tmp_path):
+    extra = tmp_path / "more.txt"
+    extra.write_text("\n".join(text + " again" for text, _ in synthetic_reviews(80, seed=4)), encoding="utf-8")
+    for spec in (TextSpec(str(make_corpus()), True, [extra]), TextSpec(str(make_corpus()), False, [extra])):
+        texts = gather_texts(spec, 0.1)
+        again = TextSpec.of_run(texts.info, texts.corpus)
+        assert (again.corpus, again.corpus_texts) == (str(make_corpus().resolve()), spec.corpus_texts)
+        assert again.unlabeled == [extra.resolve()]
+        assert gather_texts(again, 0.1).info == texts.info
