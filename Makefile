@@ -14,7 +14,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 STUDY_ARGS ?=
 PLOTS_STAMP := $(VENV)/.installed-plots
 
-.PHONY: install run test soak study bench bench-accuracy bench-scale bench-busy lint clean
+.PHONY: install run test soak study bench bench-accuracy bench-labels bench-scale bench-busy lint clean
 
 install: $(STAMP)
 
@@ -74,6 +74,13 @@ bench-busy: install
 # Smoke run: make bench-accuracy ACCURACY_ARGS="--limit 2000 --epochs 1 --reviewrnn gru --threads 1"
 bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py $(ACCURACY_ARGS)
+
+# Label efficiency: one LM pretrained on all TRAIN texts, then N = 500 ... all labels for reviewrnn from scratch,
+# from the LM's embedding, from the whole LM, and for TF-IDF+LR and fastText bigrams (the bench extra).
+# Smoke run: make bench-labels LABELS_ARGS="--sizes 500 --limit 2000 --epochs 1 --lm-epochs 1 --threads 1"
+LABELS_ARGS ?=
+bench-labels: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/labels.py $(LABELS_ARGS)
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

@@ -94,11 +94,8 @@ def save_run(
     weights: dict[str, np.ndarray] | None,
     checkpoint: tuple[dict, dict[str, np.ndarray]] | None = None,
 ) -> Path:
-    """Stage the whole model directory beside `directory`, then swap it in.
-
-    `weights` are the best epoch's (None before any epoch has finished: the directory then holds
-    only the checkpoint). Readers see the old directory or the new one, never a mix.
-    """
+    """Stage the whole model directory beside `directory`, then swap it in: readers see the old one or the new one.
+    `weights` are the best epoch's (None before any epoch has finished: the directory holds only the checkpoint)."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
@@ -221,6 +218,8 @@ def load_model(directory: Path) -> LoadedModel:
     if not directory.is_dir():
         raise ReviewRNNError(f"{directory}: no such model directory; train one with `reviewrnn train`")
     config = load_config(directory)
+    if config.pretrain is not None:  # made by `reviewrnn pretrain`: a classifier starts from it
+        raise ReviewRNNError(f"{directory}: a language model, not a classifier; use reviewrnn train --init {directory}")
     weights = _load_weights(directory / WEIGHTS_FILE, config)
     tokenizer = load_tokenizer(directory / TOKENIZER_FILE)
     if tokenizer.get_vocab_size() != config.model.vocab_size:

@@ -18,6 +18,7 @@ from reviewrnn.commands.evaluate import evaluate
 from reviewrnn.commands.gradients import gradients
 from reviewrnn.commands.plain_help import plain_help
 from reviewrnn.commands.predict import predict
+from reviewrnn.commands.pretrain import pretrain
 from reviewrnn.commands.probe import probe
 from reviewrnn.commands.study import study
 from reviewrnn.commands.train import train
@@ -48,7 +49,7 @@ def main_options(
     context.obj = {"debug": debug}
 
 
-for command in (corpus, tokenize, train, evaluate, predict, compare, gradients, clipping, study):
+for command in (corpus, tokenize, pretrain, train, evaluate, predict, compare, gradients, clipping, study):
     app.command()(command)
 app.add_typer(probe, name="probe")
 plain_help(app)

@@ -23,6 +23,8 @@ Schedule = Literal["linear", "constant"]
 ClassWeights = Literal["none", "balanced"]
 CELLS, POOLS, TRUNCATIONS, SCHEDULES = get_args(Cell), get_args(Pool), get_args(Truncation), get_args(Schedule)
 CLASS_WEIGHTS = get_args(ClassWeights)
+InitPart = Literal["all", "embedding"]
+INIT_PARTS = get_args(InitPart)
 PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
 PAD_ID = 0
 DEFAULT_LENGTH_EDGES = (0, 64, 128, 256, 512, 1024)
@@ -120,6 +122,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "wide": {"cell": "lstm", "hidden": 256, "dropout": 0.5, "epochs": 5},
 }
 
+# `reviewrnn pretrain`'s defaults over ModelConfig's and TrainConfig's: a language model on all of TRAIN
+# overfits far less than a classifier, and reviews are cut into chunks of max_tokens (lmtrain.chunk_texts).
+PRETRAIN_DEFAULTS: dict[str, Any] = {"dropout": 0.1, "epochs": 3, "max_tokens": 256}
+
 
 def configs_from_flags(flags: Mapping[str, Any]) -> tuple[ModelConfig, TrainConfig, TokenizerConfig]:
     """(model, train, tokenizer) settings from flags named like their fields; any other name is not a setting.
@@ -190,6 +196,28 @@ class DecisionConfig:
 
 
 @dataclass
+class PretrainInfo:
+    """What `reviewrnn pretrain` read (only a language model's config.json has it); see pretraining.py."""
+
+    sources: list[str] = field(default_factory=list)  # "CORPUS:train" (labels ignored), --unlabeled paths
+    sha256: list[str] = field(default_factory=list)  # of each source's file, at the same index
+    text_column: str | None = None  # --text-column of the --unlabeled tables
+    sizes: dict[str, int] = field(default_factory=dict)  # texts, held_out, test_dropped, chunks, tokens
+
+
+@dataclass
+class InitInfo:
+    """Where a classifier's initial weights came from (`train --init`): the LM directory and its weights' sha256."""
+
+    path: str = ""
+    sha256: str = ""
+    part: str = "all"  # all: embedding and recurrent layers; embedding: the embedding alone
+
+    def __post_init__(self) -> None:
+        _check_choice("init part", self.part, INIT_PARTS)
+
+
+@dataclass
 class RunConfig:
     """The one object saved as config.json: everything needed to rebuild and explain a model."""
 
@@ -200,9 +228,13 @@ class RunConfig:
     versions: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     decision: DecisionConfig = field(default_factory=DecisionConfig)  # absent in older config.json: defaults
+    pretrain: PretrainInfo | None = None  # set only in a language model's directory (reviewrnn pretrain)
+    init: InitInfo | None = None  # set when a classifier started from a language model (train --init)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As JSON-friendly values; the optional sections appear only when set, so older files read the same."""
+        raw = dataclasses.asdict(self)
+        return {key: value for key, value in raw.items() if key not in OPTIONAL_SECTIONS or value is not None}
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "config.json") -> RunConfig:
@@ -217,21 +249,22 @@ class RunConfig:
                 f"{source}: written by format version {version}, this reviewrnn reads up to "
                 f"{FORMAT_VERSION}; upgrade reviewrnn to load it"
             )
-        parts = {
-            "model": ModelConfig,
-            "train": TrainConfig,
-            "tokenizer": TokenizerConfig,
-            "corpus": CorpusInfo,
-            "decision": DecisionConfig,
-        }
-        unknown = sorted(set(raw) - set(parts) - {"versions", "format_version"})
+        parts = {"model": ModelConfig, "train": TrainConfig, "tokenizer": TokenizerConfig}
+        parts |= {"corpus": CorpusInfo, "decision": DecisionConfig}
+        unknown = sorted(set(raw) - set(parts) - set(OPTIONAL_SECTIONS) - {"versions", "format_version"})
         if unknown:
             raise ReviewRNNError(f"{source}: unknown field {unknown[0]!r}")
         built = {name: _build(kind, raw.get(name, {}), f"{source}: {name}") for name, kind in parts.items()}
+        for name, kind in OPTIONAL_SECTIONS.items():
+            if raw.get(name) is not None:
+                built[name] = _build(kind, raw[name], f"{source}: {name}")
         versions = raw.get("versions", {})
         if not isinstance(versions, dict):
             raise ReviewRNNError(f"{source}: versions must be an object")
         return cls(**built, versions=versions, format_version=version)
+
+
+OPTIONAL_SECTIONS = {"pretrain": PretrainInfo, "init": InitInfo}
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -239,17 +272,9 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ReviewRNNError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
-_TYPE_CHECKS: dict[str, tuple[type, ...]] = {
-    "int": (int,),
-    "float": (int, float),
-    "str": (str,),
-    "bool": (bool,),
-    "int | None": (int, type(None)),
-    "str | None": (str, type(None)),
-    "float | None": (int, float, type(None)),
-    "list[str]": (list,),
-    "dict[str, int]": (dict,),
-}
+_TYPE_CHECKS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+_TYPE_CHECKS |= {"int | None": (int, type(None)), "str | None": (str, type(None))}
+_TYPE_CHECKS |= {"float | None": (int, float, type(None)), "list[str]": (list,), "dict[str, int]": (dict,)}
 
 
 def _build(kind: type, raw: Any, where: str) -> Any:

@@ -21,8 +21,8 @@ def best_epoch_kept(best_epoch: int, directory: Path) -> str:
     return f"; the best epoch ({best_epoch}) is saved in {directory}"
 
 
-def interrupted(epoch: int, step: int, directory: Path) -> str:
+def interrupted(epoch: int, step: int, directory: Path, command: str = "train") -> str:
     return (
         f"stopped at epoch {epoch}, step {step}; checkpoint saved in {directory}"
-        f"; resume with: reviewrnn train --resume {directory}"
+        f"; resume with: reviewrnn {command} --resume {directory}"
     )

@@ -21,7 +21,7 @@ from tokenizers import Tokenizer
 
 from reviewrnn.artifacts import load_checkpoint, models_root, save_run, training_lock
 from reviewrnn.callbacks import Callbacks
-from reviewrnn.config import ModelConfig, RunConfig, TokenizerConfig, TrainConfig
+from reviewrnn.config import InitInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.tokenizer import load_tokenizer
@@ -122,10 +122,12 @@ def train_step(
     directory: Path,
     tokenizer_path: Path | None = None,
     callbacks: Callbacks | None = None,
+    init: InitInfo | None = None,
 ) -> TrainOutcome:
     """Read, tokenize, train and save; the best epoch's weights are what lands in `directory`.
 
     Under torchrun every rank runs this same function; only rank 0 locks, reports and writes.
+    With `init` (train --init), training starts from a language model's weights (transfer.py).
     """
     from reviewrnn.interrupts import StopOnSignals
 
@@ -137,6 +139,7 @@ def train_step(
         prepared = prepare_run(
             settings, model_config, train_config, tokenizer_config, tokenizer, callbacks.stage, distributed
         )
+        prepared.config.init = init
         return _train_and_save(prepared, None, _Session(directory, stop, distributed, callbacks))
 
 
@@ -147,6 +150,8 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None) -> TrainOut
     main, callbacks = _main_rank_only(callbacks)
     with _lock_if(main, directory), StopOnSignals() as stop:
         config, tokenizer, state, arrays = load_checkpoint(directory)
+        if config.pretrain is not None:
+            raise ReviewRNNError(f"{directory}: a language model's run; continue it with: reviewrnn pretrain --resume")
         if state.get("done"):
             raise ReviewRNNError(f"{directory}: this run already finished; start a new one with `reviewrnn train`")
         corpus = config.corpus
@@ -206,6 +211,10 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
     device = runtime.resolve_device(config.train.device)
     rng = runtime.seed_everything(config.train.seed)
     model = RecurrentClassifier(config.model)
+    if checkpoint is None and config.init is not None:  # a resumed run's weights come from its checkpoint
+        from reviewrnn.transfer import load_initial
+
+        load_initial(model, config.init)
     trainer = Trainer(model, prepared.train_set, prepared.valid_set, config.train, device, rng, distributed)
     if checkpoint is not None:
         trainer.restore(*checkpoint)

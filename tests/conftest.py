@@ -204,3 +204,15 @@ def model_copy(trained_model, tmp_path) -> Path:
     import shutil
 
     return Path(shutil.copytree(trained_model, tmp_path / "model-copy"))
+
+
+@pytest.fixture(scope="session")
+def pretrained_lm(session_env, session_corpus) -> Path:
+    """A tiny bidirectional GRU language model pretrained once per session on the synthetic corpus's TRAIN texts."""
+    from reviewrnn.lmtexts import TextSpec
+    from reviewrnn.pretraining import pretrain_step
+
+    model_config, train_config, tokenizer_config = tiny_configs(epochs=2, bidirectional=True)
+    directory = session_env / "models" / "pretrained" / "tiny-lm"
+    pretrain_step(TextSpec(str(session_corpus)), model_config, train_config, tokenizer_config, directory)
+    return directory

@@ -54,7 +54,19 @@ def flat(text: str | bytes) -> str:
 # --- help, version, usage errors -------------------------------------------------------------------
 
 
-COMMANDS = ["corpus", "tokenize", "train", "evaluate", "predict", "compare", "gradients", "clipping", "study", "probe"]
+COMMANDS = [
+    "corpus",
+    "tokenize",
+    "pretrain",
+    "train",
+    "evaluate",
+    "predict",
+    "compare",
+    "gradients",
+    "clipping",
+    "study",
+    "probe",
+]
 
 
 def test_help_lists_every_command():

@@ -30,7 +30,7 @@ def help_of(*words: str) -> str:
 
 
 def test_every_command_and_group_is_reached():
-    assert len(command_paths()) == 1 + 10 + 2  # the app, its 10 commands, probe's 2
+    assert len(command_paths()) == 1 + 11 + 2  # the app, its 11 commands, probe's 2
 
 
 @pytest.mark.parametrize("path", command_paths(), ids=lambda path: " ".join(path) or "reviewrnn")

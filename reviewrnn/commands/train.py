@@ -25,6 +25,7 @@ from reviewrnn.config import (
     Cell,
     ClassWeights,
     Device,
+    InitPart,
     ModelConfig,
     Pool,
     Schedule,
@@ -99,6 +100,13 @@ def train(
     resume: Annotated[
         Path | None, typer.Option(help="Continue an interrupted run in this model directory, with its own settings.")
     ] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from a language model (reviewrnn pretrain): its tokenizer, shape and weights."),
+    ] = None,
+    init_part: Annotated[
+        InitPart, typer.Option(help="With --init: all (embedding and recurrent layers) or the embedding alone.")
+    ] = "all",
     as_json: JsonOption = False,
 ) -> None:
     """Train a recurrent sentiment classifier and save it to models/NAME/.
@@ -107,6 +115,7 @@ def train(
     Quick smoke run: reviewrnn train --limit 500 --epochs 1
     Star ratings: reviewrnn train --corpus reviews.csv --label-column stars --label-map "1,2=negative 4,5=positive"
     --class-weights balanced
+    From a language model: reviewrnn train --init models/pretrained/imdb-lm --name imdb-init
     Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
     """
     from reviewrnn.artifacts import load_checkpoint_config
@@ -123,12 +132,26 @@ def train(
         apply_preset(preset, configs, explicit)
     model_config, train_config, _ = configs
     mapping = label_map_option(label_map)
+    tokenizer, start = _initial(context, init, init_part, configs) if init else (tokenizer, None)
     directory = output_directory(name, out_dir, model_config.cell, force)
     process_settings(train_config.threads)
     with TrainingDisplay() as display:
         settings = CorpusSettings(corpus, text_column, label_column, mapping)
-        outcome = train_step(settings, *configs, directory, tokenizer, display.callbacks())
+        outcome = train_step(settings, *configs, directory, tokenizer, display.callbacks(), start)
     _report(outcome, as_json)
+
+
+def _initial(context: typer.Context, init: Path, part: str, configs) -> tuple[Path, object]:
+    """(the LM's tokenizer, InitInfo) for --init; the LM's shape goes into the configs."""
+    from reviewrnn.transfer import SHAPE_FIELDS, adopt, init_info, open_pretrained
+
+    if context.params.get("tokenizer") is not None:
+        raise typer.BadParameter(
+            "--init brings the language model's tokenizer; drop --tokenizer", param_hint="'--init'"
+        )
+    lm = open_pretrained(init)
+    adopt(lm, configs[0], configs[2], {name for name in (*SHAPE_FIELDS, "vocab_size") if _given(context, name)})
+    return lm.tokenizer_path, init_info(lm, part)
 
 
 def process_settings(threads: int | None) -> None:

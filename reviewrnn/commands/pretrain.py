@@ -1,0 +1,128 @@
+"""`reviewrnn pretrain`: the CLI face of pretraining.pretrain_step, with live progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reviewrnn.commands.common import CorpusOption, JsonOption, err, friendly_errors, out
+from reviewrnn.commands.train import TrainingDisplay, process_settings
+from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, Device, ModelConfig, Schedule, TokenizerConfig, TrainConfig
+from reviewrnn.config import configs_from_flags as _configs
+
+M, T, P = ModelConfig, TrainConfig, PRETRAIN_DEFAULTS
+PRETRAINED_DIR = "pretrained"  # models/pretrained/NAME: beside, not among, the classifiers predict picks from
+
+
+@friendly_errors
+def pretrain(
+    context: typer.Context,
+    corpus: CorpusOption = "imdb",
+    corpus_texts: Annotated[
+        bool, typer.Option(help="Learn from the corpus's TRAIN texts (labels ignored); its TEST texts never.")
+    ] = True,
+    unlabeled: Annotated[
+        list[Path] | None,
+        typer.Option(help="More text: one review per line, or a CSV/TSV/JSONL/Parquet text column. Repeatable."),
+    ] = None,
+    text_column: Annotated[str | None, typer.Option(help="Text column of --unlabeled tables.")] = None,
+    cell: Annotated[Cell, typer.Option(help="rnn, gru or lstm: the classifier's cell.")] = M.cell,
+    layers: Annotated[int, typer.Option(min=1)] = M.layers,
+    hidden: Annotated[int, typer.Option(min=1, help="Hidden state size.")] = M.hidden,
+    embed: Annotated[int, typer.Option(min=1, help="Embedding size.")] = M.embed,
+    bidirectional: Annotated[bool, typer.Option(help="Train a forward and a backward LM.")] = M.bidirectional,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = P["dropout"],
+    epochs: Annotated[int, typer.Option(min=1)] = P["epochs"],
+    batch_size: Annotated[int, typer.Option(min=1)] = T.batch_size,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = T.lr,
+    schedule: Annotated[Schedule, typer.Option(help="linear: decay the learning rate to 5%.")] = T.schedule,
+    clip_norm: Annotated[float, typer.Option(min=0.0, help="Clip the gradient norm; 0: off.")] = T.clip_norm,
+    max_tokens: Annotated[
+        int, typer.Option(min=2, help="Cut reviews into chunks of this many tokens (backpropagation length).")
+    ] = P["max_tokens"],
+    seed: int = T.seed,
+    patience: Annotated[
+        int, typer.Option(min=1, help="Stop after this many epochs without a lower loss.")
+    ] = T.patience,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N texts.")] = None,
+    device: Annotated[Device, typer.Option(help="auto uses CUDA when present.")] = T.device,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
+    vocab_size: Annotated[int, typer.Option(min=100)] = TokenizerConfig.vocab_size,
+    name: Annotated[str | None, typer.Option(help="Saved as models/pretrained/NAME.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue an interrupted pretraining run in this directory.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Pretrain the embedding and recurrent layers as a language model on unlabeled reviews.
+
+    Example: reviewrnn pretrain --name imdb-lm && reviewrnn train --init models/pretrained/imdb-lm
+    Your own reviews: reviewrnn pretrain --unlabeled shop-reviews.txt --name shop-lm
+    Quick smoke run: reviewrnn pretrain --limit 500 --epochs 1
+    Ctrl-C saves a checkpoint; continue with: reviewrnn pretrain --resume DIR
+    """
+    from reviewrnn.artifacts import load_checkpoint_config, models_root
+    from reviewrnn.lmtexts import TextSpec
+    from reviewrnn.pretraining import pretrain_step, resume_pretrain
+    from reviewrnn.runs import output_directory
+
+    if resume is not None:
+        process_settings(load_checkpoint_config(resume).train.threads)
+        with LMDisplay() as display:
+            return _report(resume_pretrain(resume, display.callbacks()), as_json)
+    configs = _configs(context.params)
+    stamp = name or f"{cell}-lm-{datetime.now():%Y%m%d-%H%M%S}"
+    directory = output_directory(None, out_dir or models_root() / PRETRAINED_DIR / stamp, cell, force)
+    process_settings(threads)
+    spec = TextSpec(corpus, corpus_texts, list(unlabeled or []), text_column)
+    with LMDisplay() as display:
+        outcome = pretrain_step(spec, *configs, directory, display.callbacks())
+    _report(outcome, as_json)
+
+
+def _report(outcome, as_json: bool) -> None:
+    sizes = outcome.config.pretrain.sizes
+    summary = {
+        "model": str(outcome.directory),
+        "best_epoch": outcome.best_epoch,
+        "held_out_perplexity": outcome.perplexity,
+        "texts": sizes.get("texts"),
+        "tokens": sizes.get("tokens"),
+        "test_texts_dropped": sizes.get("test_dropped"),
+        "seconds": round(outcome.seconds, 1),
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    out.print(
+        f"saved {outcome.directory} (best epoch {outcome.best_epoch}, held-out perplexity "
+        f"{outcome.perplexity:.1f}, {sizes.get('tokens', 0):,} tokens, {outcome.seconds / 60:.1f} min)"
+    )
+    err.print(f"next: reviewrnn train --init {outcome.directory}")
+
+
+class LMDisplay(TrainingDisplay):
+    """train's display with a language model's numbers: loss and perplexity instead of accuracy."""
+
+    def step(self, report) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task(f"epoch {report.epoch}", total=report.steps, stats="")
+        stats = f"loss {report.loss:.3f} ppl {math.exp(min(report.loss, 50)):.1f} {report.tokens_per_s:,.0f} tok/s"
+        self.progress.update(self.task, completed=report.step, stats=stats)
+
+    def epoch(self, report) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        best = "  *best" if report.improved else ""
+        self.progress.console.print(
+            f"epoch {report.epoch}: train loss {report.train_loss:.3f}, held-out perplexity "
+            f"{math.exp(report.valid_loss):.1f}, {report.seconds:.0f} s, {report.tokens_per_s:,.0f} tok/s{best}"
+        )

@@ -1,0 +1,116 @@
+"""The texts a language model learns from: a labelled corpus's TRAIN texts (labels ignored) and --unlabeled
+files (one review per line, or a CSV/TSV/JSONL/Parquet text column), never the corpus's TEST texts.
+
+Held-out text for perplexity follows the corpus's own VALID rule (corpus.is_valid_text): the corpus's
+VALID reviews, and the --unlabeled texts the same hash puts there. An --unlabeled text that is one of
+the corpus's TEST reviews is dropped and counted, so pointing --unlabeled at the labelled file itself
+cannot leak TEST into pretraining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reviewrnn.config import CorpusInfo, PretrainInfo
+from reviewrnn.corpus import TEXT_COLUMNS, is_valid_text, pick_column, read_file
+from reviewrnn.corpusfile import READERS, resolve
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.fetch import sha256_file
+from reviewrnn.lines import decode, file_problem
+
+NO_CORPUS = "none"
+
+
+@dataclass
+class TextSpec:
+    """Where pretraining text comes from: `corpus` ('none' for no labelled corpus) and --unlabeled files."""
+
+    corpus: str = "imdb"
+    corpus_texts: bool = True  # False: use the corpus only to keep its TEST texts out of --unlabeled
+    unlabeled: list[Path] = field(default_factory=list)
+    text_column: str | None = None  # of the --unlabeled tables (default: text or review)
+    corpus_text_column: str | None = None
+
+    @classmethod
+    def of_run(cls, info: PretrainInfo, corpus: CorpusInfo) -> TextSpec:
+        """The spec a language model was trained with, from its config.json (for --resume)."""
+        own = f"{corpus.name}:train"
+        files = [Path(source) for source in info.sources if source != own]
+        column = corpus.text_column if corpus.name != NO_CORPUS else None
+        return cls(corpus.name, own in info.sources, files, info.text_column, column)
+
+
+@dataclass
+class LMTexts:
+    """Training and held-out texts, what config.json records about them, and the corpus they exclude TEST of."""
+
+    train: list[str]
+    held_out: list[str]
+    info: PretrainInfo
+    corpus: CorpusInfo  # name 'none' when no labelled corpus was read
+
+
+def gather_texts(spec: TextSpec, valid_fraction: float, limit: int | None = None) -> LMTexts:
+    """All of the spec's texts, de-duplicated, split into training and held-out; `limit` keeps the first N
+    training texts (and a proportional share of held-out ones)."""
+    if not spec.corpus_texts and not spec.unlabeled:
+        raise ReviewRNNError("no text to pretrain on: drop --no-corpus-texts or give --unlabeled FILE")
+    train, held_out, sources, digests = [], [], [], []
+    test, corpus_info = set(), CorpusInfo(NO_CORPUS, None, "", "", [], {})
+    if spec.corpus != NO_CORPUS:
+        corpus_info, parts = _read_corpus(spec, valid_fraction)
+        test = set(parts["test"].texts)
+        if spec.corpus_texts:
+            train, held_out = list(parts["train"].texts), list(parts["valid"].texts)
+            sources.append(f"{corpus_info.name}:train")
+            digests.append(corpus_info.sha256 or "")
+    seen, dropped = set(train) | set(held_out), 0
+    for path in spec.unlabeled:
+        texts, digest = read_unlabeled(path, spec.text_column)
+        sources.append(str(Path(path).resolve()))
+        digests.append(digest)
+        for text in texts:
+            if text in test:
+                dropped += 1
+            elif text not in seen:
+                seen.add(text)
+                (held_out if is_valid_text(text, valid_fraction) else train).append(text)
+    if limit:
+        train, held_out = train[:limit], held_out[: max(1, round(limit * valid_fraction))]
+    if not train or not held_out:
+        raise ReviewRNNError(
+            f"too little text to pretrain on ({len(train)} training and {len(held_out)} held-out texts); "
+            "give more --unlabeled text or a larger --limit"
+        )
+    sizes = {"texts": len(train), "held_out": len(held_out), "test_dropped": dropped}
+    return LMTexts(train, held_out, PretrainInfo(sources, digests, spec.text_column, sizes), corpus_info)
+
+
+def _read_corpus(spec: TextSpec, valid_fraction: float):
+    """The labelled corpus's record and its canonical parts (labels read, then ignored)."""
+    from reviewrnn.source import CorpusSettings, open_source
+
+    source = open_source(CorpusSettings(spec.corpus, spec.corpus_text_column), valid_fraction)
+    return source.info, source.parts
+
+
+def read_unlabeled(path: Path, text_column: str | None) -> tuple[list[str], str]:
+    """(non-empty texts, sha256 of the file): a table's text column, or else one review per line."""
+    path = Path(path)
+    problem = file_problem(path)
+    if problem:
+        raise ReviewRNNError(f"{path}: {problem}; --unlabeled takes a text file (one review per line) or a table")
+    if path.suffix.lower() not in READERS:
+        texts = [decode(raw)[0].strip() for raw in path.read_bytes().split(b"\n")]
+        return [text for text in texts if text], sha256_file(path)
+    found = resolve(str(path))
+    table = read_file(found)
+    column = pick_column(table.column_names, text_column, TEXT_COLUMNS, "text", path)
+    texts = []
+    for row, text in enumerate(table[column], start=1):
+        if text is not None and not isinstance(text, str):
+            raise ReviewRNNError(f"{path}: row {row}: column {column!r} is {type(text).__name__}, expected text")
+        if text and text.strip():
+            texts.append(text)
+    return texts, found.sha256

@@ -1,0 +1,183 @@
+"""`reviewrnn pretrain` as a pipeline step: gather text, learn the tokenizer, train the language model with
+a checkpoint per epoch, and save a model directory that `train --init` starts a classifier from.
+
+The directory has train's guarantees and files (artifacts.save_run): config.json (with a `pretrain`
+section), tokenizer.json, model.safetensors (the epoch with the lowest held-out loss), history.json
+and checkpoint/; the same lock, the same SIGINT/SIGTERM handling, and a bit-exact --resume.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from reviewrnn.artifacts import load_checkpoint, save_run, training_lock
+from reviewrnn.callbacks import Callbacks
+from reviewrnn.config import ModelConfig, RunConfig, TokenizerConfig, TrainConfig
+from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
+from reviewrnn.lmtexts import LMTexts, TextSpec, gather_texts
+from reviewrnn.tokenizer import encode
+
+ENCODE_CHUNK = 2000  # texts tokenized at once
+
+
+@dataclass
+class PretrainOutcome:
+    directory: Path
+    config: RunConfig
+    best_epoch: int
+    perplexity: float  # held-out, of the saved epoch
+    stopped_early: bool
+    seconds: float
+
+
+@dataclass
+class PreparedLM:
+    """Everything pretraining needs before its first step."""
+
+    config: RunConfig
+    tokenizer: Tokenizer
+    train_set: object  # data.EncodedSet of chunks
+    held_out: object
+
+
+def prepare_lm(
+    texts: LMTexts, tokenizer: Tokenizer, model: ModelConfig, train: TrainConfig, tokenizer_config: TokenizerConfig
+) -> PreparedLM:
+    """Encode both parts and cut them into chunks of at most train.max_tokens tokens."""
+    from reviewrnn.lm import check_shape
+    from reviewrnn.lmtrain import chunk_texts
+    from reviewrnn.runs import package_versions
+
+    parts = [chunk_texts(_encode(tokenizer, part), train.max_tokens) for part in (texts.train, texts.held_out)]
+    if len(parts[1]) == 0:
+        raise ReviewRNNError("the held-out texts have no two-token chunk to measure perplexity on")
+    model.vocab_size = tokenizer.get_vocab_size()
+    check_shape(model)
+    info = replace(
+        texts.info, sizes=texts.info.sizes | {"chunks": len(parts[0]), "tokens": int(parts[0].lengths.sum())}
+    )
+    config = RunConfig(model, train, tokenizer_config, texts.corpus, package_versions(), pretrain=info)
+    return PreparedLM(config, tokenizer, *parts)
+
+
+def _encode(tokenizer: Tokenizer, texts: list[str]) -> list:
+    import numpy as np
+
+    rows = []
+    for start in range(0, len(texts), ENCODE_CHUNK):
+        rows.extend(np.asarray(ids, dtype=np.int64) for ids in encode(tokenizer, texts[start : start + ENCODE_CHUNK]))
+    return rows
+
+
+def pretrain_step(
+    spec: TextSpec,
+    model: ModelConfig,
+    train: TrainConfig,
+    tokenizer_config: TokenizerConfig,
+    directory: Path,
+    callbacks: Callbacks | None = None,
+) -> PretrainOutcome:
+    """Read, learn the tokenizer on the training texts only, pretrain, save."""
+    from reviewrnn.interrupts import StopOnSignals
+
+    callbacks = callbacks or Callbacks()
+    with training_lock(directory), StopOnSignals() as stop:
+        callbacks.stage("reading texts")
+        texts = gather_texts(spec, train.valid_fraction, train.limit)
+        tokenizer = lm_tokenizer(texts, train, tokenizer_config, callbacks.stage)
+        callbacks.stage("encoding texts")
+        prepared = prepare_lm(texts, tokenizer, model, train, tokenizer_config)
+        return _train_and_save(prepared, None, directory, stop, callbacks)
+
+
+def lm_tokenizer(texts: LMTexts, train: TrainConfig, config: TokenizerConfig, on_stage) -> Tokenizer:
+    """The tokenizer learned from the training texts (never held-out or TEST), cached as `train` caches its
+    own: WordPiece breaks ties differently from run to run, and the same text and seed should give the same LM."""
+    from importlib import metadata
+
+    from reviewrnn.tokenizing import cached_tokenizer
+
+    info = texts.info
+    key = {"tokenizers": metadata.version("tokenizers"), "lm": info.sources, "sha256": info.sha256}
+    key |= {"text_column": info.text_column, "limit": train.limit, "valid_fraction": train.valid_fraction}
+    key |= {"tokenizer": asdict(config), "corpus": texts.corpus.name, "corpus_text_column": texts.corpus.text_column}
+    return cached_tokenizer(key, texts.train, config, on_stage, None)
+
+
+def resume_pretrain(directory: Path, callbacks: Callbacks | None = None) -> PretrainOutcome:
+    """Continue an interrupted `reviewrnn pretrain` from its checkpoint, with the settings it started with."""
+    from reviewrnn.interrupts import StopOnSignals
+
+    callbacks = callbacks or Callbacks()
+    with training_lock(directory), StopOnSignals() as stop:
+        config, tokenizer, state, arrays = load_checkpoint(directory)
+        if config.pretrain is None:
+            raise ReviewRNNError(
+                f"{directory}: a classifier's run; continue it with: reviewrnn train --resume {directory}"
+            )
+        if state.get("done"):
+            raise ReviewRNNError(f"{directory}: this run already finished; start a new one with `reviewrnn pretrain`")
+        callbacks.stage("reading texts")
+        texts = gather_texts(
+            TextSpec.of_run(config.pretrain, config.corpus), config.train.valid_fraction, config.train.limit
+        )
+        if texts.info.sha256 != config.pretrain.sha256:
+            raise ReviewRNNError(
+                f"{directory}: the pretraining text changed since this run started (sha256 differs); "
+                "resuming would not reproduce the run"
+            )
+        prepared = prepare_lm(texts, tokenizer, config.model, config.train, config.tokenizer)
+        prepared.config = config
+        return _train_and_save(prepared, (state, arrays), directory, stop, callbacks)
+
+
+def _train_and_save(prepared: PreparedLM, checkpoint, directory: Path, stop, callbacks: Callbacks) -> PretrainOutcome:
+    """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop."""
+    from reviewrnn import messages, runtime
+    from reviewrnn.lm import LanguageModel
+    from reviewrnn.lmtrain import LMTrainer, token_counts
+
+    started = time.perf_counter()
+    config = prepared.config
+    device = runtime.resolve_device(config.train.device)
+    rng = runtime.seed_everything(config.train.seed)
+    model = LanguageModel(config.model)
+    model.set_output_order(token_counts(prepared.train_set, config.model.vocab_size))
+    trainer = LMTrainer(model, prepared.train_set, prepared.held_out, config.train, device, rng)
+    if checkpoint is not None:
+        trainer.restore(*checkpoint)
+        callbacks.stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
+    tokenizer_json = prepared.tokenizer.to_str()
+
+    def save(current: LMTrainer) -> None:
+        best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
+        history = [history_row(epoch) for epoch in current.state.history]
+        save_run(directory, config, tokenizer_json, history, best, current.checkpoint())
+
+    callbacks.stage(f"training on {len(prepared.train_set):,} chunks")
+    result = trainer.run(callbacks, on_checkpoint=save, should_stop=stop)
+    if result.interrupted:
+        save(trainer)
+        message = messages.interrupted(trainer.state.epoch, trainer.state.step, directory, "pretrain")
+        raise TrainingInterrupted(message, stop.exit_code)
+    if result.diverged:
+        kept = messages.best_epoch_kept(result.best_epoch, directory) if result.best_state is not None else ""
+        raise TrainingDiverged(result.diverged + kept)
+    best = result.history[result.best_epoch - 1]
+    seconds = time.perf_counter() - started
+    return PretrainOutcome(
+        directory, config, result.best_epoch, math.exp(best.valid_loss), result.stopped_early, seconds
+    )
+
+
+def history_row(report) -> dict:
+    """An epoch of history.json, with the perplexities spelled out (the report's *_accuracy fields are 1/ppl)."""
+    return report.to_dict() | {
+        "train_perplexity": math.exp(report.train_loss),
+        "valid_perplexity": math.exp(report.valid_loss),
+    }

@@ -1,0 +1,100 @@
+"""`train --init LM_DIR`: a classifier that starts from a pretrained language model's weights.
+
+The classifier takes the LM's tokenizer and shape (cell, embed, hidden, layers, bidirectional); a flag
+that asks for another value is a one-line error naming both. The weights are read by name: the LM's
+embedding and recurrent layers are the classifier's own modules (lm.py), and config.json records the
+LM directory and the sha256 of its weights file, which is checked again when they are loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reviewrnn.artifacts import TOKENIZER_FILE, WEIGHTS_FILE, load_config
+from reviewrnn.config import InitInfo, ModelConfig, RunConfig, TokenizerConfig
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.fetch import sha256_file
+
+SHAPE_FIELDS = ("cell", "embed", "hidden", "layers", "bidirectional")
+PART_PREFIXES = {"all": ("embedding.", "forward_layers.", "backward_layers."), "embedding": ("embedding.",)}
+
+
+@dataclass
+class Pretrained:
+    """A checked language model directory."""
+
+    directory: Path
+    config: RunConfig
+    sha256: str  # of model.safetensors
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.directory / TOKENIZER_FILE
+
+
+def open_pretrained(directory: Path) -> Pretrained:
+    """The language model in `directory`; anything else (a classifier, a half-finished run) is a clear error."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ReviewRNNError(f"{directory}: no such directory; make a language model with `reviewrnn pretrain`")
+    config = load_config(directory)
+    if config.pretrain is None:
+        raise ReviewRNNError(
+            f"{directory}: a classifier, not a language model; --init takes `reviewrnn pretrain`'s output"
+        )
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ReviewRNNError(f"{weights}: missing; the language model directory is incomplete")
+    return Pretrained(directory, config, sha256_file(weights))
+
+
+def adopt(lm: Pretrained, model: ModelConfig, tokenizer: TokenizerConfig, given: set[str]) -> None:
+    """Give the classifier the LM's shape and tokenizer settings; a flag in `given` that differs is an error."""
+    theirs = lm.config.model
+    for name in SHAPE_FIELDS:
+        _agree(name, getattr(model, name), getattr(theirs, name), name in given, lm.directory)
+        setattr(model, name, getattr(theirs, name))
+    _agree("vocab_size", tokenizer.vocab_size, lm.config.tokenizer.vocab_size, "vocab_size" in given, lm.directory)
+    tokenizer.vocab_size, tokenizer.min_frequency = lm.config.tokenizer.vocab_size, lm.config.tokenizer.min_frequency
+
+
+def _agree(name: str, ours, theirs, given: bool, directory: Path) -> None:
+    if given and ours != theirs:
+        flag = name.replace("_", "-")
+        raise ReviewRNNError(
+            f"--{flag} {_text(ours)} differs from the language model's {name} {_text(theirs)} ({directory}); "
+            f"drop --{flag} to use the model's, or pretrain with it"
+        )
+
+
+def _text(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def init_info(lm: Pretrained, part: str) -> InitInfo:
+    return InitInfo(str(lm.directory.resolve()), lm.sha256, part)
+
+
+def initial_weights(init: InitInfo) -> dict:
+    """The tensors `init.part` names from the LM's weights file, as torch tensors under the classifier's names.
+
+    The file must still be the one config.json recorded: a retrained LM in the same place is an error.
+    """
+    import torch
+    from safetensors.numpy import load_file
+
+    path = Path(init.path) / WEIGHTS_FILE
+    if not path.is_file() or sha256_file(path) != init.sha256:
+        raise ReviewRNNError(f"{path}: missing or changed since this run started (sha256 differs); pretrain again")
+    prefixes = PART_PREFIXES[init.part]
+    return {name: torch.from_numpy(value) for name, value in load_file(str(path)).items() if name.startswith(prefixes)}
+
+
+def load_initial(model, init: InitInfo) -> None:
+    """Copy the LM's weights into a RecurrentClassifier built with the LM's shape; the head stays as built."""
+    weights = initial_weights(init)
+    missing = sorted(set(weights) - set(model.state_dict()))
+    if missing:
+        raise ReviewRNNError(f"{init.path}: tensor {missing[0]} has no place in the classifier; pretrain again")
+    model.load_state_dict(weights, strict=False)

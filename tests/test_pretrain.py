@@ -1,0 +1,249 @@
+"""reviewrnn pretrain: the language model, its text (never TEST), its directory, checkpoint, resume and signals."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import synthetic_reviews, tiny_configs, write_table
+from typer.testing import CliRunner
+
+from reviewrnn.artifacts import load_checkpoint, load_config, load_model
+from reviewrnn.cli import app
+from reviewrnn.config import ModelConfig, TrainConfig
+from reviewrnn.corpus import load_corpus, split_corpus
+from reviewrnn.data import EncodedSet
+from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
+from reviewrnn.lm import LanguageModel, cutoffs
+from reviewrnn.lmtexts import TextSpec, gather_texts, read_unlabeled
+from reviewrnn.lmtrain import LMTrainer, held_out_loss, token_counts
+from reviewrnn.model import RecurrentClassifier
+from reviewrnn.pretraining import pretrain_step, resume_pretrain
+from reviewrnn.runtime import seed_everything
+
+VOCAB = 12
+
+
+def lm_config(**overrides) -> ModelConfig:
+    settings = {"cell": "gru", "vocab_size": VOCAB, "embed": 16, "hidden": 16, "dropout": 0.0, "bidirectional": True}
+    return ModelConfig(**(settings | overrides))
+
+
+def sequences(rule, count: int, seed: int) -> EncodedSet:
+    """Rows of 8-24 ids in 1..VOCAB-1 (0 is padding) following `rule(rng, previous)`."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(count):
+        row = [int(rng.integers(1, VOCAB))]
+        for _ in range(int(rng.integers(8, 25)) - 1):
+            row.append(rule(rng, row[-1]))
+        rows.append(np.asarray(row, dtype=np.int64))
+    lengths = np.array([len(row) for row in rows])
+    return EncodedSet(rows, lengths, np.zeros(len(rows), dtype=np.int64))
+
+
+def fit(rule, model_config: ModelConfig, epochs: int = 8) -> float:
+    """Held-out perplexity of an LM trained on sequences that follow `rule`."""
+    torch.set_num_threads(1)
+    rng = seed_everything(0)
+    train, held_out = sequences(rule, 400, 1), sequences(rule, 100, 2)
+    model = LanguageModel(model_config)
+    model.set_output_order(token_counts(train, VOCAB))
+    config = TrainConfig(epochs=epochs, batch_size=16, lr=0.02, patience=epochs, device="cpu")
+    LMTrainer(model, train, held_out, config, torch.device("cpu"), rng).run()
+    return math.exp(held_out_loss(model, held_out, 64, torch.device("cpu")))
+
+
+def random_token(rng, previous):
+    return int(rng.integers(1, VOCAB))
+
+
+def next_in_cycle(rng, previous):
+    return previous % (VOCAB - 1) + 1
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_lm_never_sees_the_token_it_predicts(bidirectional):
+    """Random tokens cannot be predicted: a model that peeked at its target would reach a perplexity near 1."""
+    ppl = fit(random_token, lm_config(bidirectional=bidirectional), epochs=4)
+    assert ppl > 0.85 * (VOCAB - 1)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_forward_and_backward_lms_learn_what_their_context_determines(cell):
+    """Each token fixes its successor (forward LM) and its predecessor (backward LM): both head for 1,
+    far below the 11 of random tokens (only each row's first token is a guess for the forward LM)."""
+    assert fit(next_in_cycle, lm_config(cell=cell)) < 3
+
+
+def test_a_stacked_bidirectional_lm_is_refused_because_it_would_leak():
+    with pytest.raises(ReviewRNNError, match="--layers 1 or --no-bidirectional"):
+        LanguageModel(lm_config(layers=2))
+    LanguageModel(lm_config(layers=2, bidirectional=False))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_encoder_weights_load_into_the_classifier_by_name(bidirectional):
+    config = lm_config(bidirectional=bidirectional, cell="lstm")
+    lm, classifier = LanguageModel(config), RecurrentClassifier(config)
+    encoder = lm.encoder_state()
+    classifier_state = classifier.state_dict()
+    assert set(encoder) == set(classifier_state) - {"head.weight", "head.bias"}
+    classifier.load_state_dict(encoder, strict=False)
+    ids, lengths = torch.tensor([[3, 4, 5, 0], [6, 7, 8, 9]]), torch.tensor([3, 4])
+    lm.eval(), classifier.eval()
+    for ours, theirs in zip(lm.hidden_states(ids, lengths), classifier.hidden_states(ids, lengths), strict=True):
+        assert (ours is None and theirs is None) or torch.equal(ours, theirs)
+
+
+def test_cutoffs_scale_with_the_vocabulary():
+    assert cutoffs(20_000, 128) == [250, 1000, 5000]
+    assert cutoffs(20_000, 16) == [250, 1000]  # a third cluster's projection would be 16 // 64 = 0 wide
+    assert cutoffs(2000, 128) == [100, 500] and cutoffs(200, 16) == [199] and cutoffs(12, 16) == [11]
+
+
+def test_output_order_ranks_ids_by_frequency():
+    model = LanguageModel(lm_config())
+    counts = torch.zeros(VOCAB, dtype=torch.int64)
+    counts[7], counts[3], counts[5] = 50, 40, 40
+    model.set_output_order(counts)
+    assert model.output_order[7] == 0 and model.output_order[3] == 1 and model.output_order[5] == 2
+    assert sorted(model.output_order.tolist()) == list(range(VOCAB))
+
+
+# --- text sources, and TEST kept out -------------------------------------------------------------
+
+
+def test_unlabeled_lines_and_table_columns(tmp_path):
+    lines = tmp_path / "reviews.txt"
+    lines.write_bytes(b"first review\r\n\n  \nsecond review\nthird")
+    assert read_unlabeled(lines, None)[0] == ["first review", "second review", "third"]
+    table = write_table(tmp_path / "t.jsonl", [("a text", "x"), ("another", "y")], columns=("body", "meta"))
+    assert read_unlabeled(table, "body")[0] == ["a text", "another"]
+    with pytest.raises(ReviewRNNError, match="no column 'text'"):
+        read_unlabeled(table, "text")
+    with pytest.raises(ReviewRNNError, match="missing.txt: no such file"):
+        read_unlabeled(tmp_path / "missing.txt", None)
+
+
+def test_test_texts_never_reach_the_tokenizer_or_the_batches(make_corpus, tmp_path, monkeypatch):
+    """--unlabeled pointing at the labelled corpus itself: its TEST half is dropped, counted, and never read."""
+    from reviewrnn import pretraining, tokenizing
+
+    corpus = make_corpus(count=300)
+    test_texts = set(split_corpus(load_corpus(str(corpus)).examples).test.texts)
+    unlabeled = tmp_path / "all.txt"
+    extra = [text + " indeed" for text, _ in synthetic_reviews(60, seed=9)]
+    unlabeled.write_text("\n".join(sorted(test_texts) + extra) + "\n", encoding="utf-8")
+    seen: dict[str, list[str]] = {"tokenizer": [], "encoded": []}
+    real_tokenizer, real_encode = tokenizing.train_tokenizer, pretraining._encode
+    monkeypatch.setattr(
+        tokenizing, "train_tokenizer", lambda texts, c: seen["tokenizer"].extend(texts) or real_tokenizer(texts, c)
+    )
+    monkeypatch.setattr(pretraining, "_encode", lambda t, texts: seen["encoded"].extend(texts) or real_encode(t, texts))
+    spec = TextSpec(str(corpus), True, [unlabeled])
+    outcome = pretrain_step(spec, *tiny_configs(epochs=1), tmp_path / "lm")
+    assert test_texts and seen["tokenizer"] and seen["encoded"]
+    assert not test_texts & set(seen["tokenizer"]) and not test_texts & set(seen["encoded"])
+    assert set(extra) <= set(seen["encoded"])  # the file's other lines were used
+    assert outcome.config.pretrain.sizes["test_dropped"] == len(test_texts)
+
+
+def test_held_out_text_is_the_corpus_valid_split_and_never_trained_on(make_corpus):
+    corpus = make_corpus(count=300)
+    split = split_corpus(load_corpus(str(corpus)).examples)
+    texts = gather_texts(TextSpec(str(corpus)), 0.1)
+    assert texts.train == split.train.texts and texts.held_out == split.valid.texts
+    assert not set(texts.train) & set(texts.held_out)
+
+
+def test_no_text_at_all_is_a_clear_error(make_corpus):
+    with pytest.raises(ReviewRNNError, match="no text to pretrain on"):
+        gather_texts(TextSpec(str(make_corpus()), corpus_texts=False), 0.1)
+
+
+# --- the command and its directory ---------------------------------------------------------------
+
+SMALL = ["--embed", "16", "--hidden", "16", "--vocab-size", "200", "--threads", "1", "--device", "cpu"]
+
+
+def test_pretrain_command_writes_a_language_model_directory(make_corpus, tmp_path, isolated_env):
+    extra = tmp_path / "more.txt"
+    extra.write_text("\n".join(text for text, _ in synthetic_reviews(80, seed=5)), encoding="utf-8")
+    args = ["pretrain", "--corpus", str(make_corpus()), "--unlabeled", str(extra), "--epochs", "3", "--name", "lm"]
+    result = CliRunner().invoke(app, [*args, *SMALL, "--cell", "gru", "--lr", "0.01", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    directory = isolated_env["models"] / "pretrained" / "lm"
+    assert summary["model"] == str(directory) and summary["held_out_perplexity"] > 1
+    config = load_config(directory)
+    assert config.pretrain.sources[1] == str(extra.resolve()) and len(config.pretrain.sha256) == 2
+    history = json.loads((directory / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert history[-1]["valid_perplexity"] < history[0]["valid_perplexity"]
+    with pytest.raises(ReviewRNNError, match="a language model.*train --init"):
+        load_model(directory)
+
+
+def test_stop_request_saves_a_checkpoint_and_resume_ends_with_the_same_weights(make_corpus, tmp_path, monkeypatch):
+    from reviewrnn import interrupts
+
+    spec, corpus_configs = TextSpec(str(make_corpus())), lambda: tiny_configs(epochs=2, cell="lstm", bidirectional=True)
+    straight = pretrain_step(spec, *corpus_configs(), tmp_path / "straight")
+    calls = iter(range(10**9))
+    monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: next(calls) >= 11)
+    monkeypatch.setattr(interrupts.StopOnSignals, "exit_code", property(lambda self: 143))
+    directory = tmp_path / "stopped"
+    with pytest.raises(TrainingInterrupted) as caught:
+        pretrain_step(spec, *corpus_configs(), directory)
+    assert caught.value.exit_code == 143 and f"reviewrnn pretrain --resume {directory}" in str(caught.value)
+    monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: False)
+    resumed = resume_pretrain(directory)
+    assert resumed.perplexity == straight.perplexity
+    ours, theirs = load_checkpoint(directory)[3], load_checkpoint(tmp_path / "straight")[3]
+    for name, value in theirs.items():
+        if name.startswith("model."):
+            assert np.array_equal(ours[name], value), name
+
+
+def test_resume_refuses_a_finished_run_and_a_classifier_run(make_corpus, tmp_path, trained_model):
+    spec = TextSpec(str(make_corpus()))
+    pretrain_step(spec, *tiny_configs(epochs=1), tmp_path / "lm")
+    with pytest.raises(ReviewRNNError, match="already finished"):
+        resume_pretrain(tmp_path / "lm")
+    with pytest.raises(ReviewRNNError, match="train --resume"):
+        resume_pretrain(trained_model)
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_saves_a_checkpoint_and_exits_with_its_code(make_corpus, isolated_env, sent, code):
+    from test_resume import cli_env, wait_for_checkpoint
+
+    directory = isolated_env["models"] / "pretrained" / "sig"
+    command = [sys.executable, "-m", "reviewrnn", "pretrain", "--corpus", str(make_corpus(count=200)), "--name", "sig"]
+    command += [*SMALL, "--epochs", "60", "--patience", "60", "--batch-size", "8"]
+    process = subprocess.Popen(command, env=cli_env(isolated_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_checkpoint(directory, process)
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    last = stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("interrupted: stopped at epoch") and "reviewrnn pretrain --resume" in last
+    assert load_checkpoint(directory)[0].pretrain is not None
+
+
+def test_the_text_spec_comes_back_from_config_json_for_resume(make_corpus, tmp_path):
+    extra = tmp_path / "more.txt"
+    extra.write_text("\n".join(text + " again" for text, _ in synthetic_reviews(80, seed=4)), encoding="utf-8")
+    for spec in (TextSpec(str(make_corpus()), True, [extra]), TextSpec(str(make_corpus()), False, [extra])):
+        texts = gather_texts(spec, 0.1)
+        again = TextSpec.of_run(texts.info, texts.corpus)
+        assert (again.corpus, again.corpus_texts) == (str(make_corpus().resolve()), spec.corpus_texts)
+        assert again.unlabeled == [extra.resolve()]
+        assert gather_texts(again, 0.1).info == texts.info

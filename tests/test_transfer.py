@@ -1,0 +1,132 @@
+"""train --init: a classifier from a language model's tokenizer, shape and weights, with their origin in config.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+import torch
+from conftest import tiny_configs
+from safetensors.numpy import load_file
+from typer.testing import CliRunner
+
+from reviewrnn.artifacts import load_model
+from reviewrnn.cli import app
+from reviewrnn.config import FORMAT_VERSION, RunConfig
+from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
+from reviewrnn.model import RecurrentClassifier
+from reviewrnn.runs import resume_step, train_step
+from reviewrnn.source import CorpusSettings
+from reviewrnn.transfer import adopt, init_info, initial_weights, load_initial, open_pretrained
+
+SMALL = ["--threads", "1", "--device", "cpu", "--epochs", "1", "--batch-size", "16", "--max-tokens", "64"]
+
+
+def test_load_initial_copies_the_encoder_and_leaves_the_head(pretrained_lm):
+    lm = open_pretrained(pretrained_lm)
+    saved = load_file(str(pretrained_lm / "model.safetensors"))
+    for part, copied in (
+        ("all", ("embedding.", "forward_layers.", "backward_layers.")),
+        ("embedding", ("embedding.",)),
+    ):
+        torch.manual_seed(0)
+        model = RecurrentClassifier(lm.config.model)
+        before = {name: value.clone() for name, value in model.state_dict().items()}
+        load_initial(model, init_info(lm, part))
+        for name, value in model.state_dict().items():
+            expected = torch.from_numpy(saved[name]) if name.startswith(copied) else before[name]
+            assert torch.equal(value, expected), (part, name)
+        assert not torch.equal(model.state_dict()["embedding.weight"], before["embedding.weight"])
+
+
+def test_train_init_records_the_lm_and_uses_its_tokenizer_and_shape(pretrained_lm, session_corpus, isolated_env):
+    args = ["train", "--corpus", str(session_corpus), "--init", str(pretrained_lm), "--name", "init", *SMALL]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    directory = isolated_env["models"] / "init"
+    raw = json.loads((directory / "config.json").read_text())
+    digest = hashlib.sha256((pretrained_lm / "model.safetensors").read_bytes()).hexdigest()
+    assert raw["init"] == {"path": str(pretrained_lm.resolve()), "sha256": digest, "part": "all"}
+    assert "pretrain" not in raw
+    loaded = load_model(directory)
+    lm_config = open_pretrained(pretrained_lm).config
+    assert (loaded.config.model.cell, loaded.config.model.bidirectional) == (
+        "gru",
+        True,
+    )  # the LM's, not train's defaults
+    assert loaded.config.model.hidden == lm_config.model.hidden == 16
+    assert loaded.tokenizer.to_str() == (pretrained_lm / "tokenizer.json").read_text()
+
+
+@pytest.mark.parametrize(
+    ("flag", "fragment"),
+    [
+        (["--hidden", "32"], "--hidden 32 differs from the language model's hidden 16"),
+        (["--cell", "lstm"], "--cell lstm differs from the language model's cell gru"),
+        (["--no-bidirectional"], "--bidirectional false differs from the language model's bidirectional true"),
+        (["--vocab-size", "300"], "--vocab-size 300 differs from the language model's vocab_size 200"),
+    ],
+)
+def test_a_shape_or_vocabulary_mismatch_is_one_line_naming_both(pretrained_lm, session_corpus, flag, fragment):
+    args = ["train", "--corpus", str(session_corpus), "--init", str(pretrained_lm), *flag, *SMALL]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_init_refuses_a_classifier_and_a_tokenizer(pretrained_lm, trained_model, session_corpus):
+    with pytest.raises(ReviewRNNError, match="a classifier, not a language model"):
+        open_pretrained(trained_model)
+    args = ["train", "--corpus", str(session_corpus), "--init", str(pretrained_lm), "--tokenizer", "t.json"]
+    assert CliRunner().invoke(app, args).exit_code == 2
+
+
+def test_changed_lm_weights_are_refused(pretrained_lm, tmp_path):
+    copy = shutil.copytree(pretrained_lm, tmp_path / "lm")
+    info = init_info(open_pretrained(copy), "all")
+    (copy / "model.safetensors").write_bytes((copy / "model.safetensors").read_bytes() + b" ")
+    with pytest.raises(ReviewRNNError, match="changed since this run started"):
+        initial_weights(info)
+
+
+def test_adopt_takes_unflagged_values_from_the_lm(pretrained_lm):
+    model, _, tokenizer = tiny_configs(cell="lstm", hidden=99, vocab_size=5000)
+    adopt(open_pretrained(pretrained_lm), model, tokenizer, given=set())
+    assert (model.cell, model.hidden, model.bidirectional, tokenizer.vocab_size) == ("gru", 16, True, 200)
+
+
+def test_resume_of_an_init_run_needs_only_its_checkpoint(pretrained_lm, session_corpus, tmp_path, monkeypatch):
+    from reviewrnn import interrupts
+
+    copy = shutil.copytree(pretrained_lm, tmp_path / "lm")
+    lm = open_pretrained(copy)
+    model, train, tokenizer = tiny_configs(epochs=2)
+    adopt(lm, model, tokenizer, set())
+    calls = iter(range(10**9))
+    monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: next(calls) >= 3)
+    directory = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted):
+        train_step(
+            CorpusSettings(str(session_corpus)),
+            model,
+            train,
+            tokenizer,
+            directory,
+            lm.tokenizer_path,
+            None,
+            init_info(lm, "all"),
+        )
+    shutil.rmtree(copy)  # the LM is gone: the checkpoint holds the weights
+    monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: False)
+    outcome = resume_step(directory)
+    assert outcome.config.init.path == str(copy.resolve())
+
+
+def test_config_without_init_or_pretrain_reads_as_before_and_writes_neither():
+    config = RunConfig.from_dict({"format_version": FORMAT_VERSION})
+    assert config.init is None and config.pretrain is None
+    assert "init" not in config.to_dict() and "pretrain" not in config.to_dict()
+    with pytest.raises(ReviewRNNError, match="init: init part must be one of all, embedding"):
+        RunConfig.from_dict({"format_version": FORMAT_VERSION, "init": {"path": "x", "sha256": "y", "part": "head"}})
