@@ -98,6 +98,8 @@ def test_study_measures_everything(study):
     for heading in (*headings, "## 5. Gradient flow"):
         assert heading in report
     assert "![" not in report  # charts=False: no images referenced
+    cpu = results["machine"]["cpu"]
+    assert cpu and f"| machine | {cpu} (" in report  # the CPU beside every figure
     assert any(stage.startswith("training rnn-tail (truncation) · run 10/13 · ~") for stage in stages)
 
 

@@ -21,6 +21,14 @@ def chart(charts: dict[str, str], key: str, alt: str) -> str:
     return f"![{alt}]({charts[key]})" if key in charts else ""
 
 
+def cpu_line(machine: dict) -> str:
+    """'AMD EPYC (avx2, avx512f, ...); ' where the run recorded its CPU (runs before 2026-12 did not)."""
+    if not machine.get("cpu"):
+        return ""
+    vector = ", ".join(machine.get("vector") or []) or "no vector extensions listed"
+    return f"{machine['cpu']} ({vector}); "
+
+
 def setup_section(results: dict) -> str:
     plan, corpus, machine = results["plan"], results["corpus"], results["machine"]
     source = corpus.get("source") or corpus["spec"]
@@ -45,8 +53,8 @@ def setup_section(results: dict) -> str:
          f"{synthetic['embed']}, hidden {synthetic['hidden']}, d = {', '.join(map(str, synthetic['distances']))}"],
         ["sentence move", f"up to {plan['move_reviews']} TEST reviews per model, drawn evenly from three length bands"],
         ["gradients", f"the {plan['gradient_reviews']} longest TEST reviews, their first {gradient_length} tokens"],
-        ["machine", f"{machine['threads']} of {machine['cpus']} CPU threads, torch {machine['torch']}, "
-         f"{machine['platform']}"],
+        ["machine", f"{cpu_line(machine)}{machine['threads']} of {machine['cpus']} CPU threads, torch "
+         f"{machine['torch']}, {machine['platform']}"],
         ["time", ", ".join(f"{k} {v / 60:.1f} min" for k, v in results.get("timings", {}).items())],
     ]  # fmt: skip
     return to_markdown(

@@ -187,9 +187,12 @@ def _train_run(
 def _machine(plan: StudyPlan) -> dict:
     import torch
 
-    from reviewrnn import runtime
+    from reviewrnn import kernels, runtime
 
+    facts = kernels.machine()  # machines differ between sessions: every figure names its CPU
     return {
+        "cpu": facts["cpu"],
+        "vector": facts["vector"],
         "threads": plan.threads or runtime.default_threads(),
         "cpus": runtime.default_threads(),
         "torch": torch.__version__,
