@@ -4,9 +4,11 @@ All cores are fastest on an idle machine, but beside one busy process on two cor
 at 0.35 of the idle speed and one thread at 0.63: torch's threads wait for each other at every
 operation, and one of them keeps losing its core. So the first steps alternate between all cores
 and one thread, the faster (per token) is kept, and the trial runs again when steps slow down by
-JUMP for PATIENCE steps in a row, or after RECHECK_STEPS steps (the other work may have ended; the
-wait doubles, up to MAX_RECHECK_STEPS, each time a re-check keeps the count, so an idle machine
-spends well under 1% of its steps on trials).
+JUMP for PATIENCE steps in a row, or after RECHECK_STEPS steps (the other work may have ended).
+A re-check that keeps all cores doubles the wait, up to MAX_RECHECK_STEPS, so an idle machine spends
+well under 1% of its steps on trials. A re-check that keeps fewer threads does not: one thread gets
+no faster when the other work ends, so only a re-check can see it, and a doubled wait once kept a
+new user's `make run` on one thread for two idle epochs (about 4 minutes).
 Thread counts do not change results here (weights were bit-identical with 1 and 2 threads), so
 the choice costs no exactness; an explicit --threads is never changed (runs.py does not build a tuner).
 """
@@ -85,7 +87,8 @@ class ThreadTuner:
         self.recent, self.since_trial = [], 0
         self.apply(self.chosen)
         if self.chosen == previous and self.steps > WARMUP_STEPS + len(self.candidates) * TRIAL_STEPS:
-            self.wait = min(2 * self.wait, MAX_RECHECK_STEPS)
+            # Only all cores earn a longer wait: with fewer, the end of the other work shows only here.
+            self.wait = min(2 * self.wait, MAX_RECHECK_STEPS) if self.chosen == self.most else RECHECK_STEPS
             return None  # a re-check that changed nothing is not news
         self.wait = RECHECK_STEPS
         rates = ", ".join(f"{t} thread(s) {1e6 * statistics.median(v):.1f} µs" for t, v in self.trial.items())

@@ -83,6 +83,18 @@ def test_a_recheck_that_keeps_the_count_waits_longer_next_time():
     assert messages == [] and tuner.wait == 2 * threadtune.RECHECK_STEPS
 
 
+def test_a_recheck_that_keeps_one_thread_does_not_wait_longer():
+    tuner, current, _ = make_tuner()
+    busy = {2: 3.0, 1: 1.6}
+    drive(tuner, busy, threadtune.WARMUP_STEPS + 2 * threadtune.TRIAL_STEPS, current)
+    for _ in range(3):  # the other work goes on: each re-check keeps one thread, and the wait stays
+        messages = drive(tuner, busy, threadtune.RECHECK_STEPS + 2 * threadtune.TRIAL_STEPS, current)
+        assert current == [1] and messages == [] and tuner.wait == threadtune.RECHECK_STEPS
+    # It ends: the very next planned re-check (not one 8x later) goes back to all cores.
+    messages = drive(tuner, {2: 1.0, 1: 1.5}, threadtune.RECHECK_STEPS + 2 * threadtune.TRIAL_STEPS, current)
+    assert current == [2] and len(messages) == 1 and messages[0].startswith("threads: 2")
+
+
 def test_one_core_has_nothing_to_choose():
     tuner, current, applied = make_tuner(most=1)
     assert drive(tuner, {1: 1.0}, 50, current) == [] and applied == []
