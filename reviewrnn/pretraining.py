@@ -84,7 +84,9 @@ def pretrain_step(
 ) -> PretrainOutcome:
     """Read, learn the tokenizer on the training texts only, pretrain, save."""
     from reviewrnn.interrupts import StopOnSignals
+    from reviewrnn.lm import check_shape
 
+    check_shape(model)  # before any reading, tokenizing or encoding: a refused shape costs nothing
     callbacks = callbacks or Callbacks()
     with training_lock(directory), StopOnSignals() as stop:
         callbacks.stage("reading texts")

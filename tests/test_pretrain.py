@@ -88,6 +88,16 @@ def test_a_stacked_bidirectional_lm_is_refused_because_it_would_leak():
     LanguageModel(lm_config(layers=2, bidirectional=False))
 
 
+def test_a_refused_shape_is_refused_before_any_text_is_read(tmp_path):
+    """The file does not exist: reading it would be the error, so the shape must be checked first."""
+    spec = TextSpec(corpus="none", unlabeled=[tmp_path / "missing.txt"])
+    model, train, tokenizer = tiny_configs(epochs=1)
+    model.layers, model.bidirectional = 2, True
+    with pytest.raises(ReviewRNNError, match="--layers 1 or --no-bidirectional"):
+        pretrain_step(spec, model, train, tokenizer, tmp_path / "lm")
+    assert not (tmp_path / "lm").exists()
+
+
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_encoder_weights_load_into_the_classifier_by_name(bidirectional):
     config = lm_config(bidirectional=bidirectional, cell="lstm")
