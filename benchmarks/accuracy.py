@@ -369,8 +369,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="CPU threads for every method (default: all cores).")
     parser.add_argument("--json", type=Path, help="Also write the table as JSON here (rewritten after each method).")
     parser.add_argument("--models-dir", type=Path, help="Keep reviewrnn's models here (default: a temporary folder).")
-    args = parser.parse_args(argv)
-    for name in ("limit", "epochs", "threads"):
+    return check_positive(parser, parser.parse_args(argv), ("limit", "epochs", "threads"))
+
+
+def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, names) -> argparse.Namespace:
+    """A usage error for any of these options given below 1 (None means not given)."""
+    for name in names:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     return args

@@ -56,11 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="CPU threads for every method (default: all cores)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here (rewritten after each cell)")
     parser.add_argument("--models-dir", type=Path, help="keep models here (default: a temporary folder)")
-    args = parser.parse_args(argv)
-    for name in ("limit", "epochs", "threads"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
-    return args
+    return accuracy.check_positive(parser, parser.parse_args(argv), ("limit", "epochs", "threads"))
 
 
 def sizes(spec: str, available: int) -> list[int]:

@@ -111,16 +111,11 @@ def _report(outcome, as_json: bool) -> None:
 class LMDisplay(TrainingDisplay):
     """train's display with a language model's numbers: loss and perplexity instead of accuracy."""
 
-    def step(self, report) -> None:
-        if self.task is None:
-            self.task = self.progress.add_task(f"epoch {report.epoch}", total=report.steps, stats="")
-        stats = f"loss {report.loss:.3f} ppl {math.exp(min(report.loss, 50)):.1f} {report.tokens_per_s:,.0f} tok/s"
-        self.progress.update(self.task, completed=report.step, stats=stats)
+    def step_stats(self, report) -> str:
+        return f"loss {report.loss:.3f} ppl {math.exp(min(report.loss, 50)):.1f} {report.tokens_per_s:,.0f} tok/s"
 
     def epoch(self, report) -> None:
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-            self.task = None
+        self.end_bar()
         best = "  *best" if report.improved else ""
         self.progress.console.print(
             f"epoch {report.epoch}: train loss {report.train_loss:.3f}, held-out perplexity "

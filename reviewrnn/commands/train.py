@@ -230,15 +230,22 @@ class TrainingDisplay:
     def step(self, report) -> None:
         if self.task is None:
             self.task = self.progress.add_task(f"epoch {report.epoch}", total=report.steps, stats="")
-        stats = f"loss {report.loss:.3f} acc {report.running_accuracy:.1%} {report.tokens_per_s:,.0f} tok/s"
-        self.progress.update(self.task, completed=report.step, stats=stats)
+        self.progress.update(self.task, completed=report.step, stats=self.step_stats(report))
+
+    def step_stats(self, report) -> str:
+        """What the bar shows beside the step count (pretrain's display shows perplexity instead)."""
+        return f"loss {report.loss:.3f} acc {report.running_accuracy:.1%} {report.tokens_per_s:,.0f} tok/s"
+
+    def end_bar(self) -> None:
+        """Remove the finished epoch's bar, so the epoch's line takes its place."""
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
 
     def epoch(self, report) -> None:
         from reviewrnn.render import epoch_header, epoch_row
 
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-            self.task = None
+        self.end_bar()
         if not self.header_shown:
             self.progress.console.print(epoch_header(), style="bold")
             self.header_shown = True

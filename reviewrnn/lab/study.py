@@ -127,6 +127,18 @@ def _review_lengths(corpus: dict, tokenizer: Path, out: Path, callbacks: Callbac
     return lengths
 
 
+def _run_identity(spec: RunSpec, model, train, corpus: dict, tokenizer: Path) -> dict:
+    """Everything a finished run's record must match to be reused, as it reads back from JSON."""
+    identity = {
+        "spec": asdict(spec),
+        "model": asdict(model),
+        "train": asdict(train) | {"threads": None},  # threads change speed, not results
+        "corpus": corpus,
+        "tokenizer": hashlib.sha256(tokenizer.read_bytes()).hexdigest(),
+    }
+    return json.loads(json.dumps(identity))
+
+
 def _train_run(
     plan: StudyPlan,
     spec: RunSpec,
@@ -144,15 +156,8 @@ def _train_run(
     from reviewrnn.source import CorpusSettings
 
     model, train, tokenizer_config = run_configs(plan, spec, whole["longest"])
-    identity = {
-        "spec": asdict(spec),
-        "model": asdict(model),
-        "train": asdict(train) | {"threads": None},  # threads change speed, not results
-        "corpus": corpus,
-        "tokenizer": hashlib.sha256(tokenizer.read_bytes()).hexdigest(),
-    }
+    identity = _run_identity(spec, model, train, corpus, tokenizer)
     record_path, directory = out / "runs" / f"{spec.name}.json", out / "models" / spec.name
-    identity = json.loads(json.dumps(identity))  # as it reads back from the record
     record = _read_json(record_path)
     if not force and record and record.get("identity") == identity and (directory.is_dir() or not record["saved"]):
         callbacks.stage(f"reusing {spec.name}")
