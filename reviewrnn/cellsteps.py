@@ -2,36 +2,72 @@
 
 fastforward.py calls a step about a million times per thousand reviews, so a step allocates nothing
 and makes as few passes over its buffers as the equations allow (see _Direction for the gate layout).
+The buffers hold several blocks of `block_rows` rows; the recurrent product runs block by block
+(numpy's stacked matmul: one BLAS call per block, one Python call for all), so a row's product has
+the same shape, and the same bits, however many blocks run beside it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 Step = Callable[[], None]
 
 
-def rnn_step(d, z: np.ndarray, x: np.ndarray, h: np.ndarray, hidden: int) -> Step:
+@dataclass
+class Buffers:
+    """One direction's state over a group's rows: z (R, G*H) gate pre-activations, x (R, G*H) this step's
+    input projection, h (R, H) the hidden state and c (R, H) the LSTM's cell state."""
+
+    z: np.ndarray
+    x: np.ndarray
+    h: np.ndarray
+    c: np.ndarray
+
+    @classmethod
+    def zeros(cls, rows: int, hidden: int, width: int) -> Buffers:
+        z = np.empty((rows, width), dtype=np.float32)
+        return cls(z, np.empty_like(z), np.zeros((rows, hidden), np.float32), np.zeros((rows, hidden), np.float32))
+
+    def head(self, rows: int) -> Buffers:
+        """Views of the first `rows` rows: the rows still reading, when the rest have ended."""
+        return Buffers(self.z[:rows], self.x[:rows], self.h[:rows], self.c[:rows])
+
+
+def _recurrent_product(h: np.ndarray, w_hh: np.ndarray, z: np.ndarray, block_rows: int) -> Step:
+    """z = h @ w_hh computed as (blocks, block_rows, .) stacked products, into z in place."""
+    h_blocks = h.reshape(-1, block_rows, h.shape[1])
+    z_blocks = z.reshape(-1, block_rows, z.shape[1])
+    return lambda: np.matmul(h_blocks, w_hh, out=z_blocks)
+
+
+def rnn_step(d, buffers: Buffers, hidden: int, block_rows: int) -> Step:
     """h = tanh(h W_hh + x), x holding the input projection and both biases: (B, H)."""
+    z, x, h = buffers.z, buffers.x, buffers.h
+    product = _recurrent_product(h, d.w_hh, z, block_rows)
 
     def step() -> None:
-        np.matmul(h, d.w_hh, out=z)
+        product()
         np.add(z, x, out=z)
         np.tanh(z, out=h)
 
     return step
 
 
-def lstm_step(d, z: np.ndarray, x: np.ndarray, h: np.ndarray, hidden: int) -> Step:
+def lstm_step(d, buffers: Buffers, hidden: int, block_rows: int) -> Step:
     """torch's LSTM with gates laid out i, f, o, g in z (B, 4H): c = f c + i g, h = o tanh(c)."""
-    c, tmp = np.zeros_like(h), np.empty_like(h)
+    z, x, h, c = buffers.z, buffers.x, buffers.h, buffers.c
+    tmp = np.empty_like(h)
     sigmoids = z[:, : 3 * hidden]
     i, f, o, g = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
 
+    product = _recurrent_product(h, d.w_hh, z, block_rows)
+
     def step() -> None:
-        np.matmul(h, d.w_hh, out=z)
+        product()
         np.add(z, x, out=z)
         np.tanh(z, out=z)  # tanh(a / 2) for i, f, o (pre-scaled), tanh(a) for g
         np.multiply(sigmoids, 0.5, out=sigmoids)
@@ -45,14 +81,17 @@ def lstm_step(d, z: np.ndarray, x: np.ndarray, h: np.ndarray, hidden: int) -> St
     return step
 
 
-def gru_step(d, z: np.ndarray, x: np.ndarray, h: np.ndarray, hidden: int) -> Step:
+def gru_step(d, buffers: Buffers, hidden: int, block_rows: int) -> Step:
     """torch's GRU, z (B, 3H) = r, z, n: n = tanh(x_n + r (W_hn h + b_hn)), h = (1 - z) n + z h."""
+    z, x, h = buffers.z, buffers.x, buffers.h
     tmp = np.empty_like(h)
     rz, r, zg, n = z[:, : 2 * hidden], z[:, :hidden], z[:, hidden : 2 * hidden], z[:, 2 * hidden :]
     x_rz, x_n = x[:, : 2 * hidden], x[:, 2 * hidden :]
 
+    product = _recurrent_product(h, d.w_hh, z, block_rows)
+
     def step() -> None:
-        np.matmul(h, d.w_hh, out=z)
+        product()
         np.add(rz, x_rz, out=rz)
         np.tanh(rz, out=rz)  # tanh(a / 2) for r and z (pre-scaled)
         np.multiply(rz, 0.5, out=rz)

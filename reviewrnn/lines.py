@@ -14,7 +14,7 @@ from pathlib import Path
 from reviewrnn.errors import ReviewRNNError
 
 READ_BYTES = 1 << 16  # one read of input
-CHUNK_BYTES = 1 << 20  # input predicted and written together, at most (and Cut.lines lines)
+CHUNK_BYTES = 1 << 21  # input predicted and written together, at most (and Cut.lines lines)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from reviewrnn.tokenizer import encode
 # Lines read, predicted and written together when input is abundant (the command also stops a chunk
 # at 1 MB, about 750 IMDB reviews, and at whatever has arrived when input trickles in): enough blocks
 # of fastforward.BLOCK_ROWS for every core, sorted by length so that they pad little.
-CHUNK_LINES = 1024
+CHUNK_LINES = 2048
 MAX_CHARS_PER_TOKEN = 64  # a line is cut to max_tokens * this many characters before tokenizing
 SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: tokenizers refuses a str holding one
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from reviewrnn.config import ModelConfig
-from reviewrnn.fastforward import BLOCK_ROWS, FastClassifier
+from reviewrnn.fastforward import BLOCK_ROWS, GROUP_BLOCKS, FastClassifier, _group_size
 from reviewrnn.inference import NumpyClassifier
 from reviewrnn.model import RecurrentClassifier
 
@@ -27,12 +27,15 @@ def reviews(count: int, seed: int = 0) -> list[np.ndarray]:
     return [generator.integers(1, 300, size=n) for n in generator.integers(1, 120, size=count)]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
     "shape", [("lstm", True, 1, "max"), ("gru", False, 2, "mean"), ("rnn", True, 2, "last")], ids=str
 )
-def test_a_review_gets_the_same_bits_in_any_company(shape):
-    model = classifier(*shape)
+def test_a_review_gets_the_same_bits_in_any_company(shape, threads):
+    """Alone, in a block, in a group of blocks run in lockstep (one thread: groups of three here)."""
+    model = classifier(*shape, threads=threads)
     texts = reviews(5 * BLOCK_ROWS + 7)
+    assert _group_size(6, threads) == (3 if threads == 1 else 1)
     together = model.score(texts)
     one_by_one = np.concatenate([model.score([text]) for text in texts[:40]])
     np.testing.assert_array_equal(one_by_one, together[:40])
@@ -41,6 +44,21 @@ def test_a_review_gets_the_same_bits_in_any_company(shape):
     cuts = np.sort(generator.choice(np.arange(1, len(texts)), size=6, replace=False))
     shuffled = np.concatenate([model.score([texts[i] for i in part]) for part in np.split(order, cuts)])
     np.testing.assert_array_equal(shuffled, together[order])
+
+
+def test_groups_are_whole_blocks_and_leave_every_worker_two_to_share():
+    assert [_group_size(blocks, 2) for blocks in (1, 3, 4, 8, 12, 16, 100)] == [
+        1,
+        1,
+        1,
+        2,
+        3,
+        GROUP_BLOCKS,
+        GROUP_BLOCKS,
+    ]
+    texts = reviews(4 * GROUP_BLOCKS * BLOCK_ROWS - 5, seed=3)  # groups of GROUP_BLOCKS on two threads
+    together = classifier(threads=2).score(texts)
+    np.testing.assert_array_equal(together[:70], np.concatenate([classifier(threads=1).score([t]) for t in texts[:70]]))
 
 
 def test_one_thread_and_two_give_the_same_bits():
@@ -98,3 +116,14 @@ def test_the_padding_row_of_the_token_table_is_computed_before_any_review():
     table = _TokenTable(embedding, np.ones((3, 4), dtype=np.float32), np.arange(4, dtype=np.float32))
     assert table.filled[PAD_ID] and not table.filled[1:].any()
     assert np.array_equal(table.rows[PAD_ID], np.arange(4, dtype=np.float32))  # zero embedding: the bias
+
+
+def test_a_whole_table_computed_at_once_has_the_bits_of_rows_computed_as_needed():
+    """Much input fills the token table in one pass (EAGER_SHARE); a trickle fills it a few rows at a time."""
+    at_once, as_needed = classifier(), classifier()
+    at_once.score([np.arange(1, 300)])
+    for start in range(1, 300, 7):
+        as_needed.score([np.arange(start, min(start + 7, 300))])
+    for eager, lazy in zip(at_once.layers[0], as_needed.layers[0]):
+        assert eager.table.filled.all() and lazy.table.filled.all()
+        np.testing.assert_array_equal(eager.table.rows, lazy.table.rows)
