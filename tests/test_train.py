@@ -266,3 +266,44 @@ def test_huge_learning_rate_without_clipping_diverges_and_never_saves_a_nan_mode
         train_step(CorpusSettings(str(make_corpus())), *settings, directory)
     assert "\n" not in str(caught.value)
     assert not directory.exists()
+
+
+def _body(model) -> dict[str, torch.Tensor]:
+    return {name: value.clone() for name, value in model.state_dict().items() if not name.startswith("head.")}
+
+
+def test_freeze_epochs_hold_the_body_still_while_the_head_learns(encoded):
+    sets, vocab_size = encoded
+    model_config, train_config, _ = tiny_configs(epochs=2, freeze_epochs=1)
+    model_config.vocab_size = vocab_size
+    rng = runtime.seed_everything(0)
+    model = RecurrentClassifier(model_config)
+    start_body, start_head = _body(model), model.head.weight.detach().clone()
+    after_epoch = []
+    train_model(
+        model, sets["train"], sets["valid"], train_config, CPU, rng, on_epoch=lambda _: after_epoch.append(_body(model))
+    )
+    first, second = after_epoch
+    assert all(torch.equal(first[name], start_body[name]) for name in start_body)  # epoch 1: body frozen
+    assert not torch.equal(model.head.weight, start_head)
+    assert any(not torch.equal(second[name], first[name]) for name in first)  # epoch 2: the body learns
+
+
+def test_body_lr_puts_the_body_in_its_own_group_and_defaults_keep_one_group():
+    from reviewrnn.train import make_optimizer
+
+    model_config, train_config, _ = tiny_configs(body_lr=0.25)
+    model_config.vocab_size = 50
+    model = RecurrentClassifier(model_config)
+    body, head = make_optimizer(model, train_config).param_groups
+    assert body["lr"] == pytest.approx(0.25 * train_config.lr) and head["lr"] == train_config.lr
+    assert {id(p) for p in head["params"]} == {id(p) for p in model.head.parameters()}
+    assert len(body["params"]) + len(head["params"]) == len(list(model.parameters()))
+    _, plain, _ = tiny_configs()
+    assert len(make_optimizer(model, plain).param_groups) == 1  # checkpoints of earlier runs still load
+
+
+@pytest.mark.parametrize("setting", [{"body_lr": 0.0}, {"freeze_epochs": 5}, {"freeze_epochs": -1}], ids=str)
+def test_fine_tuning_settings_out_of_range_are_refused(setting):
+    with pytest.raises(ReviewRNNError, match="--body-lr|--freeze-epochs"):
+        tiny_configs(**setting)
