@@ -29,6 +29,7 @@ class Prediction:
     tokens: int
     threshold: float | None = None
     ood: float | None = None
+    familiarity: float | None = None  # predict --familiarity: % of TRAIN reviews the LM found harder (familiarity.py)
 
 
 class Decision:

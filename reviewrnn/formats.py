@@ -13,8 +13,9 @@ TSV_BREAKS = re.compile(r"[\t\n\r]")  # in an echoed text these would split a TS
 RowWriter = Callable[[str, int, str, object], str]  # (source, line number, text, prediction) -> one row
 
 
-def row_writer(output_format: str, echo_text: bool) -> RowWriter:
+def row_writer(output_format: str, echo_text: bool, familiarity: bool = False) -> RowWriter:
     """The row function for `output_format`; with `echo_text` the input text is the last column (field).
+    With `familiarity` every JSON line has the field, null where it could not be measured.
 
     The label is the one the model's decision chose, its threshold included; the probability is that label's.
     """
@@ -42,6 +43,8 @@ def row_writer(output_format: str, echo_text: bool) -> RowWriter:
             "threshold": p.threshold,  # P(second label) at or above which it was chosen; null: the most probable
             "ood": p.ood,  # share of tokens rare in the model's TRAIN (domain.py)
         }
+        if familiarity:  # predict --familiarity (familiarity.py); null for a review under 2 tokens
+            record["familiarity"] = p.familiarity
         return json_line(record | ({"text": text} if echo_text else {}))
 
     return {"tsv": tsv, "csv": csv_row, "jsonl": jsonl}[output_format]

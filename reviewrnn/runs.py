@@ -237,6 +237,8 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
 
         session.callbacks.stage("calibrating on VALID" if config.train.calibrate else "profiling TRAIN")
         fit_decision(directory, prepared.train_set, prepared.valid_set, config.train.calibrate, config.train.device)
+        if config.init is not None:
+            _keep_familiarity(directory, config.init, prepared.train_set, session.callbacks)
     return TrainOutcome(
         directory,
         config,
@@ -246,6 +248,18 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         seconds,
         distributed.is_main,
     )
+
+
+def _keep_familiarity(directory: Path, init, train_set, callbacks: Callbacks) -> None:
+    """The LM's forward direction and TRAIN's losses under it (familiarity.py), for predict --familiarity.
+    A finished model is never lost to it: an LM moved or changed since the run began only leaves it out."""
+    from reviewrnn.familiarity import save_familiarity
+
+    try:
+        callbacks.stage("keeping the language model for --familiarity")
+        save_familiarity(directory, init, train_set.ids)
+    except ReviewRNNError as error:
+        callbacks.stage(f"no --familiarity for this model: {error}")
 
 
 def _raise_if_unfinished(result, trainer, session: _Session, save) -> None:

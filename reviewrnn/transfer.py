@@ -82,13 +82,19 @@ def initial_weights(init: InitInfo) -> dict:
     The file must still be the one config.json recorded: a retrained LM in the same place is an error.
     """
     import torch
+
+    prefixes = PART_PREFIXES[init.part]
+    return {name: torch.from_numpy(value) for name, value in lm_weights(init).items() if name.startswith(prefixes)}
+
+
+def lm_weights(init: InitInfo) -> dict:
+    """Every array in the LM's weights file (numpy), which must still be the one config.json recorded."""
     from safetensors.numpy import load_file
 
     path = Path(init.path) / WEIGHTS_FILE
     if not path.is_file() or sha256_file(path) != init.sha256:
         raise ReviewRNNError(f"{path}: missing or changed since this run started (sha256 differs); pretrain again")
-    prefixes = PART_PREFIXES[init.part]
-    return {name: torch.from_numpy(value) for name, value in load_file(str(path)).items() if name.startswith(prefixes)}
+    return load_file(str(path))
 
 
 def load_initial(model, init: InitInfo) -> None:

@@ -122,6 +122,7 @@ def test_resume_of_an_init_run_needs_only_its_checkpoint(pretrained_lm, session_
     monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: False)
     outcome = resume_step(directory)
     assert outcome.config.init.path == str(copy.resolve())
+    assert not (directory / "familiarity.json").exists()  # the LM is gone: the model is kept, without it
 
 
 def test_config_without_init_or_pretrain_reads_as_before_and_writes_neither():

@@ -49,6 +49,14 @@ ThresholdOption = Annotated[
         "(default: the model's saved threshold, else the most probable label).",
     ),
 ]
+FamiliarityOption = Annotated[
+    bool,
+    typer.Option(
+        "--familiarity",
+        help="With --format jsonl: how familiar each review reads to the language model the model was "
+        "initialised from (% of TRAIN reviews it found harder; low: unlike TRAIN). Needs train --init.",
+    ),
+]
 TraceOption = Annotated[
     bool,
     typer.Option(
@@ -66,6 +74,7 @@ def predict(
     echo_text: TextOption = False,
     trace: TraceOption = False,
     threshold: ThresholdOption = None,
+    familiarity: FamiliarityOption = False,
 ) -> None:
     """Classify reviews: label<TAB>probability, one row per input line, in order.
 
@@ -86,7 +95,8 @@ def predict(
     texts, files = texts or [], files or []
     stdin = _check_input(texts, files)
     _check_trace(trace, output_format, models or [])
-    predictor = load_predictor(models or [_default_model()], threshold)
+    _check_familiarity(familiarity, output_format, trace, models or [])
+    predictor = load_predictor(models or [_default_model()], threshold, familiarity)
     if sys.stdout is None:
         raise ReviewRNNError("standard output is closed; send it to a file or a pipe (> labels.tsv)")
     # Without --text or --trace nothing past the first (or last) max_chars of a line is needed: keep
@@ -97,7 +107,7 @@ def predict(
         _write_traces(predictor, (line for chunk in chunks for line in chunk), as_json=output_format == "jsonl")
         return
     with _progress(show=err.is_terminal and (stdin is not None or bool(files))) as advance:
-        _write_rows(predictor, chunks, row_writer(output_format, echo_text), advance)
+        _write_rows(predictor, chunks, row_writer(output_format, echo_text, familiarity), advance)
 
 
 def _check_trace(trace: bool, output_format: str, models: list[Path]) -> None:
@@ -107,6 +117,19 @@ def _check_trace(trace: bool, output_format: str, models: list[Path]) -> None:
         )
     if trace and len(models) > 1:
         raise typer.BadParameter("--trace follows one model; give a single --model", param_hint="'--trace'")
+
+
+def _check_familiarity(familiarity: bool, output_format: str, trace: bool, models: list[Path]) -> None:
+    if not familiarity:
+        return
+    if output_format != "jsonl" or trace:
+        raise typer.BadParameter(
+            "--familiarity is a field of --format jsonl rows (not --trace)", param_hint="'--format'"
+        )
+    if len(models) > 1:
+        raise typer.BadParameter(
+            "--familiarity measures against one model's LM; give a single --model", param_hint="'--familiarity'"
+        )
 
 
 def _default_model() -> Path:
