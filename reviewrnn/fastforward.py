@@ -143,17 +143,40 @@ class FastClassifier:
         Reviews are sorted by length and cut into blocks of BLOCK_ROWS, so blocks pad little; groups
         of consecutive blocks run on `threads` workers (numpy releases the GIL in BLAS and in ufuncs).
         """
-        lengths = np.fromiter((len(row) for row in sequences), dtype=np.int64, count=len(sequences))
         result = np.empty((len(sequences), self.config.num_classes), dtype=np.float32)
+        groups = self._grouped(sequences)
+        for rows, probabilities in zip(groups, self._run_groups(sequences, groups, self._group)):
+            result[rows] = probabilities[: len(rows)]
+        return result
+
+    def reduce_states(self, sequences: Sequence[np.ndarray], reduce: Callable) -> np.ndarray:
+        """(N,) values of a one-way model's last-layer states, in the sequences' order.
+
+        reduce(states, group) is called on each group's states after every token, (T, R, H), with the
+        group's sequences (longest first, R >= their count), in the worker that computed them, and
+        returns one value per sequence: familiarity.py's per-review loss, without keeping every state.
+        """
+        if self.config.bidirectional:
+            raise ValueError("reduce_states reads a one-way model's states")
+        result = np.empty(len(sequences))
+        groups = self._grouped(sequences)
+
+        def job(group: list[np.ndarray]) -> np.ndarray:
+            return reduce(self._group(group, keep_states=True), group)
+
+        for rows, values in zip(groups, self._run_groups(sequences, groups, job)):
+            result[rows] = values
+        return result
+
+    def _grouped(self, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Row indices per group, longest first (table rows filled for every id first)."""
+        lengths = np.fromiter((len(row) for row in sequences), dtype=np.int64, count=len(sequences))
         if len(sequences):
             self._fill_tables(np.concatenate(sequences))
         order = np.argsort(-lengths, kind="stable")  # longest first: the slowest groups start first
         blocks = [order[start : start + BLOCK_ROWS] for start in range(0, len(order), BLOCK_ROWS)]
         size = _group_size(len(blocks), self.threads)
-        groups = [np.concatenate(blocks[start : start + size]) for start in range(0, len(blocks), size)]
-        for rows, probabilities in zip(groups, self._run_groups(sequences, groups)):
-            result[rows] = probabilities[: len(rows)]
-        return result
+        return [np.concatenate(blocks[start : start + size]) for start in range(0, len(blocks), size)]
 
     def _fill_tables(self, ids: np.ndarray) -> None:
         """Layer 0's table rows for `ids`, a direction per worker (the same bits whichever call computes a row)."""
@@ -173,9 +196,9 @@ class FastClassifier:
             self._pool = ThreadPoolExecutor(self.threads, "reviewrnn-forward", initializer=keep_blas_on_this_thread)
         return self._pool
 
-    def _run_groups(self, sequences: Sequence[np.ndarray], groups: list[np.ndarray]) -> list[np.ndarray]:
-        def job(rows: np.ndarray) -> np.ndarray:
-            return self._group([sequences[i] for i in rows])
+    def _run_groups(self, sequences: Sequence[np.ndarray], groups: list[np.ndarray], run: Callable) -> list:
+        def job(rows: np.ndarray):
+            return run([sequences[i] for i in rows])
 
         if self.threads == 1 or len(groups) <= 1:
             with one_blas_thread():
@@ -188,8 +211,9 @@ class FastClassifier:
                 future.cancel()
             raise
 
-    def _group(self, sequences: list[np.ndarray]) -> np.ndarray:
-        """Whole blocks of reviews, longest first -> probabilities (blocks * BLOCK_ROWS, K)."""
+    def _group(self, sequences: list[np.ndarray], keep_states: bool = False) -> np.ndarray:
+        """Whole blocks of reviews, longest first -> probabilities (blocks * BLOCK_ROWS, K), or with
+        `keep_states` the last layer's state after every token, (T, blocks * BLOCK_ROWS, H)."""
         rows = -(-len(sequences) // BLOCK_ROWS) * BLOCK_ROWS
         lengths = np.ones(rows, dtype=np.int64)  # dummy rows: one [PAD] each
         lengths[: len(sequences)] = [len(row) for row in sequences]
@@ -211,10 +235,13 @@ class FastClassifier:
                 else:
                     order = _reversed_inputs(inputs, reverse) if backward else inputs
                     feed = _projection_feed(direction, order)
-                collect = _Pool(self.config.pool, lengths, active) if depth == last else _Outputs(steps)
+                pools = depth == last and not keep_states
+                collect = _Pool(self.config.pool, lengths, active) if pools else _Outputs(steps)
                 outputs.append(_run_direction(self.config.cell, direction, feed, live, collect))
             if depth < last:
                 inputs = _next_inputs(outputs, reverse, steps)
+        if keep_states:
+            return outputs[0]
         pooled = np.concatenate(outputs, axis=1) if len(outputs) > 1 else outputs[0]  # (R, D)
         logits = np.matmul(_by_block(pooled), self.head_w).reshape(rows, -1)  # block-shaped products, as above
         return softmax(logits + self.head_b)
