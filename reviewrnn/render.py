@@ -176,6 +176,16 @@ def trace_legend(name: str) -> Text:
     return Text(f"green raised P({name}), red lowered it; the stronger the colour, the larger the change", style="dim")
 
 
+def familiarity_line(familiarity: dict) -> Text:
+    """The median familiarity and the share under 5 (about 5% for reviews like TRAIN's; see familiarity.py)."""
+    sampled = "" if familiarity["reviews"] == familiarity["of"] else f", {familiarity['reviews']:,} sampled"
+    return Text.assemble(
+        ("Familiarity ", "bold"),
+        f"median {familiarity['median']:.1f} (TRAIN reviews: about 50), {familiarity['below_5']:.1%} under 5 "
+        f"(TRAIN: about 5%){sampled} of {familiarity['of']:,} reviews",
+    )
+
+
 def calibration_line(report: dict) -> Text:
     """ECE before and after the model's temperature, and the threshold in use."""
     calibration = report["calibration"]

@@ -5,6 +5,7 @@ One model also gets MODEL/eval.json; several are scored as an ensemble of their 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,8 @@ from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.source import SPLITS, CorpusSettings, open_source
 from reviewrnn.threshold import thresholded_labels
+
+FAMILIARITY_SAMPLE = 2000  # reviews whose familiarity evaluate summarises, evenly spread over the split
 
 
 def predict_probabilities(model, encoded, batch_size: int, device) -> np.ndarray:
@@ -132,7 +135,30 @@ def _decision_report(loaded: list, probabilities, raw, encoded, threshold) -> di
         warning = watch.add(scores.tolist())
         domain = {"mean": float(scores.mean()) if len(scores) else 0.0, "limit": profile.limit(len(scores))}
         domain |= {"valid_mean": profile.valid_mean, "warning": warning}
-    return {"calibration": calibration, "threshold": threshold, "domain": domain}
+    familiarity = _familiarity_report(loaded[0].directory, encoded.ids)
+    return {"calibration": calibration, "threshold": threshold, "domain": domain, "familiarity": familiarity}
+
+
+def _familiarity_report(directory, ids) -> dict | None:
+    """How familiar the scored reviews read to the first model's LM (familiarity.py), over an even sample of at
+    most FAMILIARITY_SAMPLE reviews (~200-400 a second here); None when the model kept no LM."""
+    from reviewrnn.familiarity import load_familiarity
+
+    familiarity = load_familiarity(directory)
+    if familiarity is None or not len(ids):
+        return None
+    step = max(1, math.ceil(len(ids) / FAMILIARITY_SAMPLE))
+    sample = [ids[i] for i in range(0, len(ids), step)]
+    percentiles = familiarity.percentiles(familiarity.losses(sample))
+    measured = percentiles[~np.isnan(percentiles)]
+    if not len(measured):
+        return None
+    return {
+        "reviews": len(measured),
+        "of": len(ids),
+        "median": float(np.median(measured)),
+        "below_5": float((measured < 5).mean()),  # about 0.05 for reviews like TRAIN's
+    }
 
 
 def _check_members(loaded: list, split_name: str) -> None:

@@ -105,3 +105,15 @@ def test_familiarity_needs_jsonl_one_model_and_an_lm(init_model, trained_model):
     assert len(result.output.strip().splitlines()) == 1
     plain = runner.invoke(app, ["predict", "--model", str(init_model), "--format", "jsonl", "good film"])
     assert plain.exit_code == 0 and "familiarity" not in json.loads(plain.stdout)
+
+
+def test_evaluate_summarises_familiarity_only_for_a_model_with_an_lm(init_model, model_copy):
+    result = CliRunner().invoke(app, ["evaluate", str(init_model), "--json", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["familiarity"]
+    assert summary["reviews"] == summary["of"] > 0  # a small split: every review, no sample
+    assert 20 <= summary["median"] <= 80 and 0 <= summary["below_5"] <= 0.3
+    shown = CliRunner().invoke(app, ["evaluate", str(init_model), "--threads", "1"])
+    assert "Familiarity median" in shown.stdout
+    plain = CliRunner().invoke(app, ["evaluate", str(model_copy), "--json", "--threads", "1"])
+    assert json.loads(plain.stdout)["familiarity"] is None

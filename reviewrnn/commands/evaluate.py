@@ -149,9 +149,11 @@ def _fit_decision(models: list[Path], calibrate: bool, objective: str | None, de
 
 
 def _print_decision(report: dict, found: dict | None) -> None:
-    from reviewrnn.render import calibration_line, reliability_table, threshold_table
+    from reviewrnn.render import calibration_line, familiarity_line, reliability_table, threshold_table
 
     out.print(calibration_line(report))
     out.print(reliability_table(report["calibration"]))
+    if report.get("familiarity"):
+        out.print(familiarity_line(report["familiarity"]))
     if found:
         out.print(threshold_table(found))
