@@ -246,26 +246,39 @@ def cold_start_table(model_dir: Path) -> None:
 
 
 def predict_table() -> None:
+    """One-direction LSTM forward passes on the same reviews: torch in batches of 64, the plain numpy
+    equations (--trace's) in batches of 64, and FastClassifier (what predict and evaluate run) on them all."""
+    from reviewrnn.fastforward import FastClassifier
+
     config = ModelConfig(cell="lstm", vocab_size=VOCAB, **ONE_WAY)
     torch.manual_seed(0)
     model = RecurrentClassifier(config).eval()
-    numpy_model = NumpyClassifier(config, {k: v.detach().numpy() for k, v in model.state_dict().items()})
+    weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    numpy_model = NumpyClassifier(config, weights)
     data = imdb_like_set(512, seed=2)
     batches = list(iterate_batches(data, 64))
-    started = time.perf_counter()
-    for _, ids, lengths, _ in batches:
-        numpy_model.probabilities(ids, lengths)
-    numpy_rate = len(data) / (time.perf_counter() - started)
-    started = time.perf_counter()
-    with torch.inference_mode():
-        for _, ids, lengths, _ in batches:
-            torch.softmax(model(torch.from_numpy(ids), torch.from_numpy(lengths)), 1)
-    torch_rate = len(data) / (time.perf_counter() - started)
-    table = Table(title="Predict throughput (LSTM 128, 512 IMDB-like reviews, batches of 64)", title_justify="left")
+
+    def rate(run) -> float:
+        started = time.perf_counter()
+        run()
+        return len(data) / (time.perf_counter() - started)
+
+    def torch_pass():
+        with torch.inference_mode():
+            for _, ids, lengths, _ in batches:
+                torch.softmax(model(torch.from_numpy(ids), torch.from_numpy(lengths)), 1)
+
+    torch_rate = rate(torch_pass)
+    plain_rate = rate(lambda: [numpy_model.probabilities(ids, lengths) for _, ids, lengths, _ in batches])
+    fast_rate = rate(lambda: FastClassifier(config, weights).score(list(data.ids)))
+    table = Table(title="Predict throughput (LSTM 128, 512 IMDB-like reviews)", title_justify="left")
     for column in ("forward pass", "reviews/s", "ratio to torch"):
         table.add_column(column, justify="right")
-    table.add_row("torch", f"{torch_rate:,.0f}", "1.00x")
-    table.add_row("numpy (what predict uses)", f"{numpy_rate:,.0f}", f"{numpy_rate / torch_rate:.2f}x")
+    table.add_row("torch, batches of 64", f"{torch_rate:,.0f}", "1.00x")
+    table.add_row(
+        "plain numpy (--trace's equations), batches of 64", f"{plain_rate:,.0f}", f"{plain_rate / torch_rate:.2f}x"
+    )
+    table.add_row("FastClassifier (what predict runs)", f"{fast_rate:,.0f}", f"{fast_rate / torch_rate:.2f}x")
     console.print(table)
 
 
