@@ -95,8 +95,6 @@ class TrainConfig:
     on_disk: bool = False  # read and encode through datasets' memory-mapped Arrow cache (ondisk.py)
     class_weights: str = "none"  # balanced: weight the loss by n / (classes * count) of each class on TRAIN
     calibrate: bool = True  # fit a temperature on VALID after training (calibration.py); --no-calibrate: T stays 1
-    body_lr: float = 1.0  # the embedding and recurrent layers learn at lr * this (fine-tuning a pretrained body)
-    freeze_epochs: int = 0  # the embedding and recurrent layers stay still for this many epochs; the head learns
 
     def __post_init__(self) -> None:
         _check_choice("truncate", self.truncate, TRUNCATIONS)
@@ -107,12 +105,6 @@ class TrainConfig:
                 raise ReviewRNNError(f"training setting {name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ReviewRNNError(f"--lr must be positive, got {self.lr}")
-        if self.body_lr <= 0:
-            raise ReviewRNNError(f"--body-lr must be positive (it multiplies --lr), got {self.body_lr}")
-        if not 0 <= self.freeze_epochs < self.epochs:
-            raise ReviewRNNError(
-                f"--freeze-epochs must be at least 0 and below --epochs ({self.epochs}), got {self.freeze_epochs}"
-            )
         if not 0.0 <= self.ema < 1.0:
             raise ReviewRNNError(f"--ema must be in [0, 1) (0 turns it off), got {self.ema}")
         if self.clip_norm < 0:

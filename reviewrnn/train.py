@@ -222,35 +222,13 @@ def thread_tuner(config: TrainConfig, device: torch.device, distributed: Distrib
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """Adam; the fused implementation (one kernel for all parameters) is ~10% faster per step here.
-
-    With a fine-tuning recipe (--body-lr, --freeze-epochs) the body (embedding and recurrent layers)
-    and the head are two parameter groups, the body's at lr * body_lr; otherwise one group, as always.
-    """
-    if not _fine_tuning(config):
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    head = [parameter for name, parameter in model.named_parameters() if name.startswith("head.")]
-    body = [parameter for name, parameter in model.named_parameters() if not name.startswith("head.")]
-    groups = [{"params": body, "lr": config.lr * config.body_lr}, {"params": head, "lr": config.lr}]
-    return torch.optim.Adam(groups, weight_decay=config.weight_decay, fused=True)
-
-
-def _fine_tuning(config: TrainConfig) -> bool:
-    return config.body_lr != 1.0 or config.freeze_epochs > 0
+    """Adam; the fused implementation (one kernel for all parameters) is ~10% faster per step here."""
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
 def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
-    """'linear' decays the learning rate to LR_FLOOR of its start over all epochs; 'constant' keeps it.
-
-    --freeze-epochs N holds the body still (learning rate 0) for the first N epochs: the head learns
-    on the pretrained features before they move (ULMFiT's gradual unfreezing, in two stages)."""
+    """'linear' decays the learning rate to LR_FLOOR of its start over all epochs; 'constant' keeps it."""
     total = max(1, config.epochs * steps_per_epoch)
     if config.schedule == "constant":
-        factor = lambda step: 1.0  # noqa: E731
-    else:
-        factor = lambda step: max(LR_FLOOR, 1.0 - step / total)  # noqa: E731
-    if not _fine_tuning(config):
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    frozen = config.freeze_epochs * steps_per_epoch
-    body = lambda step: 0.0 if step < frozen else factor(step)  # noqa: E731
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, [body, factor])
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(LR_FLOOR, 1.0 - step / total))
