@@ -109,11 +109,9 @@ def save_familiarity(directory: Path, init, train_ids: Sequence[np.ndarray]) -> 
     """Keep the LM's forward direction in `directory` with the losses of TRAIN's first REFERENCE_REVIEWS reviews.
 
     `init` is the run's InitInfo: the LM's weights are read as its sha256 recorded them."""
-    import os
+    from safetensors.numpy import save
 
-    from safetensors.numpy import save_file
-
-    from reviewrnn.artifacts import atomic_write_json, load_config
+    from reviewrnn.artifacts import atomic_write_bytes, atomic_write_json, load_config
     from reviewrnn.transfer import lm_weights
 
     weights = {name: value for name, value in lm_weights(init).items() if name.startswith(KEPT)}
@@ -123,9 +121,7 @@ def save_familiarity(directory: Path, init, train_ids: Sequence[np.ndarray]) -> 
     reference = np.sort(losses[~np.isnan(losses)])
     if not len(reference):
         raise ReviewRNNError(f"{directory}: no TRAIN review of 2 tokens or more to measure familiarity against")
-    partial = Path(directory) / (WEIGHTS_FILE + ".partial")
-    save_file(weights, str(partial))
-    os.replace(partial, Path(directory) / WEIGHTS_FILE)
+    atomic_write_bytes(Path(directory) / WEIGHTS_FILE, save(weights))
     profile = {"model": asdict(shape), "reference_losses": [round(float(x), 6) for x in reference]}
     atomic_write_json(Path(directory) / PROFILE_FILE, profile)
 
@@ -136,13 +132,14 @@ def load_familiarity(directory: Path) -> Familiarity | None:
     profile_path, weights_path = directory / PROFILE_FILE, directory / WEIGHTS_FILE
     if not profile_path.is_file() and not weights_path.is_file():
         return None
-    try:
-        from safetensors.numpy import load_file
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
 
+    try:
         profile = json.loads(profile_path.read_text(encoding="utf-8"))
         weights = load_file(str(weights_path))
         return Familiarity(ModelConfig(**profile["model"]), weights, np.array(profile["reference_losses"]))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, ReviewRNNError, SafetensorError) as error:
         raise ReviewRNNError(
             f"{directory}: familiarity files unreadable ({type(error).__name__}); retrain with --init to remake them"
         ) from None

@@ -4,6 +4,7 @@ percentile of TRAIN's; kept by `train --init`, reported by `predict --familiarit
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,3 +118,15 @@ def test_evaluate_summarises_familiarity_only_for_a_model_with_an_lm(init_model,
     assert "Familiarity median" in shown.stdout
     plain = CliRunner().invoke(app, ["evaluate", str(model_copy), "--json", "--threads", "1"])
     assert json.loads(plain.stdout)["familiarity"] is None
+
+
+@pytest.mark.parametrize("damage", ["weights", "profile"])
+def test_damaged_familiarity_files_are_one_line(init_model, tmp_path, damage):
+    import shutil
+
+    copy = Path(shutil.copytree(init_model, tmp_path / "copy"))
+    (copy / (WEIGHTS_FILE if damage == "weights" else PROFILE_FILE)).write_text("garbage")
+    args = ["predict", "--model", str(copy), "--format", "jsonl", "--familiarity", "good film"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "familiarity files unreadable" in result.output
+    assert len(result.output.strip().splitlines()) == 1
