@@ -86,6 +86,7 @@ def predict(
       zcat reviews.gz | reviewrnn predict --format jsonl | head -3
       reviewrnn predict -m models/wide-0 -m models/wide-1 -m models/wide-2 - < reviews.txt
       reviewrnn predict --threshold 0.8 --format jsonl - < reviews.txt   (jsonl: "threshold", "ood")
+      reviewrnn predict --format jsonl --familiarity - < reviews.txt   (a model trained with --init)
     Input that reads unlike the model's training corpus gets one warning on stderr.
     An empty or blank line gives a row with an empty label and probability (null in JSON). Rows come out
     as lines come in; memory stays flat however long the input, and its lines, unless --text keeps them whole.
