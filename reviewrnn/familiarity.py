@@ -24,6 +24,7 @@ from reviewrnn.fastforward import FastClassifier
 WEIGHTS_FILE = "familiarity.safetensors"
 PROFILE_FILE = "familiarity.json"
 REFERENCE_REVIEWS = 2000  # TRAIN reviews whose losses make the reference distribution
+SLICE = 1024  # predicted positions whose softmax is computed together (bounds the memory of the largest cluster)
 KEPT = ("embedding.", "forward_layers.", "forward_softmax.", "output_order")
 
 
@@ -66,7 +67,16 @@ class Familiarity:
         for row, sequence in enumerate(group):
             ids[: len(sequence), row] = sequence
         keep = np.arange(steps - 1)[:, None] < (lengths - 1)[None, :]  # (T-1, N): state t predicts token t+1
-        logp = self._log_probabilities(states[:-1, : len(group)][keep], self.order[ids[1:][keep]])
+        following = self.order[ids[1:]]  # (T-1, N) the frequency rank of each next token
+        # A few steps at a time: a rare token's cluster has 15,000 logits, so a whole group's at once took 2 GB.
+        span, predicting = max(1, SLICE // len(group)), states[:-1, : len(group)]  # (T-1, N, H)
+        logp = np.concatenate(
+            [
+                self._log_probabilities(predicting[t : t + span][mask], following[t : t + span][mask])
+                for t in range(0, steps - 1, span)
+                for mask in [keep[t : t + span]]
+            ]
+        )
         totals = np.zeros(len(group))
         np.add.at(totals, np.nonzero(keep)[1], -logp)
         return totals / (lengths - 1)
@@ -127,19 +137,56 @@ def save_familiarity(directory: Path, init, train_ids: Sequence[np.ndarray]) -> 
 
 
 def load_familiarity(directory: Path) -> Familiarity | None:
-    """The model's Familiarity, or None when it was not initialised from a language model."""
+    """The model's Familiarity, or None when it was not initialised from a language model.
+
+    Both files are checked before use: the profile's shape and losses, every tensor the forward LM needs
+    with its shape; a damaged one is one line naming the file and the fault."""
     directory = Path(directory)
     profile_path, weights_path = directory / PROFILE_FILE, directory / WEIGHTS_FILE
     if not profile_path.is_file() and not weights_path.is_file():
         return None
+    shape, reference = _read_profile(profile_path)
+    weights = _read_weights(weights_path, shape)
+    return Familiarity(shape, weights, reference)
+
+
+def _damaged(path: Path, fault: str) -> ReviewRNNError:
+    return ReviewRNNError(f"{path}: {fault}; retrain with --init to remake it (or delete both familiarity files)")
+
+
+def _read_profile(path: Path) -> tuple[ModelConfig, np.ndarray]:
+    try:
+        profile = json.loads(path.read_text(encoding="utf-8"))
+        shape = ModelConfig(**profile["model"])
+        reference = np.asarray(profile["reference_losses"], dtype=np.float64)
+    except FileNotFoundError:
+        raise _damaged(path, "missing") from None
+    except (OSError, ValueError, KeyError, TypeError, ReviewRNNError) as error:
+        raise _damaged(path, f"not a familiarity profile ({type(error).__name__}: {error})"[:200]) from None
+    if shape.bidirectional or reference.ndim != 1 or not len(reference) or not np.isfinite(reference).all():
+        raise _damaged(path, "the model must be one-way and reference_losses a non-empty list of finite numbers")
+    return shape, reference
+
+
+def _read_weights(path: Path, shape: ModelConfig) -> dict[str, np.ndarray]:
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
+    from reviewrnn.inference import expected_shapes
+
     try:
-        profile = json.loads(profile_path.read_text(encoding="utf-8"))
-        weights = load_file(str(weights_path))
-        return Familiarity(ModelConfig(**profile["model"]), weights, np.array(profile["reference_losses"]))
-    except (OSError, ValueError, KeyError, TypeError, ReviewRNNError, SafetensorError) as error:
-        raise ReviewRNNError(
-            f"{directory}: familiarity files unreadable ({type(error).__name__}); retrain with --init to remake them"
-        ) from None
+        weights = load_file(str(path))
+    except FileNotFoundError:
+        raise _damaged(path, "missing") from None
+    except (OSError, SafetensorError) as error:
+        raise _damaged(path, f"unreadable ({error})"[:200]) from None
+    wanted = {name: size for name, size in expected_shapes(shape).items() if not name.startswith("head.")}
+    wanted |= {"output_order": (shape.vocab_size,)}
+    for name, size in wanted.items():
+        if name not in weights or weights[name].shape != size:
+            found = "missing" if name not in weights else f"shaped {weights[name].shape}"
+            raise _damaged(path, f"tensor {name} is {found}, the profile's model needs {size}")
+    softmax = [value for name, value in weights.items() if name.startswith("forward_softmax.")]
+    if "forward_softmax.head.weight" not in weights or any(value.ndim != 2 for value in softmax):
+        raise _damaged(path, "no adaptive softmax (forward_softmax.*) in it")
+    return weights

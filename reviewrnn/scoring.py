@@ -144,7 +144,10 @@ def _familiarity_report(directory, ids) -> dict | None:
     most FAMILIARITY_SAMPLE reviews (~200-400 a second here); None when the model kept no LM."""
     from reviewrnn.familiarity import load_familiarity
 
-    familiarity = load_familiarity(directory)
+    try:
+        familiarity = load_familiarity(directory)
+    except ReviewRNNError as error:  # the classifier itself is fine: score it, and say why no familiarity
+        return {"unreadable": str(error)}
     if familiarity is None or not len(ids):
         return None
     step = max(1, math.ceil(len(ids) / FAMILIARITY_SAMPLE))

@@ -93,14 +93,22 @@ def test_predict_reports_familiarity_and_other_text_reads_less_familiar(init_mod
     assert 20 <= ours <= 80 and theirs < ours - 20, (ours, theirs)
 
 
+def _flat(output: str) -> str:
+    """click's boxed usage error as one line of words."""
+    return " ".join(output.replace("│", " ").split())
+
+
 def test_familiarity_needs_jsonl_one_model_and_an_lm(init_model, trained_model):
     runner = CliRunner()
     result = runner.invoke(app, ["predict", "--model", str(init_model), "--familiarity", "good film"])
-    assert result.exit_code == 2 and "--format jsonl" in result.output
+    assert result.exit_code == 2 and "add --format jsonl" in _flat(result.output)
+    traced = ["predict", "--model", str(init_model), "--format", "jsonl", "--trace", "--familiarity", "good film"]
+    result = runner.invoke(app, traced)
+    assert result.exit_code == 2 and "does not go with --trace" in _flat(result.output)
     result = runner.invoke(
         app, ["predict", "-m", str(init_model), "-m", str(init_model), "--format", "jsonl", "--familiarity", "x"]
     )
-    assert result.exit_code == 2 and "single --model" in result.output
+    assert result.exit_code == 2 and "single --model" in _flat(result.output)
     result = runner.invoke(app, ["predict", "--model", str(trained_model), "--format", "jsonl", "--familiarity", "x"])
     assert result.exit_code == 1 and "train with --init" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -120,13 +128,39 @@ def test_evaluate_summarises_familiarity_only_for_a_model_with_an_lm(init_model,
     assert json.loads(plain.stdout)["familiarity"] is None
 
 
-@pytest.mark.parametrize("damage", ["weights", "profile"])
-def test_damaged_familiarity_files_are_one_line(init_model, tmp_path, damage):
+def _damage(profile: dict, how: str) -> dict:
+    if how == "hidden":
+        profile["model"]["hidden"] = 64
+    else:
+        profile["reference_losses"] = []
+    return profile
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        ("weights", "familiarity.safetensors: unreadable"),
+        ("profile", "familiarity.json: not a familiarity profile"),
+        ("hidden", "familiarity.safetensors: tensor forward_layers.0.weight_ih_l0 is shaped"),
+        ("empty", "familiarity.json: the model must be one-way and reference_losses a non-empty list"),
+        ("missing", "familiarity.safetensors: missing"),
+    ],
+)
+def test_damaged_familiarity_files_are_one_line_naming_the_file(init_model, tmp_path, damage, fragment):
     import shutil
 
     copy = Path(shutil.copytree(init_model, tmp_path / "copy"))
-    (copy / (WEIGHTS_FILE if damage == "weights" else PROFILE_FILE)).write_text("garbage")
+    profile_path = copy / PROFILE_FILE
+    if damage in ("weights", "profile"):
+        (copy / (WEIGHTS_FILE if damage == "weights" else PROFILE_FILE)).write_text("garbage")
+    elif damage == "missing":
+        (copy / WEIGHTS_FILE).unlink()
+    else:
+        profile_path.write_text(json.dumps(_damage(json.loads(profile_path.read_text()), damage)))
     args = ["predict", "--model", str(copy), "--format", "jsonl", "--familiarity", "good film"]
     result = CliRunner().invoke(app, args)
-    assert result.exit_code == 1 and "familiarity files unreadable" in result.output
+    assert result.exit_code == 1 and fragment in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
+    report = CliRunner().invoke(app, ["evaluate", str(copy), "--json", "--threads", "1"])
+    assert report.exit_code == 0, report.output  # the classifier is fine: evaluate scores it and says why not
+    assert fragment in json.loads(report.stdout)["familiarity"]["unreadable"]

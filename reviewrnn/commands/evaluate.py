@@ -99,6 +99,8 @@ def evaluate(
     report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)
     if report["domain"] and report["domain"]["warning"]:
         err.print(f"warning: {report['domain']['warning']}")
+    if report.get("familiarity") and "unreadable" in report["familiarity"]:
+        err.print(f"warning: no familiarity: {report['familiarity']['unreadable']}", markup=False)
     if png is not None:
         from reviewrnn.calibration_chart import decision_chart
 
@@ -153,7 +155,7 @@ def _print_decision(report: dict, found: dict | None) -> None:
 
     out.print(calibration_line(report))
     out.print(reliability_table(report["calibration"]))
-    if report.get("familiarity"):
+    if report.get("familiarity") and "median" in report["familiarity"]:
         out.print(familiarity_line(report["familiarity"]))
     if found:
         out.print(threshold_table(found))

@@ -123,10 +123,10 @@ def _check_trace(trace: bool, output_format: str, models: list[Path]) -> None:
 def _check_familiarity(familiarity: bool, output_format: str, trace: bool, models: list[Path]) -> None:
     if not familiarity:
         return
-    if output_format != "jsonl" or trace:
-        raise typer.BadParameter(
-            "--familiarity is a field of --format jsonl rows (not --trace)", param_hint="'--format'"
-        )
+    if trace:
+        raise typer.BadParameter("--familiarity does not go with --trace; drop one", param_hint="'--familiarity'")
+    if output_format != "jsonl":
+        raise typer.BadParameter("--familiarity adds a field to JSON rows; add --format jsonl", param_hint="'--format'")
     if len(models) > 1:
         raise typer.BadParameter(
             "--familiarity measures against one model's LM; give a single --model", param_hint="'--familiarity'"
