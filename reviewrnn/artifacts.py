@@ -1,10 +1,8 @@
 """Save and load a model directory: config.json, tokenizer.json, model.safetensors, history.json.
 
-Every write goes through one atomic helper (temp file in the same directory, fsync, rename), and a
-whole model is staged in a sibling directory and swapped in, so a crash never leaves a half-written
-model where a good one was. Loading reads only JSON and safetensors (nothing is unpickled) and
-checks every tensor's name, shape and dtype against the config.
-"""
+Writes are atomic (temp file beside, fsync, rename; a whole model staged and swapped in), so a crash
+never leaves a half-written model where a good one was. Loading reads only JSON and safetensors and
+checks every tensor against the config."""
 
 from __future__ import annotations
 
@@ -24,6 +22,7 @@ from tokenizers import Tokenizer
 from reviewrnn.config import RunConfig
 from reviewrnn.domain import DomainProfile, load_profile
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.filemodes import shareable
 from reviewrnn.inference import expected_shapes
 from reviewrnn.tokenizer import load_tokenizer
 
@@ -56,6 +55,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(handle, "wb") as sink:
             sink.write(data)
             sink.flush()
+            shareable(Path(temporary))
             os.fsync(sink.fileno())
         os.replace(temporary, path)
     except BaseException:
@@ -100,6 +100,7 @@ def save_run(
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
     try:
+        shareable(staging, directory=True)  # the model directory others on the machine may read, as mkdir makes
         if weights is not None:
             atomic_write_bytes(staging / WEIGHTS_FILE, _safetensors_bytes(weights))
             atomic_write_bytes(staging / TOKENIZER_FILE, tokenizer_json.encode("utf-8"))

@@ -113,6 +113,17 @@ def test_save_replaces_an_existing_model_whole(trained_model, tmp_path):
     assert hidden_entries(tmp_path) == []
 
 
+def test_a_saved_model_is_readable_by_others_as_the_umask_allows(trained_model, tmp_path):
+    """mkstemp and mkdtemp make private files (0600) and folders (0700); a saved model gets mkdir's and open()'s."""
+    loaded = load_model(trained_model)
+    target = save_model(tmp_path / "shared", loaded.config, loaded.weights, loaded.tokenizer.to_str(), [])
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (target.stat().st_mode & 0o777) == 0o777 & ~mask
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "history.json"):
+        assert ((target / name).stat().st_mode & 0o777) == 0o666 & ~mask, name
+
+
 def test_failed_save_keeps_the_old_model(trained_model, tmp_path, monkeypatch):
     loaded = load_model(trained_model)
     target = tmp_path / "model"
