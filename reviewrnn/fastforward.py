@@ -13,19 +13,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from reviewrnn.blas import keep_blas_on_this_thread, one_blas_thread
-from reviewrnn.cellsteps import STEPS, Buffers
 from reviewrnn.config import PAD_ID, ModelConfig
+from reviewrnn.fastgroup import (
+    BLOCK_ROWS,
+    Outputs,
+    Pool,
+    by_block,
+    next_inputs,
+    projection_feed,
+    reverse_index,
+    reversed_inputs,
+    run_direction,
+    table_feed,
+)
 from reviewrnn.inference import GATES, softmax
 
-# Every block has exactly this many rows (short blocks are filled with one-token dummy rows), so each
-# product and ufunc a row goes through has the same shape whatever its neighbours: a review's
-# probabilities are the same bits however the input was chunked (a pipe, a file, one line at a time).
-BLOCK_ROWS = 64
 # A worker runs up to this many consecutive blocks in lockstep, one Python call per step for all of
 # them, while every product stays block-shaped: with one 64-row block per call, two threads spent
 # a third of their time waiting for the GIL (682k LSTM steps*rows/s against 947k for four blocks).
 GROUP_BLOCKS = 4
-PROJECT_STEPS = 16  # a deeper layer's input projection covers this many steps at once: a fixed shape too
 TABLE_ROWS = 64  # token-table rows are computed this many ids at a time, always this shape
 EAGER_SHARE = 0.25  # a call that needs this share of the vocabulary's rows computes the whole table at once
 
@@ -223,7 +229,7 @@ class FastClassifier:
             ids[: len(sequence), row] = sequence
         active = (lengths[None, :] > np.arange(steps + 1)[:, None]).sum(1)  # (T + 1,): rows still reading
         live = -(-active[:steps] // BLOCK_ROWS) * BLOCK_ROWS  # (T,): the rows step t computes, in whole blocks
-        reverse = _reverse_index(lengths, steps)  # (T, R): step s of the backward direction reads this position
+        reverse = reverse_index(lengths, steps)  # (T, R): step s of the backward direction reads this position
         last = len(self.layers) - 1
         inputs = None  # (T', R, D) position order, deeper layers
         for depth, directions in enumerate(self.layers):
@@ -231,19 +237,19 @@ class FastClassifier:
             for backward, direction in enumerate(directions):
                 if depth == 0:
                     order = ids[reverse, np.arange(rows)] if backward else ids
-                    feed = _table_feed(direction.table.rows, order)
+                    feed = table_feed(direction.table.rows, order)
                 else:
-                    order = _reversed_inputs(inputs, reverse) if backward else inputs
-                    feed = _projection_feed(direction, order)
+                    order = reversed_inputs(inputs, reverse) if backward else inputs
+                    feed = projection_feed(direction, order)
                 pools = depth == last and not keep_states
-                collect = _Pool(self.config.pool, lengths, active) if pools else _Outputs(steps)
-                outputs.append(_run_direction(self.config.cell, direction, feed, live, collect))
+                collect = Pool(self.config.pool, lengths, active) if pools else Outputs(steps)
+                outputs.append(run_direction(self.config.cell, direction, feed, live, collect))
             if depth < last:
-                inputs = _next_inputs(outputs, reverse, steps)
+                inputs = next_inputs(outputs, reverse, steps)
         if keep_states:
             return outputs[0]
         pooled = np.concatenate(outputs, axis=1) if len(outputs) > 1 else outputs[0]  # (R, D)
-        logits = np.matmul(_by_block(pooled), self.head_w).reshape(rows, -1)  # block-shaped products, as above
+        logits = np.matmul(by_block(pooled), self.head_w).reshape(rows, -1)  # block-shaped products, as above
         return softmax(logits + self.head_b)
 
 
@@ -251,127 +257,3 @@ def _group_size(blocks: int, threads: int) -> int:
     """Blocks per group: up to GROUP_BLOCKS, but at least two groups per worker while there are blocks
     enough, so the longest-first queue keeps every worker busy to the end."""
     return max(1, min(GROUP_BLOCKS, blocks // (2 * threads)))
-
-
-def _by_block(array: np.ndarray) -> np.ndarray:
-    """(R, ...) -> (R / BLOCK_ROWS, BLOCK_ROWS, ...): a view whose products run one block at a time."""
-    return array.reshape(-1, BLOCK_ROWS, *array.shape[1:])
-
-
-def _reverse_index(lengths: np.ndarray, steps: int) -> np.ndarray:
-    """(T, B): position L_b - 1 - s for s < L_b, else s (padding stays where it is)."""
-    s = np.arange(steps)[:, None]
-    last = (lengths - 1)[None, :]
-    return np.where(s <= last, last - s, s)
-
-
-def _table_feed(table: np.ndarray, ids: np.ndarray) -> Callable[[int, np.ndarray], None]:
-    """Layer 0: the input projection of step t is a row lookup per review."""
-
-    def feed(t: int, out: np.ndarray) -> None:
-        np.take(table, ids[t, : len(out)], axis=0, out=out)
-
-    return feed
-
-
-def _projection_feed(direction: _Direction, inputs: np.ndarray) -> Callable[[int, np.ndarray], None]:
-    """Deeper layers: project PROJECT_STEPS steps of one block at a time, (S * B, D) @ (D, G*H), always that shape."""
-    projected = np.empty(
-        (inputs.shape[1] // BLOCK_ROWS, PROJECT_STEPS, BLOCK_ROWS, direction.w_ih.shape[1]), dtype=np.float32
-    )
-
-    def feed(t: int, out: np.ndarray) -> None:
-        offset = t % PROJECT_STEPS
-        if offset == 0:  # the blocks live now: a block still live at step t + k was live at step t
-            live = len(out) // BLOCK_ROWS
-            for block in range(live):
-                rows = slice(block * BLOCK_ROWS, (block + 1) * BLOCK_ROWS)
-                span = np.ascontiguousarray(inputs[t : t + PROJECT_STEPS, rows]).reshape(PROJECT_STEPS * BLOCK_ROWS, -1)
-                np.matmul(span, direction.w_ih, out=projected[block].reshape(PROJECT_STEPS * BLOCK_ROWS, -1))
-            np.add(projected[:live], direction.bias, out=projected[:live])
-        _by_block(out)[...] = projected[: len(out) // BLOCK_ROWS, offset]
-
-    return feed
-
-
-def _next_inputs(outputs: list[np.ndarray], reverse: np.ndarray, steps: int) -> np.ndarray:
-    """Both directions' outputs side by side in position order, padded to whole projection blocks."""
-    padded = -(-steps // PROJECT_STEPS) * PROJECT_STEPS
-    rows, hidden = outputs[0].shape[1], outputs[0].shape[2]
-    inputs = np.zeros((padded, rows, hidden * len(outputs)), dtype=np.float32)  # (T', B, D)
-    inputs[:steps, :, :hidden] = outputs[0]
-    if len(outputs) > 1:  # the backward direction's step s is position reverse[s]
-        inputs[:steps, :, hidden:] = outputs[1][reverse, np.arange(rows)]
-    return inputs
-
-
-def _reversed_inputs(inputs: np.ndarray, reverse: np.ndarray) -> np.ndarray:
-    """(T', B, D) position order -> the backward direction's step order, still padded to T'."""
-    order = np.zeros_like(inputs)
-    order[: len(reverse)] = inputs[reverse, np.arange(inputs.shape[1])]
-    return order
-
-
-class _Outputs:
-    """Keeps every step's state, for the layer above: (T, B, H)."""
-
-    def __init__(self, steps: int):
-        self.steps, self.states = steps, None
-
-    def __call__(self, t: int, h: np.ndarray) -> None:
-        if self.states is None:
-            self.states = np.empty((self.steps, *h.shape), dtype=np.float32)
-        self.states[t] = h
-
-    def result(self) -> np.ndarray:
-        return self.states
-
-
-class _Pool:
-    """Pools the last layer's states as they come. Rows are longest first, so the rows still reading at
-    step t are the first active[t]: every update is a prefix slice, and padding is never read."""
-
-    def __init__(self, pool: str, lengths: np.ndarray, active: np.ndarray):
-        self.pool, self.lengths, self.active = pool, lengths, active
-        self.pooled = None
-
-    def __call__(self, t: int, h: np.ndarray) -> None:
-        if self.pooled is None:
-            self.pooled = np.full_like(h, -np.inf) if self.pool == "max" else np.zeros_like(h)
-        live = self.active[t]
-        if self.pool == "max":
-            np.maximum(self.pooled[:live], h[:live], out=self.pooled[:live])
-        elif self.pool == "mean":
-            self.pooled[:live] += h[:live]
-        else:  # last: the rows whose final token was step t
-            ending = self.active[t + 1]
-            self.pooled[ending:live] = h[ending:live]
-
-    def result(self) -> np.ndarray:
-        if self.pool == "mean":
-            return self.pooled / self.lengths[:, None].astype(np.float32)
-        return self.pooled
-
-
-def _run_direction(cell: str, d: _Direction, feed, live: np.ndarray, collect) -> np.ndarray:
-    """The recurrence over one group: per step one product call and a few in-place ufuncs, no allocation.
-
-    live[t] is the rows, in whole blocks, that step t computes: rows are longest first, so once a
-    block's reviews have all ended, the steps leave it out (a group pads no more than its blocks would).
-    """
-    buffers = Buffers.zeros(int(live[0]), d.w_hh.shape[0], d.w_hh.shape[1])
-    for start, end in _phases(live):
-        rows = buffers.head(int(live[start]))
-        step = STEPS[cell](d, rows, d.w_hh.shape[0], BLOCK_ROWS)
-        for t in range(start, end):
-            feed(t, rows.x)
-            step()
-            collect(t, buffers.h)
-    return collect.result()
-
-
-def _phases(live: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) step ranges over which live[t] stays the same."""
-    changes = np.flatnonzero(np.diff(live)) + 1
-    bounds = [0, *changes.tolist(), len(live)]
-    return list(zip(bounds[:-1], bounds[1:]))
