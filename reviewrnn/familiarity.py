@@ -3,9 +3,10 @@
 A classifier trained with `train --init LM_DIR` keeps that LM's forward direction beside its weights
 (familiarity.safetensors: embedding, forward layers, adaptive softmax, output order) and the mean
 per-token loss of up to REFERENCE_REVIEWS TRAIN reviews under it (familiarity.json). A review's
-familiarity is the percentage of those TRAIN reviews the LM found harder to predict: about 50 for a
-review like TRAIN's, near 0 for text unlike anything it read. Unlike the rare-token share (domain.py),
-it notices plain English that is not a review: every word is common, but not in that order.
+familiarity is the percentage of those TRAIN reviews the LM found harder to predict: spread from 0 to
+100 with a median near 50 over reviews like TRAIN's, near 0 for text unlike anything it read. Unlike
+the rare-token share (domain.py), it notices plain English that is not a review: every word is
+common, but not in that order.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def _log_sum_exp(logits: np.ndarray) -> np.ndarray:
 
 
 def forward_shape(lm: ModelConfig) -> ModelConfig:
-    """The LM's forward direction as a one-way encoder (what NumpyClassifier.hidden_states runs)."""
+    """The LM's forward direction as a one-way encoder (what Familiarity's FastClassifier runs)."""
     return ModelConfig(
         cell=lm.cell, vocab_size=lm.vocab_size, embed=lm.embed, hidden=lm.hidden, layers=lm.layers, bidirectional=False
     )

@@ -97,10 +97,7 @@ def evaluate(
     found = _fit_decision(models, calibrate, find_threshold, device, threads)
     settings = CorpusSettings(corpus, text_column, label_column, label_map_option(label_map)) if corpus else None
     report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)
-    if report["domain"] and report["domain"]["warning"]:
-        err.print(f"warning: {report['domain']['warning']}")
-    if report.get("familiarity") and "unreadable" in report["familiarity"]:
-        err.print(f"warning: no familiarity: {report['familiarity']['unreadable']}", markup=False)
+    _warn(report)
     if png is not None:
         from reviewrnn.calibration_chart import decision_chart
 
@@ -115,6 +112,14 @@ def evaluate(
     out.print(confusion_table(report))
     out.print(length_table(report["by_length"]))
     _print_decision(report, found)
+
+
+def _warn(report: dict) -> None:
+    """On stderr: input unlike the training corpus; familiarity files that could not be read."""
+    if report["domain"] and report["domain"]["warning"]:
+        err.print(f"warning: {report['domain']['warning']}")
+    if report.get("familiarity") and "unreadable" in report["familiarity"]:
+        err.print(f"warning: no familiarity: {report['familiarity']['unreadable']}", markup=False)
 
 
 def _check_objective(objective: str) -> None:
