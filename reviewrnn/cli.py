@@ -22,9 +22,11 @@ from reviewrnn.commands.pretrain import pretrain
 from reviewrnn.commands.probe import probe
 from reviewrnn.commands.study import study
 from reviewrnn.commands.train import train
+from reviewrnn.commands.usage import OneLineErrors
 
 app = typer.Typer(
     name="reviewrnn",
+    cls=OneLineErrors,
     help="Recurrent-network sentiment classifier for reviews: train, evaluate by length, predict in pipelines.\n\n"
     "Example: reviewrnn train && cat reviews.txt | reviewrnn predict - > labels.tsv",
     no_args_is_help=True,

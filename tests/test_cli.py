@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from reviewrnn import __version__
 from reviewrnn.cli import app
+from reviewrnn.commands.usage import debug_first
 from reviewrnn.errors import ReviewRNNError
 
 TINY_TRAIN = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--vocab-size", "100", "--threads", "1"]
@@ -43,12 +44,6 @@ def one_error_line(result, progress: bool = False) -> str:
         assert len(lines) == 1, result.stderr
     assert lines[-1].startswith("error: ")
     return lines[-1]
-
-
-def flat(text: str | bytes) -> str:
-    """Usage errors come in a box that wraps at the terminal width: join it back into one line."""
-    text = text.decode() if isinstance(text, bytes) else text
-    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
 
 
 # --- help, version, usage errors -------------------------------------------------------------------
@@ -102,9 +97,36 @@ def test_bad_choice_is_a_usage_error(tiny_csv):
         ["nonsense"],
     ],
 )
-def test_usage_errors_exit_2(args):
+def test_usage_errors_exit_2_with_one_line(args):
     result = cli(*args, code=2)
-    assert "Traceback" not in result.stderr
+    command = "reviewrnn" if args == ["nonsense"] else f"reviewrnn {args[0]}"
+    assert one_error_line(result).endswith(f"(see `{command} -h`)"), result.stderr
+    assert result.stdout == "" and "╭" not in result.stderr and "Usage:" not in result.stderr
+
+
+def test_usage_error_of_a_nested_command_is_one_line():
+    result = cli("probe", "bogus", code=2)
+    assert one_error_line(result) == "error: No such command 'bogus' (see `reviewrnn probe -h`)"
+
+
+def test_debug_after_the_command_name_counts_as_before_it():
+    result = CliRunner().invoke(app, ["predict", "great film", "--debug"])
+    assert result.exit_code == 1 and isinstance(result.exception, ReviewRNNError)
+    assert "error:" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args,moved",
+    [
+        (["predict", "x", "--debug"], ["--debug", "predict", "x"]),
+        (["--debug", "predict", "x"], ["--debug", "predict", "x"]),
+        (["predict", "--", "--debug"], ["predict", "--", "--debug"]),  # after `--` it is a review's text
+        (["predict", "--debug", "--", "--debug"], ["--debug", "predict", "--", "--debug"]),
+        (["probe", "filler", "--debug"], ["--debug", "probe", "filler"]),
+    ],
+)
+def test_debug_first(args, moved):
+    assert debug_first(args) == moved
 
 
 def test_missing_file_option_exits_2_before_any_output(trained_model, tmp_path):
@@ -112,7 +134,7 @@ def test_missing_file_option_exits_2_before_any_output(trained_model, tmp_path):
     present.write_text("great film\n")
     result = cli("predict", "--model", trained_model, "--file", present, "--file", tmp_path / "absent.txt", code=2)
     assert result.stdout == ""
-    assert f"Invalid value for '--file': {tmp_path / 'absent.txt'}: no such file" in flat(result.stderr)
+    assert f"Invalid value for '--file': {tmp_path / 'absent.txt'}: no such file" in one_error_line(result)
 
 
 # --- corpus and tokenize -----------------------------------------------------------------------------
@@ -443,7 +465,8 @@ def test_subprocess_runtime_error_is_one_line_and_debug_shows_the_traceback(tmp_
 def test_subprocess_usage_error_exits_2(trained_model, tmp_path):
     done = run_cli("predict", "--file", tmp_path / "absent.txt", env_model=trained_model)
     assert done.returncode == 2 and done.stdout == b""
-    assert f"{tmp_path / 'absent.txt'}: no such file" in flat(done.stderr)
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and f"{tmp_path / 'absent.txt'}: no such file" in lines[0]
 
 
 def test_train_preset_with_an_explicit_flag_that_wins(tiny_csv, isolated_env):

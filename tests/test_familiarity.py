@@ -94,8 +94,10 @@ def test_predict_reports_familiarity_and_other_text_reads_less_familiar(init_mod
 
 
 def _flat(output: str) -> str:
-    """click's boxed usage error as one line of words."""
-    return " ".join(output.replace("│", " ").split())
+    """The usage error's single line."""
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
+    return lines[0]
 
 
 def test_familiarity_needs_jsonl_one_model_and_an_lm(init_model, trained_model):

@@ -55,4 +55,4 @@ def test_usage_lines_and_errors_keep_the_declared_argument_names():
     assert "Usage: reviewrnn predict [OPTIONS] [texts]..." in help_of("predict")
     assert "Usage: reviewrnn evaluate [OPTIONS] {MODEL}..." in help_of("evaluate")
     result = CliRunner().invoke(app, ["compare"])
-    assert result.exit_code == 2 and "Missing argument 'models'." in result.stderr
+    assert result.exit_code == 2 and "Missing argument 'models'" in result.stderr

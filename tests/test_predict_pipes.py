@@ -11,7 +11,6 @@ import json
 import os
 import queue
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -152,8 +151,10 @@ def test_reader_that_leaves_early_is_a_quiet_exit_0(trained_model):
 
 
 def usage_error(stderr: bytes) -> str:
-    """A usage error comes in a box that wraps at the terminal width: join it back into one line."""
-    return " ".join(re.sub("[│╭╮╰╯─]", " ", stderr.decode()).split())
+    """A usage error's single line on stderr."""
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    return lines[0]
 
 
 def shell(script: str, model: Path) -> subprocess.CompletedProcess:
