@@ -82,14 +82,17 @@ def predict(
       reviewrnn predict "The plot was thin but the acting saved it."
       cat reviews.txt | reviewrnn predict - > labels.tsv
       reviewrnn predict --file a.txt --file b.txt --format jsonl | jq .
-      reviewrnn predict --trace "The dog barked all night, but the ending was lovely."
+      reviewrnn predict --trace "The dog barked all night, but the end was fine."
       zcat reviews.gz | reviewrnn predict --format jsonl | head -3
-      reviewrnn predict -m models/wide-0 -m models/wide-1 -m models/wide-2 - < reviews.txt
-      reviewrnn predict --threshold 0.8 --format jsonl - < reviews.txt   (jsonl: "threshold", "ood")
-      reviewrnn predict --format jsonl --familiarity - < reviews.txt   (a model trained with --init)
-    Input that reads unlike the model's training corpus gets one warning on stderr.
-    An empty or blank line gives a row with an empty label and probability (null in JSON). Rows come out
-    as lines come in; memory stays flat however long the input, and its lines, unless --text keeps them whole.
+      reviewrnn predict -m models/wide-0 -m models/wide-1 - < reviews.txt
+      reviewrnn predict --threshold 0.8 --format jsonl - < reviews.txt
+      reviewrnn predict --format jsonl --familiarity - < reviews.txt
+    With --format jsonl a row also has "threshold" and "ood"; --familiarity
+    needs a model trained with --init. Input unlike the model's training
+    corpus gets one warning on stderr. An empty or blank line gives a row
+    with an empty label and probability (null in JSON). Rows come out as
+    lines come in; memory stays flat however long the input, and its lines,
+    unless --text keeps them whole.
     """
     from reviewrnn.predict import CHUNK_LINES, load_predictor
 
