@@ -13,6 +13,16 @@ INSTALL_HINT = "PNG charts need matplotlib: pip install -e '.[plots]' (or pip in
 DPI = 120
 
 
+def check_chart_possible(path: Path) -> None:
+    """Fail before evaluate saves a threshold or temperature, not after: no matplotlib, or nowhere to write."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ReviewRNNError(INSTALL_HINT) from None
+    if not Path(path).parent.is_dir():
+        raise ReviewRNNError(f"{path}: its folder does not exist; create it or choose another --png path")
+
+
 def decision_chart(calibration: dict, found: dict | None, path: Path) -> Path:
     """Reliability bins (accuracy against confidence, the diagonal is perfect) and the VALID threshold curve."""
     try:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +167,19 @@ def test_find_threshold_saves_what_it_prints(model_copy, tmp_path):
     assert "Threshold on VALID" in result.stdout and "← chosen" in result.stdout
     assert f"{decision.threshold:.4f}" in result.stdout
     assert png.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("cause", ["no matplotlib", "no folder"])
+def test_a_chart_that_cannot_be_drawn_fails_before_anything_is_saved(model_copy, tmp_path, monkeypatch, cause):
+    config_before = (model_copy / CONFIG_FILE).read_bytes()
+    png = tmp_path / "charts" / "decision.png"
+    if cause == "no matplotlib":
+        monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+        png = tmp_path / "decision.png"
+    args = ["evaluate", model_copy, "--find-threshold", "f1", "--calibrate", "--png", png, "--threads", "1"]
+    result = cli(*args, code=1)
+    assert ("matplotlib" if cause == "no matplotlib" else "folder does not exist") in result.stderr
+    assert (model_copy / CONFIG_FILE).read_bytes() == config_before and not png.exists()
 
 
 def flip_test_labels(path: Path) -> None:

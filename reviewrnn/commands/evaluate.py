@@ -94,6 +94,10 @@ def evaluate(
         raise typer.BadParameter("goes with --corpus; the model's own corpus is read with its own map")
     if find_threshold is not None:
         _check_objective(find_threshold)
+    if png is not None:
+        from reviewrnn.calibration_chart import check_chart_possible
+
+        check_chart_possible(png)  # before _fit_decision saves anything into the model
     found = _fit_decision(models, calibrate, find_threshold, device, threads)
     settings = CorpusSettings(corpus, text_column, label_column, label_map_option(label_map)) if corpus else None
     report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)
