@@ -31,14 +31,16 @@ class TextSpec:
     unlabeled: list[Path] = field(default_factory=list)
     text_column: str | None = None  # of the --unlabeled tables (default: text or review)
     corpus_text_column: str | None = None
+    corpus_label_column: str | None = None  # read only to split the corpus as train does; labels are ignored
 
     @classmethod
     def of_run(cls, info: PretrainInfo, corpus: CorpusInfo) -> TextSpec:
         """The spec a language model was trained with, from its config.json (for --resume)."""
         own = f"{corpus.name}:train"
         files = [Path(source) for source in info.sources if source != own]
-        column = corpus.text_column if corpus.name != NO_CORPUS else None
-        return cls(corpus.name, own in info.sources, files, info.text_column, column)
+        named = corpus.name != NO_CORPUS
+        columns = (corpus.text_column, corpus.label_column) if named else (None, None)
+        return cls(corpus.name, own in info.sources, files, info.text_column, *columns)
 
 
 @dataclass
@@ -91,7 +93,11 @@ def _read_corpus(spec: TextSpec, valid_fraction: float):
     """The labelled corpus's record and its canonical parts (labels read, then ignored)."""
     from reviewrnn.source import CorpusSettings, open_source
 
-    source = open_source(CorpusSettings(spec.corpus, spec.corpus_text_column), valid_fraction)
+    settings = CorpusSettings(spec.corpus, spec.corpus_text_column, spec.corpus_label_column)
+    try:
+        source = open_source(settings, valid_fraction)
+    except ReviewRNNError as error:  # pretrain's --text-column is the --unlabeled tables'; name the corpus's flag
+        raise ReviewRNNError(str(error).replace("with --text-column", "with --corpus-column")) from None
     return source.info, source.parts
 
 

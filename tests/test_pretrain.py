@@ -201,6 +201,23 @@ def test_pretrain_command_writes_a_language_model_directory(make_corpus, tmp_pat
         load_model(directory)
 
 
+def test_pretrain_reads_a_corpus_with_its_own_column_names(make_corpus, isolated_env):
+    """A star-rated file (body, stars): the columns are named as for train; the labels are then ignored."""
+    corpus = make_corpus(classes=("1", "2", "4", "5"), columns=("body", "stars"))
+    args = ["pretrain", "--corpus", str(corpus), "--epochs", "1", "--name", "stars", *SMALL]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "name it with --corpus-column" in result.stderr  # pretrain's own flag
+    result = CliRunner().invoke(app, [*args, "--corpus-column", "body"])
+    assert result.exit_code == 1 and "name it with --label-column" in result.stderr
+    named = ["--corpus-column", "body", "--label-column", "stars"]
+    result = CliRunner().invoke(app, [*args, *named, "--json"])
+    assert result.exit_code == 0, result.output
+    config = load_config(isolated_env["models"] / "pretrained" / "stars")
+    assert (config.corpus.text_column, config.corpus.label_column) == ("body", "stars")
+    spec = TextSpec.of_run(config.pretrain, config.corpus)  # what --resume reads the corpus with
+    assert (spec.corpus_text_column, spec.corpus_label_column) == ("body", "stars")
+
+
 def test_stop_request_saves_a_checkpoint_and_resume_ends_with_the_same_weights(make_corpus, tmp_path, monkeypatch):
     from reviewrnn import interrupts
 

@@ -31,6 +31,10 @@ def pretrain(
         typer.Option(help="More text: one review per line, or a CSV/TSV/JSONL/Parquet text column. Repeatable."),
     ] = None,
     text_column: Annotated[str | None, typer.Option(help="Text column of --unlabeled tables.")] = None,
+    corpus_column: Annotated[str | None, typer.Option(help="Text column of a --corpus file.")] = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="Label column of a --corpus file (read to split it as train does, then ignored).")
+    ] = None,
     cell: Annotated[Cell, typer.Option(help="rnn, gru or lstm: the classifier's cell.")] = M.cell,
     layers: Annotated[int, typer.Option(min=1)] = M.layers,
     hidden: Annotated[int, typer.Option(min=1, help="Hidden state size.")] = M.hidden,
@@ -81,7 +85,7 @@ def pretrain(
     stamp = name or f"{cell}-lm-{datetime.now():%Y%m%d-%H%M%S}"
     directory = output_directory(None, out_dir or models_root() / PRETRAINED_DIR / stamp, cell, force)
     process_settings(threads)
-    spec = TextSpec(corpus, corpus_texts, list(unlabeled or []), text_column)
+    spec = TextSpec(corpus, corpus_texts, list(unlabeled or []), text_column, corpus_column, label_column)
     with LMDisplay() as display:
         outcome = pretrain_step(spec, *configs, directory, display.callbacks())
     _report(outcome, as_json)
