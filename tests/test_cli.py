@@ -95,6 +95,7 @@ def test_bad_choice_is_a_usage_error(tiny_csv):
         ["evaluate", "somewhere", "--edges", "0,10,5"],
         ["predict", "--format", "xml", "text"],
         ["nonsense"],
+        ["train", "--epochs"],  # no value: the parser's error, raised before the command has a context
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args):

@@ -30,14 +30,21 @@ def debug_first(args: Sequence[str]) -> list[str]:
     return [DEBUG_FLAG] + [arg for i, arg in enumerate(args) if not (arg == DEBUG_FLAG and i < len(options))]
 
 
-def one_line(error: UsageError) -> str:
-    """The message and where help is, without the usage line and the box."""
-    message = " ".join(error.format_message().split())
-    context = error.ctx
-    if context is None:
-        return message
-    help_option = context.help_option_names[0] if context.help_option_names else "--help"
-    return f"{message.rstrip('.')} (see `{context.command_path} {help_option}`)"
+def one_line(error: UsageError, fallback_path: str) -> str:
+    """The message and where help is, without the usage line and the box.
+
+    Errors the option parser raises before a command's context exists (`--epochs` with no value)
+    carry no context, so `fallback_path` (the command named on the command line) stands in.
+    """
+    message = " ".join(error.format_message().split()).rstrip(".")
+    path = error.ctx.command_path if error.ctx is not None else fallback_path
+    return f"{message} (see `{path} -h`)"
+
+
+def command_path(group: TyperGroup, args: list[str]) -> str:
+    """'reviewrnn CMD' for the first argument that names one of the group's commands, else 'reviewrnn'."""
+    named = next((arg for arg in args if not arg.startswith("-")), None)
+    return f"{group.name} {named}" if named in group.commands else str(group.name)
 
 
 class OneLineErrors(TyperGroup):
@@ -51,7 +58,7 @@ class OneLineErrors(TyperGroup):
             result = super().main(args, *main_args, standalone_mode=False, **extra)
         except UsageError as error:
             if type(error).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
-                err.print(Text.assemble(("error: ", "bold red"), one_line(error)))
+                err.print(Text.assemble(("error: ", "bold red"), one_line(error, command_path(self, args))))
             sys.exit(error.exit_code)
         except ClickException as error:
             error.show()
