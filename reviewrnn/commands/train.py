@@ -50,17 +50,19 @@ def train(
         ClassWeights, typer.Option(help="balanced: weight the loss by inverse class frequency on TRAIN.")
     ] = T.class_weights,
     cell: Annotated[Cell, typer.Option(help="rnn (tanh Elman), gru or lstm.")] = M.cell,
-    layers: Annotated[int, typer.Option(min=1)] = M.layers,
+    layers: Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")] = M.layers,
     hidden: Annotated[int, typer.Option(min=1, help="Hidden state size.")] = M.hidden,
     embed: Annotated[int, typer.Option(min=1, help="Embedding size.")] = M.embed,
     bidirectional: Annotated[bool, typer.Option(help="Also read each review backwards.")] = M.bidirectional,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = M.dropout,
+    dropout: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Dropout on the embeddings and before the output layer.")
+    ] = M.dropout,
     word_dropout: Annotated[
         float, typer.Option(min=0.0, max=0.99, help="Training only: drop each whole word with this probability.")
     ] = M.word_dropout,
     pool: Annotated[Pool, typer.Option(help="last state, or mean/max over all states.")] = M.pool,
-    epochs: Annotated[int, typer.Option(min=1)] = T.epochs,
-    batch_size: Annotated[int, typer.Option(min=1)] = T.batch_size,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over TRAIN (the best one by VALID is kept).")] = T.epochs,
+    batch_size: Annotated[int, typer.Option(min=1, help="Reviews per step, grouped by length.")] = T.batch_size,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = T.lr,
     schedule: Annotated[
         Schedule, typer.Option(help="linear: decay the learning rate to 5% over all epochs.")
@@ -76,7 +78,7 @@ def train(
     ] = T.ema,
     max_tokens: Annotated[int, typer.Option(min=1, help="Truncate reviews to this many tokens.")] = T.max_tokens,
     truncate: Annotated[Truncation, typer.Option(help="Keep the head or the tail of a long review.")] = T.truncate,
-    seed: int = T.seed,
+    seed: Annotated[int, typer.Option(help="Same seed, data and machine: the same weights.")] = T.seed,
     patience: Annotated[
         int, typer.Option(min=1, help="Stop after this many epochs without a better validation accuracy.")
     ] = T.patience,
@@ -89,7 +91,9 @@ def train(
     calibrate: Annotated[
         bool, typer.Option(help="After training, fit a temperature on VALID so probabilities match accuracy.")
     ] = T.calibrate,
-    vocab_size: Annotated[int, typer.Option(min=100)] = TokenizerConfig.vocab_size,
+    vocab_size: Annotated[
+        int, typer.Option(min=100, help="WordPiece vocabulary trained on TRAIN.")
+    ] = TokenizerConfig.vocab_size,
     tokenizer: Annotated[Path | None, typer.Option(help="Reuse a tokenizer.json instead of training one.")] = None,
     name: Annotated[str | None, typer.Option(help="Model name under models/ (default: CELL-TIMESTAMP).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
@@ -113,9 +117,9 @@ def train(
 
     Example: reviewrnn train --cell gru --epochs 3 --name gru-imdb
     Quick smoke run: reviewrnn train --limit 500 --epochs 1
-    Star ratings: reviewrnn train --corpus reviews.csv --label-column stars --label-map "1,2=negative 4,5=positive"
-    --class-weights balanced
-    From a language model: reviewrnn train --init models/pretrained/imdb-lm --name imdb-init
+    Star ratings: reviewrnn train --corpus reviews.csv --label-column stars
+      --label-map "1,2=negative 4,5=positive" --class-weights balanced
+    From a language model: reviewrnn train --init models/pretrained/imdb-lm
     Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
     """
     from reviewrnn.artifacts import load_checkpoint_config
