@@ -284,12 +284,7 @@ def _load_weights(path: Path, config: RunConfig) -> dict[str, np.ndarray]:
 def default_model_dir() -> Path:
     """$REVIEWRNN_MODEL, else the most recently trained model under the models directory."""
     if os.environ.get(MODEL_ENV):
-        chosen = Path(os.environ[MODEL_ENV])
-        if not (chosen / CONFIG_FILE).is_file():
-            raise ReviewRNNError(
-                f"{chosen} (from ${MODEL_ENV}): no model there; fix or unset ${MODEL_ENV}, or pass --model"
-            )
-        return chosen
+        return Path(os.environ[MODEL_ENV])
     root = models_root()
     candidates = sorted(root.glob(f"*/{CONFIG_FILE}"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
     if not candidates:
