@@ -31,7 +31,7 @@ from rich.table import Table
 
 from reviewrnn import runtime
 from reviewrnn.artifacts import save_model
-from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
+from reviewrnn.config import CELL_BATCH_SIZE, CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.data import EncodedSet, iterate_batches
 from reviewrnn.inference import NumpyClassifier
 from reviewrnn.model import RecurrentClassifier
@@ -129,12 +129,13 @@ def training_table(ceiling: float, onednn: float | None) -> None:
     data = imdb_like_set(REVIEWS)
     baseline_data = data.subset(max(BATCH * 4, REVIEWS // 8))  # packing is slow: fewer reviews
     table = Table(
-        title=f"Training throughput ({REVIEWS} IMDB-like reviews, batch {BATCH}, embed/hidden {EMBED}/{HIDDEN}, "
+        title=f"Training throughput ({REVIEWS} IMDB-like reviews, train's batch, embed/hidden {EMBED}/{HIDDEN}, "
         f"{torch.get_num_threads()} threads)",
         title_justify="left",
     )
     columns = (
         "cell",
+        "batch",
         "reviewrnn tok/s",
         "padded nn.* tok/s",
         "packed nn.* tok/s",
@@ -148,17 +149,19 @@ def training_table(ceiling: float, onednn: float | None) -> None:
         table.add_column(column, justify="right")
     for cell in ("rnn", "gru", "lstm"):
         config = ModelConfig(cell=cell, vocab_size=VOCAB, embed=EMBED, hidden=HIDDEN, **ONE_WAY)
+        batch = CELL_BATCH_SIZE[cell]  # what `reviewrnn train --cell CELL` uses
         torch.manual_seed(0)
-        ours = train_tokens_per_s(RecurrentClassifier(config), data, ours=True)
+        ours = train_tokens_per_s(RecurrentClassifier(config), data, ours=True, batch=batch)
         torch.manual_seed(0)
         plain = RecurrentClassifier(config)
         plain.fast_cpu_path = False  # torch's own nn.RNN/nn.GRU/nn.LSTM kernels over the same padded batches
-        padded = train_tokens_per_s(plain, data)
+        padded = train_tokens_per_s(plain, data, batch=batch)
         torch.manual_seed(0)
-        packed = train_tokens_per_s(PackedBaseline(cell), baseline_data)
+        packed = train_tokens_per_s(PackedBaseline(cell), baseline_data, batch=batch)
         gflops = ours * flops_per_token(cell) / 1e9
         table.add_row(
             cell,
+            str(batch),
             f"{ours:,.0f}",
             f"{padded:,.0f}",
             f"{packed:,.0f}",

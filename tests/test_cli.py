@@ -517,3 +517,20 @@ def test_help_imports_neither_torch_nor_numpy_nor_datasets():
     code = "import sys; from reviewrnn.cli import app; print(sorted({'torch', 'numpy', 'datasets'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (["--cell", "gru"], 128),
+        (["--cell", "rnn"], 128),
+        (["--cell", "lstm"], 64),
+        (["--cell", "gru", "--batch-size", "16"], 16),  # an explicit size is kept
+        (["--preset", "classic"], 64),  # the preset's cell (lstm) decides
+    ],
+)
+def test_train_default_batch_size_follows_the_cell(tiny_csv, isolated_env, flags, expected):
+    untouched = TINY_TRAIN[: TINY_TRAIN.index("--batch-size")] + TINY_TRAIN[TINY_TRAIN.index("--batch-size") + 2 :]
+    cli("train", "--corpus", tiny_csv, "--limit", "60", "--name", "b", *untouched, *flags)
+    config = json.loads((isolated_env["models"] / "b" / "config.json").read_text())
+    assert config["train"]["batch_size"] == expected

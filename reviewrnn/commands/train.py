@@ -21,6 +21,7 @@ from reviewrnn.commands.common import (
     out,
 )
 from reviewrnn.config import (
+    CELL_BATCH_SIZE,
     PRESETS,
     Cell,
     ClassWeights,
@@ -62,7 +63,9 @@ def train(
     ] = M.word_dropout,
     pool: Annotated[Pool, typer.Option(help="last state, or mean/max over all states.")] = M.pool,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over TRAIN (the best one by VALID is kept).")] = T.epochs,
-    batch_size: Annotated[int, typer.Option(min=1, help="Reviews per step, grouped by length.")] = T.batch_size,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Reviews per step, grouped by length (default: 128 for rnn/gru, 64 lstm).")
+    ] = None,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = T.lr,
     schedule: Annotated[
         Schedule, typer.Option(help="linear: decay the learning rate to 5% over all epochs.")
@@ -130,13 +133,16 @@ def train(
         process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
         with TrainingDisplay() as display:
             return _report(resume_step(resume, display.callbacks()), as_json)
-    configs = configs_from_flags(context.params)  # every flag named like a setting, given or default
+    flags = {key: value for key, value in context.params.items() if value is not None or key != "batch_size"}
+    configs = configs_from_flags(flags)  # every flag named like a setting, given or default
     if preset is not None:
         explicit = {key for key in PRESETS.get(preset, {}) if _given(context, key)}
         apply_preset(preset, configs, explicit)
     model_config, train_config, _ = configs
     mapping = label_map_option(label_map)
     tokenizer, start = _initial(context, init, init_part, configs) if init else (tokenizer, None)
+    if batch_size is None:  # the cell is known now (a preset or --init may have set it)
+        train_config.batch_size = CELL_BATCH_SIZE[model_config.cell]
     directory = output_directory(name, out_dir, model_config.cell, force)
     process_settings(train_config.threads)
     with TrainingDisplay() as display:
