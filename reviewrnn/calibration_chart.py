@@ -19,8 +19,10 @@ def check_chart_possible(path: Path) -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ReviewRNNError(INSTALL_HINT) from None
-    if not Path(path).parent.is_dir():
-        raise ReviewRNNError(f"{path}: its folder does not exist; create it or choose another --png path")
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)  # as decision_chart would, but before anything is saved
+    except OSError as error:
+        raise ReviewRNNError(f"{path}: cannot create its folder ({error.strerror}); choose another --png") from None
 
 
 def decision_chart(calibration: dict, found: dict | None, path: Path) -> Path:

@@ -169,16 +169,18 @@ def test_find_threshold_saves_what_it_prints(model_copy, tmp_path):
     assert png.stat().st_size > 1000
 
 
-@pytest.mark.parametrize("cause", ["no matplotlib", "no folder"])
+@pytest.mark.parametrize("cause", ["no matplotlib", "folder is a file"])
 def test_a_chart_that_cannot_be_drawn_fails_before_anything_is_saved(model_copy, tmp_path, monkeypatch, cause):
     config_before = (model_copy / CONFIG_FILE).read_bytes()
-    png = tmp_path / "charts" / "decision.png"
+    png = tmp_path / "decision.png"
     if cause == "no matplotlib":
         monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
-        png = tmp_path / "decision.png"
+    else:
+        (tmp_path / "charts").write_text("a file where the folder would go")
+        png = tmp_path / "charts" / "decision.png"
     args = ["evaluate", model_copy, "--find-threshold", "f1", "--calibrate", "--png", png, "--threads", "1"]
     result = cli(*args, code=1)
-    assert ("matplotlib" if cause == "no matplotlib" else "folder does not exist") in result.stderr
+    assert ("matplotlib" if cause == "no matplotlib" else "cannot create its folder") in result.stderr
     assert (model_copy / CONFIG_FILE).read_bytes() == config_before and not png.exists()
 
 

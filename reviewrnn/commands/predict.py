@@ -138,12 +138,8 @@ def _check_familiarity(familiarity: bool, output_format: str, trace: bool, model
 
 def _default_model() -> Path:
     """$REVIEWRNN_MODEL or the newest model; on a terminal, say which one answers (never in a log or a pipe)."""
-    from reviewrnn.artifacts import CONFIG_FILE, MODEL_ENV, default_model_dir
+    from reviewrnn.artifacts import MODEL_ENV, default_model_dir
 
-    if (chosen := os.environ.get(MODEL_ENV)) and not (Path(chosen) / CONFIG_FILE).is_file():
-        raise ReviewRNNError(
-            f"{chosen} (from ${MODEL_ENV}): no model there; fix or unset ${MODEL_ENV}, or pass --model"
-        )
     model = default_model_dir()
     if err.is_terminal:
         source = "$REVIEWRNN_MODEL" if os.environ.get(MODEL_ENV) else "the newest under models/"
