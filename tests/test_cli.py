@@ -15,13 +15,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 import typer.main
 from conftest import synthetic_reviews, write_table
+from typer._click.exceptions import ClickException
 from typer.testing import CliRunner
 
 from reviewrnn import __version__
 from reviewrnn.cli import app
-from reviewrnn.commands.usage import debug_first
+from reviewrnn.commands.usage import OneLineErrors, debug_first
 from reviewrnn.errors import ReviewRNNError
 
 TINY_TRAIN = ["--epochs", "1", "--hidden", "8", "--embed", "8", "--vocab-size", "100", "--threads", "1"]
@@ -124,10 +126,34 @@ def test_debug_after_the_command_name_counts_as_before_it():
         (["predict", "--", "--debug"], ["predict", "--", "--debug"]),  # after `--` it is a review's text
         (["predict", "--debug", "--", "--debug"], ["--debug", "predict", "--", "--debug"]),
         (["probe", "filler", "--debug"], ["--debug", "probe", "filler"]),
+        (["train", "--name", "--debug"], ["train", "--name", "--debug"]),  # the run's name, not the flag
+        (["predict", "-m", "--debug", "x", "--debug"], ["--debug", "predict", "-m", "--debug", "x"]),
+        (["train", "--name=--debug", "--debug"], ["--debug", "train", "--name=--debug"]),
     ],
 )
 def test_debug_first(args, moved):
-    assert debug_first(args) == moved
+    assert debug_first(args, typer.main.get_group(app)) == moved
+
+
+def test_root_group_exit_codes_and_click_errors():
+    """A command's return value is not an exit code (as in click); typer.Exit's code is; other click errors
+    are one `error:` line like the rest."""
+    probe_app = typer.Typer(cls=OneLineErrors)
+    probe_app.callback()(lambda: None)  # a group, as `reviewrnn` is, rather than a lone command
+
+    @probe_app.command()
+    def returns(code: int) -> int:
+        if code < 0:
+            raise ClickException("broken pipe to nowhere")
+        if code > 0:
+            raise typer.Exit(code)
+        return 3
+
+    runner = CliRunner()
+    assert runner.invoke(probe_app, ["returns", "0"]).exit_code == 0
+    assert runner.invoke(probe_app, ["returns", "4"]).exit_code == 4
+    failed = runner.invoke(probe_app, ["returns", "--", "-1"])
+    assert failed.exit_code == 1 and failed.stderr.strip() == "error: broken pipe to nowhere"
 
 
 def test_missing_file_option_exits_2_before_any_output(trained_model, tmp_path):

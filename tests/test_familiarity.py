@@ -104,6 +104,7 @@ def test_familiarity_needs_jsonl_one_model_and_an_lm(init_model, trained_model):
     runner = CliRunner()
     result = runner.invoke(app, ["predict", "--model", str(init_model), "--familiarity", "good film"])
     assert result.exit_code == 2 and "add --format jsonl" in _flat(result.output)
+    assert "Invalid value for '--format'" not in _flat(result.output)  # --format was not given
     traced = ["predict", "--model", str(init_model), "--format", "jsonl", "--trace", "--familiarity", "good film"]
     result = runner.invoke(app, traced)
     assert result.exit_code == 2 and "does not go with --trace" in _flat(result.output)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 # Typer (0.28, as pinned) carries its own copy of click: `import click` would see other classes and contexts.
-from typer._click.exceptions import ClickException
+from typer._click.exceptions import ClickException, UsageError
 from typer._click.globals import get_current_context
 
 from reviewrnn.errors import ReviewRNNError
@@ -44,6 +44,11 @@ def fail(message: str, code: int = 1, label: str = "error") -> typer.Exit:
     style = "bold red" if label == "error" else "bold yellow"
     err.print(Text.assemble((f"{label}: ", style), message))
     return typer.Exit(code)
+
+
+def conflict(message: str) -> UsageError:
+    """A usage error about options given together, worded by the message alone (no "Invalid value for")."""
+    return UsageError(message)
 
 
 def friendly_errors(command):

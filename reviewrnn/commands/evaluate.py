@@ -13,6 +13,7 @@ from reviewrnn.commands.common import (
     LabelColumnOption,
     LabelMapOption,
     TextColumnOption,
+    conflict,
     err,
     friendly_errors,
     label_map_option,
@@ -91,7 +92,7 @@ def evaluate(
     from reviewrnn.source import CorpusSettings
 
     if label_map is not None and corpus is None:
-        raise typer.BadParameter("goes with --corpus; the model's own corpus is read with its own map")
+        raise conflict("--label-map goes with --corpus; the model's own corpus is read with its own map")
     if find_threshold is not None:
         _check_objective(find_threshold)
     if png is not None:
@@ -144,7 +145,7 @@ def _fit_decision(models: list[Path], calibrate: bool, objective: str | None, de
     if not (calibrate or objective):
         return None
     if len(models) > 1:
-        raise typer.BadParameter("fits one model: give a single MODEL", param_hint="'--calibrate/--find-threshold'")
+        raise conflict("--calibrate and --find-threshold fit one model: give a single MODEL")
     from reviewrnn import runtime
     from reviewrnn.fitting import calibrate_step, threshold_step
 

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from reviewrnn.commands.common import err, friendly_errors
+from reviewrnn.commands.common import conflict, err, friendly_errors
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.formats import json_line, row_writer
 from reviewrnn.lines import Cut, Line, file_problem, read_chunks
@@ -116,24 +116,20 @@ def predict(
 
 def _check_trace(trace: bool, output_format: str, models: list[Path]) -> None:
     if trace and output_format == "csv":
-        raise typer.BadParameter(
-            "--trace renders in the terminal or, with --format jsonl, as JSON", param_hint="'--format'"
-        )
+        raise conflict("--trace renders in the terminal or, with --format jsonl, as JSON; drop --format csv")
     if trace and len(models) > 1:
-        raise typer.BadParameter("--trace follows one model; give a single --model", param_hint="'--trace'")
+        raise conflict("--trace follows one model; give a single --model")
 
 
 def _check_familiarity(familiarity: bool, output_format: str, trace: bool, models: list[Path]) -> None:
     if not familiarity:
         return
     if trace:
-        raise typer.BadParameter("--familiarity does not go with --trace; drop one", param_hint="'--familiarity'")
+        raise conflict("--familiarity does not go with --trace; drop one")
     if output_format != "jsonl":
-        raise typer.BadParameter("--familiarity adds a field to JSON rows; add --format jsonl", param_hint="'--format'")
+        raise conflict("--familiarity adds a field to JSON rows; add --format jsonl")
     if len(models) > 1:
-        raise typer.BadParameter(
-            "--familiarity measures against one model's LM; give a single --model", param_hint="'--familiarity'"
-        )
+        raise conflict("--familiarity measures against one model's LM; give a single --model")
 
 
 def _default_model() -> Path:

@@ -15,6 +15,7 @@ from reviewrnn.commands.common import (
     LabelColumnOption,
     LabelMapOption,
     TextColumnOption,
+    conflict,
     err,
     friendly_errors,
     label_map_option,
@@ -156,9 +157,7 @@ def _initial(context: typer.Context, init: Path, part: str, configs) -> tuple[Pa
     from reviewrnn.transfer import SHAPE_FIELDS, adopt, init_info, open_pretrained
 
     if context.params.get("tokenizer") is not None:
-        raise typer.BadParameter(
-            "--init brings the language model's tokenizer; drop --tokenizer", param_hint="'--init'"
-        )
+        raise conflict("--init brings the language model's tokenizer; drop --tokenizer")
     lm = open_pretrained(init)
     adopt(lm, configs[0], configs[2], {name for name in (*SHAPE_FIELDS, "vocab_size") if _given(context, name)})
     return lm.tokenizer_path, init_info(lm, part)

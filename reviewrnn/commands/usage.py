@@ -13,21 +13,43 @@ from collections.abc import Sequence
 
 from rich.text import Text
 from typer import Abort
+from typer._click.core import Command, Context
 from typer._click.exceptions import ClickException, UsageError
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from reviewrnn.commands.common import err
+from reviewrnn.commands.plain_help import PlainHelpGroup
 
 DEBUG_FLAG = "--debug"
 
 
-def debug_first(args: Sequence[str]) -> list[str]:
-    """Move --debug, anywhere before a `--` separator, to the front (the root command's option)."""
+def debug_first(args: Sequence[str], group: TyperGroup) -> list[str]:
+    """Move --debug to the front (the root command's option), unless it is an option's value or after `--`.
+
+    `--name --debug` names a run "--debug": the commands' value-taking options are looked up in `group`.
+    """
     args = list(args)
-    options = args[: args.index("--")] if "--" in args else args
-    if DEBUG_FLAG not in options[1:]:
-        return args
-    return [DEBUG_FLAG] + [arg for i, arg in enumerate(args) if not (arg == DEBUG_FLAG and i < len(options))]
+    end = args.index("--") if "--" in args else len(args)
+    command, kept, found, is_value = group, [], False, False
+    for index, arg in enumerate(args):
+        if index >= end or is_value:
+            kept.append(arg)
+            is_value = False
+        elif arg == DEBUG_FLAG:
+            found = True
+        else:
+            kept.append(arg)
+            if arg.startswith("-"):
+                is_value = "=" not in arg and arg in value_options(command)
+            elif isinstance(command, TyperGroup) and arg in command.commands:
+                command = command.commands[arg]
+    return [DEBUG_FLAG, *kept] if found else args
+
+
+def value_options(command: Command) -> set[str]:
+    """The option strings of `command` that read the next argument as their value."""
+    options = (param for param in command.params if isinstance(param, TyperOption))
+    return {name for option in options if not (option.is_flag or option.count) for name in option.opts}
 
 
 def one_line(error: UsageError, fallback_path: str) -> str:
@@ -47,11 +69,16 @@ def command_path(group: TyperGroup, args: list[str]) -> str:
     return f"{group.name} {named}" if named in group.commands else str(group.name)
 
 
-class OneLineErrors(TyperGroup):
+class OneLineErrors(PlainHelpGroup):
     """The app's root group: parsing as Typer does, usage errors printed as one line."""
 
+    def invoke(self, ctx: Context) -> None:
+        # click's standalone mode ignores what a command returns; main() below keeps that, and reads
+        # only the code of a typer.Exit (which click's non-standalone main returns) as the exit code.
+        super().invoke(ctx)
+
     def main(self, args: Sequence[str] | None = None, *main_args, standalone_mode: bool = True, **extra):
-        args = debug_first(sys.argv[1:] if args is None else args)
+        args = debug_first(sys.argv[1:] if args is None else args, self)
         if not standalone_mode:
             return super().main(args, *main_args, standalone_mode=False, **extra)
         try:
@@ -60,8 +87,8 @@ class OneLineErrors(TyperGroup):
             if type(error).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
                 err.print(Text.assemble(("error: ", "bold red"), one_line(error, command_path(self, args))))
             sys.exit(error.exit_code)
-        except ClickException as error:
-            error.show()
+        except ClickException as error:  # click's "Error: ..." in the form of every other error
+            err.print(Text.assemble(("error: ", "bold red"), error.format_message()))
             sys.exit(error.exit_code)
         except Abort:
             err.print("Aborted!")
