@@ -120,19 +120,28 @@ class _Columns(dict):
         return list(self)
 
 
+class ColumnError(ReviewRNNError):
+    """A table without the column a role needs; the advice names the flag, which the caller may rename."""
+
+    def __init__(self, problem: str, advice: str, role: str, flag: str | None = None) -> None:
+        self.problem, self.advice, self.role = problem, advice, role
+        super().__init__(f"{problem}; {advice} {flag or f'--{role}-column'}")
+
+    def naming(self, flag: str) -> ColumnError:
+        """The same error, pointing at `flag` (pretrain reads its corpus's text column with --corpus-column)."""
+        return ColumnError(self.problem, self.advice, self.role, flag)
+
+
 def pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...], role: str, path) -> str:
-    flag = f"--{role}-column"
     if wanted is not None:
         if wanted not in columns:
-            raise ReviewRNNError(f"{path}: no column {wanted!r} (columns: {', '.join(columns)}); fix {flag}")
+            raise ColumnError(f"{path}: no column {wanted!r} (columns: {', '.join(columns)})", "fix", role)
         return wanted
     for name in defaults:
         if name in columns:
             return name
-    raise ReviewRNNError(
-        f"{path}: no {role} column (looked for {', '.join(defaults)}; columns: {', '.join(columns)}); "
-        f"name it with {flag}"
-    )
+    looked = f"looked for {', '.join(defaults)}; columns: {', '.join(columns)}"
+    raise ColumnError(f"{path}: no {role} column ({looked})", "name it with", role)
 
 
 def _check_texts(values, path, column: str) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reviewrnn.config import CorpusInfo, PretrainInfo
-from reviewrnn.corpus import TEXT_COLUMNS, is_valid_text, pick_column, read_file
+from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, is_valid_text, pick_column, read_file
 from reviewrnn.corpusfile import READERS, resolve
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.fetch import sha256_file
@@ -96,8 +96,8 @@ def _read_corpus(spec: TextSpec, valid_fraction: float):
     settings = CorpusSettings(spec.corpus, spec.corpus_text_column, spec.corpus_label_column)
     try:
         source = open_source(settings, valid_fraction)
-    except ReviewRNNError as error:  # pretrain's --text-column is the --unlabeled tables'; name the corpus's flag
-        raise ReviewRNNError(str(error).replace("with --text-column", "with --corpus-column")) from None
+    except ColumnError as error:  # pretrain's --text-column is the --unlabeled tables'; name the corpus's flag
+        raise (error.naming("--corpus-column") if error.role == "text" else error) from None
     return source.info, source.parts
 
 

@@ -207,6 +207,8 @@ def test_pretrain_reads_a_corpus_with_its_own_column_names(make_corpus, isolated
     args = ["pretrain", "--corpus", str(corpus), "--epochs", "1", "--name", "stars", *SMALL]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and "name it with --corpus-column" in result.stderr  # pretrain's own flag
+    result = CliRunner().invoke(app, [*args, "--corpus-column", "nope"])
+    assert result.exit_code == 1 and "no column 'nope'" in result.stderr and "fix --corpus-column" in result.stderr
     result = CliRunner().invoke(app, [*args, "--corpus-column", "body"])
     assert result.exit_code == 1 and "name it with --label-column" in result.stderr
     named = ["--corpus-column", "body", "--label-column", "stars"]
