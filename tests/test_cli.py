@@ -557,3 +557,11 @@ def test_train_default_batch_size_follows_the_cell(tiny_csv, isolated_env, flags
     cli("train", "--corpus", tiny_csv, "--limit", "60", "--name", "b", *untouched, *flags)
     config = json.loads((isolated_env["models"] / "b" / "config.json").read_text())
     assert config["train"]["batch_size"] == expected
+
+
+def test_train_init_default_batch_size_follows_the_language_models_cell(pretrained_lm, session_corpus, isolated_env):
+    """The session's LM is a GRU: the classifier it starts is one, so its batch is the GRU's, not lstm's 64."""
+    flags = ["--epochs", "1", "--threads", "1", "--max-tokens", "32", "--device", "cpu", "--limit", "60"]
+    cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--name", "b", *flags)
+    config = json.loads((isolated_env["models"] / "b" / "config.json").read_text())
+    assert (config["model"]["cell"], config["train"]["batch_size"]) == ("gru", 128)
