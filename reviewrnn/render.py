@@ -104,7 +104,8 @@ def epoch_row(report, best: bool) -> str:
 def unmapped_line(corpus: str, label_map: str, unmapped: dict[str, int]) -> str:
     """How many reviews of each split a --label-map dropped, for train's and evaluate's reports."""
     counts = ", ".join(f"{part} {count}" for part, count in unmapped.items())
-    return f"label map {label_map!r} on {corpus}: unmapped reviews dropped: {counts}"
+    dropped = f"unmapped reviews dropped: {counts}" if any(unmapped.values()) else "it maps every review"
+    return f"label map {label_map!r} on {corpus}: {dropped}"
 
 
 def corpus_table(summary: dict) -> Table:

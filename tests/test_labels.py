@@ -338,3 +338,10 @@ def test_cli_errors_name_the_value_and_the_fix(stars_csv):
     assert weights.exit_code == 2
     alone = invoke("evaluate", "models/none", "--label-map", MAP)
     assert alone.exit_code == 2 and "--corpus" in alone.output
+
+
+def test_unmapped_line_counts_each_split_or_says_nothing_was_dropped():
+    from reviewrnn.render import unmapped_line
+
+    assert unmapped_line("s.csv", "1=n 5=p", {"train": 3, "test": 0}).endswith("dropped: train 3, test 0")
+    assert unmapped_line("s.csv", "1=n 5=p", {"test": 0}) == "label map '1=n 5=p' on s.csv: it maps every review"
