@@ -67,6 +67,17 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp((low + high) / 2.0))
 
 
+def bound_note(temperature: float | None) -> str:
+    """Why a fitted temperature sits at a bound of its search, or "" when it does not."""
+    if temperature is None:
+        return ""
+    if np.isclose(temperature, TEMPERATURE_BOUNDS[0], rtol=1e-3):
+        return "; at its lower bound: VALID is nearly all right, too easy to say how sharp to be"
+    if np.isclose(temperature, TEMPERATURE_BOUNDS[1], rtol=1e-3):
+        return "; at its upper bound: the model is near chance on VALID"
+    return ""
+
+
 def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> dict:
     """Expected calibration error over `bins` equal-width bins of the top probability, and the bins.
 

@@ -7,6 +7,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from reviewrnn.calibration import bound_note
+
 BAR_WIDTH = 20
 SPARKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 100  # longer traces are sampled down to this many characters
@@ -193,9 +195,10 @@ def calibration_line(report: dict) -> Text:
     temperature = calibration["temperature"]
     shown = "none" if temperature is None else (f"{temperature:.3f}" if isinstance(temperature, float) else "each")
     threshold = report.get("threshold")
+    note = bound_note(temperature) if isinstance(temperature, float) else ""
     return Text.assemble(
         ("ECE ", "bold"),
-        f"{calibration['ece']:.4f} (uncalibrated {calibration['ece_uncalibrated']:.4f}, temperature {shown})  "
+        f"{calibration['ece']:.4f} (uncalibrated {calibration['ece_uncalibrated']:.4f}, temperature {shown}{note})  "
         f"threshold {'none (most probable label)' if threshold is None else f'{threshold:.4f}'}",
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reviewrnn.calibration import apply_temperature, fit_temperature, log_loss, reliability
+from reviewrnn.calibration import apply_temperature, bound_note, fit_temperature, log_loss, reliability
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -37,6 +37,14 @@ def test_fit_stays_inside_its_bounds_and_empty_input_is_one():
     always_right = np.array([[0.6, 0.4]] * 10)  # right every time: the loss falls as T shrinks
     assert fit_temperature(always_right, np.zeros(10, dtype=int)) == pytest.approx(0.5, rel=1e-3)
     assert fit_temperature(np.zeros((0, 2)), np.zeros(0, dtype=int)) == 1.0
+
+
+def test_a_temperature_at_a_bound_is_said_to_be():
+    always_right = np.array([[0.6, 0.4]] * 10)
+    assert "lower bound" in bound_note(fit_temperature(always_right, np.zeros(10, dtype=int)))
+    always_wrong = np.array([[0.99, 0.01]] * 10)  # sure and wrong: the loss falls as T grows
+    assert "upper bound" in bound_note(fit_temperature(always_wrong, np.ones(10, dtype=int)))
+    assert bound_note(1.3) == "" and bound_note(None) == ""
 
 
 def test_ece_against_a_hand_computation():
