@@ -33,7 +33,7 @@ def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True
     """Fit the temperature on VALID (unless `temperature` is False: none) and TRAIN's domain profile; save both.
 
     A threshold found before keeps its meaning: it is moved to the new temperature's scale.
-    Returns VALID's temperature and ECE before and after.
+    Returns VALID's temperature, ECE before and after, and how many VALID reviews the model gives each label.
     """
     from reviewrnn import runtime
     from reviewrnn.scoring import split_probabilities
@@ -54,6 +54,7 @@ def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True
         "valid_ece_before": reliability(raw, valid_set.labels)["ece"],
         "valid_ece_after": reliability(apply_temperature(raw, fitted), valid_set.labels)["ece"],
         "domain_valid_mean": profile.valid_mean,
+        "valid_predicted": np.bincount(raw.argmax(axis=1), minlength=raw.shape[1]).tolist(),
     }
 
 

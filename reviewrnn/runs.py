@@ -43,6 +43,7 @@ class TrainOutcome:
     stopped_early: bool
     seconds: float
     is_main: bool = True  # False on torchrun ranks other than 0, which print nothing
+    valid_predicted: list[int] | None = None  # VALID reviews the best model gives each label
 
 
 def package_versions() -> dict[str, str]:
@@ -232,11 +233,13 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
     _raise_if_unfinished(result, trainer, session, save)
     seconds = time.perf_counter() - started
+    fitted = {}
     if distributed.is_main:  # temperature and domain profile, fitted on VALID and TRAIN (fitting.py)
         from reviewrnn.fitting import fit_decision
 
         session.callbacks.stage("calibrating on VALID" if config.train.calibrate else "profiling TRAIN")
-        fit_decision(directory, prepared.train_set, prepared.valid_set, config.train.calibrate, config.train.device)
+        train_set, valid_set = prepared.train_set, prepared.valid_set
+        fitted = fit_decision(directory, train_set, valid_set, config.train.calibrate, config.train.device)
         if config.init is not None:
             _keep_familiarity(directory, config.init, prepared.train_set, session.callbacks)
     return TrainOutcome(
@@ -247,6 +250,7 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         result.stopped_early,
         seconds,
         distributed.is_main,
+        fitted.get("valid_predicted"),
     )
 
 

@@ -219,6 +219,9 @@ def test_train_evaluate_predict(tiny_csv, isolated_env, tmp_path):
     directory = isolated_env["models"] / "small"
     assert summary["model"] == str(directory) and summary["best_epoch"] == 1
     assert 0.0 <= summary["valid_accuracy"] <= 1.0
+    config = json.loads((directory / "config.json").read_text())
+    assert set(summary["valid_predicted"]) == {"negative", "positive"}
+    assert sum(summary["valid_predicted"].values()) == config["corpus"]["sizes"]["valid"]
     assert {p.name for p in directory.iterdir()} == {
         "config.json",
         "tokenizer.json",
@@ -565,3 +568,16 @@ def test_train_init_default_batch_size_follows_the_language_models_cell(pretrain
     cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--name", "b", *flags)
     config = json.loads((isolated_env["models"] / "b" / "config.json").read_text())
     assert (config["model"]["cell"], config["train"]["batch_size"]) == ("gru", 128)
+
+
+@pytest.mark.parametrize(
+    "counts,warned",
+    [([25, 0], "negative"), ([0, 7], "positive"), ([24, 1], None), ([1, 0], None), (None, None), ([0, 0], None)],
+)
+def test_train_warns_when_the_model_gives_every_valid_review_one_label(counts, warned):
+    from types import SimpleNamespace
+
+    from reviewrnn.commands.train import _one_label
+    from reviewrnn.config import RunConfig
+
+    assert _one_label(SimpleNamespace(valid_predicted=counts, config=RunConfig())) == warned

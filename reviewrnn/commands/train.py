@@ -191,18 +191,35 @@ def _report(outcome, as_json: bool) -> None:
     corpus = outcome.config.corpus
     if corpus.label_map is not None:
         summary |= {"label_map": corpus.label_map, "unmapped": corpus.unmapped}
+    if outcome.valid_predicted is not None:
+        summary["valid_predicted"] = dict(zip(corpus.label_names, outcome.valid_predicted, strict=True))
     if as_json:
         out.print_json(json.dumps(summary))
-        return
-    out.print(
-        f"saved {outcome.directory} (best epoch {outcome.best_epoch}, validation accuracy "
-        f"{outcome.best_valid_accuracy:.2%}, {outcome.seconds / 60:.1f} min)"
-    )
-    if corpus.label_map is not None:
-        from reviewrnn.render import unmapped_line
+    else:
+        out.print(
+            f"saved {outcome.directory} (best epoch {outcome.best_epoch}, validation accuracy "
+            f"{outcome.best_valid_accuracy:.2%}, {outcome.seconds / 60:.1f} min)"
+        )
+        if corpus.label_map is not None:
+            from reviewrnn.render import unmapped_line
 
-        out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped))
-    err.print(f"next: reviewrnn evaluate {outcome.directory}")
+            out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped))
+    one_label = _one_label(outcome)
+    if one_label is not None:
+        err.print(
+            f"[bold yellow]warning:[/] the model gives every VALID review the label {one_label!r}: it has not "
+            "learned yet; train longer (--epochs) or on more reviews (a larger --limit)"
+        )
+    if not as_json:
+        err.print(f"next: reviewrnn evaluate {outcome.directory}")
+
+
+def _one_label(outcome) -> str | None:
+    """The label the model gives every VALID review, when it gives only one (a run that learned nothing)."""
+    counts = outcome.valid_predicted
+    if not counts or sum(counts) < 2 or sum(1 for count in counts if count) != 1:
+        return None
+    return outcome.config.corpus.label_names[next(i for i, count in enumerate(counts) if count)]
 
 
 class TrainingDisplay:
