@@ -28,9 +28,10 @@ app = typer.Typer(
     name="reviewrnn",
     cls=OneLineErrors,
     help="Recurrent-network sentiment classifier for reviews: train, evaluate by length, predict in pipelines.\n\n"
-    "Example: reviewrnn train && cat reviews.txt | reviewrnn predict - > labels.tsv",
+    "\b\nExample: reviewrnn train && cat reviews.txt | reviewrnn predict - > labels.tsv",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -1,4 +1,5 @@
-"""--help of every command reads like click's: TEXT, PATH, INTEGER RANGE, [a|b], and no metavar on a flag."""
+"""--help of every command reads like click's plain help: TEXT, PATH, INTEGER RANGE, [a|b], no metavar on a flag,
+option help wrapped beside the options, examples kept whole, all within 80 columns."""
 
 from __future__ import annotations
 
@@ -37,17 +38,17 @@ def test_every_command_and_group_is_reached():
 def test_help_shows_click_type_names_and_no_metavar_on_flags(path):
     text = help_of(*path)
     assert not TYPER_METAVAR.search(text), TYPER_METAVAR.search(text)
-    assert re.search(r"--help\s+-h\s+Show this message", text)  # a flag: nothing between its names and help
+    assert re.search(r"-h, --help\s+Show this message", text)  # a flag: nothing between its names and help
 
 
 def test_help_type_names():
     predict_help = help_of("predict")
-    assert re.search(r"--file\s+-f\s+PATH ", predict_help) and re.search(r"texts\.\.\.\s+TEXT ", predict_help)
-    assert re.search(r"--format\s+\[tsv\|jsonl\|csv\] ", predict_help)
+    assert "-f, --file PATH " in predict_help and re.search(r"^  texts\.\.\.\s+Reviews", predict_help, re.M)
+    assert "--format [tsv|jsonl|csv] " in predict_help
     train_help = help_of("train")
-    assert re.search(r"--epochs\s+INTEGER RANGE", train_help) and re.search(r"--dropout\s+FLOAT RANGE", train_help)
-    assert re.search(r"--bidirectional\s+--no-bidirecti\S*\s+Also read", train_help)
-    assert re.search(r"\*\s+MODEL\s+PATH ", help_of("evaluate"))  # its own metavar names it; the type stays
+    assert "--epochs INTEGER RANGE " in train_help and "--dropout FLOAT RANGE " in train_help
+    assert re.search(r"--bidirectional / --no-bidirectional\s+Also read", train_help)
+    assert re.search(r"^  MODEL\.\.\.\s+A model directory", help_of("evaluate"), re.M)  # its own metavar
 
 
 def test_usage_lines_and_errors_keep_the_declared_argument_names():
@@ -56,3 +57,11 @@ def test_usage_lines_and_errors_keep_the_declared_argument_names():
     assert "Usage: reviewrnn evaluate [OPTIONS] {MODEL}..." in help_of("evaluate")
     result = CliRunner().invoke(app, ["compare"])
     assert result.exit_code == 2 and "Missing argument 'models'" in result.stderr
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=lambda path: " ".join(path) or "reviewrnn")
+def test_help_fits_an_80_column_terminal(path, monkeypatch):
+    """click's plain layout: option help wraps at the width; examples are kept whole and must fit."""
+    monkeypatch.setenv("COLUMNS", "80")
+    long = [line for line in help_of(*path).splitlines() if len(line) > 80]
+    assert not long, long

@@ -102,6 +102,6 @@ def test_missing_matplotlib_is_one_clear_error(monkeypatch, trained_model, tmp_p
 
 
 def test_help_names_the_plots_extra():
-    """Rich reads '[plots]' as markup unless escaped: the install hint must survive into --help."""
+    """The install hint reaches --help whole (rich, which drew the help before, read '[plots]' as markup)."""
     for command in (["compare"], ["study"], ["probe", "filler"]):
         assert "'.[plots]'" in CliRunner().invoke(app, [*command, "--help"]).stdout

@@ -22,6 +22,7 @@ def clipping(
 
     Reads each model's history.json (and eval.json for the TEST accuracy, when present).
 
+    \b
     Example:
       reviewrnn train --cell rnn --clip-norm 0 --seed 1 --name rnn-noclip
       reviewrnn train --cell rnn --clip-norm 1 --seed 1 --name rnn-clip1

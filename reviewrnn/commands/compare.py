@@ -31,7 +31,8 @@ def compare(
     part, so the 'read whole' gap measures memory without truncation. MODEL/eval.json is reused when
     it has these buckets; otherwise the model is evaluated on TEST (which rewrites eval.json).
 
-    Example: reviewrnn compare models/rnn models/gru models/lstm --png by-length.png
+    \b
+    Example: reviewrnn compare models/rnn models/gru models/lstm --png len.png
     """
     from reviewrnn.lab.compare import compare_models
     from reviewrnn.lab.tables import gap_table, length_table

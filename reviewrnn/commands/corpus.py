@@ -32,8 +32,10 @@ def corpus(
 ) -> None:
     """Fetch (if needed) and describe a corpus: cache path, split sizes, class balance, lengths.
 
+    \b
     Example: reviewrnn corpus imdb --json | jq .splits.test.count
-    Star ratings: reviewrnn corpus reviews.csv --label-column stars --label-map "1,2=negative 4,5=positive"
+    Star ratings: reviewrnn corpus reviews.csv --label-column stars
+      --label-map "1,2=negative 4,5=positive"
     """
     from reviewrnn.render import corpus_table
     from reviewrnn.source import CorpusSettings, corpus_summary
@@ -63,6 +65,7 @@ def tokenize(
 ) -> None:
     """Train a WordPiece tokenizer on the TRAIN split only and report its statistics.
 
+    \b
     Example: reviewrnn tokenize --vocab-size 16000 --out models/tok16k.json
     then:    reviewrnn train --tokenizer models/tok16k.json
     """

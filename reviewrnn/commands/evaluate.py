@@ -79,13 +79,16 @@ def evaluate(
     """Accuracy, macro-F1, balanced accuracy, P/R/F1, confusion, log loss, ECE and accuracy by length;
     saved to MODEL/eval.json.
 
+    \b
     Examples:
       reviewrnn evaluate models/gru-imdb --json | jq .by_length
-      reviewrnn evaluate models/stars --corpus other.csv   (another file, read with the model's --label-map)
-      reviewrnn evaluate models/wide-0 models/wide-1 models/wide-2   (an ensemble; no eval.json written)
-      reviewrnn evaluate models/shop --find-threshold precision=0.95 --png shop.png
-      reviewrnn evaluate models/old-model --calibrate   (fit a temperature for an older model)
-    Input that reads unlike the model's training corpus gets one warning on stderr.
+      reviewrnn evaluate models/stars --corpus other.csv   # with its --label-map
+      reviewrnn evaluate models/wide-0 models/wide-1 models/wide-2   # an ensemble
+      reviewrnn evaluate models/shop --find-threshold precision=0.95 --png t.png
+      reviewrnn evaluate models/old-model --calibrate   # fit a temperature
+
+    An ensemble writes no eval.json. Input that reads unlike the model's training corpus gets one
+    warning on stderr.
     """
     from reviewrnn.render import class_table, confusion_table, length_table, summary_line, unmapped_line
     from reviewrnn.scoring import evaluate_step

@@ -29,7 +29,8 @@ def gradients(
     Reports the mean decay per step (exp of the slope of log-norm against distance) and the distance
     at which the gradient falls below 1e-3 of its value at the last token.
 
-    Example: reviewrnn gradients models/rnn models/gru models/lstm --png gradients.png
+    \b
+    Example: reviewrnn gradients models/rnn models/gru models/lstm --png g.png
     """
     from reviewrnn import runtime
     from reviewrnn.lab.gradients import measure_model

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-PLOTS_HINT = "needs matplotlib: pip install -e '.\\[plots]'"  # escaped: rich reads a bare [plots] as markup
+PLOTS_HINT = "needs matplotlib: pip install -e '.[plots]'"
 PngOption = Annotated[Path | None, typer.Option("--png", help=f"Also draw a PNG chart here ({PLOTS_HINT}).")]
 ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
 

@@ -78,6 +78,7 @@ def predict(
 ) -> None:
     """Classify reviews: label<TAB>probability, one row per input line, in order.
 
+    \b
     Examples:
       reviewrnn predict "The plot was thin but the acting saved it."
       cat reviews.txt | reviewrnn predict - > labels.tsv
@@ -87,6 +88,7 @@ def predict(
       reviewrnn predict -m models/wide-0 -m models/wide-1 - < reviews.txt
       reviewrnn predict --threshold 0.8 --format jsonl - < reviews.txt
       reviewrnn predict --format jsonl --familiarity - < reviews.txt
+
     With --format jsonl a row also has "threshold" and "ood"; --familiarity
     needs a model trained with --init. Input unlike the model's training
     corpus gets one warning on stderr. An empty or blank line gives a row

@@ -67,8 +67,10 @@ def pretrain(
 ) -> None:
     """Pretrain the embedding and recurrent layers as a language model on unlabeled reviews.
 
-    Example: reviewrnn pretrain --name imdb-lm && reviewrnn train --init models/pretrained/imdb-lm
-    Your own reviews: reviewrnn pretrain --unlabeled shop-reviews.txt --name shop-lm
+    \b
+    Example: reviewrnn pretrain --name imdb-lm
+      then:  reviewrnn train --init models/pretrained/imdb-lm
+    Your own reviews: reviewrnn pretrain --unlabeled shop.txt --name shop-lm
     Quick smoke run: reviewrnn pretrain --limit 500 --epochs 1
     Ctrl-C saves a checkpoint; continue with: reviewrnn pretrain --resume DIR
     """

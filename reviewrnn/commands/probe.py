@@ -15,7 +15,7 @@ from reviewrnn.lab.settings import FILLER_DISTANCES, SYNTHETIC_DISTANCES, Synthe
 
 probe = typer.Typer(
     help="Memory-span probes: how far back can a model still use the evidence?\n\n"
-    "Example: reviewrnn probe filler models/rnn models/lstm && reviewrnn probe synthetic --cell all",
+    "\b\nExamples: reviewrnn probe filler models/rnn models/lstm\n          reviewrnn probe synthetic --cell all",
     no_args_is_help=True,
 )
 S = SyntheticSettings
@@ -65,7 +65,8 @@ def filler(
     the largest d up to which a column stays at or above 90%; chance: the first d whose 95% interval
     contains 50%.
 
-    Example: reviewrnn probe filler models/rnn models/gru models/lstm --png probe.png
+    \b
+    Example: reviewrnn probe filler models/rnn models/lstm --png probe.png
     """
     from reviewrnn import runtime
     from reviewrnn.lab.probe import probe_with_filler
@@ -101,7 +102,8 @@ def synthetic(
     Every cell gets the same sequences, sizes, epochs and seed. The memory span is the largest d up to
     which accuracy stays at or above 90%.
 
-    Example: reviewrnn probe synthetic --cell rnn --cell lstm --distances 0,4,16,64 --threads 1
+    \b
+    Example: reviewrnn probe synthetic --cell rnn --cell lstm --distances 0,4,16
     """
     from reviewrnn import runtime
     from reviewrnn.lab.probe import probe_synthetic

@@ -29,7 +29,8 @@ def study(
     Runs already trained with exactly this plan are reused, so an interrupted study continues. The
     progress line names the run going and a rough time left for training.
 
-    Example: reviewrnn study --quick --threads 2 && less models/study-quick/REPORT.md
+    \b
+    Example: reviewrnn study --quick && less models/study-quick/REPORT.md
     """
     from reviewrnn.artifacts import models_root
     from reviewrnn.callbacks import Callbacks

@@ -119,6 +119,7 @@ def train(
 ) -> None:
     """Train a recurrent sentiment classifier and save it to models/NAME/.
 
+    \b
     Example: reviewrnn train --cell gru --epochs 3 --name gru-imdb
     Quick smoke run: reviewrnn train --limit 500 --epochs 1
     Star ratings: reviewrnn train --corpus reviews.csv --label-column stars

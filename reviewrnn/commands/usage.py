@@ -11,10 +11,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+import typer
 from rich.text import Text
 from typer import Abort
 from typer._click.core import Command, Context
-from typer._click.exceptions import ClickException, UsageError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup, TyperOption
 
 from reviewrnn.commands.common import err
@@ -84,7 +85,9 @@ class OneLineErrors(PlainHelpGroup):
         try:
             result = super().main(args, *main_args, standalone_mode=False, **extra)
         except UsageError as error:
-            if type(error).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            if isinstance(error, NoArgsIsHelpError):  # `reviewrnn`, `reviewrnn probe`: the help, on stdout
+                typer.echo(error.format_message())
+            else:
                 err.print(Text.assemble(("error: ", "bold red"), one_line(error, command_path(self, args))))
             sys.exit(error.exit_code)
         except ClickException as error:  # click's "Error: ..." in the form of every other error

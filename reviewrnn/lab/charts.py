@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from reviewrnn.calibration_chart import INSTALL_HINT
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.render import bucket_name
 
-INSTALL_HINT = "PNG charts need matplotlib: pip install -e '.[plots]' (or pip install 'matplotlib>=3.7')"
 DPI = 120
 SMOOTH_STEPS = 25  # moving-average window for loss curves; the raw steps are drawn faintly behind
 SEED_STYLES = ("-", "--", ":", "-.")  # clipping runs: colour = clipping setting, line style = seed
