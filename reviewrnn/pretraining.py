@@ -21,6 +21,7 @@ from reviewrnn.config import ModelConfig, RunConfig, TokenizerConfig, TrainConfi
 from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
 from reviewrnn.lmtexts import LMTexts, TextSpec, gather_texts
 from reviewrnn.tokenizer import encode
+from reviewrnn.transfer import Pretrained, init_info, lm_weights
 
 ENCODE_CHUNK = 2000  # texts tokenized at once
 
@@ -81,8 +82,13 @@ def pretrain_step(
     tokenizer_config: TokenizerConfig,
     directory: Path,
     callbacks: Callbacks | None = None,
+    start: Pretrained | None = None,
 ) -> PretrainOutcome:
-    """Read, learn the tokenizer on the training texts only, pretrain, save."""
+    """Read, learn the tokenizer on the training texts only, pretrain, save.
+
+    With `start` (pretrain --init), the model continues that language model with its tokenizer, its
+    weights and its output order (ULMFiT's second stage: an LM adapted to the target reviews' text).
+    """
     from reviewrnn.interrupts import StopOnSignals
     from reviewrnn.lm import check_shape
 
@@ -91,9 +97,14 @@ def pretrain_step(
     with training_lock(directory), StopOnSignals() as stop:
         callbacks.stage("reading texts")
         texts = gather_texts(spec, train.valid_fraction, train.limit)
-        tokenizer = lm_tokenizer(texts, train, tokenizer_config, callbacks.stage)
+        if start is None:
+            tokenizer = lm_tokenizer(texts, train, tokenizer_config, callbacks.stage)
+        else:
+            tokenizer = Tokenizer.from_file(str(start.tokenizer_path))
         callbacks.stage("encoding texts")
         prepared = prepare_lm(texts, tokenizer, model, train, tokenizer_config)
+        if start is not None:
+            prepared.config.init = init_info(start, "all")
         return _train_and_save(prepared, None, directory, stop, callbacks)
 
 
@@ -140,6 +151,8 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None) -> Pret
 
 def _train_and_save(prepared: PreparedLM, checkpoint, directory: Path, stop, callbacks: Callbacks) -> PretrainOutcome:
     """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop."""
+    import torch
+
     from reviewrnn import messages, runtime
     from reviewrnn.lm import LanguageModel
     from reviewrnn.lmtrain import LMTrainer, token_counts
@@ -149,7 +162,10 @@ def _train_and_save(prepared: PreparedLM, checkpoint, directory: Path, stop, cal
     device = runtime.resolve_device(config.train.device)
     rng = runtime.seed_everything(config.train.seed)
     model = LanguageModel(config.model)
-    model.set_output_order(token_counts(prepared.train_set, config.model.vocab_size))
+    if config.init is not None and checkpoint is None:  # pretrain --init: every weight and the output order
+        model.load_state_dict({name: torch.from_numpy(value) for name, value in lm_weights(config.init).items()})
+    else:
+        model.set_output_order(token_counts(prepared.train_set, config.model.vocab_size))
     trainer = LMTrainer(model, prepared.train_set, prepared.held_out, config.train, device, rng)
     if checkpoint is not None:
         trainer.restore(*checkpoint)

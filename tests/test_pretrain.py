@@ -220,6 +220,31 @@ def test_pretrain_reads_a_corpus_with_its_own_column_names(make_corpus, isolated
     assert (spec.corpus_text_column, spec.corpus_label_column) == ("body", "stars")
 
 
+def test_pretrain_init_continues_a_language_model_on_new_text(pretrained_lm, tmp_path, isolated_env):
+    """ULMFiT's second stage: the LM's tokenizer, shape, weights and output order, then the new text.
+    At a learning rate of 1e-12 the saved model must be the LM itself, tensor for tensor."""
+    from safetensors.numpy import load_file
+
+    shop = tmp_path / "shop.txt"
+    shop.write_text("\n".join(text for text, _ in synthetic_reviews(120, seed=9)), encoding="utf-8")
+    args = ["pretrain", "--init", str(pretrained_lm), "--no-corpus-texts", "--unlabeled", str(shop), "--epochs", "1"]
+    args += ["--threads", "1", "--device", "cpu"]
+    result = CliRunner().invoke(app, [*args, "--name", "still", "--lr", "1e-12"])
+    assert result.exit_code == 0, result.output
+    still = isolated_env["models"] / "pretrained" / "still"
+    assert (still / "tokenizer.json").read_bytes() == (pretrained_lm / "tokenizer.json").read_bytes()
+    ours, theirs = load_file(str(still / "model.safetensors")), load_file(str(pretrained_lm / "model.safetensors"))
+    assert set(ours) == set(theirs) and all(np.allclose(ours[name], theirs[name], atol=1e-9) for name in theirs)
+    assert np.array_equal(ours["output_order"], theirs["output_order"])  # the LM's ranks, not the new text's
+    config, lm = load_config(still), load_config(pretrained_lm)
+    assert config.init.path == str(pretrained_lm.resolve())
+    shape = ("cell", "embed", "hidden", "layers", "bidirectional", "vocab_size")  # gru: not the default lstm
+    assert [getattr(config.model, name) for name in shape] == [getattr(lm.model, name) for name in shape]
+    assert config.pretrain.sources == [str(shop.resolve())]
+    result = CliRunner().invoke(app, [*args, "--name", "other", "--hidden", "32"])
+    assert result.exit_code == 1 and "differs from the language model's hidden 16" in result.stderr
+
+
 def test_stop_request_saves_a_checkpoint_and_resume_ends_with_the_same_weights(make_corpus, tmp_path, monkeypatch):
     from reviewrnn import interrupts
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from reviewrnn.commands.common import CorpusOption, JsonOption, err, friendly_errors, out
-from reviewrnn.commands.train import TrainingDisplay, process_settings
+from reviewrnn.commands.train import TrainingDisplay, _given, process_settings
 from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, Device, ModelConfig, Schedule, TokenizerConfig, TrainConfig
 from reviewrnn.config import configs_from_flags as _configs
 
@@ -36,32 +36,43 @@ def pretrain(
         str | None, typer.Option(help="Label column of a --corpus file (read to split it as train does, then ignored).")
     ] = None,
     cell: Annotated[Cell, typer.Option(help="rnn, gru or lstm: the classifier's cell.")] = M.cell,
-    layers: Annotated[int, typer.Option(min=1)] = M.layers,
+    layers: Annotated[int, typer.Option(min=1, help="Stacked recurrent layers (1 if bidirectional).")] = M.layers,
     hidden: Annotated[int, typer.Option(min=1, help="Hidden state size.")] = M.hidden,
     embed: Annotated[int, typer.Option(min=1, help="Embedding size.")] = M.embed,
     bidirectional: Annotated[bool, typer.Option(help="Train a forward and a backward LM.")] = M.bidirectional,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = P["dropout"],
-    epochs: Annotated[int, typer.Option(min=1)] = P["epochs"],
-    batch_size: Annotated[int, typer.Option(min=1)] = T.batch_size,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.99, help="Dropout on the states, before the softmax.")] = P[
+        "dropout"
+    ],
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the text.")] = P["epochs"],
+    batch_size: Annotated[int, typer.Option(min=1, help="Chunks per step.")] = T.batch_size,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = T.lr,
     schedule: Annotated[Schedule, typer.Option(help="linear: decay the learning rate to 5%.")] = T.schedule,
     clip_norm: Annotated[float, typer.Option(min=0.0, help="Clip the gradient norm; 0: off.")] = T.clip_norm,
     max_tokens: Annotated[
         int, typer.Option(min=2, help="Cut reviews into chunks of this many tokens (backpropagation length).")
     ] = P["max_tokens"],
-    seed: int = T.seed,
+    seed: Annotated[int, typer.Option(help="Same seed, text and machine: the same weights.")] = T.seed,
     patience: Annotated[
         int, typer.Option(min=1, help="Stop after this many epochs without a lower loss.")
     ] = T.patience,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N texts.")] = None,
     device: Annotated[Device, typer.Option(help="auto uses CUDA when present.")] = T.device,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
-    vocab_size: Annotated[int, typer.Option(min=100)] = TokenizerConfig.vocab_size,
+    vocab_size: Annotated[
+        int, typer.Option(min=100, help="WordPiece vocabulary learned from the training texts.")
+    ] = TokenizerConfig.vocab_size,
     name: Annotated[str | None, typer.Option(help="Saved as models/pretrained/NAME.")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
     resume: Annotated[
         Path | None, typer.Option(help="Continue an interrupted pretraining run in this directory.")
+    ] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            help="Start from this language model (its tokenizer, shape and weights) and go on learning "
+            "from the given text: adapt it to your own reviews."
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -71,6 +82,8 @@ def pretrain(
     Example: reviewrnn pretrain --name imdb-lm
       then:  reviewrnn train --init models/pretrained/imdb-lm
     Your own reviews: reviewrnn pretrain --unlabeled shop.txt --name shop-lm
+    Adapt an LM to them: reviewrnn pretrain --init models/pretrained/imdb-lm
+      --no-corpus-texts --unlabeled shop.txt --name shop-lm
     Quick smoke run: reviewrnn pretrain --limit 500 --epochs 1
     Ctrl-C saves a checkpoint; continue with: reviewrnn pretrain --resume DIR
     """
@@ -84,13 +97,24 @@ def pretrain(
         with LMDisplay() as display:
             return _report(resume_pretrain(resume, display.callbacks()), as_json)
     configs = _configs(context.params)
+    start = _start(context, init, configs) if init is not None else None
+    cell = configs[0].cell  # the language model's, with --init
     stamp = name or f"{cell}-lm-{datetime.now():%Y%m%d-%H%M%S}"
     directory = output_directory(None, out_dir or models_root() / PRETRAINED_DIR / stamp, cell, force)
     process_settings(threads)
     spec = TextSpec(corpus, corpus_texts, list(unlabeled or []), text_column, corpus_column, label_column)
     with LMDisplay() as display:
-        outcome = pretrain_step(spec, *configs, directory, display.callbacks())
+        outcome = pretrain_step(spec, *configs, directory, display.callbacks(), start)
     _report(outcome, as_json)
+
+
+def _start(context: typer.Context, init: Path, configs):
+    """The language model --init continues; its shape and tokenizer settings go into the configs."""
+    from reviewrnn.transfer import SHAPE_FIELDS, adopt, open_pretrained
+
+    lm = open_pretrained(init)
+    adopt(lm, configs[0], configs[2], {name for name in (*SHAPE_FIELDS, "vocab_size") if _given(context, name)})
+    return lm
 
 
 def _report(outcome, as_json: bool) -> None:
