@@ -68,13 +68,13 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def bound_note(temperature: float | None) -> str:
-    """Why a fitted temperature sits at a bound of its search, or "" when it does not."""
+    """Why a fitted temperature sits at a bound of its search, or "" when it does not (evaluate's ECE line)."""
     if temperature is None:
         return ""
     if np.isclose(temperature, TEMPERATURE_BOUNDS[0], rtol=1e-3):
-        return "; at its lower bound: VALID is nearly all right, too easy to say how sharp to be"
+        return "; at its lower bound: the model is less sure than it is right on VALID, more than T can correct"
     if np.isclose(temperature, TEMPERATURE_BOUNDS[1], rtol=1e-3):
-        return "; at its upper bound: the model is near chance on VALID"
+        return "; at its upper bound: the model is far surer than it is right on VALID (near chance, or wrong)"
     return ""
 
 

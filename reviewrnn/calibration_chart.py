@@ -9,7 +9,8 @@ from pathlib import Path
 
 from reviewrnn.errors import ReviewRNNError
 
-INSTALL_HINT = "PNG charts need matplotlib: pip install -e '.[plots]' (or pip install 'matplotlib>=3.7')"
+PLOTS_INSTALL = "pip install -e '.[plots]'"  # the optional extra, from a clone
+INSTALL_HINT = f"PNG charts need matplotlib: {PLOTS_INSTALL} (or pip install 'matplotlib>=3.7')"
 DPI = 120
 
 

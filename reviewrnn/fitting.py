@@ -1,7 +1,7 @@
 """Fit a saved model's decision on VALID, never TEST, and save it in the model directory.
 
-After training (runs.py) and for older models (`evaluate --calibrate`): the temperature and the
-domain profile. On request (`evaluate --find-threshold`): the decision threshold.
+After training (runs.py, through after_training) and for older models (`evaluate --calibrate`):
+the temperature and the domain profile. On request (`evaluate --find-threshold`): the decision threshold.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 from reviewrnn.artifacts import CONFIG_FILE, atomic_write_json, load_model
 from reviewrnn.calibration import apply_temperature, fit_temperature, reliability
 from reviewrnn.domain import DOMAIN_FILE, build_profile
+from reviewrnn.errors import ReviewRNNError
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.threshold import check_binary, curve, find_threshold, parse_objective
 
@@ -27,6 +28,29 @@ def calibrate_step(directory: Path, temperature: bool = True, device_name: str =
         source.encode(loaded.tokenizer, part, train.max_tokens, train.truncate) for part in ("train", "valid")
     )
     return fit_decision(directory, train_set, valid_set, temperature, device_name)
+
+
+def after_training(directory: Path, config, train_set, valid_set, callbacks) -> list[int]:
+    """What train does once the weights are saved: the decision and domain profile fitted on VALID and
+    TRAIN, and, for a model from an LM, the LM kept for --familiarity. Returns how many VALID reviews
+    the saved model gives each label (train warns when that is one label for all)."""
+    callbacks.stage("calibrating on VALID" if config.train.calibrate else "profiling TRAIN")
+    fitted = fit_decision(directory, train_set, valid_set, config.train.calibrate, config.train.device)
+    if config.init is not None:
+        _keep_familiarity(directory, config.init, train_set, callbacks)
+    return fitted["valid_predicted"]
+
+
+def _keep_familiarity(directory: Path, init, train_set, callbacks) -> None:
+    """The LM's forward direction and TRAIN's losses under it (familiarity.py), for predict --familiarity.
+    A finished model is never lost to it: an LM moved or changed since the run began only leaves it out."""
+    from reviewrnn.familiarity import save_familiarity
+
+    try:
+        callbacks.stage("keeping the language model for --familiarity")
+        save_familiarity(directory, init, train_set.ids)
+    except ReviewRNNError as error:
+        callbacks.stage(f"no --familiarity for this model: {error}")
 
 
 def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True, device_name: str = "auto") -> dict:

@@ -233,15 +233,11 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
     _raise_if_unfinished(result, trainer, session, save)
     seconds = time.perf_counter() - started
-    fitted = {}
-    if distributed.is_main:  # temperature and domain profile, fitted on VALID and TRAIN (fitting.py)
-        from reviewrnn.fitting import fit_decision
+    valid_predicted = None
+    if distributed.is_main:
+        from reviewrnn.fitting import after_training
 
-        session.callbacks.stage("calibrating on VALID" if config.train.calibrate else "profiling TRAIN")
-        train_set, valid_set = prepared.train_set, prepared.valid_set
-        fitted = fit_decision(directory, train_set, valid_set, config.train.calibrate, config.train.device)
-        if config.init is not None:
-            _keep_familiarity(directory, config.init, prepared.train_set, session.callbacks)
+        valid_predicted = after_training(directory, config, prepared.train_set, prepared.valid_set, session.callbacks)
     return TrainOutcome(
         directory,
         config,
@@ -250,20 +246,8 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         result.stopped_early,
         seconds,
         distributed.is_main,
-        fitted.get("valid_predicted"),
+        valid_predicted,
     )
-
-
-def _keep_familiarity(directory: Path, init, train_set, callbacks: Callbacks) -> None:
-    """The LM's forward direction and TRAIN's losses under it (familiarity.py), for predict --familiarity.
-    A finished model is never lost to it: an LM moved or changed since the run began only leaves it out."""
-    from reviewrnn.familiarity import save_familiarity
-
-    try:
-        callbacks.stage("keeping the language model for --familiarity")
-        save_familiarity(directory, init, train_set.ids)
-    except ReviewRNNError as error:
-        callbacks.stage(f"no --familiarity for this model: {error}")
 
 
 def _raise_if_unfinished(result, trainer, session: _Session, save) -> None:

@@ -105,7 +105,7 @@ def test_usage_errors_exit_2_with_one_line(args):
     result = cli(*args, code=2)
     command = "reviewrnn" if args == ["nonsense"] else f"reviewrnn {args[0]}"
     assert one_error_line(result).endswith(f"(see `{command} -h`)"), result.stderr
-    assert result.stdout == "" and "╭" not in result.stderr and "Usage:" not in result.stderr
+    assert result.stdout == "" and "Usage:" not in result.stderr and "Try '" not in result.stderr
 
 
 def test_usage_error_of_a_nested_command_is_one_line():
@@ -582,3 +582,22 @@ def test_train_warns_when_the_model_gives_every_valid_review_one_label(counts, w
     from reviewrnn.config import RunConfig
 
     assert _one_label(SimpleNamespace(valid_predicted=counts, config=RunConfig())) == warned
+
+
+def test_train_warns_on_stderr_and_keeps_json_on_stdout_when_one_label_is_all_it_gives(
+    tiny_csv, isolated_env, monkeypatch
+):
+    from reviewrnn import fitting
+
+    real = fitting.fit_decision
+
+    def one_label(*args, **kwargs):  # as if the saved model said 'negative' for every VALID review
+        fitted = real(*args, **kwargs)
+        return fitted | {"valid_predicted": [sum(fitted["valid_predicted"]), 0]}
+
+    monkeypatch.setattr(fitting, "fit_decision", one_label)
+    result = cli("train", "--corpus", tiny_csv, "--limit", "60", "--name", "w", "--json", *TINY_TRAIN)
+    assert json.loads(result.stdout)["valid_predicted"]["positive"] == 0
+    warning = " ".join(result.stderr.split())
+    assert "warning: the model gives every VALID review the label 'negative'" in warning
+    assert "a larger --limit" in warning

@@ -52,7 +52,7 @@ def test_help_type_names():
 
 
 def test_usage_lines_and_errors_keep_the_declared_argument_names():
-    """Only the help panel writes `texts...`; usage lines and errors name arguments as declared, as click does."""
+    """Only the Arguments section writes `texts...`; usage lines and errors name arguments as declared, as click does."""
     assert "Usage: reviewrnn predict [OPTIONS] [texts]..." in help_of("predict")
     assert "Usage: reviewrnn evaluate [OPTIONS] {MODEL}..." in help_of("evaluate")
     result = CliRunner().invoke(app, ["compare"])
@@ -65,3 +65,10 @@ def test_help_fits_an_80_column_terminal(path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     long = [line for line in help_of(*path).splitlines() if len(line) > 80]
     assert not long, long
+
+
+@pytest.mark.parametrize("group", [(), ("probe",)], ids=["reviewrnn", "probe"])
+def test_command_lists_give_whole_first_sentences(group, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    listed = help_of(*group).split("\nCommands:\n")[1]
+    assert "..." not in listed and listed.count(".") >= 2, listed

@@ -155,10 +155,7 @@ def _fit_decision(models: list[Path], calibrate: bool, objective: str | None, de
     runtime.set_threads(threads)
     if calibrate:
         fitted = calibrate_step(models[0], device_name=device)
-        from reviewrnn.calibration import bound_note
-
-        fit = fitted["temperature"]
-        temperature = "none" if fit is None else f"{fit:.3f}{bound_note(fit)}"
+        temperature = "none" if fitted["temperature"] is None else f"{fitted['temperature']:.3f}"
         err.print(
             f"calibrated on VALID: temperature {temperature}, ECE {fitted['valid_ece_before']:.4f} -> "
             f"{fitted['valid_ece_after']:.4f}; domain profile saved"

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-PLOTS_HINT = "needs matplotlib: pip install -e '.[plots]'"
+from reviewrnn.calibration_chart import PLOTS_INSTALL
+
+PLOTS_HINT = f"needs matplotlib: {PLOTS_INSTALL}"
 PngOption = Annotated[Path | None, typer.Option("--png", help=f"Also draw a PNG chart here ({PLOTS_HINT}).")]
 ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
 

@@ -1,13 +1,11 @@
 """--help that reads like click's: flags without a metavar, then TEXT, INTEGER, PATH, [a|b], and `texts...`.
 
 Typer 0.28 (its own click copy) shows Python's names instead: `<str>`, `<int range>`, `<path>`, `<tsv|csv>`, and
-names a variadic argument without its `...`. `plain_help(app)` gives every command of an app, sub-apps included,
-click's names, in one place.
+names a variadic argument without its `...`; click cuts a group's command descriptions to one line. `plain_help(app)`
+gives every command of an app, sub-apps included, click's names and whole first sentences, in one place.
 """
 
 from __future__ import annotations
-
-import copy
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
@@ -26,21 +24,18 @@ def click_type_name(param, ctx) -> str:
 
 class PlainOption(TyperOption):
     def make_metavar(self, ctx) -> str:
-        # The help panel shows this beside the option; click shows nothing beside a flag or a counter.
+        # Help shows this after the option's names; click shows nothing after a flag or a counter.
         if self.is_flag or self.count:
             return ""
         return self.metavar or click_type_name(self, ctx)
 
 
 class PlainArgument(TyperArgument):
-    """Typer's help panel names an argument by its `metavar` and types it by `type.get_metavar`; give both
-    click's form, while usage lines and errors keep the declared name: `[texts]...`, "Missing argument 'models'"."""
+    """Help's Arguments section names a variadic argument `texts...`, as click does, while usage lines and
+    errors keep the declared name: `[texts]...`, "Missing argument 'models'"."""
 
     def become_plain(self) -> None:
         self.declared_metavar = self.metavar
-        named_type = copy.copy(self.type)  # typer shares one instance per type (STRING) between parameters
-        named_type.get_metavar = lambda param, ctx, name=click_type_name(self, None): name
-        self.type = named_type
         if self.metavar is None and self.nargs != 1:
             self.metavar = f"{self.name}..."
 
@@ -66,14 +61,24 @@ def plain_params(params: list) -> list:
     return params
 
 
+# A group's command list shows each command's first sentence, wrapped; click cuts it to fit one line.
+WHOLE_SENTENCE = 1000
+
+
 class PlainHelpCommand(TyperCommand):
     def get_params(self, ctx) -> list:
         return plain_params(super().get_params(ctx))
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(WHOLE_SENTENCE)
 
 
 class PlainHelpGroup(TyperGroup):
     def get_params(self, ctx) -> list:
         return plain_params(super().get_params(ctx))
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(WHOLE_SENTENCE)
 
 
 def plain_help(app: typer.Typer) -> typer.Typer:

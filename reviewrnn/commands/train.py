@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from reviewrnn.commands.common import (
     CorpusOption,
@@ -207,9 +208,13 @@ def _report(outcome, as_json: bool) -> None:
             out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped))
     one_label = _one_label(outcome)
     if one_label is not None:
+        more = "a larger --limit" if outcome.config.train.limit else "more labelled reviews"
         err.print(
-            f"[bold yellow]warning:[/] the model gives every VALID review the label {one_label!r}: it has not "
-            "learned yet; train longer (--epochs) or on more reviews (a larger --limit)"
+            Text.assemble(
+                ("warning: ", "bold yellow"),
+                f"the model gives every VALID review the label {one_label!r}: it has not learned yet; "
+                f"train longer (--epochs) or on {more}",
+            )
         )
     if not as_json:
         err.print(f"next: reviewrnn evaluate {outcome.directory}")

@@ -1,9 +1,10 @@
 """Usage errors as one line, like every other error: `error: MESSAGE (see `reviewrnn CMD -h`)`, exit 2.
 
-Typer draws a usage error as a usage line, a hint and a boxed panel: five lines on stderr that a
-script's log or `2>err.txt | head -1` cuts apart. The group below parses in click's non-standalone
-mode and prints the same message on one line instead. `--debug` given after the command name
-(where people type it, after the error) is moved in front of it, where the root command reads it.
+click prints a usage error as a usage line, a hint, a blank line and the message (Typer's rich mode
+draws a boxed panel instead): lines on stderr that a script's log or `2>err.txt | head -1` cuts
+apart. The group below parses in click's non-standalone mode and prints the same message on one
+line instead. `--debug` given after the command name (where people type it, after the error) is
+moved in front of it, where the root command reads it.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def value_options(command: Command) -> set[str]:
 
 
 def one_line(error: UsageError, fallback_path: str) -> str:
-    """The message and where help is, without the usage line and the box.
+    """The message and where help is, without the usage line and the hint.
 
     Errors the option parser raises before a command's context exists (`--epochs` with no value)
     carry no context, so `fallback_path` (the command named on the command line) stands in.
