@@ -224,7 +224,8 @@ def reliability_table(calibration: dict) -> Table:
 
 
 def threshold_table(found: dict) -> Table:
-    """The curve on VALID: precision, recall and F1 of the positive label and balanced accuracy per threshold."""
+    """The curve on VALID: precision, recall and F1 of the positive label and balanced accuracy per threshold.
+    Where nothing is called positive, precision is undefined and shown as "–" (its JSON value stays 0)."""
     chosen = found["chosen"]
     title = (
         f"Threshold on VALID ({found['count']} reviews) for {found['objective']}: "
@@ -236,7 +237,7 @@ def threshold_table(found: dict) -> Table:
     for row in found["curve"]:
         table.add_row(
             f"{row['threshold']:.4f}",
-            f"{row['precision']:.3f}",
+            f"{row['precision']:.3f}" if row["positive_share"] > 0 else "–",  # undefined: nothing called positive
             f"{row['recall']:.3f}",
             f"{row['f1']:.3f}",
             f"{row['balanced_accuracy']:.3f}",

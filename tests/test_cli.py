@@ -94,6 +94,9 @@ def test_bad_choice_is_a_usage_error(tiny_csv):
         ["train", "--epochs", "0"],
         ["train", "--hidden", "many"],
         ["train", "--pool", "sum"],
+        ["train", "--preset", "bogus"],
+        ["train", "--name", "--debug"],  # a flag where the name should be
+        ["pretrain", "--name", "-x"],
         ["evaluate", "somewhere", "--split", "all"],
         ["evaluate", "somewhere", "--edges", "0,10,5"],
         ["predict", "--format", "xml", "text"],

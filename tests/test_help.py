@@ -52,7 +52,7 @@ def test_help_type_names():
 
 
 def test_usage_lines_and_errors_keep_the_declared_argument_names():
-    """Only the Arguments section writes `texts...`; usage lines and errors name arguments as declared, as click does."""
+    """Only the Arguments section writes `texts...`; usage lines and errors name arguments as declared."""
     assert "Usage: reviewrnn predict [OPTIONS] [texts]..." in help_of("predict")
     assert "Usage: reviewrnn evaluate [OPTIONS] {MODEL}..." in help_of("evaluate")
     result = CliRunner().invoke(app, ["compare"])

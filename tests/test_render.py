@@ -20,6 +20,7 @@ from reviewrnn.render import (
     epoch_row,
     length_table,
     summary_line,
+    threshold_table,
 )
 
 
@@ -104,3 +105,14 @@ def test_corpus_table_fits_80_columns_with_five_classes():
     assert re.search(r"┃\s+┃\s+train\s+┃\s+valid\s+┃\s+test\s+┃", text)
     for row in [*labels, "reviews", "median words", "p90 words", "p99 words"]:
         assert re.search(rf"│ {row}\s+│", text), row
+
+
+def test_threshold_table_leaves_precision_blank_where_nothing_is_called_positive():
+    from reviewrnn.threshold import curve
+
+    positive, labels = np.array([0.1, 0.3, 0.6, 0.7]), np.array([0, 1, 0, 1])
+    rows = curve(positive, labels, chosen=0.5, step=0.25)  # 0.25, 0.5, 0.75: none is called positive at 0.75
+    found = {"chosen": rows[1], "count": 4, "objective": "f1", "positive_label": "positive", "curve": rows}
+    row = next(line for line in text_of(threshold_table(found)).splitlines() if "0.7500" in line)
+    assert [cell.strip() for cell in row.split("│") if cell.strip()][:3] == ["0.7500", "–", "0.000"]
+    assert rows[2]["precision"] == 0.0  # the JSON value is unchanged

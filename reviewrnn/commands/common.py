@@ -15,6 +15,7 @@ from rich.text import Text
 from typer._click.exceptions import ClickException, UsageError
 from typer._click.globals import get_current_context
 
+from reviewrnn.config import Device
 from reviewrnn.errors import ReviewRNNError
 
 out = Console(soft_wrap=True, highlight=False)
@@ -25,6 +26,7 @@ CorpusOption = Annotated[str, typer.Option("--corpus", help="'imdb', a CSV/TSV/J
 TextColumnOption = Annotated[str | None, typer.Option(help="Text column (default: text or review).")]
 LabelColumnOption = Annotated[str | None, typer.Option(help="Label column (default: label or sentiment).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+DeviceOption = Annotated[Device, typer.Option(help="auto: cuda when there is one, else cpu.")]
 LabelMapOption = Annotated[
     str | None,
     typer.Option(
@@ -72,6 +74,14 @@ def friendly_errors(command):
             raise fail(f"unexpected {type(error).__name__}: {error} (rerun with --debug for the traceback)") from None
 
     return wrapper
+
+
+def model_name(value: str | None) -> str | None:
+    """--name's check: a name that starts with '-' is a flag typed where the name should be
+    (`--name --debug`), which would otherwise train a model called `--debug`."""
+    if value is not None and (value.startswith("-") or not value.strip()):
+        raise typer.BadParameter(f"{value!r} is not a model name; give one after --name, e.g. --name gru-imdb")
+    return value
 
 
 def label_map_option(text: str | None):

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
+from reviewrnn.commands.common import DeviceOption, JsonOption, err, friendly_errors, out
 from reviewrnn.commands.evaluate import parse_edges
 from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts, show_table
-from reviewrnn.config import DEFAULT_LENGTH_EDGES, Device
+from reviewrnn.config import DEFAULT_LENGTH_EDGES
 
 
 @friendly_errors
@@ -21,7 +21,7 @@ def compare(
         str, typer.Option(help="Length bucket edges in tokens; each model's max_tokens is added as a cut.")
     ] = ",".join(map(str, DEFAULT_LENGTH_EDGES)),
     png: PngOption = None,
-    device: Annotated[Device, typer.Option()] = "auto",
+    device: DeviceOption = "auto",
     threads: ThreadsOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from reviewrnn.commands.common import (
+    DeviceOption,
     JsonOption,
     LabelColumnOption,
     LabelMapOption,
@@ -19,7 +20,7 @@ from reviewrnn.commands.common import (
     label_map_option,
     out,
 )
-from reviewrnn.config import DEFAULT_LENGTH_EDGES, Device
+from reviewrnn.config import DEFAULT_LENGTH_EDGES
 
 
 def parse_edges(value: str) -> tuple[int, ...]:
@@ -45,7 +46,6 @@ ModelsArgument = Annotated[
 OtherCorpusOption = Annotated[str | None, typer.Option(help="Evaluate on another corpus (default: the model's own).")]
 SplitOption = Annotated[Literal["train", "valid", "test"], typer.Option(help="Which canonical split to score.")]
 EdgesOption = Annotated[str, typer.Option(help="Length bucket edges in tokens.")]
-DeviceOption = Annotated[Device, typer.Option(help="cpu, cuda or auto (cuda when there is one).")]
 ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
 ObjectiveOption = Annotated[
     str | None,

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from reviewrnn.commands.common import CorpusOption, JsonOption, err, friendly_errors, out
+from reviewrnn.commands.common import CorpusOption, DeviceOption, JsonOption, err, friendly_errors, model_name, out
 from reviewrnn.commands.train import TrainingDisplay, _given, process_settings
-from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, Device, ModelConfig, Schedule, TokenizerConfig, TrainConfig
+from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, ModelConfig, Schedule, TokenizerConfig, TrainConfig
 from reviewrnn.config import configs_from_flags as _configs
 
 M, T, P = ModelConfig, TrainConfig, PRETRAIN_DEFAULTS
@@ -56,12 +56,12 @@ def pretrain(
         int, typer.Option(min=1, help="Stop after this many epochs without a lower loss.")
     ] = T.patience,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N texts.")] = None,
-    device: Annotated[Device, typer.Option(help="auto uses CUDA when present.")] = T.device,
+    device: DeviceOption = T.device,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
     vocab_size: Annotated[
         int, typer.Option(min=100, help="WordPiece vocabulary learned from the training texts.")
     ] = TokenizerConfig.vocab_size,
-    name: Annotated[str | None, typer.Option(help="Saved as models/pretrained/NAME.")] = None,
+    name: Annotated[str | None, typer.Option(callback=model_name, help="Saved as models/pretrained/NAME.")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
     resume: Annotated[

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from reviewrnn.commands.common import (
     CorpusOption,
+    DeviceOption,
     JsonOption,
     LabelColumnOption,
     LabelMapOption,
@@ -20,6 +21,7 @@ from reviewrnn.commands.common import (
     err,
     friendly_errors,
     label_map_option,
+    model_name,
     out,
 )
 from reviewrnn.config import (
@@ -27,10 +29,10 @@ from reviewrnn.config import (
     PRESETS,
     Cell,
     ClassWeights,
-    Device,
     InitPart,
     ModelConfig,
     Pool,
+    Preset,
     Schedule,
     TokenizerConfig,
     TrainConfig,
@@ -88,7 +90,7 @@ def train(
         int, typer.Option(min=1, help="Stop after this many epochs without a better validation accuracy.")
     ] = T.patience,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N training reviews.")] = None,
-    device: Annotated[Device, typer.Option(help="auto uses CUDA when present.")] = T.device,
+    device: DeviceOption = T.device,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
     on_disk: Annotated[
         bool, typer.Option("--on-disk", help="For corpora larger than memory: encode to a memory-mapped cache.")
@@ -100,11 +102,14 @@ def train(
         int, typer.Option(min=100, help="WordPiece vocabulary trained on TRAIN.")
     ] = TokenizerConfig.vocab_size,
     tokenizer: Annotated[Path | None, typer.Option(help="Reuse a tokenizer.json instead of training one.")] = None,
-    name: Annotated[str | None, typer.Option(help="Model name under models/ (default: CELL-TIMESTAMP).")] = None,
+    name: Annotated[
+        str | None, typer.Option(callback=model_name, help="Model name under models/ (default: CELL-TIMESTAMP).")
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
     preset: Annotated[
-        str | None, typer.Option(help=f"A named recipe ({', '.join(PRESETS)}); flags given explicitly still win.")
+        Preset | None,
+        typer.Option(help="classic: one-way LSTM, last state; long: 800 tokens; wide: hidden 256. Flags given win."),
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue an interrupted run in this model directory, with its own settings.")
