@@ -43,7 +43,7 @@ def test_help_shows_click_type_names_and_no_metavar_on_flags(path):
 
 def test_help_type_names():
     predict_help = help_of("predict")
-    assert "-f, --file PATH " in predict_help and re.search(r"^  texts\.\.\.\s+Reviews", predict_help, re.M)
+    assert "-f, --file PATH " in predict_help and re.search(r"^  TEXTS\.\.\.\s+Reviews", predict_help, re.M)
     assert "--format [tsv|jsonl|csv] " in predict_help
     train_help = help_of("train")
     assert "--epochs INTEGER RANGE " in train_help and "--dropout FLOAT RANGE " in train_help
@@ -52,11 +52,12 @@ def test_help_type_names():
 
 
 def test_usage_lines_and_errors_keep_the_declared_argument_names():
-    """Only the Arguments section writes `texts...`; usage lines and errors name arguments as declared."""
-    assert "Usage: reviewrnn predict [OPTIONS] [texts]..." in help_of("predict")
-    assert "Usage: reviewrnn evaluate [OPTIONS] {MODEL}..." in help_of("evaluate")
+    """Arguments as click names them: upper case; `[X]` when optional in usage lines, bare when required."""
+    assert "Usage: reviewrnn predict [OPTIONS] [TEXTS]..." in help_of("predict")
+    assert "Usage: reviewrnn evaluate [OPTIONS] MODEL..." in help_of("evaluate")
+    assert "Usage: reviewrnn compare [OPTIONS] MODELS..." in help_of("compare")
     result = CliRunner().invoke(app, ["compare"])
-    assert result.exit_code == 2 and "Missing argument 'models'" in result.stderr
+    assert result.exit_code == 2 and "Missing argument 'MODELS'" in result.stderr
 
 
 @pytest.mark.parametrize("path", command_paths(), ids=lambda path: " ".join(path) or "reviewrnn")

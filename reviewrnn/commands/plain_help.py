@@ -31,22 +31,22 @@ class PlainOption(TyperOption):
 
 
 class PlainArgument(TyperArgument):
-    """Help's Arguments section names a variadic argument `texts...`, as click does, while usage lines and
-    errors keep the declared name: `[texts]...`, "Missing argument 'models'"."""
+    """An argument as click names it: upper case, `[TEXTS]...` when optional and `MODELS...` when required in
+    usage lines, `TEXTS...` in the Arguments section, and "Missing argument 'MODELS'" in errors."""
 
     def become_plain(self) -> None:
         self.declared_metavar = self.metavar
         if self.metavar is None and self.nargs != 1:
-            self.metavar = f"{self.name}..."
+            self.metavar = f"{self.human_readable_name}..."
 
     @property
     def human_readable_name(self) -> str:
-        return self.declared_metavar or self.name
+        return self.declared_metavar or self.name.upper()
 
     def make_metavar(self, ctx, *, usage: bool = False) -> str:
         name = self.human_readable_name
-        if usage:
-            name = f"{{{name}}}" if self.required else f"[{name}]"
+        if usage and not self.required:
+            name = f"[{name}]"
         return f"{name}..." if self.nargs != 1 else name
 
 
