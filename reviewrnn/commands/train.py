@@ -250,11 +250,13 @@ class TrainingDisplay:
         self.header_shown = False
 
     def __enter__(self):
-        self.progress.start()
+        if err.is_terminal:  # a log or a pipe gets the lines alone: a stopped live display writes a blank line
+            self.progress.start()
         return self
 
     def __exit__(self, *exc):
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
     def callbacks(self):
         from reviewrnn.callbacks import Callbacks
