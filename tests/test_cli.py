@@ -604,3 +604,10 @@ def test_train_warns_on_stderr_and_keeps_json_on_stdout_when_one_label_is_all_it
     warning = " ".join(result.stderr.split())
     assert "warning: the model gives every VALID review the label 'negative'" in warning
     assert "a larger --limit" in warning
+
+
+def test_train_writes_no_blank_line_into_a_log(tiny_csv, isolated_env):
+    """Off a terminal the stage lines and the error are the whole of stderr: no live display's blank line."""
+    result = cli("train", "--corpus", tiny_csv, "--text-column", "nope", *TINY_TRAIN, code=1)
+    assert result.stderr.splitlines() == ["reading corpus…", result.stderr.splitlines()[-1]]
+    assert result.stderr.splitlines()[-1].startswith("error: ") and "fix --text-column" in result.stderr
