@@ -27,6 +27,9 @@ TextColumnOption = Annotated[str | None, typer.Option(help="Text column (default
 LabelColumnOption = Annotated[str | None, typer.Option(help="Label column (default: label or sentiment).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 DeviceOption = Annotated[Device, typer.Option(help="auto: cuda when there is one, else cpu.")]
+TrainingThreadsOption = Annotated[  # training moves off cores that other work is using, unless told a count
+    int | None, typer.Option(min=1, help="CPU threads, kept fixed (default: all cores, fewer while others are busy).")
+]
 LabelMapOption = Annotated[
     str | None,
     typer.Option(

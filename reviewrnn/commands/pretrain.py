@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from reviewrnn.commands.common import CorpusOption, DeviceOption, JsonOption, err, friendly_errors, model_name, out
+from reviewrnn.commands.common import (
+    CorpusOption,
+    DeviceOption,
+    JsonOption,
+    TrainingThreadsOption,
+    err,
+    friendly_errors,
+    model_name,
+    out,
+)
 from reviewrnn.commands.train import TrainingDisplay, _given, process_settings
 from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, ModelConfig, Schedule, TokenizerConfig, TrainConfig
 from reviewrnn.config import configs_from_flags as _configs
@@ -57,7 +66,7 @@ def pretrain(
     ] = T.patience,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N texts.")] = None,
     device: DeviceOption = T.device,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
+    threads: TrainingThreadsOption = None,
     vocab_size: Annotated[
         int, typer.Option(min=100, help="WordPiece vocabulary learned from the training texts.")
     ] = TokenizerConfig.vocab_size,

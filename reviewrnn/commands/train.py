@@ -17,6 +17,7 @@ from reviewrnn.commands.common import (
     LabelColumnOption,
     LabelMapOption,
     TextColumnOption,
+    TrainingThreadsOption,
     conflict,
     err,
     friendly_errors,
@@ -91,7 +92,7 @@ def train(
     ] = T.patience,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N training reviews.")] = None,
     device: DeviceOption = T.device,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")] = None,
+    threads: TrainingThreadsOption = None,
     on_disk: Annotated[
         bool, typer.Option("--on-disk", help="For corpora larger than memory: encode to a memory-mapped cache.")
     ] = T.on_disk,
