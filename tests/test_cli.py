@@ -566,12 +566,16 @@ def test_train_default_batch_size_follows_the_cell(tiny_csv, isolated_env, flags
     assert config["train"]["batch_size"] == expected
 
 
-def test_train_init_default_batch_size_follows_the_language_models_cell(pretrained_lm, session_corpus, isolated_env):
-    """The session's LM is a GRU: the classifier it starts is one, so its batch is the GRU's, not lstm's 64."""
-    flags = ["--epochs", "1", "--threads", "1", "--max-tokens", "32", "--device", "cpu", "--limit", "60"]
-    cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--name", "b", *flags)
+@pytest.mark.parametrize("flags,pool", [([], "mean"), (["--pool", "max"], "max"), (["--preset", "classic"], "last")])
+def test_train_init_defaults_follow_the_language_model(pretrained_lm, session_corpus, isolated_env, flags, pool):
+    """The session's LM is a GRU: the classifier it starts is one, so its batch is the GRU's, not lstm's 64. Its
+    pooling is mean (config.INIT_POOL) unless --pool or the preset says otherwise."""
+    common = ["--epochs", "1", "--threads", "1", "--max-tokens", "32", "--device", "cpu", "--limit", "60"]
+    if flags[:1] == ["--preset"]:  # classic is a one-way LSTM: give the LM's shape to keep it
+        common += ["--cell", "gru", "--bidirectional"]
+    cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--name", "b", *common, *flags)
     config = json.loads((isolated_env["models"] / "b" / "config.json").read_text())
-    assert (config["model"]["cell"], config["train"]["batch_size"]) == ("gru", 128)
+    assert (config["model"]["cell"], config["train"]["batch_size"], config["model"]["pool"]) == ("gru", 128, pool)
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from reviewrnn.commands.common import (
 )
 from reviewrnn.config import (
     CELL_BATCH_SIZE,
+    INIT_POOL,
     PRESETS,
     Cell,
     ClassWeights,
@@ -66,7 +67,7 @@ def train(
     word_dropout: Annotated[
         float, typer.Option(min=0.0, max=0.99, help="Training only: drop each whole word with this probability.")
     ] = M.word_dropout,
-    pool: Annotated[Pool, typer.Option(help="last state, or mean/max over all states.")] = M.pool,
+    pool: Annotated[Pool, typer.Option(help="last state, or mean/max over all states (mean with --init).")] = M.pool,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over TRAIN (the best one by VALID is kept).")] = T.epochs,
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Reviews per step, grouped by length (default: 128 for rnn/gru, 64 lstm).")
@@ -150,6 +151,8 @@ def train(
     model_config, train_config, _ = configs
     mapping = label_map_option(label_map)
     tokenizer, start = _initial(context, init, init_part, configs) if init else (tokenizer, None)
+    if init and not _given(context, "pool") and "pool" not in PRESETS.get(preset, {}):
+        model_config.pool = INIT_POOL
     if batch_size is None:  # the cell is known now (a preset or --init may have set it)
         train_config.batch_size = CELL_BATCH_SIZE[model_config.cell]
     directory = output_directory(name, out_dir, model_config.cell, force)
