@@ -92,3 +92,11 @@ def test_presets_apply_to_the_config_that_owns_each_field_and_explicit_flags_win
     assert (classic.bidirectional, classic.pool) == (False, "last")
     with pytest.raises(ReviewRNNError, match="unknown preset 'nope'"):
         apply_preset("nope", (model, train, tokenizer))
+
+
+def test_preset_choices_are_the_presets():
+    from typing import get_args
+
+    from reviewrnn.config import PRESETS, Preset
+
+    assert set(get_args(Preset)) == set(PRESETS)
