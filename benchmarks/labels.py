@@ -100,7 +100,7 @@ def fit_recurrent(lm_dir: Path, part: str | None, n: int, seed: int, args, direc
     from reviewrnn.predict import load_predictor
     from reviewrnn.runs import train_step
     from reviewrnn.source import CorpusSettings
-    from reviewrnn.transfer import adopt, init_info, open_pretrained
+    from reviewrnn.transfer import adopt, init_info, open_pretrained, start_pooling
 
     lm = open_pretrained(lm_dir)
     model, tokenizer = ModelConfig(), TokenizerConfig()
@@ -108,6 +108,8 @@ def fit_recurrent(lm_dir: Path, part: str | None, n: int, seed: int, args, direc
     train = TrainConfig(limit=n, seed=seed, threads=args.threads, **schedule(n, args))
     runtime.set_threads(train.threads)
     init = init_info(lm, part) if part else None
+    if part:
+        start_pooling(model, part, pool_chosen=False)  # as train --init does
     outcome = train_step(CorpusSettings("imdb"), model, train, tokenizer, directory, lm.tokenizer_path, None, init)
     predictor = load_predictor([directory])
     index = {name: i for i, name in enumerate(predictor.label_names)}

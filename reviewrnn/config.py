@@ -124,10 +124,6 @@ Preset = Literal["classic", "long", "wide"]  # train --preset's choices: PRESETS
 # train's batch when --batch-size is not given: same TEST accuracy over 3 seeds (README, "Batch size per cell").
 CELL_BATCH_SIZE: dict[str, int] = {"rnn": 128, "gru": 128, "lstm": 64}
 
-# train --init's pooling unless --pool or the preset sets one: an LM's near-saturated states have nearly the
-# same maximum in every review. TEST from the whole LM, max -> mean: 1,000 labels 59.3 -> 76.2, all 88.84 -> 90.01.
-INIT_POOL = "mean"
-
 # pretrain's defaults over the configs': an LM overfits far less; reviews are cut into max_tokens chunks.
 PRETRAIN_DEFAULTS: dict[str, Any] = {"dropout": 0.1, "epochs": 3, "max_tokens": 256}
 

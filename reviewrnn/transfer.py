@@ -17,6 +17,10 @@ from reviewrnn.errors import ReviewRNNError
 from reviewrnn.fetch import sha256_file
 
 SHAPE_FIELDS = ("cell", "embed", "hidden", "layers", "bidirectional")
+# A classifier from the whole LM pools with the mean unless --pool says otherwise: the LM's near-saturated
+# states have nearly the same maximum in every review. Max -> mean from the whole LM: VALID 59.3 -> 76.2%
+# at 1,000 labels (2-epoch LM, 2 seeds); TEST 88.84 -> 90.01% with all labels (8-epoch LM, one GPU run).
+INIT_POOL = "mean"
 PART_PREFIXES = {"all": ("embedding.", "forward_layers.", "backward_layers."), "embedding": ("embedding.",)}
 
 
@@ -57,6 +61,13 @@ def adopt(lm: Pretrained, model: ModelConfig, tokenizer: TokenizerConfig, given:
         setattr(model, name, getattr(theirs, name))
     _agree("vocab_size", tokenizer.vocab_size, lm.config.tokenizer.vocab_size, "vocab_size" in given, lm.directory)
     tokenizer.vocab_size, tokenizer.min_frequency = lm.config.tokenizer.vocab_size, lm.config.tokenizer.min_frequency
+
+
+def start_pooling(model: ModelConfig, part: str, pool_chosen: bool) -> None:
+    """INIT_POOL for a classifier that starts from the whole LM (part "all") and whose pool nobody chose;
+    an embedding start has fresh recurrent layers, so it keeps the classifier's default."""
+    if part == "all" and not pool_chosen:
+        model.pool = INIT_POOL
 
 
 def _agree(name: str, ours, theirs, given: bool, directory: Path) -> None:

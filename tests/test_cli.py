@@ -566,13 +566,13 @@ def test_train_default_batch_size_follows_the_cell(tiny_csv, isolated_env, flags
     assert config["train"]["batch_size"] == expected
 
 
-@pytest.mark.parametrize("flags,pool", [([], "mean"), (["--pool", "max"], "max"), (["--preset", "classic"], "last")])
+@pytest.mark.parametrize(
+    "flags,pool", [([], "mean"), (["--pool", "max"], "max"), (["--init-part", "embedding"], "max")]
+)
 def test_train_init_defaults_follow_the_language_model(pretrained_lm, session_corpus, isolated_env, flags, pool):
-    """The session's LM is a GRU: the classifier it starts is one, so its batch is the GRU's, not lstm's 64. Its
-    pooling is mean (config.INIT_POOL) unless --pool or the preset says otherwise."""
+    """The session's LM is a GRU: the classifier it starts is one, so its batch is the GRU's, not lstm's 64. From
+    the whole LM it pools with the mean (transfer.INIT_POOL) unless --pool says otherwise."""
     common = ["--epochs", "1", "--threads", "1", "--max-tokens", "32", "--device", "cpu", "--limit", "60"]
-    if flags[:1] == ["--preset"]:  # classic is a one-way LSTM: give the LM's shape to keep it
-        common += ["--cell", "gru", "--bidirectional"]
     cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--name", "b", *common, *flags)
     config = json.loads((isolated_env["models"] / "b" / "config.json").read_text())
     assert (config["model"]["cell"], config["train"]["batch_size"], config["model"]["pool"]) == ("gru", 128, pool)
@@ -615,3 +615,9 @@ def test_train_writes_no_blank_line_into_a_log(tiny_csv, isolated_env):
     result = cli("train", "--corpus", tiny_csv, "--text-column", "nope", *TINY_TRAIN, code=1)
     assert result.stderr.splitlines() == ["reading corpus…", result.stderr.splitlines()[-1]]
     assert result.stderr.splitlines()[-1].startswith("error: ") and "fix --text-column" in result.stderr
+
+
+def test_train_init_refuses_a_preset(pretrained_lm, session_corpus, isolated_env):
+    """A preset sets a shape (classic: a one-way LSTM) that --init would silently replace with the LM's."""
+    result = cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--preset", "classic", code=2)
+    assert one_error_line(result).startswith("error: --preset sets a shape and --init brings")

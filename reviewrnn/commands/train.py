@@ -27,7 +27,6 @@ from reviewrnn.commands.common import (
 )
 from reviewrnn.config import (
     CELL_BATCH_SIZE,
-    INIT_POOL,
     PRESETS,
     Cell,
     ClassWeights,
@@ -67,7 +66,9 @@ def train(
     word_dropout: Annotated[
         float, typer.Option(min=0.0, max=0.99, help="Training only: drop each whole word with this probability.")
     ] = M.word_dropout,
-    pool: Annotated[Pool, typer.Option(help="last state, or mean/max over all states (mean with --init).")] = M.pool,
+    pool: Annotated[
+        Pool, typer.Option(help="last state, or mean/max over all states (mean from a whole --init LM).")
+    ] = M.pool,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over TRAIN (the best one by VALID is kept).")] = T.epochs,
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Reviews per step, grouped by length (default: 128 for rnn/gru, 64 lstm).")
@@ -151,8 +152,6 @@ def train(
     model_config, train_config, _ = configs
     mapping = label_map_option(label_map)
     tokenizer, start = _initial(context, init, init_part, configs) if init else (tokenizer, None)
-    if init and not _given(context, "pool") and "pool" not in PRESETS.get(preset, {}):
-        model_config.pool = INIT_POOL
     if batch_size is None:  # the cell is known now (a preset or --init may have set it)
         train_config.batch_size = CELL_BATCH_SIZE[model_config.cell]
     directory = output_directory(name, out_dir, model_config.cell, force)
@@ -165,12 +164,15 @@ def train(
 
 def _initial(context: typer.Context, init: Path, part: str, configs) -> tuple[Path, object]:
     """(the LM's tokenizer, InitInfo) for --init; the LM's shape goes into the configs."""
-    from reviewrnn.transfer import SHAPE_FIELDS, adopt, init_info, open_pretrained
+    from reviewrnn.transfer import SHAPE_FIELDS, adopt, init_info, open_pretrained, start_pooling
 
     if context.params.get("tokenizer") is not None:
         raise conflict("--init brings the language model's tokenizer; drop --tokenizer")
+    if context.params.get("preset") is not None:
+        raise conflict("--preset sets a shape and --init brings the language model's; drop --preset")
     lm = open_pretrained(init)
     adopt(lm, configs[0], configs[2], {name for name in (*SHAPE_FIELDS, "vocab_size") if _given(context, name)})
+    start_pooling(configs[0], part, _given(context, "pool"))
     return lm.tokenizer_path, init_info(lm, part)
 
 
