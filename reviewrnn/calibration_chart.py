@@ -5,12 +5,13 @@ matplotlib is the optional `plots` extra, imported only here and only when a cha
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from reviewrnn.errors import ReviewRNNError
 
-PLOTS_INSTALL = "pip install -e '.[plots]'"  # the optional extra, from a clone
-INSTALL_HINT = f"PNG charts need matplotlib: {PLOTS_INSTALL} (or pip install 'matplotlib>=3.7')"
+# The pip of the Python running reviewrnn: a bare `pip` may be another environment's (a new user's mistake).
+INSTALL_HINT = f"PNG charts need matplotlib (the plots extra): {sys.executable} -m pip install 'matplotlib>=3.7'"
 DPI = 120
 
 

@@ -41,14 +41,19 @@ def length_table(rows: list[dict], title: str = "Accuracy by length (tokens)") -
     return table
 
 
+def precision_cell(precision: float, called: float) -> str:
+    """A precision, or "–" where it is undefined because nothing was called that class (its JSON value is 0)."""
+    return f"{precision:.3f}" if called > 0 else "–"
+
+
 def class_table(report: dict) -> Table:
     table = Table(title="Per class", title_justify="left")
     for column in ("class", "precision", "recall", "F1", "support"):
         table.add_column(column, justify="left" if column == "class" else "right")
-    for name, scores in report["per_class"].items():
-        table.add_row(
-            name, f"{scores['precision']:.3f}", f"{scores['recall']:.3f}", f"{scores['f1']:.3f}", str(scores["support"])
-        )
+    called = [sum(column) for column in zip(*report["confusion"]["matrix"], strict=True)]  # predicted per class
+    for (name, scores), count in zip(report["per_class"].items(), called, strict=True):
+        precision = precision_cell(scores["precision"], count)
+        table.add_row(name, precision, f"{scores['recall']:.3f}", f"{scores['f1']:.3f}", str(scores["support"]))
     return table
 
 
@@ -224,8 +229,7 @@ def reliability_table(calibration: dict) -> Table:
 
 
 def threshold_table(found: dict) -> Table:
-    """The curve on VALID: precision, recall and F1 of the positive label and balanced accuracy per threshold.
-    Where nothing is called positive, precision is undefined and shown as "–" (its JSON value stays 0)."""
+    """The curve on VALID: precision, recall and F1 of the positive label and balanced accuracy per threshold."""
     chosen = found["chosen"]
     title = (
         f"Threshold on VALID ({found['count']} reviews) for {found['objective']}: "
@@ -237,7 +241,7 @@ def threshold_table(found: dict) -> Table:
     for row in found["curve"]:
         table.add_row(
             f"{row['threshold']:.4f}",
-            f"{row['precision']:.3f}" if row["positive_share"] > 0 else "–",  # undefined: nothing called positive
+            precision_cell(row["precision"], row["positive_share"]),
             f"{row['recall']:.3f}",
             f"{row['f1']:.3f}",
             f"{row['balanced_accuracy']:.3f}",

@@ -97,6 +97,8 @@ def test_bad_choice_is_a_usage_error(tiny_csv):
         ["train", "--preset", "bogus"],
         ["train", "--name", "--debug"],  # a flag where the name should be
         ["pretrain", "--name", "-x"],
+        ["train", "--name", "../elsewhere"],  # a path: --force there would replace what is outside models/
+        ["train", "--out", "--debug"],
         ["evaluate", "somewhere", "--split", "all"],
         ["evaluate", "somewhere", "--edges", "0,10,5"],
         ["predict", "--format", "xml", "text"],

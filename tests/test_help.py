@@ -51,7 +51,7 @@ def test_help_type_names():
     assert re.search(r"^  MODEL\.\.\.\s+A model directory", help_of("evaluate"), re.M)  # its own metavar
 
 
-def test_usage_lines_and_errors_keep_the_declared_argument_names():
+def test_usage_lines_and_errors_name_arguments_as_click_does():
     """Arguments as click names them: upper case; `[X]` when optional in usage lines, bare when required."""
     assert "Usage: reviewrnn predict [OPTIONS] [TEXTS]..." in help_of("predict")
     assert "Usage: reviewrnn evaluate [OPTIONS] MODEL..." in help_of("evaluate")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from conftest import tiny_configs
@@ -94,7 +95,7 @@ def test_compare_png(trained_model, cut_model, tmp_path):
 
 def test_missing_matplotlib_is_one_clear_error(monkeypatch, trained_model, tmp_path):
     monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
-    with pytest.raises(ReviewRNNError, match=r"pip install -e '\.\[plots\]'"):
+    with pytest.raises(ReviewRNNError, match=r"-m pip install 'matplotlib>=3.7'"):
         charts.pyplot()
     result = CliRunner().invoke(app, ["compare", str(trained_model), "--edges", "0,8,16", "--png", tmp_path / "x.png"])
     assert result.exit_code == 1
@@ -102,6 +103,8 @@ def test_missing_matplotlib_is_one_clear_error(monkeypatch, trained_model, tmp_p
 
 
 def test_help_names_the_plots_extra():
-    """The install hint reaches --help whole (rich, which drew the help before, read '[plots]' as markup)."""
+    """The install hint reaches --help whole (rich, which drew the help before, read '[plots]' as markup);
+    the error names the running Python's pip, not whichever `pip` is first on PATH."""
+    assert sys.executable in charts.INSTALL_HINT
     for command in (["compare"], ["study"], ["probe", "filler"]):
         assert "'.[plots]'" in CliRunner().invoke(app, [*command, "--help"]).stdout

@@ -59,6 +59,11 @@ def test_class_and_confusion_tables():
     confusion = text_of(confusion_table(REPORT))
     assert "true \\ predicted" in confusion
     assert confusion.count("negative") == 2 and confusion.count("positive") == 2
+    one_label = classification_report(  # every review called negative: positive's precision is undefined
+        np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 1]), ["negative", "positive"], np.array([5, 7])
+    )
+    row = next(line for line in text_of(class_table(one_label)).splitlines() if "positive" in line)
+    assert [cell.strip() for cell in row.split("│") if cell.strip()][:3] == ["positive", "–", "0.000"]
 
 
 def test_summary_line():
@@ -107,7 +112,7 @@ def test_corpus_table_fits_80_columns_with_five_classes():
         assert re.search(rf"│ {row}\s+│", text), row
 
 
-def test_threshold_table_leaves_precision_blank_where_nothing_is_called_positive():
+def test_threshold_table_shows_a_dash_for_precision_where_nothing_is_called_positive():
     from reviewrnn.threshold import curve
 
     positive, labels = np.array([0.1, 0.3, 0.6, 0.7]), np.array([0, 1, 0, 1])

@@ -33,7 +33,7 @@ def clipping(
 
     missing = [path for path in models if not path.is_dir()]
     if missing:
-        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
+        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="'MODELS'")
     require_charts(png)
     runs = [run_from_model(model).to_dict() for model in models]
     if png:

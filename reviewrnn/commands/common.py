@@ -27,6 +27,7 @@ TextColumnOption = Annotated[str | None, typer.Option(help="Text column (default
 LabelColumnOption = Annotated[str | None, typer.Option(help="Label column (default: label or sentiment).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 DeviceOption = Annotated[Device, typer.Option(help="auto: cuda when there is one, else cpu.")]
+ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
 TrainingThreadsOption = Annotated[  # training moves off cores that other work is using, unless told a count
     int | None, typer.Option(min=1, help="CPU threads, kept fixed (default: all cores, fewer while others are busy).")
 ]
@@ -80,10 +81,21 @@ def friendly_errors(command):
 
 
 def model_name(value: str | None) -> str | None:
-    """--name's check: a name that starts with '-' is a flag typed where the name should be
-    (`--name --debug`), which would otherwise train a model called `--debug`."""
-    if value is not None and (value.startswith("-") or not value.strip()):
+    """--name's check. A name that starts with '-' is a flag typed where the name should be (`--name --debug`
+    would train a model called `--debug`); a path would leave models/, where --force replaces what is there."""
+    if value is None:
+        return value
+    if value.startswith("-") or not value.strip():
         raise typer.BadParameter(f"{value!r} is not a model name; give one after --name, e.g. --name gru-imdb")
+    if Path(value).name != value or value in (".", ".."):
+        raise typer.BadParameter(f"{value!r} is a path; --name takes a name under models/, --out takes a path")
+    return value
+
+
+def output_path(value: Path | None) -> Path | None:
+    """--out's check: a path that starts with '-' is a flag typed where the path should be (`--out --debug`)."""
+    if value is not None and str(value).startswith("-"):
+        raise typer.BadParameter(f"{str(value)!r} looks like a flag; give a directory after --out")
     return value
 
 

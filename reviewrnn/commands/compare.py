@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from reviewrnn.commands.common import DeviceOption, JsonOption, err, friendly_errors, out
+from reviewrnn.commands.common import DeviceOption, JsonOption, ThreadsOption, err, friendly_errors, out
 from reviewrnn.commands.evaluate import parse_edges
-from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts, show_table
+from reviewrnn.commands.lab_options import PngOption, require_charts, show_table
 from reviewrnn.config import DEFAULT_LENGTH_EDGES
 
 
@@ -39,7 +39,7 @@ def compare(
 
     missing = [path for path in models if not path.is_dir()]
     if missing:
-        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
+        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="'MODELS'")
     require_charts(png)
     results = [result.to_dict() for result in compare_models(models, parse_edges(edges), device, threads)]
     if png:

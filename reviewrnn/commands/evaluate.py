@@ -14,6 +14,7 @@ from reviewrnn.commands.common import (
     LabelColumnOption,
     LabelMapOption,
     TextColumnOption,
+    ThreadsOption,
     conflict,
     err,
     friendly_errors,
@@ -46,7 +47,6 @@ ModelsArgument = Annotated[
 OtherCorpusOption = Annotated[str | None, typer.Option(help="Evaluate on another corpus (default: the model's own).")]
 SplitOption = Annotated[Literal["train", "valid", "test"], typer.Option(help="Which canonical split to score.")]
 EdgesOption = Annotated[str, typer.Option(help="Length bucket edges in tokens.")]
-ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
 ObjectiveOption = Annotated[
     str | None,
     typer.Option(

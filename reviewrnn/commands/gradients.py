@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
-from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts, show_table
+from reviewrnn.commands.common import JsonOption, ThreadsOption, err, friendly_errors, out
+from reviewrnn.commands.lab_options import PngOption, require_charts, show_table
 
 
 @friendly_errors
@@ -38,7 +38,7 @@ def gradients(
 
     missing = [path for path in models if not path.is_dir()]
     if missing:
-        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="MODELS")
+        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="'MODELS'")
     require_charts(png)
     runtime.set_threads(threads)
     flows = [flow.to_dict() for model in models for flow in measure_model(model, reviews, length, seed)]

@@ -7,11 +7,8 @@ from typing import Annotated
 
 import typer
 
-from reviewrnn.calibration_chart import PLOTS_INSTALL
-
-PLOTS_HINT = f"needs matplotlib: {PLOTS_INSTALL}"
+PLOTS_HINT = "needs matplotlib, the plots extra: pip install -e '.[plots]' in the clone's environment"
 PngOption = Annotated[Path | None, typer.Option("--png", help=f"Also draw a PNG chart here ({PLOTS_HINT}).")]
-ThreadsOption = Annotated[int | None, typer.Option(min=1, help="CPU threads (default: all cores).")]
 
 
 def require_charts(png: Path | None) -> None:

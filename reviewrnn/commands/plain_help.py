@@ -1,4 +1,4 @@
-"""--help that reads like click's: flags without a metavar, then TEXT, INTEGER, PATH, [a|b], and `texts...`.
+"""--help that reads like click's: flags without a metavar, then TEXT, INTEGER, PATH, [a|b], and `TEXTS...`.
 
 Typer 0.28 (its own click copy) shows Python's names instead: `<str>`, `<int range>`, `<path>`, `<tsv|csv>`, and
 names a variadic argument without its `...`; click cuts a group's command descriptions to one line. `plain_help(app)`

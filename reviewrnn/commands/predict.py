@@ -189,7 +189,7 @@ def _check_input(texts: list[str], files: list[Path]):
         raise ReviewRNNError("standard input is closed; give TEXT or --file PATH, or pipe reviews in")
     stdin = typer.get_binary_stream("stdin")
     if stdin.isatty():
-        raise typer.BadParameter("no input: give TEXT, --file PATH, or pipe reviews on stdin", param_hint="TEXTS")
+        raise typer.BadParameter("no input: give TEXTS, --file PATH, or pipe reviews on stdin", param_hint="'TEXTS'")
     return stdin
 
 

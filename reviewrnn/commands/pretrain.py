@@ -19,6 +19,7 @@ from reviewrnn.commands.common import (
     friendly_errors,
     model_name,
     out,
+    output_path,
 )
 from reviewrnn.commands.train import TrainingDisplay, _given, process_settings
 from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, ModelConfig, Schedule, TokenizerConfig, TrainConfig
@@ -71,7 +72,9 @@ def pretrain(
         int, typer.Option(min=100, help="WordPiece vocabulary learned from the training texts.")
     ] = TokenizerConfig.vocab_size,
     name: Annotated[str | None, typer.Option(callback=model_name, help="Saved as models/pretrained/NAME.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", callback=output_path, help="Exact output directory (overrides --name).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
     resume: Annotated[
         Path | None, typer.Option(help="Continue an interrupted pretraining run in this directory.")

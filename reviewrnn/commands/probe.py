@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from reviewrnn.commands.common import JsonOption, err, friendly_errors, out
-from reviewrnn.commands.lab_options import PngOption, ThreadsOption, require_charts, show_table
+from reviewrnn.commands.common import JsonOption, ThreadsOption, err, friendly_errors, out
+from reviewrnn.commands.lab_options import PngOption, require_charts, show_table
 from reviewrnn.config import CELLS
 from reviewrnn.lab.settings import FILLER_DISTANCES, SYNTHETIC_DISTANCES, SyntheticSettings
 

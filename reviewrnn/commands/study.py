@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from reviewrnn.commands.common import CorpusOption, err, friendly_errors, out
-from reviewrnn.commands.lab_options import PLOTS_HINT, ThreadsOption
+from reviewrnn.commands.common import CorpusOption, TrainingThreadsOption, err, friendly_errors, out
+from reviewrnn.commands.lab_options import PLOTS_HINT
 
 
 @friendly_errors
@@ -18,7 +18,7 @@ def study(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Where models, charts and REPORT.md go (default: MODELS_DIR/study).")
     ] = None,
-    threads: ThreadsOption = None,
+    threads: TrainingThreadsOption = None,
     force: Annotated[bool, typer.Option(help="Retrain every run even when a matching one is there.")] = False,
     charts: Annotated[bool, typer.Option(help=f"Draw PNG charts ({PLOTS_HINT}).")] = True,
 ) -> None:

@@ -24,6 +24,7 @@ from reviewrnn.commands.common import (
     label_map_option,
     model_name,
     out,
+    output_path,
 )
 from reviewrnn.config import (
     CELL_BATCH_SIZE,
@@ -108,7 +109,9 @@ def train(
     name: Annotated[
         str | None, typer.Option(callback=model_name, help="Model name under models/ (default: CELL-TIMESTAMP).")
     ] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Exact output directory (overrides --name).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", callback=output_path, help="Exact output directory (overrides --name).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
     preset: Annotated[
         Preset | None,
@@ -251,18 +254,17 @@ class TrainingDisplay:
             TimeRemainingColumn(),
             console=err,
             transient=True,
+            disable=not err.is_terminal,  # a log or a pipe gets the lines alone: a stopped display writes a blank line
         )
         self.task = None
         self.header_shown = False
 
     def __enter__(self):
-        if err.is_terminal:  # a log or a pipe gets the lines alone: a stopped live display writes a blank line
-            self.progress.start()
+        self.progress.start()
         return self
 
     def __exit__(self, *exc):
-        if self.progress.live.is_started:
-            self.progress.stop()
+        self.progress.stop()
 
     def callbacks(self):
         from reviewrnn.callbacks import Callbacks

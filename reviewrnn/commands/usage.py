@@ -28,7 +28,8 @@ DEBUG_FLAG = "--debug"
 def debug_first(args: Sequence[str], group: TyperGroup) -> list[str]:
     """Move --debug to the front (the root command's option), unless it is an option's value or after `--`.
 
-    `--name --debug` names a run "--debug": the commands' value-taking options are looked up in `group`.
+    In `--name --debug` it is --name's value (which --name then refuses): value-taking options are looked up
+    in `group`.
     """
     args = list(args)
     end = args.index("--") if "--" in args else len(args)
