@@ -15,6 +15,11 @@ INSTALL_HINT = f"PNG charts need matplotlib (the plots extra): {sys.executable} 
 DPI = 120
 
 
+def _defined(row: dict, key: str) -> float:
+    """A curve value, or NaN (a gap in the line) for a precision where nothing is called positive."""
+    return float("nan") if key == "precision" and row["positive_share"] == 0 else row[key]
+
+
 def check_chart_possible(path: Path) -> None:
     """Fail before evaluate saves a threshold or temperature, not after: no matplotlib, or nowhere to write."""
     try:
@@ -50,7 +55,8 @@ def decision_chart(calibration: dict, found: dict | None, path: Path) -> Path:
         axis = axes[0][1]
         thresholds = [row["threshold"] for row in found["curve"]]
         for key in ("precision", "recall", "f1", "balanced_accuracy"):
-            axis.plot(thresholds, [row[key] for row in found["curve"]], label=key.replace("_", " "))
+            values = [_defined(row, key) for row in found["curve"]]
+            axis.plot(thresholds, values, label=key.replace("_", " "))
         axis.axvline(found["chosen"]["threshold"], color="grey", linestyle="--", label="chosen")
         axis.set(xlabel=f"threshold on P({found['positive_label']})", ylim=(0, 1.02))
         axis.set_title(f"VALID, {found['objective']}")

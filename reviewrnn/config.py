@@ -120,6 +120,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "wide": {"cell": "lstm", "hidden": 256, "dropout": 0.5, "epochs": 5},
 }
 Preset = Literal["classic", "long", "wide"]  # train --preset's choices: PRESETS' names (tested)
+PRESET_SUMMARY = "; ".join(  # --preset's help: "classic: cell lstm, bidirectional False, ...; long: ..."
+    f"{name}: " + ", ".join(f"{key} {value}" for key, value in values.items()) for name, values in PRESETS.items()
+)
 
 # train's batch when --batch-size is not given: same TEST accuracy over 3 seeds (README, "Batch size per cell").
 CELL_BATCH_SIZE: dict[str, int] = {"rnn": 128, "gru": 128, "lstm": 64}

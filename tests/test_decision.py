@@ -226,3 +226,13 @@ def test_find_threshold_fits_one_model_and_rejects_a_bad_objective(model_copy, t
     line = " ".join(result.stderr.split())  # one line, however wide the terminal
     assert "give f1, balanced-accuracy, precision=X or recall=X" in line
     assert load_model(model_copy).config.decision.threshold is None
+
+
+def test_threshold_chart_leaves_a_gap_where_precision_is_undefined():
+    import math
+
+    from reviewrnn.calibration_chart import _defined
+
+    nobody = {"precision": 0.0, "recall": 0.0, "positive_share": 0.0}
+    assert math.isnan(_defined(nobody, "precision")) and _defined(nobody, "recall") == 0.0
+    assert _defined({"precision": 0.8, "positive_share": 0.1}, "precision") == 0.8

@@ -73,3 +73,11 @@ def test_command_lists_give_whole_first_sentences(group, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     listed = help_of(*group).split("\nCommands:\n")[1]
     assert "..." not in listed and listed.count(".") >= 2, listed
+
+
+def test_preset_help_gives_each_presets_settings():
+    from reviewrnn.config import PRESETS
+
+    text = " ".join(help_of("train").split())
+    for name, values in PRESETS.items():
+        assert f"{name}: " + ", ".join(f"{key} {value}" for key, value in values.items()) in text

@@ -28,6 +28,7 @@ from reviewrnn.commands.common import (
 )
 from reviewrnn.config import (
     CELL_BATCH_SIZE,
+    PRESET_SUMMARY,
     PRESETS,
     Cell,
     ClassWeights,
@@ -115,7 +116,7 @@ def train(
     force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
     preset: Annotated[
         Preset | None,
-        typer.Option(help="classic: one-way LSTM, last state; long: 800 tokens; wide: hidden 256. Flags given win."),
+        typer.Option(help=f"A named recipe ({PRESET_SUMMARY}); flags given explicitly still win."),
     ] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue an interrupted run in this model directory, with its own settings.")
