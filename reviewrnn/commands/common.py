@@ -99,6 +99,22 @@ def output_path(value: Path | None) -> Path | None:
     return value
 
 
+def given(context: typer.Context, name: str) -> bool:
+    """True when the user typed --NAME (so it overrides a preset or a language model), not when it is the default."""
+    source = context.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def adopt_language_model(context: typer.Context, init: Path, configs):
+    """The LM of `--init` (train's and pretrain's): its shape and tokenizer settings go into the (model, train,
+    tokenizer) configs, and a shape flag the user typed that differs from it is a one-line error."""
+    from reviewrnn.transfer import SHAPE_FIELDS, adopt, open_pretrained
+
+    lm = open_pretrained(init)
+    adopt(lm, configs[0], configs[2], {name for name in (*SHAPE_FIELDS, "vocab_size") if given(context, name)})
+    return lm
+
+
 def label_map_option(text: str | None):
     """--label-map as a labelmap.LabelMap; a malformed map is a usage error (exit 2) naming the flag."""
     from reviewrnn.labelmap import LabelMap, LabelMapError

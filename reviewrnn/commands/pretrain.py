@@ -15,13 +15,14 @@ from reviewrnn.commands.common import (
     DeviceOption,
     JsonOption,
     TrainingThreadsOption,
+    adopt_language_model,
     err,
     friendly_errors,
     model_name,
     out,
     output_path,
 )
-from reviewrnn.commands.train import TrainingDisplay, _given, process_settings
+from reviewrnn.commands.train import TrainingDisplay, process_settings
 from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, ModelConfig, Schedule, TokenizerConfig, TrainConfig
 from reviewrnn.config import configs_from_flags as _configs
 
@@ -109,7 +110,7 @@ def pretrain(
         with LMDisplay() as display:
             return _report(resume_pretrain(resume, display.callbacks()), as_json)
     configs = _configs(context.params)
-    start = _start(context, init, configs) if init is not None else None
+    start = adopt_language_model(context, init, configs) if init is not None else None
     cell = configs[0].cell  # the language model's, with --init
     stamp = name or f"{cell}-lm-{datetime.now():%Y%m%d-%H%M%S}"
     directory = output_directory(None, out_dir or models_root() / PRETRAINED_DIR / stamp, cell, force)
@@ -118,15 +119,6 @@ def pretrain(
     with LMDisplay() as display:
         outcome = pretrain_step(spec, *configs, directory, display.callbacks(), start)
     _report(outcome, as_json)
-
-
-def _start(context: typer.Context, init: Path, configs):
-    """The language model --init continues; its shape and tokenizer settings go into the configs."""
-    from reviewrnn.transfer import SHAPE_FIELDS, adopt, open_pretrained
-
-    lm = open_pretrained(init)
-    adopt(lm, configs[0], configs[2], {name for name in (*SHAPE_FIELDS, "vocab_size") if _given(context, name)})
-    return lm
 
 
 def _report(outcome, as_json: bool) -> None:

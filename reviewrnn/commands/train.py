@@ -18,9 +18,11 @@ from reviewrnn.commands.common import (
     LabelMapOption,
     TextColumnOption,
     TrainingThreadsOption,
+    adopt_language_model,
     conflict,
     err,
     friendly_errors,
+    given,
     label_map_option,
     model_name,
     out,
@@ -151,7 +153,7 @@ def train(
     flags = {key: value for key, value in context.params.items() if value is not None or key != "batch_size"}
     configs = configs_from_flags(flags)  # every flag named like a setting, given or default
     if preset is not None:
-        explicit = {key for key in PRESETS.get(preset, {}) if _given(context, key)}
+        explicit = {key for key in PRESETS.get(preset, {}) if given(context, key)}
         apply_preset(preset, configs, explicit)
     model_config, train_config, _ = configs
     mapping = label_map_option(label_map)
@@ -168,15 +170,14 @@ def train(
 
 def _initial(context: typer.Context, init: Path, part: str, configs) -> tuple[Path, object]:
     """(the LM's tokenizer, InitInfo) for --init; the LM's shape goes into the configs."""
-    from reviewrnn.transfer import SHAPE_FIELDS, adopt, init_info, open_pretrained, start_pooling
+    from reviewrnn.transfer import init_info, start_pooling
 
     if context.params.get("tokenizer") is not None:
         raise conflict("--init brings the language model's tokenizer; drop --tokenizer")
     if context.params.get("preset") is not None:
         raise conflict("--preset sets a shape and --init brings the language model's; drop --preset")
-    lm = open_pretrained(init)
-    adopt(lm, configs[0], configs[2], {name for name in (*SHAPE_FIELDS, "vocab_size") if _given(context, name)})
-    start_pooling(configs[0], part, _given(context, "pool"))
+    lm = adopt_language_model(context, init, configs)
+    start_pooling(configs[0], part, given(context, "pool"))
     return lm.tokenizer_path, init_info(lm, part)
 
 
@@ -187,12 +188,6 @@ def process_settings(threads: int | None) -> None:
 
     runtime.set_threads(threads)
     runtime.keep_freed_memory()
-
-
-def _given(context: typer.Context, name: str) -> bool:
-    """True when the user typed --NAME (so it overrides a preset), not when it is the default."""
-    source = context.get_parameter_source(name)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def _report(outcome, as_json: bool) -> None:
