@@ -16,7 +16,7 @@ from reviewrnn.labelmap import LabelMap
 
 FORMAT_VERSION = 1
 Cell = Literal["rnn", "gru", "lstm"]
-Pool = Literal["last", "mean", "max"]
+Pool = Literal["last", "mean", "max", "maxmean"]
 Truncation = Literal["head", "tail"]
 Device = Literal["auto", "cpu", "cuda"]
 Schedule = Literal["linear", "constant"]
@@ -58,6 +58,11 @@ class ModelConfig:
     dropout: float = 0.5  # on the embeddings and the pooled state: IMDB overfits long before 5 epochs
     word_dropout: float = 0.0  # training only: each token's embedding is zeroed with this probability
     pool: str = "max"
+
+    @property
+    def pooled_width(self) -> int:
+        """Features the head reads: H per direction, twice for maxmean (every max, then every mean)."""
+        return self.hidden * (2 if self.bidirectional else 1) * (2 if self.pool == "maxmean" else 1)
 
     def __post_init__(self) -> None:
         _check_choice("cell", self.cell, CELLS)

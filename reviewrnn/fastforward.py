@@ -248,7 +248,9 @@ class FastClassifier:
                 inputs = next_inputs(outputs, reverse, steps)
         if keep_states:
             return outputs[0]
-        pooled = np.concatenate(outputs, axis=1) if len(outputs) > 1 else outputs[0]  # (R, D)
+        if self.config.pool == "maxmean":  # each direction gives (max, mean); the head reads every max first
+            outputs = [half for halves in zip(*(np.split(out, 2, axis=1) for out in outputs)) for half in halves]
+        pooled = np.concatenate(outputs, axis=1) if len(outputs) > 1 else outputs[0]  # (R, config.pooled_width)
         logits = np.matmul(by_block(pooled), self.head_w).reshape(rows, -1)  # block-shaped products, as above
         return softmax(logits + self.head_b)
 

@@ -95,28 +95,34 @@ class Outputs:
 
 class Pool:
     """Pools the last layer's states as they come. Rows are longest first, so the rows still reading at
-    step t are the first active[t]: every update is a prefix slice, and padding is never read."""
+    step t are the first active[t]: every update is a prefix slice, and padding is never read.
+    maxmean keeps both, (R, 2H): this direction's max, then its mean."""
 
     def __init__(self, pool: str, lengths: np.ndarray, active: np.ndarray):
         self.pool, self.lengths, self.active = pool, lengths, active
-        self.pooled = None
+        self.maximum = self.total = self.last = None
 
     def __call__(self, t: int, h: np.ndarray) -> None:
-        if self.pooled is None:
-            self.pooled = np.full_like(h, -np.inf) if self.pool == "max" else np.zeros_like(h)
+        if t == 0:
+            self.maximum = np.full_like(h, -np.inf) if self.pool in ("max", "maxmean") else None
+            self.total = np.zeros_like(h) if self.pool in ("mean", "maxmean") else None
+            self.last = np.zeros_like(h) if self.pool == "last" else None
         live = self.active[t]
-        if self.pool == "max":
-            np.maximum(self.pooled[:live], h[:live], out=self.pooled[:live])
-        elif self.pool == "mean":
-            self.pooled[:live] += h[:live]
-        else:  # last: the rows whose final token was step t
+        if self.maximum is not None:
+            np.maximum(self.maximum[:live], h[:live], out=self.maximum[:live])
+        if self.total is not None:
+            self.total[:live] += h[:live]
+        if self.last is not None:  # the rows whose final token was step t
             ending = self.active[t + 1]
-            self.pooled[ending:live] = h[ending:live]
+            self.last[ending:live] = h[ending:live]
 
     def result(self) -> np.ndarray:
+        if self.pool == "last":
+            return self.last
+        mean = self.total / self.lengths[:, None].astype(np.float32) if self.total is not None else None
         if self.pool == "mean":
-            return self.pooled / self.lengths[:, None].astype(np.float32)
-        return self.pooled
+            return mean
+        return self.maximum if self.pool == "max" else np.concatenate([self.maximum, mean], axis=1)
 
 
 def run_direction(cell: str, d, feed, live: np.ndarray, collect) -> np.ndarray:

@@ -26,7 +26,7 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
             shapes[f"{prefix}.{depth}.weight_hh_l0"] = (gates, config.hidden)
             shapes[f"{prefix}.{depth}.bias_ih_l0"] = (gates,)
             shapes[f"{prefix}.{depth}.bias_hh_l0"] = (gates,)
-    shapes["head.weight"] = (config.num_classes, config.hidden * directions)
+    shapes["head.weight"] = (config.num_classes, config.pooled_width)
     shapes["head.bias"] = (config.num_classes,)
     return shapes
 
@@ -72,10 +72,13 @@ class NumpyClassifier:
             return self.probabilities(prefixes, np.arange(1, steps + 1, dtype=np.int64))
         forward, _ = self.hidden_states(ids[None, :], np.array([steps], dtype=np.int64))
         states = forward[0]  # (T, H)
+        mean = np.cumsum(states, axis=0) / np.arange(1, steps + 1, dtype=states.dtype)[:, None]
         if self.config.pool == "mean":
-            states = np.cumsum(states, axis=0) / np.arange(1, steps + 1, dtype=states.dtype)[:, None]
+            states = mean
         elif self.config.pool == "max":
             states = np.maximum.accumulate(states, axis=0)
+        elif self.config.pool == "maxmean":
+            states = np.concatenate([np.maximum.accumulate(states, axis=0), mean], axis=1)
         return softmax(states @ self.w["head.weight"].T + self.w["head.bias"])
 
     def hidden_states(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -98,9 +101,11 @@ class NumpyClassifier:
             return pooled if backward is None else np.concatenate([pooled, backward[:, 0]], axis=1)
         states = forward if backward is None else np.concatenate([forward, backward], axis=2)
         mask = (np.arange(states.shape[1])[None, :] < lengths[:, None])[:, :, None]  # (B, T, 1)
+        mean = (states * mask).sum(1) / lengths[:, None].astype(states.dtype)
         if self.config.pool == "mean":
-            return (states * mask).sum(1) / lengths[:, None].astype(states.dtype)
-        return np.where(mask, states, -np.inf).max(1)
+            return mean
+        maximum = np.where(mask, states, -np.inf).max(1)
+        return maximum if self.config.pool == "max" else np.concatenate([maximum, mean], axis=1)
 
     def _layer(self, prefix: str, x: np.ndarray) -> np.ndarray:
         """Run one unidirectional layer over all steps; the input projection is one big product."""

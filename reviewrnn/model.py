@@ -52,13 +52,13 @@ class RecurrentClassifier(nn.Module):
             cell(size, config.hidden, batch_first=True) for size in (sizes if config.bidirectional else [])
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(config.hidden * directions, config.num_classes)
+        self.head = nn.Linear(config.pooled_width, config.num_classes)
         self.fast_cpu_path = True  # hand-written CPU backward passes (fastrnn.py, fastembedding.py); False: torch's own
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids: (B, T) right-padded token ids, lengths: (B,) >= 1 -> logits (B, K)."""
         forward_states, backward_states = self.hidden_states(ids, lengths)
-        pooled = self.pool(forward_states, backward_states, lengths)  # (B, H * directions)
+        pooled = self.pool(forward_states, backward_states, lengths)  # (B, config.pooled_width)
         return self.head(self.dropout(pooled))
 
     def hidden_states(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -100,9 +100,11 @@ class RecurrentClassifier(nn.Module):
             return pooled
         states = forward_states if backward_states is None else torch.cat([forward_states, backward_states], 2)
         mask = padding_mask(lengths, states.size(1)).unsqueeze(-1)  # (B, T, 1)
+        mean = (states * mask).sum(1) / lengths.unsqueeze(1).to(states.dtype) if self.config.pool != "max" else None
         if self.config.pool == "mean":
-            return (states * mask).sum(1) / lengths.unsqueeze(1).to(states.dtype)
-        return states.masked_fill(~mask, float("-inf")).max(1).values
+            return mean
+        maximum = states.masked_fill(~mask, float("-inf")).max(1).values
+        return maximum if self.config.pool == "max" else torch.cat([maximum, mean], dim=1)  # maxmean: (B, 2D)
 
 
 def count_parameters(model: nn.Module) -> int:

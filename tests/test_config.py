@@ -43,7 +43,7 @@ def test_error_names_the_source():
     "kwargs,fragment",
     [
         ({"cell": "transformer"}, "cell must be one of rnn, gru, lstm"),
-        ({"pool": "sum"}, "pool must be one of last, mean, max"),
+        ({"pool": "sum"}, "pool must be one of last, mean, max, maxmean"),
         ({"hidden": 0}, "hidden must be at least 1"),
         ({"layers": 0}, "layers must be at least 1"),
         ({"num_classes": 1}, "at least 2 classes"),

@@ -29,7 +29,9 @@ def reviews(count: int, seed: int = 0) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
-    "shape", [("lstm", True, 1, "max"), ("gru", False, 2, "mean"), ("rnn", True, 2, "last")], ids=str
+    "shape",
+    [("lstm", True, 1, "max"), ("gru", False, 2, "mean"), ("rnn", True, 2, "last"), ("lstm", True, 1, "maxmean")],
+    ids=str,
 )
 def test_a_review_gets_the_same_bits_in_any_company(shape, threads):
     """Alone, in a block, in a group of blocks run in lockstep (one thread: groups of three here)."""

@@ -71,7 +71,10 @@ def train(
         float, typer.Option(min=0.0, max=0.99, help="Training only: drop each whole word with this probability.")
     ] = M.word_dropout,
     pool: Annotated[
-        Pool, typer.Option(help="last state, or mean/max over all states (mean from a whole --init LM).")
+        Pool,
+        typer.Option(
+            help="last state, mean/max over all states, or maxmean: both side by side (mean from a whole --init LM)."
+        ),
     ] = M.pool,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over TRAIN (the best one by VALID is kept).")] = T.epochs,
     batch_size: Annotated[
