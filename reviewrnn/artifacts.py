@@ -212,12 +212,18 @@ def _swap_in(staging: Path, directory: Path) -> None:
     _fsync_directory(directory.parent)
 
 
+def require_model_directories(directories: list[Path]) -> None:
+    """Every model a command reads, checked before any slow work, with one wording and exit code (1)."""
+    for directory in directories:
+        if not Path(directory).is_dir():
+            raise ReviewRNNError(f"{directory}: no such model directory; train one with `reviewrnn train`")
+
+
 def load_model(directory: Path) -> LoadedModel:
     """Read and validate a model directory; any problem is one ReviewRNNError naming the file."""
     directory = Path(directory)
     recover_swap(directory)
-    if not directory.is_dir():
-        raise ReviewRNNError(f"{directory}: no such model directory; train one with `reviewrnn train`")
+    require_model_directories([directory])
     config = load_config(directory)
     if config.pretrain is not None:  # made by `reviewrnn pretrain`: a classifier starts from it
         raise ReviewRNNError(f"{directory}: a language model, not a classifier; use reviewrnn train --init {directory}")

@@ -28,12 +28,11 @@ def clipping(
       reviewrnn train --cell rnn --clip-norm 1 --seed 1 --name rnn-clip1
       reviewrnn clipping models/rnn-noclip models/rnn-clip1 --png clipping.png
     """
+    from reviewrnn.artifacts import require_model_directories
     from reviewrnn.lab.clipping import run_from_model
     from reviewrnn.lab.tables import clipping_table
 
-    missing = [path for path in models if not path.is_dir()]
-    if missing:
-        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="'MODELS'")
+    require_model_directories(models)
     require_charts(png)
     runs = [run_from_model(model).to_dict() for model in models]
     if png:

@@ -34,12 +34,11 @@ def compare(
     \b
     Example: reviewrnn compare models/rnn models/gru models/lstm --png len.png
     """
+    from reviewrnn.artifacts import require_model_directories
     from reviewrnn.lab.compare import compare_models
     from reviewrnn.lab.tables import gap_table, length_table
 
-    missing = [path for path in models if not path.is_dir()]
-    if missing:
-        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="'MODELS'")
+    require_model_directories(models)
     require_charts(png)
     results = [result.to_dict() for result in compare_models(models, parse_edges(edges), device, threads)]
     if png:

@@ -58,7 +58,7 @@ def tokenize(
     label_column: LabelColumnOption = None,
     vocab_size: Annotated[int, typer.Option(min=100, help="Subword vocabulary size.")] = TokenizerConfig.vocab_size,
     out_path: Annotated[
-        Path | None, typer.Option("--out", help="Where to write tokenizer.json (default: MODELS_DIR/tokenizer.json).")
+        Path | None, typer.Option("--out", help="Where to write tokenizer.json (default: models/tokenizer.json).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
     as_json: JsonOption = False,

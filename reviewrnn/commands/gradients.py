@@ -33,12 +33,11 @@ def gradients(
     Example: reviewrnn gradients models/rnn models/gru models/lstm --png g.png
     """
     from reviewrnn import runtime
+    from reviewrnn.artifacts import require_model_directories
     from reviewrnn.lab.gradients import measure_model
     from reviewrnn.lab.tables import gradient_table
 
-    missing = [path for path in models if not path.is_dir()]
-    if missing:
-        raise typer.BadParameter(f"{missing[0]}: no such model directory", param_hint="'MODELS'")
+    require_model_directories(models)
     require_charts(png)
     runtime.set_threads(threads)
     flows = [flow.to_dict() for model in models for flow in measure_model(model, reviews, length, seed)]
