@@ -82,7 +82,7 @@ def test_compare_cli(trained_model, cut_model, tmp_path):
     assert (
         "Test accuracy by length" in human and "13-15" in human and "✂" in human and "Shortest minus longest" in human
     )
-    assert runner.invoke(app, ["compare", str(tmp_path / "none")]).exit_code == 2
+    assert runner.invoke(app, ["compare", str(tmp_path / "none")]).exit_code == 1
 
 
 def test_compare_png(trained_model, cut_model, tmp_path):
