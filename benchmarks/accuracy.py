@@ -27,13 +27,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from reviewrnn import config as reviewrnn_config
 from reviewrnn import runtime
-from reviewrnn.artifacts import atomic_write_json
+from reviewrnn.atomic import atomic_write_json
 from reviewrnn.config import CELLS, DEFAULT_LENGTH_EDGES, ModelConfig, TokenizerConfig, TrainConfig
 from reviewrnn.corpus import Examples, load_corpus, split_corpus
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.metrics import accuracy_by_length, wilson_interval
+from reviewrnn.presets import PRESETS
 from reviewrnn.runs import package_versions
 from reviewrnn.source import CorpusSettings
 
@@ -63,7 +63,7 @@ class Fitted:
 
 @dataclass
 class RecurrentRun:
-    """One reviewrnn row: a cell with the project's defaults, or a named preset from reviewrnn.config.PRESETS."""
+    """One reviewrnn row: a cell with the project's defaults, or a named preset from reviewrnn.presets.PRESETS."""
 
     name: str
     model: ModelConfig
@@ -215,7 +215,7 @@ def _fields(kind: type) -> set[str]:
 
 
 def preset_run(name: str, overrides: dict) -> RecurrentRun:
-    parts = split_overrides(overrides, f"reviewrnn.config.PRESETS[{name!r}]")
+    parts = split_overrides(overrides, f"reviewrnn.presets.PRESETS[{name!r}]")
     return RecurrentRun(
         f"preset:{name}",
         ModelConfig(**parts["model"]),
@@ -249,7 +249,7 @@ def recurrent_runs(spec: str, presets: dict) -> list[RecurrentRun]:
         elif item.startswith("preset:") and item[7:] in presets:
             runs.append(preset_run(item[7:], presets[item[7:]]))
         else:
-            known = ", ".join(f"preset:{name}" for name in presets) or "(reviewrnn.config.PRESETS defines none)"
+            known = ", ".join(f"preset:{name}" for name in presets) or "(reviewrnn.presets.PRESETS defines none)"
             raise ReviewRNNError(f"--reviewrnn: unknown run {item!r}; use {', '.join(CELLS)}, presets, none, {known}")
     return runs
 
@@ -394,7 +394,7 @@ def limit_threads(threads: int | None):
 
 def benchmark(args: argparse.Namespace, scratch: Path, report: dict) -> None:
     """Fill report["methods"], one method at a time, rewriting --json after each."""
-    runs = recurrent_runs(args.reviewrnn, getattr(reviewrnn_config, "PRESETS", None) or {})
+    runs = recurrent_runs(args.reviewrnn, PRESETS)
     runs = [with_overrides(run, args.epochs, args.limit, args.threads) for run in runs]
     corpus = load_corpus(CORPUS)
     split = split_corpus(corpus.examples, TrainConfig.valid_fraction)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import accuracy  # noqa: E402  (benchmarks/accuracy.py: the peers and the scoring bracket)
 
 from reviewrnn import runtime  # noqa: E402
-from reviewrnn.artifacts import atomic_write_json  # noqa: E402
+from reviewrnn.atomic import atomic_write_json  # noqa: E402
 from reviewrnn.config import PRETRAIN_DEFAULTS, ModelConfig, TokenizerConfig, TrainConfig  # noqa: E402
 from reviewrnn.corpus import load_corpus, split_corpus  # noqa: E402
 from reviewrnn.lmtexts import TextSpec  # noqa: E402

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from reviewrnn.atomic import atomic_write_bytes, atomic_write_json, recover_swap, swap_in
 from reviewrnn.config import RunConfig
 from reviewrnn.domain import DomainProfile, load_profile
 from reviewrnn.errors import ReviewRNNError
@@ -44,39 +45,6 @@ class LoadedModel:
 
 def models_root() -> Path:
     return Path(os.environ.get(MODELS_DIR_ENV) or "models")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, then rename over it: readers see old or new, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as sink:
-            sink.write(data)
-            sink.flush()
-            shareable(Path(temporary))
-            os.fsync(sink.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def atomic_write_json(path: Path, value) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, allow_nan=True) + "\n").encode("utf-8"))
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def save_model(
@@ -112,7 +80,7 @@ def save_run(
             atomic_write_bytes(folder / CHECKPOINT_TENSORS, _safetensors_bytes(arrays))
             atomic_write_bytes(folder / TOKENIZER_FILE, tokenizer_json.encode("utf-8"))
             atomic_write_json(folder / CHECKPOINT_STATE, {"config": config.to_dict(), "state": state})
-        _swap_in(staging, directory)
+        swap_in(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -190,31 +158,10 @@ def training_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def recover_swap(directory: Path) -> None:
-    """Finish what a crash between _swap_in's two renames left: the previous model goes back in place."""
-    directory = Path(directory)
-    if directory.exists() or not directory.parent.is_dir():
-        return
-    retired = sorted(directory.parent.glob(f".{directory.name}.old-*/model"), key=lambda p: p.stat().st_mtime)
-    if retired:
-        os.replace(retired[-1], directory)
-        _fsync_directory(directory.parent)
-
-
-def _swap_in(staging: Path, directory: Path) -> None:
-    if not directory.exists():
-        os.replace(staging, directory)
-        return
-    retired = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.old-"))
-    os.replace(directory, retired / "model")
-    os.replace(staging, directory)
-    shutil.rmtree(retired, ignore_errors=True)
-    _fsync_directory(directory.parent)
-
-
 def require_model_directories(directories: list[Path]) -> None:
     """Every model a command reads, checked before any slow work, with one wording and exit code (1)."""
     for directory in directories:
+        recover_swap(directory)  # a crash mid-swap left the model parked beside its place: load_model's repair
         if not Path(directory).is_dir():
             raise ReviewRNNError(f"{directory}: no such model directory; train one with `reviewrnn train`")
 
@@ -222,7 +169,6 @@ def require_model_directories(directories: list[Path]) -> None:
 def load_model(directory: Path) -> LoadedModel:
     """Read and validate a model directory; any problem is one ReviewRNNError naming the file."""
     directory = Path(directory)
-    recover_swap(directory)
     require_model_directories([directory])
     config = load_config(directory)
     if config.pretrain is not None:  # made by `reviewrnn pretrain`: a classifier starts from it

@@ -29,7 +29,8 @@ app = typer.Typer(
     cls=OneLineErrors,
     help="Recurrent-network sentiment classifier for reviews: train, evaluate by length, predict in pipelines.\n\n"
     "\b\nExample: reviewrnn train && cat reviews.txt | reviewrnn predict - > labels.tsv\n\n"
-    "Models are saved under models/ in the current directory, or under $REVIEWRNN_MODELS when it is set.",
+    "Models are saved under models/ in the current directory, or under $REVIEWRNN_MODELS when it is not "
+    "empty; $REVIEWRNN_MODEL names predict's default model.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,

@@ -122,7 +122,8 @@ def save_familiarity(directory: Path, init, train_ids: Sequence[np.ndarray]) -> 
     `init` is the run's InitInfo: the LM's weights are read as its sha256 recorded them."""
     from safetensors.numpy import save
 
-    from reviewrnn.artifacts import atomic_write_bytes, atomic_write_json, load_config
+    from reviewrnn.artifacts import load_config
+    from reviewrnn.atomic import atomic_write_bytes, atomic_write_json
     from reviewrnn.transfer import lm_weights
 
     weights = {name: value for name, value in lm_weights(init).items() if name.startswith(KEPT)}

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reviewrnn.artifacts import CONFIG_FILE, atomic_write_json, load_model
+from reviewrnn.artifacts import CONFIG_FILE, load_model
+from reviewrnn.atomic import atomic_write_json
 from reviewrnn.calibration import apply_temperature, fit_temperature, reliability
 from reviewrnn.domain import DOMAIN_FILE, build_profile
 from reviewrnn.errors import ReviewRNNError

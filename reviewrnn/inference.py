@@ -72,13 +72,11 @@ class NumpyClassifier:
             return self.probabilities(prefixes, np.arange(1, steps + 1, dtype=np.int64))
         forward, _ = self.hidden_states(ids[None, :], np.array([steps], dtype=np.int64))
         states = forward[0]  # (T, H)
-        mean = np.cumsum(states, axis=0) / np.arange(1, steps + 1, dtype=states.dtype)[:, None]
-        if self.config.pool == "mean":
-            states = mean
-        elif self.config.pool == "max":
-            states = np.maximum.accumulate(states, axis=0)
-        elif self.config.pool == "maxmean":
-            states = np.concatenate([np.maximum.accumulate(states, axis=0), mean], axis=1)
+        pool = self.config.pool
+        if pool != "last":
+            mean = np.cumsum(states, axis=0) / np.arange(1, steps + 1, dtype=states.dtype)[:, None]
+            maximum = np.maximum.accumulate(states, axis=0)
+            states = {"mean": mean, "max": maximum, "maxmean": np.concatenate([maximum, mean], axis=1)}[pool]
         return softmax(states @ self.w["head.weight"].T + self.w["head.bias"])
 
     def hidden_states(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -101,11 +99,12 @@ class NumpyClassifier:
             return pooled if backward is None else np.concatenate([pooled, backward[:, 0]], axis=1)
         states = forward if backward is None else np.concatenate([forward, backward], axis=2)
         mask = (np.arange(states.shape[1])[None, :] < lengths[:, None])[:, :, None]  # (B, T, 1)
-        mean = (states * mask).sum(1) / lengths[:, None].astype(states.dtype)
-        if self.config.pool == "mean":
-            return mean
-        maximum = np.where(mask, states, -np.inf).max(1)
-        return maximum if self.config.pool == "max" else np.concatenate([maximum, mean], axis=1)
+        pooled = []
+        if self.config.pool in ("max", "maxmean"):
+            pooled.append(np.where(mask, states, -np.inf).max(1))
+        if self.config.pool in ("mean", "maxmean"):
+            pooled.append((states * mask).sum(1) / lengths[:, None].astype(states.dtype))
+        return np.concatenate(pooled, axis=1)  # maxmean: every max, then every mean
 
     def _layer(self, prefix: str, x: np.ndarray) -> np.ndarray:
         """Run one unidirectional layer over all steps; the input projection is one big product."""

@@ -271,7 +271,8 @@ def _raise_if_unfinished(result, trainer, session: _Session, save) -> None:
 def _record_diverged_epoch(directory: Path, trainer, message: str) -> None:
     """Append the epoch that diverged to history.json: its steps up to the bad one, and why it stopped,
     so `reviewrnn clipping` can show what led to the explosion."""
-    from reviewrnn.artifacts import HISTORY_FILE, atomic_write_json
+    from reviewrnn.artifacts import HISTORY_FILE
+    from reviewrnn.atomic import atomic_write_json
 
     progress = trainer.state.progress
     history = [epoch.to_dict() for epoch in trainer.state.history]

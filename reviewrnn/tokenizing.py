@@ -33,7 +33,7 @@ def cached_tokenizer(key: dict, texts, config: TokenizerConfig, on_stage, distri
     changes from process to process, so training twice can give two vocabularies. Caching it (and
     giving every torchrun rank rank 0's) makes the same seed and data give the same weights.
     """
-    from reviewrnn.artifacts import atomic_write_bytes
+    from reviewrnn.atomic import atomic_write_bytes
     from reviewrnn.fetch import cache_dir
 
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:32]

@@ -17,14 +17,13 @@ from reviewrnn.artifacts import (
     CONFIG_FILE,
     TOKENIZER_FILE,
     WEIGHTS_FILE,
-    atomic_write_bytes,
-    atomic_write_json,
     default_model_dir,
     load_config,
     load_model,
     save_model,
     write_eval,
 )
+from reviewrnn.atomic import atomic_write_bytes, atomic_write_json
 from reviewrnn.config import FORMAT_VERSION, TokenizerConfig
 from reviewrnn.data import pad_batch
 from reviewrnn.errors import ReviewRNNError
@@ -403,15 +402,18 @@ def test_models_root_defaults_to_models(monkeypatch):
     assert artifacts.models_root() == Path("models")
 
 
-def test_a_crash_between_the_two_renames_of_a_swap_is_recovered_on_load(trained_model, tmp_path):
+@pytest.mark.parametrize("check", ["load_model", "require_model_directories"])
+def test_a_crash_between_the_two_renames_of_a_swap_is_recovered_on_load(check, trained_model, tmp_path):
+    """load_model, and the lab commands' check of every MODEL before work, put a parked model back."""
     import shutil
-
-    from reviewrnn.artifacts import load_model as load
 
     models = tmp_path / "models"
     models.mkdir()
     retired = models / ".m.old-abc123"
     retired.mkdir()
     shutil.copytree(trained_model, retired / "model")  # the state right after the first rename
-    loaded = load(models / "m")
-    assert loaded.directory == models / "m" and (models / "m" / "config.json").is_file()
+    if check == "load_model":
+        assert load_model(models / "m").directory == models / "m"
+    else:
+        artifacts.require_model_directories([models / "m"])
+    assert (models / "m" / "config.json").is_file() and not (retired / "model").exists()

@@ -271,11 +271,11 @@ def test_train_runtime_errors_are_one_line(tmp_path):
     assert "one class" in one_error_line(cli("train", "--corpus", one, *TINY_TRAIN, code=1), progress=True)
 
 
-@pytest.mark.parametrize("command", ["evaluate", "compare", "gradients", "clipping"])
+@pytest.mark.parametrize("command", ["evaluate", "compare", "gradients", "clipping", "probe filler"])
 def test_a_missing_model_is_the_same_one_line_everywhere(command, tmp_path, trained_model):
     """The lab's commands check every MODEL before any work, and fail as evaluate does: exit 1, not a usage error."""
     models = [trained_model, tmp_path / "nothing"] if command != "evaluate" else [tmp_path / "nothing"]
-    error = one_error_line(cli(command, *models, code=1))
+    error = one_error_line(cli(*command.split(), *models, code=1))
     assert error == f"error: {tmp_path / 'nothing'}: no such model directory; train one with `reviewrnn train`"
 
 

@@ -79,7 +79,7 @@ def test_clip_norm_zero_is_allowed():
 
 
 def test_presets_apply_to_the_config_that_owns_each_field_and_explicit_flags_win():
-    from reviewrnn.config import PRESETS, apply_preset
+    from reviewrnn.presets import PRESETS, apply_preset
 
     model, train, tokenizer = ModelConfig(), TrainConfig(), TokenizerConfig()
     apply_preset("long", (model, train, tokenizer))
@@ -97,6 +97,6 @@ def test_presets_apply_to_the_config_that_owns_each_field_and_explicit_flags_win
 def test_preset_choices_are_the_presets():
     from typing import get_args
 
-    from reviewrnn.config import PRESETS, Preset
+    from reviewrnn.presets import PRESETS, Preset
 
     assert set(get_args(Preset)) == set(PRESETS)

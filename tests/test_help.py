@@ -76,7 +76,7 @@ def test_command_lists_give_whole_first_sentences(group, monkeypatch):
 
 
 def test_preset_help_gives_each_presets_settings():
-    from reviewrnn.config import PRESETS
+    from reviewrnn.presets import PRESETS
 
     text = " ".join(help_of("train").split())
     for name, values in PRESETS.items():

@@ -69,7 +69,8 @@ def tokenize(
     Example: reviewrnn tokenize --vocab-size 16000 --out models/tok16k.json
     then:    reviewrnn train --tokenizer models/tok16k.json
     """
-    from reviewrnn.artifacts import atomic_write_bytes, models_root
+    from reviewrnn.artifacts import models_root
+    from reviewrnn.atomic import atomic_write_bytes
     from reviewrnn.errors import ReviewRNNError
     from reviewrnn.source import CorpusSettings
     from reviewrnn.tokenizing import tokenize_step

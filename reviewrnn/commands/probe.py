@@ -69,8 +69,10 @@ def filler(
     Example: reviewrnn probe filler models/rnn models/lstm --png probe.png
     """
     from reviewrnn import runtime
+    from reviewrnn.artifacts import require_model_directories
     from reviewrnn.lab.probe import probe_with_filler
 
+    require_model_directories(models)
     require_charts(png)
     runtime.set_threads(threads)
     grid = parse_distances(distances)

@@ -16,7 +16,11 @@ def study(
     quick: Annotated[bool, typer.Option(help="A few minutes: a 6,000-review sample, small networks, 2 seeds.")] = False,
     corpus: CorpusOption = "imdb",
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Where models, charts and REPORT.md go (default: models/study).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where models, charts and REPORT.md go (default: models/study, models/study-quick with --quick).",
+        ),
     ] = None,
     threads: TrainingThreadsOption = None,
     force: Annotated[bool, typer.Option(help="Retrain every run even when a matching one is there.")] = False,

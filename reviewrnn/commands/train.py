@@ -30,21 +30,18 @@ from reviewrnn.commands.common import (
 )
 from reviewrnn.config import (
     CELL_BATCH_SIZE,
-    PRESET_SUMMARY,
-    PRESETS,
     Cell,
     ClassWeights,
     InitPart,
     ModelConfig,
     Pool,
-    Preset,
     Schedule,
     TokenizerConfig,
     TrainConfig,
     Truncation,
-    apply_preset,
     configs_from_flags,
 )
+from reviewrnn.presets import PRESET_SUMMARY, PRESETS, Preset, apply_preset
 
 M, T = ModelConfig, TrainConfig
 
@@ -72,9 +69,7 @@ def train(
     ] = M.word_dropout,
     pool: Annotated[
         Pool,
-        typer.Option(
-            help="last state, mean/max over all states, or maxmean: both side by side (mean from a whole --init LM)."
-        ),
+        typer.Option(help="last state; mean or max over all states (mean from a whole --init LM); maxmean: both."),
     ] = M.pool,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over TRAIN (the best one by VALID is kept).")] = T.epochs,
     batch_size: Annotated[

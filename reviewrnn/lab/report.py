@@ -234,7 +234,7 @@ def reproduce(quick: str, out: Path) -> str:
 
 
 def write_report(results: dict, path: Path, charts: dict[str, str]) -> Path:
-    from reviewrnn.artifacts import atomic_write_bytes
+    from reviewrnn.atomic import atomic_write_bytes
 
     atomic_write_bytes(Path(path), render_report(results, charts, Path(path).parent).encode("utf-8"))
     return Path(path)

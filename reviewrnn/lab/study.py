@@ -94,7 +94,7 @@ def _study_corpus(plan: StudyPlan, out: Path, callbacks: Callbacks) -> dict:
 
 def _study_tokenizer(plan: StudyPlan, corpus: dict, out: Path, force: bool, callbacks: Callbacks) -> Path:
     """One tokenizer for every run (trained on TRAIN), so all models read the same tokens."""
-    from reviewrnn.artifacts import atomic_write_bytes, atomic_write_json
+    from reviewrnn.atomic import atomic_write_bytes, atomic_write_json
     from reviewrnn.config import TokenizerConfig
     from reviewrnn.source import CorpusSettings
     from reviewrnn.tokenizing import tokenize_step
@@ -113,7 +113,7 @@ def _study_tokenizer(plan: StudyPlan, corpus: dict, out: Path, force: bool, call
 
 def _review_lengths(corpus: dict, tokenizer: Path, out: Path, callbacks: Callbacks) -> dict:
     """The longest TRAIN/VALID/TEST review in tokens (what "read whole" must keep), kept beside the tokenizer."""
-    from reviewrnn.artifacts import atomic_write_json
+    from reviewrnn.atomic import atomic_write_json
     from reviewrnn.lab.whole import review_lengths
 
     stamp = out / "lengths.json"
@@ -218,6 +218,6 @@ def _read_json(path: Path):
 
 
 def _write_json(path: Path, value) -> None:
-    from reviewrnn.artifacts import atomic_write_json
+    from reviewrnn.atomic import atomic_write_json
 
     atomic_write_json(path, value)
