@@ -113,6 +113,16 @@ def test_usage_errors_exit_2_with_one_line(args):
     assert result.stdout == "" and "Usage:" not in result.stderr and "Try '" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args,words", [(["--epochs", "two"], "'two' is not a whole number"), (["--lr", "fast"], "'fast' is not a number")]
+)
+def test_a_value_of_the_wrong_type_is_named_in_plain_words(args, words):
+    assert (
+        one_error_line(cli("train", *args, code=2))
+        == f"error: Invalid value for '{args[0]}': {words} (see `reviewrnn train -h`)"
+    )
+
+
 def test_usage_error_of_a_nested_command_is_one_line():
     result = cli("probe", "bogus", code=2)
     assert one_error_line(result) == "error: No such command 'bogus' (see `reviewrnn probe -h`)"

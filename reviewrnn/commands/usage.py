@@ -55,6 +55,10 @@ def value_options(command: Command) -> set[str]:
     return {name for option in options if not (option.is_flag or option.count) for name in option.opts}
 
 
+PLAIN_TYPE_NAMES = {"int range": "a whole number", "integer": "a whole number", "float range": "a number"}
+PLAIN_TYPE_NAMES |= {"float": "a number"}
+
+
 def one_line(error: UsageError, fallback_path: str) -> str:
     """The message and where help is, without the usage line and the hint.
 
@@ -62,6 +66,8 @@ def one_line(error: UsageError, fallback_path: str) -> str:
     carry no context, so `fallback_path` (the command named on the command line) stands in.
     """
     message = " ".join(error.format_message().split()).rstrip(".")
+    for parser_word, plain in PLAIN_TYPE_NAMES.items():  # click says "not a valid int range" for `--epochs two`
+        message = message.replace(f"is not a valid {parser_word}", f"is not {plain}")
     path = error.ctx.command_path if error.ctx is not None else fallback_path
     return f"{message} (see `{path} -h`)"
 
