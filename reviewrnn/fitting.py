@@ -31,15 +31,16 @@ def calibrate_step(directory: Path, temperature: bool = True, device_name: str =
     return fit_decision(directory, train_set, valid_set, temperature, device_name)
 
 
-def after_training(directory: Path, config, train_set, valid_set, callbacks) -> list[int]:
+def after_training(directory: Path, config, train_set, valid_set, callbacks) -> tuple[list[int], list[int]]:
     """What train does once the weights are saved: the decision and domain profile fitted on VALID and
     TRAIN, and, for a model from an LM, the LM kept for --familiarity. Returns how many VALID reviews
-    the saved model gives each label (train warns when that is one label for all)."""
+    the saved model gives each label and how many have it (train warns when the model is no better
+    than always answering VALID's most common label)."""
     callbacks.stage("calibrating on VALID" if config.train.calibrate else "profiling TRAIN")
     fitted = fit_decision(directory, train_set, valid_set, config.train.calibrate, config.train.device)
     if config.init is not None:
         _keep_familiarity(directory, config.init, train_set, callbacks)
-    return fitted["valid_predicted"]
+    return fitted["valid_predicted"], fitted["valid_labelled"]
 
 
 def _keep_familiarity(directory: Path, init, train_set, callbacks) -> None:
@@ -80,6 +81,7 @@ def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True
         "valid_ece_after": reliability(apply_temperature(raw, fitted), valid_set.labels)["ece"],
         "domain_valid_mean": profile.valid_mean,
         "valid_predicted": np.bincount(raw.argmax(axis=1), minlength=raw.shape[1]).tolist(),
+        "valid_labelled": np.bincount(np.asarray(valid_set.labels, dtype=np.int64), minlength=raw.shape[1]).tolist(),
     }
 
 

@@ -44,6 +44,7 @@ class TrainOutcome:
     seconds: float
     is_main: bool = True  # False on torchrun ranks other than 0, which print nothing
     valid_predicted: list[int] | None = None  # VALID reviews the best model gives each label
+    valid_labelled: list[int] | None = None  # VALID reviews that have each label
 
 
 def package_versions() -> dict[str, str]:
@@ -233,11 +234,11 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
     _raise_if_unfinished(result, trainer, session, save)
     seconds = time.perf_counter() - started
-    valid_predicted = None
+    valid_counts = (None, None)  # predicted, labelled
     if distributed.is_main:
         from reviewrnn.fitting import after_training
 
-        valid_predicted = after_training(directory, config, prepared.train_set, prepared.valid_set, session.callbacks)
+        valid_counts = after_training(directory, config, prepared.train_set, prepared.valid_set, session.callbacks)
     return TrainOutcome(
         directory,
         config,
@@ -246,7 +247,7 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         result.stopped_early,
         seconds,
         distributed.is_main,
-        valid_predicted,
+        *valid_counts,
     )
 
 

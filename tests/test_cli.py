@@ -595,21 +595,37 @@ def test_train_init_defaults_follow_the_language_model(pretrained_lm, session_co
 
 
 @pytest.mark.parametrize(
-    "counts,warned",
-    [([25, 0], "negative"), ([0, 7], "positive"), ([24, 1], None), ([1, 0], None), (None, None), ([0, 0], None)],
+    "predicted,labelled,accuracy,warned",
+    [
+        ([25, 0], [13, 12], 0.52, "every VALID review the label 'negative'"),
+        ([0, 7], [3, 4], 0.57, "every VALID review the label 'positive'"),
+        ([2574, 1], [1334, 1241], 0.482, "VALID accuracy 48.2% is no better than always answering 'negative' (51.8%)"),
+        ([60, 40], [95, 5], 0.95, "no better than always answering 'negative' (95.0%)"),  # imbalanced: 95% is nothing
+        ([1200, 1375], [1334, 1241], 0.53, None),  # a point above the majority's 51.8%: it learned something
+        ([24, 1], None, 0.9, None),
+        ([1, 0], [1, 0], 1.0, None),
+        (None, None, 0.5, None),
+        ([0, 0], [0, 0], 0.0, None),
+    ],
 )
-def test_train_warns_when_the_model_gives_every_valid_review_one_label(counts, warned):
+def test_train_warns_when_the_model_has_learned_nothing(predicted, labelled, accuracy, warned):
     from types import SimpleNamespace
 
-    from reviewrnn.commands.train import _one_label
+    from reviewrnn.commands.train import _not_learned
     from reviewrnn.config import RunConfig
 
-    assert _one_label(SimpleNamespace(valid_predicted=counts, config=RunConfig())) == warned
+    outcome = SimpleNamespace(
+        valid_predicted=predicted, valid_labelled=labelled, best_valid_accuracy=accuracy, config=RunConfig()
+    )
+    found = _not_learned(outcome)
+    assert found == warned if warned is None else warned in found
 
 
+@pytest.mark.parametrize("limit,hint", [("60", "a larger --limit"), ("100000", "more labelled reviews")])
 def test_train_warns_on_stderr_and_keeps_json_on_stdout_when_one_label_is_all_it_gives(
-    tiny_csv, isolated_env, monkeypatch
+    limit, hint, tiny_csv, isolated_env, monkeypatch
 ):
+    """The hint names --limit only when the limit held reviews back (not when it exceeds the corpus)."""
     from reviewrnn import fitting
 
     real = fitting.fit_decision
@@ -619,11 +635,11 @@ def test_train_warns_on_stderr_and_keeps_json_on_stdout_when_one_label_is_all_it
         return fitted | {"valid_predicted": [sum(fitted["valid_predicted"]), 0]}
 
     monkeypatch.setattr(fitting, "fit_decision", one_label)
-    result = cli("train", "--corpus", tiny_csv, "--limit", "60", "--name", "w", "--json", *TINY_TRAIN)
+    result = cli("train", "--corpus", tiny_csv, "--limit", limit, "--name", "w", "--json", *TINY_TRAIN)
     assert json.loads(result.stdout)["valid_predicted"]["positive"] == 0
     warning = " ".join(result.stderr.split())
     assert "warning: the model gives every VALID review the label 'negative'" in warning
-    assert "a larger --limit" in warning
+    assert warning.endswith(f"train longer (--epochs) or on {hint}")
 
 
 def test_train_writes_no_blank_line_into_a_log(tiny_csv, isolated_env):

@@ -44,6 +44,7 @@ from reviewrnn.config import (
 from reviewrnn.presets import PRESET_SUMMARY, PRESETS, Preset, apply_preset
 
 M, T = ModelConfig, TrainConfig
+NOT_LEARNED_MARGIN = 0.01  # VALID accuracy within a point of the majority share: nothing learned (train warns)
 
 
 @friendly_errors
@@ -214,26 +215,38 @@ def _report(outcome, as_json: bool) -> None:
             from reviewrnn.render import unmapped_line
 
             out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped))
-    one_label = _one_label(outcome)
-    if one_label is not None:
-        more = "a larger --limit" if outcome.config.train.limit else "more labelled reviews"
+    unlearned = _not_learned(outcome)
+    if unlearned is not None:
+        corpus_sizes, limit = corpus.sizes, outcome.config.train.limit
+        limited = limit is not None and corpus_sizes.get("train_used", 0) >= limit  # more of the corpus exists
+        more = "a larger --limit" if limited else "more labelled reviews"
         err.print(
             Text.assemble(
                 ("warning: ", "bold yellow"),
-                f"the model gives every VALID review the label {one_label!r}: it has not learned yet; "
-                f"train longer (--epochs) or on {more}",
+                f"{unlearned}: it has not learned yet; train longer (--epochs) or on {more}",
             )
         )
     if not as_json:
         err.print(f"next: reviewrnn evaluate {outcome.directory}")
 
 
-def _one_label(outcome) -> str | None:
-    """The label the model gives every VALID review, when it gives only one (a run that learned nothing)."""
-    counts = outcome.valid_predicted
-    if not counts or sum(counts) < 2 or sum(1 for count in counts if count) != 1:
+def _not_learned(outcome) -> str | None:
+    """Why the kept model has learned nothing, or None: it gives every VALID review one label, or it is
+    right no more often than always answering VALID's most common label (plus a point, for noise)."""
+    predicted, labelled, names = outcome.valid_predicted, outcome.valid_labelled, outcome.config.corpus.label_names
+    if not predicted or sum(predicted) < 2:
         return None
-    return outcome.config.corpus.label_names[next(i for i, count in enumerate(counts) if count)]
+    if sum(1 for count in predicted if count) == 1:
+        return f"the model gives every VALID review the label {names[predicted.index(max(predicted))]!r}"
+    if labelled and sum(labelled):
+        share = max(labelled) / sum(labelled)
+        if outcome.best_valid_accuracy < share + NOT_LEARNED_MARGIN:
+            common = names[labelled.index(max(labelled))]
+            return (
+                f"VALID accuracy {outcome.best_valid_accuracy:.1%} is no better than always answering "
+                f"{common!r} ({share:.1%})"
+            )
+    return None
 
 
 class TrainingDisplay:
