@@ -11,7 +11,10 @@ from pathlib import Path
 from reviewrnn.errors import ReviewRNNError
 
 # The pip of the Python running reviewrnn: a bare `pip` may be another environment's (a new user's mistake).
-INSTALL_HINT = f"PNG charts need matplotlib (the plots extra): {sys.executable} -m pip install 'matplotlib>=3.7'"
+INSTALL_HINT = (  # the interpreter running now: right whether reviewrnn came from a clone's .venv or elsewhere
+    f"PNG charts need matplotlib, the plots extra: {sys.executable} -m pip install 'matplotlib>=3.7' "
+    "(in a clone: .venv/bin/pip install -e '.[plots]')"
+)
 DPI = 120
 
 

@@ -97,6 +97,7 @@ def test_bad_choice_is_a_usage_error(tiny_csv):
         ["train", "--preset", "bogus"],
         ["train", "--name", "--debug"],  # a flag where the name should be
         ["pretrain", "--name", "-x"],
+        ["pretrain", "--layers", "2"],  # a bidirectional LM of 2 layers would leak: a clash of flags
         ["train", "--name", "../elsewhere"],  # a path: --force there would replace what is outside models/
         ["train", "--out", "--debug"],
         ["evaluate", "somewhere", "--split", "all"],

@@ -29,10 +29,12 @@ def parse_edges(value: str) -> tuple[int, ...]:
         edges = tuple(int(part) for part in value.split(","))
     except ValueError:
         raise typer.BadParameter(
-            f"{value!r}: give increasing integers separated by commas, e.g. 0,64,128,256"
+            f"{value!r}: give increasing integers separated by commas, e.g. 0,64,128,256", param_hint="'--edges'"
         ) from None
     if not edges or edges[0] != 0 or any(b <= a for a, b in zip(edges, edges[1:])):
-        raise typer.BadParameter(f"{value!r}: edges must start at 0 and increase, e.g. 0,64,128,256")
+        raise typer.BadParameter(
+            f"{value!r}: edges must start at 0 and increase, e.g. 0,64,128,256", param_hint="'--edges'"
+        )
     return edges
 
 

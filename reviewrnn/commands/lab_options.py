@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-PLOTS_HINT = "needs matplotlib, the plots extra: pip install -e '.[plots]' in the clone's environment"
+PLOTS_HINT = "needs matplotlib, the plots extra: .venv/bin/pip install -e '.[plots]' in a clone"
 PngOption = Annotated[Path | None, typer.Option("--png", help=f"Also draw a PNG chart here ({PLOTS_HINT}).")]
 
 

@@ -16,6 +16,7 @@ from reviewrnn.commands.common import (
     JsonOption,
     TrainingThreadsOption,
     adopt_language_model,
+    conflict,
     err,
     friendly_errors,
     model_name,
@@ -25,6 +26,7 @@ from reviewrnn.commands.common import (
 from reviewrnn.commands.train import TrainingDisplay, process_settings
 from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, ModelConfig, Schedule, TokenizerConfig, TrainConfig
 from reviewrnn.config import configs_from_flags as _configs
+from reviewrnn.errors import ReviewRNNError
 
 M, T, P = ModelConfig, TrainConfig, PRETRAIN_DEFAULTS
 PRETRAINED_DIR = "pretrained"  # models/pretrained/NAME: beside, not among, the classifiers predict picks from
@@ -110,6 +112,8 @@ def pretrain(
         with LMDisplay() as display:
             return _report(resume_pretrain(resume, display.callbacks()), as_json)
     configs = _configs(context.params)
+    if init is None:
+        _refuse_leaking_shape(configs[0])
     start = adopt_language_model(context, init, configs) if init is not None else None
     cell = configs[0].cell  # the language model's, with --init
     stamp = name or f"{cell}-lm-{datetime.now():%Y%m%d-%H%M%S}"
@@ -119,6 +123,16 @@ def pretrain(
     with LMDisplay() as display:
         outcome = pretrain_step(spec, *configs, directory, display.callbacks(), start)
     _report(outcome, as_json)
+
+
+def _refuse_leaking_shape(model: ModelConfig) -> None:
+    """--layers 2 with the default bidirectional LM is a clash of flags: a usage error (exit 2), in lm.py's words."""
+    from reviewrnn.lm import check_shape
+
+    try:
+        check_shape(model)
+    except ReviewRNNError as error:
+        raise conflict(str(error)) from None
 
 
 def _report(outcome, as_json: bool) -> None:
