@@ -14,8 +14,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "wide": {"cell": "lstm", "hidden": 256, "dropout": 0.5, "epochs": 5},
 }
 Preset = Literal["classic", "long", "wide"]  # train --preset's choices: PRESETS' names (tested)
-PRESET_SUMMARY = "; ".join(  # --preset's help: "classic: cell lstm, bidirectional False, ...; long: ..."
-    f"{name}: " + ", ".join(f"{key} {value}" for key, value in values.items()) for name, values in PRESETS.items()
+
+
+def setting_words(key: str, value: Any) -> str:
+    """One preset setting as --preset's help shows it: "max_tokens 800", "bidirectional no" (not Python's False)."""
+    return f"{key} {('no', 'yes')[value] if isinstance(value, bool) else value}"
+
+
+PRESET_SUMMARY = "; ".join(  # --preset's help: "classic: cell lstm, bidirectional no, ...; long: ..."
+    f"{name}: " + ", ".join(setting_words(key, value) for key, value in values.items())
+    for name, values in PRESETS.items()
 )
 
 

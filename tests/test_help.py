@@ -76,8 +76,9 @@ def test_command_lists_give_whole_first_sentences(group, monkeypatch):
 
 
 def test_preset_help_gives_each_presets_settings():
-    from reviewrnn.presets import PRESETS
+    from reviewrnn.presets import PRESETS, setting_words
 
     text = " ".join(help_of("train").split())
     for name, values in PRESETS.items():
-        assert f"{name}: " + ", ".join(f"{key} {value}" for key, value in values.items()) in text
+        assert f"{name}: " + ", ".join(setting_words(key, value) for key, value in values.items()) in text
+    assert "classic: cell lstm, bidirectional no, pool last" in text and "False" not in text

@@ -83,7 +83,9 @@ def filler(
 @probe.command()
 @friendly_errors
 def synthetic(
-    cell: Annotated[list[str], typer.Option(help="rnn, gru, lstm or all (repeatable).", show_default="all")] = ["all"],  # noqa: B006 (typer reads the default, never mutates it)
+    cell: Annotated[
+        list[str], typer.Option(help="rnn, gru, lstm or all (repeatable; default: all).", show_default=False)
+    ] = ["all"],  # noqa: B006 (typer reads the default, never mutates it)
     protocol: Annotated[
         Literal["per-distance", "mixed"],
         typer.Option(
