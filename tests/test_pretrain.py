@@ -201,6 +201,17 @@ def test_pretrain_command_writes_a_language_model_directory(make_corpus, tmp_pat
         load_model(directory)
 
 
+def test_pretrain_says_how_many_test_reviews_it_left_out(make_corpus, tmp_path, isolated_env):
+    corpus = make_corpus(count=300)
+    test_texts = sorted(set(split_corpus(load_corpus(str(corpus)).examples).test.texts))[:7]
+    unlabeled = tmp_path / "shop.txt"
+    unlabeled.write_text("\n".join(test_texts + ["a new review of a shop", "another one"]) + "\n", encoding="utf-8")
+    args = ["pretrain", "--corpus", str(corpus), "--unlabeled", str(unlabeled), "--epochs", "1", *SMALL]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "left out 7 --unlabeled texts that are TEST reviews" in result.stdout
+
+
 def test_pretrain_reads_a_corpus_with_its_own_column_names(make_corpus, isolated_env):
     """A star-rated file (body, stars): the columns are named as for train; the labels are then ignored."""
     corpus = make_corpus(classes=("1", "2", "4", "5"), columns=("body", "stars"))

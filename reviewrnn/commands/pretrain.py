@@ -153,6 +153,8 @@ def _report(outcome, as_json: bool) -> None:
         f"saved {outcome.directory} (best epoch {outcome.best_epoch}, held-out perplexity "
         f"{outcome.perplexity:.1f}, {sizes.get('tokens', 0):,} tokens, {outcome.seconds / 60:.1f} min)"
     )
+    if sizes.get("test_dropped"):
+        out.print(f"left out {sizes['test_dropped']:,} --unlabeled texts that are TEST reviews (TEST only scores)")
     err.print(f"next: reviewrnn train --init {outcome.directory}")
 
 
