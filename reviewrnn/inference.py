@@ -72,11 +72,13 @@ class NumpyClassifier:
             return self.probabilities(prefixes, np.arange(1, steps + 1, dtype=np.int64))
         forward, _ = self.hidden_states(ids[None, :], np.array([steps], dtype=np.int64))
         states = forward[0]  # (T, H)
-        pool = self.config.pool
-        if pool != "last":
-            mean = np.cumsum(states, axis=0) / np.arange(1, steps + 1, dtype=states.dtype)[:, None]
-            maximum = np.maximum.accumulate(states, axis=0)
-            states = {"mean": mean, "max": maximum, "maxmean": np.concatenate([maximum, mean], axis=1)}[pool]
+        if self.config.pool != "last":  # a running max and/or mean, in pool()'s order
+            running = []
+            if self.config.pool in ("max", "maxmean"):
+                running.append(np.maximum.accumulate(states, axis=0))
+            if self.config.pool in ("mean", "maxmean"):
+                running.append(np.cumsum(states, axis=0) / np.arange(1, steps + 1, dtype=states.dtype)[:, None])
+            states = np.concatenate(running, axis=1)
         return softmax(states @ self.w["head.weight"].T + self.w["head.bias"])
 
     def hidden_states(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

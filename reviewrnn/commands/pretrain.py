@@ -23,7 +23,8 @@ from reviewrnn.commands.common import (
     out,
     output_path,
 )
-from reviewrnn.commands.train import TrainingDisplay, process_settings
+from reviewrnn.commands.display import TrainingDisplay
+from reviewrnn.commands.train import process_settings
 from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, ModelConfig, Schedule, TokenizerConfig, TrainConfig
 from reviewrnn.config import configs_from_flags as _configs
 from reviewrnn.errors import ReviewRNNError
