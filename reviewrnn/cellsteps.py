@@ -2,9 +2,9 @@
 
 fastforward.py calls a step about a million times per thousand reviews, so a step allocates nothing
 and makes as few passes over its buffers as the equations allow (see _Direction for the gate layout).
-The buffers hold several blocks of `block_rows` rows; the recurrent product runs block by block
-(numpy's stacked matmul: one BLAS call per block, one Python call for all), so a row's product has
-the same shape, and the same bits, however many blocks run beside it.
+The buffers hold several blocks of rows; the recurrent product runs in the direction's row-exact
+layout (exactrows.py: one BLAS call per few rows, one Python call for all), so a row's product has
+the same bits however many rows run beside it and wherever it sits among them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from reviewrnn import exactrows
 
 Step = Callable[[], None]
 
@@ -37,17 +39,27 @@ class Buffers:
         return Buffers(self.z[:rows], self.x[:rows], self.h[:rows], self.c[:rows])
 
 
-def _recurrent_product(h: np.ndarray, w_hh: np.ndarray, z: np.ndarray, block_rows: int) -> Step:
-    """z = h @ w_hh computed as (blocks, block_rows, .) stacked products, into z in place."""
-    h_blocks = h.reshape(-1, block_rows, h.shape[1])
-    z_blocks = z.reshape(-1, block_rows, z.shape[1])
-    return lambda: np.matmul(h_blocks, w_hh, out=z_blocks)
+def _recurrent_product(h: np.ndarray, w_hh: np.ndarray, z: np.ndarray, layout: exactrows.Layout) -> Step:
+    """z = h @ w_hh, one stacked matmul in `layout`, into z in place. A column-major layout copies h
+    into its own buffer before the product and the result back after (two passes over small arrays)."""
+    h_calls, z_calls = exactrows.as_calls(h, layout), exactrows.as_calls(z, layout)
+    if not layout.column_major:
+        return lambda: np.matmul(h_calls, w_hh, out=z_calls)
+    h_columns = exactrows.blocks(len(h), h.shape[1], layout)
+    z_columns = exactrows.blocks(len(z), z.shape[1], layout)
+
+    def product() -> None:
+        h_columns[...] = h_calls
+        np.matmul(h_columns, w_hh, out=z_columns)
+        z_calls[...] = z_columns
+
+    return product
 
 
-def rnn_step(d, buffers: Buffers, hidden: int, block_rows: int) -> Step:
+def rnn_step(d, buffers: Buffers, hidden: int) -> Step:
     """h = tanh(h W_hh + x), x holding the input projection and both biases: (B, H)."""
     z, x, h = buffers.z, buffers.x, buffers.h
-    product = _recurrent_product(h, d.w_hh, z, block_rows)
+    product = _recurrent_product(h, d.w_hh, z, d.hh_layout)
 
     def step() -> None:
         product()
@@ -57,14 +69,14 @@ def rnn_step(d, buffers: Buffers, hidden: int, block_rows: int) -> Step:
     return step
 
 
-def lstm_step(d, buffers: Buffers, hidden: int, block_rows: int) -> Step:
+def lstm_step(d, buffers: Buffers, hidden: int) -> Step:
     """torch's LSTM with gates laid out i, f, o, g in z (B, 4H): c = f c + i g, h = o tanh(c)."""
     z, x, h, c = buffers.z, buffers.x, buffers.h, buffers.c
     tmp = np.empty_like(h)
     sigmoids = z[:, : 3 * hidden]
     i, f, o, g = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
 
-    product = _recurrent_product(h, d.w_hh, z, block_rows)
+    product = _recurrent_product(h, d.w_hh, z, d.hh_layout)
 
     def step() -> None:
         product()
@@ -81,14 +93,14 @@ def lstm_step(d, buffers: Buffers, hidden: int, block_rows: int) -> Step:
     return step
 
 
-def gru_step(d, buffers: Buffers, hidden: int, block_rows: int) -> Step:
+def gru_step(d, buffers: Buffers, hidden: int) -> Step:
     """torch's GRU, z (B, 3H) = r, z, n: n = tanh(x_n + r (W_hn h + b_hn)), h = (1 - z) n + z h."""
     z, x, h = buffers.z, buffers.x, buffers.h
     tmp = np.empty_like(h)
     rz, r, zg, n = z[:, : 2 * hidden], z[:, :hidden], z[:, hidden : 2 * hidden], z[:, 2 * hidden :]
     x_rz, x_n = x[:, : 2 * hidden], x[:, 2 * hidden :]
 
-    product = _recurrent_product(h, d.w_hh, z, block_rows)
+    product = _recurrent_product(h, d.w_hh, z, d.hh_layout)
 
     def step() -> None:
         product()

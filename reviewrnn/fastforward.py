@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reviewrnn import exactrows
 from reviewrnn.blas import keep_blas_on_this_thread, one_blas_thread
 from reviewrnn.config import PAD_ID, ModelConfig
 from reviewrnn.fastgroup import (
     BLOCK_ROWS,
     Outputs,
     Pool,
-    by_block,
     next_inputs,
     projection_feed,
     reverse_index,
@@ -46,6 +46,7 @@ class _TokenTable:
 
     def __init__(self, embedding: np.ndarray, w_ih_t: np.ndarray, bias: np.ndarray):
         self.embedding, self.w_ih_t, self.bias = embedding, w_ih_t, bias  # (V, E), (E, G*H), (G*H,)
+        self.layout = exactrows.choose(w_ih_t)
         self.rows = np.empty((len(embedding), w_ih_t.shape[1]), dtype=np.float32)  # pages untouched until filled
         self.filled = np.zeros(len(embedding), dtype=bool)
         self.fill(np.array([PAD_ID]))  # padding and dummy rows read it: never uninitialised memory (NaN)
@@ -53,8 +54,8 @@ class _TokenTable:
     def fill(self, ids: np.ndarray) -> None:
         """Compute the rows of `ids` not computed yet (call before any thread reads them).
 
-        The missing ids are padded with [PAD] to whole groups of TABLE_ROWS and projected as a stack
-        of (TABLE_ROWS, E) products in one call: a row's bits never depend on the ids beside it.
+        The missing ids are padded with [PAD] to whole groups of TABLE_ROWS and projected in the
+        table's row-exact layout: a row's bits never depend on the ids beside it.
         """
         missing = np.unique(ids[~self.filled[ids]])
         if len(missing) >= EAGER_SHARE * len(self.rows):
@@ -64,8 +65,7 @@ class _TokenTable:
             return
         groups = np.full(-(-len(missing) // TABLE_ROWS) * TABLE_ROWS, PAD_ID, dtype=np.intp)
         groups[: len(missing)] = missing
-        stacked = self.embedding[groups].reshape(-1, TABLE_ROWS, self.embedding.shape[1])
-        projected = np.matmul(stacked, self.w_ih_t).reshape(len(groups), -1)
+        projected = exactrows.matmul(self.embedding[groups], self.w_ih_t, self.layout)
         np.add(projected, self.bias, out=projected)
         self.rows[missing] = projected[: len(missing)]
         self.filled[missing] = True
@@ -74,9 +74,7 @@ class _TokenTable:
         """Every row of ids 0 .. TABLE_ROWS * (V // TABLE_ROWS), projected straight into the table: no
         temporary and no scatter, whose page faults cost more than the products (0.1 s per 40 MB here)."""
         end = len(self.rows) // TABLE_ROWS * TABLE_ROWS
-        width = self.embedding.shape[1]
-        table = self.rows[:end].reshape(-1, TABLE_ROWS, self.rows.shape[1])
-        np.matmul(self.embedding[:end].reshape(-1, TABLE_ROWS, width), self.w_ih_t, out=table)
+        exactrows.matmul(self.embedding[:end], self.w_ih_t, self.layout, out=self.rows[:end])
         np.add(self.rows[:end], self.bias, out=self.rows[:end])
         self.filled[:end] = True
 
@@ -95,6 +93,8 @@ class _Direction:
     bias: np.ndarray  # (G*H,) the biases folded together (deeper layers; layer 0 has them in its table)
     w_hh: np.ndarray  # (H, G*H)
     b_hn: np.ndarray | None  # (H,) GRU only: torch keeps it inside r * (W_hn h + b_hn)
+    hh_layout: exactrows.Layout  # how the recurrent product's rows go to BLAS (exactrows.choose)
+    ih_layout: exactrows.Layout | None  # deeper layers' input projection
 
 
 def _gate_layout(cell: str, hidden: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,10 +118,12 @@ def _direction(config: ModelConfig, w: dict[str, np.ndarray], prefix: str, depth
         hidden = config.hidden
         b_hn, b_hh = b_hh[2 * hidden :].copy(), np.concatenate([b_hh[: 2 * hidden], np.zeros(hidden, np.float32)])
     bias = (b_ih + b_hh).astype(np.float32)
+    hh_layout = exactrows.choose(w_hh)
     if depth == 0:
         table = _TokenTable(w["embedding.weight"], np.ascontiguousarray(w_ih.T), bias)
-        return _Direction(table, None, bias, w_hh, b_hn)
-    return _Direction(None, np.ascontiguousarray(w_ih.T), bias, w_hh, b_hn)
+        return _Direction(table, None, bias, w_hh, b_hn, hh_layout, None)
+    w_ih_t = np.ascontiguousarray(w_ih.T)
+    return _Direction(None, w_ih_t, bias, w_hh, b_hn, hh_layout, exactrows.choose(w_ih_t))
 
 
 class FastClassifier:
@@ -131,10 +133,13 @@ class FastClassifier:
         self.config = config
         w = {name: np.asarray(value, dtype=np.float32) for name, value in weights.items()}
         prefixes = ("forward_layers", "backward_layers")[: 2 if config.bidirectional else 1]
-        self.layers = [
-            [_direction(config, w, f"{prefix}.{depth}", depth) for prefix in prefixes] for depth in range(config.layers)
-        ]
-        self.head_w = np.ascontiguousarray(w["head.weight"].T)  # (D, K)
+        with one_blas_thread():  # the layouts are probed as the products run: BLAS on one thread
+            self.layers = [
+                [_direction(config, w, f"{prefix}.{depth}", depth) for prefix in prefixes]
+                for depth in range(config.layers)
+            ]
+            self.head_w = np.ascontiguousarray(w["head.weight"].T)  # (D, K)
+            self.head_layout = exactrows.choose(self.head_w)
         self.head_b = w["head.bias"]
         self.threads = threads or len(os.sched_getaffinity(0))
         self._pool = None  # a ThreadPoolExecutor once two blocks need it
@@ -251,7 +256,7 @@ class FastClassifier:
         if self.config.pool == "maxmean":  # each direction gives (max, mean); the head reads every max first
             outputs = [half for halves in zip(*(np.split(out, 2, axis=1) for out in outputs)) for half in halves]
         pooled = np.concatenate(outputs, axis=1) if len(outputs) > 1 else outputs[0]  # (R, config.pooled_width)
-        logits = np.matmul(by_block(pooled), self.head_w).reshape(rows, -1)  # block-shaped products, as above
+        logits = exactrows.matmul(pooled, self.head_w, self.head_layout)
         return softmax(logits + self.head_b)
 
 

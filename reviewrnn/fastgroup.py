@@ -1,7 +1,7 @@
 """One group of blocks through the recurrence: the feeds, the step loop, the collectors (fastforward.py).
 
 A group is whole blocks of BLOCK_ROWS reviews, longest first, time-major. Every product a row goes
-through is block-shaped, so its bits never depend on the reviews beside it.
+through is block-shaped and row-exact (exactrows.py), so its bits never depend on the reviews beside it.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from reviewrnn import exactrows
 from reviewrnn.cellsteps import STEPS, Buffers
 
 # Every block has exactly this many rows (short blocks are filled with one-token dummy rows), so each
-# product and ufunc a row goes through has the same shape whatever its neighbours: a review's
+# product and ufunc a row goes through has the same shape whatever its neighbours, and products run in
+# a row-exact layout (exactrows.py), so its position among them does not matter either: a review's
 # probabilities are the same bits however the input was chunked (a pipe, a file, one line at a time).
 BLOCK_ROWS = 64
 PROJECT_STEPS = 16  # a deeper layer's input projection covers this many steps at once: a fixed shape too
@@ -41,7 +43,8 @@ def table_feed(table: np.ndarray, ids: np.ndarray) -> Callable[[int, np.ndarray]
 
 
 def projection_feed(direction, inputs: np.ndarray) -> Callable[[int, np.ndarray], None]:
-    """Deeper layers: project PROJECT_STEPS steps of one block at a time, (S * B, D) @ (D, G*H), always that shape."""
+    """Deeper layers: project PROJECT_STEPS steps of one block at a time, (S * B, D) @ (D, G*H), in the
+    direction's row-exact layout."""
     projected = np.empty(
         (inputs.shape[1] // BLOCK_ROWS, PROJECT_STEPS, BLOCK_ROWS, direction.w_ih.shape[1]), dtype=np.float32
     )
@@ -53,7 +56,8 @@ def projection_feed(direction, inputs: np.ndarray) -> Callable[[int, np.ndarray]
             for block in range(live):
                 rows = slice(block * BLOCK_ROWS, (block + 1) * BLOCK_ROWS)
                 span = np.ascontiguousarray(inputs[t : t + PROJECT_STEPS, rows]).reshape(PROJECT_STEPS * BLOCK_ROWS, -1)
-                np.matmul(span, direction.w_ih, out=projected[block].reshape(PROJECT_STEPS * BLOCK_ROWS, -1))
+                out_rows = projected[block].reshape(PROJECT_STEPS * BLOCK_ROWS, -1)
+                exactrows.matmul(span, direction.w_ih, direction.ih_layout, out=out_rows)
             np.add(projected[:live], direction.bias, out=projected[:live])
         by_block(out)[...] = projected[: len(out) // BLOCK_ROWS, offset]
 
@@ -134,7 +138,7 @@ def run_direction(cell: str, d, feed, live: np.ndarray, collect) -> np.ndarray:
     buffers = Buffers.zeros(int(live[0]), d.w_hh.shape[0], d.w_hh.shape[1])
     for start, end in _phases(live):
         rows = buffers.head(int(live[start]))
-        step = STEPS[cell](d, rows, d.w_hh.shape[0], BLOCK_ROWS)
+        step = STEPS[cell](d, rows, d.w_hh.shape[0])
         for t in range(start, end):
             feed(t, rows.x)
             step()
