@@ -39,31 +39,32 @@ class Buffers:
         return Buffers(self.z[:rows], self.x[:rows], self.h[:rows], self.c[:rows])
 
 
-def _recurrent_product(h: np.ndarray, w_hh: np.ndarray, z: np.ndarray, layout: exactrows.Layout) -> Step:
-    """z = h @ w_hh, one stacked matmul in `layout`, into z in place. A column-major layout copies h
-    into its own buffer before the product and the result back after (two passes over small arrays)."""
+def _recurrent_product(h: np.ndarray, w_hh: np.ndarray, z: np.ndarray, layout: exactrows.Layout):
+    """(product, result): product() puts h @ w_hh in result, (R / layout.rows, layout.rows, G*H), one
+    stacked matmul. Row-major, result is z itself; column-major, it is a buffer of its own that the
+    step's first addition reads into z, and h is copied into a column-major buffer first."""
     h_calls, z_calls = exactrows.as_calls(h, layout), exactrows.as_calls(z, layout)
     if not layout.column_major:
-        return lambda: np.matmul(h_calls, w_hh, out=z_calls)
+        return (lambda: np.matmul(h_calls, w_hh, out=z_calls)), z_calls
     h_columns = exactrows.blocks(len(h), h.shape[1], layout)
     z_columns = exactrows.blocks(len(z), z.shape[1], layout)
 
     def product() -> None:
         h_columns[...] = h_calls
         np.matmul(h_columns, w_hh, out=z_columns)
-        z_calls[...] = z_columns
 
-    return product
+    return product, z_columns
 
 
 def rnn_step(d, buffers: Buffers, hidden: int) -> Step:
     """h = tanh(h W_hh + x), x holding the input projection and both biases: (B, H)."""
     z, x, h = buffers.z, buffers.x, buffers.h
-    product = _recurrent_product(h, d.w_hh, z, d.hh_layout)
+    product, hz = _recurrent_product(h, d.w_hh, z, d.hh_layout)
+    z_calls, x_calls = (exactrows.as_calls(a, d.hh_layout) for a in (z, x))
 
     def step() -> None:
         product()
-        np.add(z, x, out=z)
+        np.add(hz, x_calls, out=z_calls)
         np.tanh(z, out=h)
 
     return step
@@ -76,11 +77,12 @@ def lstm_step(d, buffers: Buffers, hidden: int) -> Step:
     sigmoids = z[:, : 3 * hidden]
     i, f, o, g = (z[:, k * hidden : (k + 1) * hidden] for k in range(4))
 
-    product = _recurrent_product(h, d.w_hh, z, d.hh_layout)
+    product, hz = _recurrent_product(h, d.w_hh, z, d.hh_layout)
+    z_calls, x_calls = (exactrows.as_calls(a, d.hh_layout) for a in (z, x))
 
     def step() -> None:
         product()
-        np.add(z, x, out=z)
+        np.add(hz, x_calls, out=z_calls)
         np.tanh(z, out=z)  # tanh(a / 2) for i, f, o (pre-scaled), tanh(a) for g
         np.multiply(sigmoids, 0.5, out=sigmoids)
         np.add(sigmoids, 0.5, out=sigmoids)
@@ -98,17 +100,24 @@ def gru_step(d, buffers: Buffers, hidden: int) -> Step:
     z, x, h = buffers.z, buffers.x, buffers.h
     tmp = np.empty_like(h)
     rz, r, zg, n = z[:, : 2 * hidden], z[:, :hidden], z[:, hidden : 2 * hidden], z[:, 2 * hidden :]
-    x_rz, x_n = x[:, : 2 * hidden], x[:, 2 * hidden :]
-
-    product = _recurrent_product(h, d.w_hh, z, d.hh_layout)
+    product, hz = _recurrent_product(h, d.w_hh, z, d.hh_layout)
+    z_calls, x_calls = (exactrows.as_calls(a, d.hh_layout) for a in (z, x))
+    hz_rz, hz_n, x_rz, rz_calls, n_calls = (
+        hz[..., : 2 * hidden],
+        hz[..., 2 * hidden :],
+        x_calls[..., : 2 * hidden],
+        z_calls[..., : 2 * hidden],
+        z_calls[..., 2 * hidden :],
+    )
+    x_n = x[:, 2 * hidden :]
 
     def step() -> None:
         product()
-        np.add(rz, x_rz, out=rz)
+        np.add(hz_rz, x_rz, out=rz_calls)
         np.tanh(rz, out=rz)  # tanh(a / 2) for r and z (pre-scaled)
         np.multiply(rz, 0.5, out=rz)
         np.add(rz, 0.5, out=rz)
-        np.add(n, d.b_hn, out=n)
+        np.add(hz_n, d.b_hn, out=n_calls)
         np.multiply(n, r, out=n)
         np.add(n, x_n, out=n)
         np.tanh(n, out=n)  # h' = (1 - z) n + z h = n + z (h - n)
