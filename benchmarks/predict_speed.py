@@ -35,6 +35,7 @@ from bench import matmul_gflops
 from rich.console import Console
 from rich.table import Table
 
+from reviewrnn import exactrows
 from reviewrnn.artifacts import load_model, save_model
 from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.corpus import Examples, load_corpus, split_corpus
@@ -141,9 +142,13 @@ def measure(args: argparse.Namespace, scratch: Path) -> tuple[list[tuple], dict]
 
     seconds, fast = timed(fast_evaluate)
     rows.append(("evaluate's scoring via FastClassifier.score", seconds, tokens, "", ""))
+    layout = FastClassifier(loaded.config.model, loaded.weights).layers[0][0].hh_layout
+    if layout != ONE_CALL_PER_BLOCK:  # what row-exactness costs on this machine: the layout it replaced
+        seconds, _ = timed(lambda: with_layout(ONE_CALL_PER_BLOCK, fast_evaluate))
+        rows.append(("the same, one 64-row call per block (not row-exact here)", seconds, tokens, "", ""))
     seconds, slow = timed(torch_evaluate)
     rows.append(("evaluate's scoring today (torch forward)", seconds, tokens, "", ""))
-    agreement = {"max |fast - torch|": float(np.abs(fast - slow).max())}
+    agreement = {"max |fast - torch|": float(np.abs(fast - slow).max()), "layout": layout.describe()}
     if not args.skip_peers:
         fit_on = Examples(split.train.texts[: args.fit_limit], split.train.labels[: args.fit_limit])
         for name, fit in (
@@ -157,6 +162,19 @@ def measure(args: argparse.Namespace, scratch: Path) -> tuple[list[tuple], dict]
     env_cold = env | {"REVIEWRNN_MODEL": str(model_dir)}
     agreement["cold"] = cold_start(env_cold)
     return rows, agreement
+
+
+ONE_CALL_PER_BLOCK = exactrows.Layout(64, False)
+
+
+def with_layout(layout: exactrows.Layout, run):
+    """run() with every FastClassifier product in `layout`, whether or not it is row-exact here."""
+    choose = exactrows.choose
+    exactrows.choose = lambda w: layout
+    try:
+        return run()
+    finally:
+        exactrows.choose = choose
 
 
 def cold_start(env: dict, runs: int = 7) -> dict[str, float]:
@@ -201,7 +219,8 @@ def render(rows: list[tuple], reviews: int, flops: int, ceiling: float, extra: d
         )
     table.caption = (
         f"nominal: {flops:,} FLOPs per token kept; processes include start-up (fastest of {repeats}). "
-        f"max |FastClassifier - torch| = {extra['max |fast - torch|']:.1e}"
+        f"max |FastClassifier - torch| = {extra['max |fast - torch|']:.1e}; recurrent products: "
+        f"{extra['layout']} (exactrows.py)"
     )
     console.print(table)
     cold = Table(title="Cold start, default model (median of 7 processes, taking turns)", title_justify="left")
