@@ -39,15 +39,17 @@ class Buffers:
         return Buffers(self.z[:rows], self.x[:rows], self.h[:rows], self.c[:rows])
 
 
-def _recurrent_product(h: np.ndarray, w_hh: np.ndarray, z: np.ndarray, layout: exactrows.Layout):
+def _recurrent_product(
+    h: np.ndarray, w_hh: np.ndarray, z: np.ndarray, layout: exactrows.Layout
+) -> tuple[Step, np.ndarray]:
     """(product, result): product() puts h @ w_hh in result, (R / layout.rows, layout.rows, G*H), one
     stacked matmul. Row-major, result is z itself; column-major, it is a buffer of its own that the
     step's first addition reads into z, and h is copied into a column-major buffer first."""
     h_calls, z_calls = exactrows.as_calls(h, layout), exactrows.as_calls(z, layout)
     if not layout.column_major:
         return (lambda: np.matmul(h_calls, w_hh, out=z_calls)), z_calls
-    h_columns = exactrows.blocks(len(h), h.shape[1], layout)
-    z_columns = exactrows.blocks(len(z), z.shape[1], layout)
+    h_columns = exactrows.empty_calls(len(h), h.shape[1], layout)
+    z_columns = exactrows.empty_calls(len(z), z.shape[1], layout)
 
     def product() -> None:
         h_columns[...] = h_calls

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reviewrnn import exactrows
 from reviewrnn.config import ModelConfig
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.fastforward import FastClassifier
@@ -84,7 +85,8 @@ class Familiarity:
 
     def _log_probabilities(self, states: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """log p(target rank) under the adaptive softmax (torch's AdaptiveLogSoftmaxWithLoss): (N, H), (N,) -> (N,)."""
-        head = states @ self.head  # (N, shortlist + clusters)
+        # Row-exact products (exactrows.py): a review's loss must not depend on the reviews beside it.
+        head = exactrows.matmul(states, self.head, exactrows.choose(self.head))  # (N, shortlist + clusters)
         head_norm = _log_sum_exp(head)
         shortlist = self.head.shape[1] - len(self.tails)
         result = np.empty(len(targets), dtype=np.float64)
@@ -93,7 +95,8 @@ class Familiarity:
         for k, (down, up, first) in enumerate(self.tails):
             rows = np.flatnonzero((targets >= first) & (targets < first + up.shape[1]))
             if len(rows):
-                tail = (states[rows] @ down) @ up  # (n, cluster size)
+                reduced = exactrows.matmul(states[rows], down, exactrows.choose(down))
+                tail = exactrows.matmul(reduced, up, exactrows.choose(up))  # (n, cluster size)
                 chosen = tail[np.arange(len(rows)), targets[rows] - first]
                 result[rows] = head[rows, shortlist + k] - head_norm[rows] + chosen - _log_sum_exp(tail)
         return result

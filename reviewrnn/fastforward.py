@@ -133,13 +133,11 @@ class FastClassifier:
         self.config = config
         w = {name: np.asarray(value, dtype=np.float32) for name, value in weights.items()}
         prefixes = ("forward_layers", "backward_layers")[: 2 if config.bidirectional else 1]
-        with one_blas_thread():  # the layouts are probed as the products run: BLAS on one thread
-            self.layers = [
-                [_direction(config, w, f"{prefix}.{depth}", depth) for prefix in prefixes]
-                for depth in range(config.layers)
-            ]
-            self.head_w = np.ascontiguousarray(w["head.weight"].T)  # (D, K)
-            self.head_layout = exactrows.choose(self.head_w)
+        self.layers = [
+            [_direction(config, w, f"{prefix}.{depth}", depth) for prefix in prefixes] for depth in range(config.layers)
+        ]
+        self.head_w = np.ascontiguousarray(w["head.weight"].T)  # (D, K)
+        self.head_layout = exactrows.choose(self.head_w)
         self.head_b = w["head.bias"]
         self.threads = threads or len(os.sched_getaffinity(0))
         self._pool = None  # a ThreadPoolExecutor once two blocks need it

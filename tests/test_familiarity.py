@@ -41,6 +41,21 @@ def test_losses_equal_the_torch_language_model_forward_direction(cell):
     assert np.isnan(got[-1])  # one token: nothing to predict
 
 
+def test_a_review_gets_the_same_loss_bits_in_any_company():
+    """Alone or among others (other row counts, other slices of the softmax): the same loss, bit for bit."""
+    model_config, _, _ = tiny_configs(cell="lstm", bidirectional=False, dropout=0.0)
+    model_config.vocab_size = 1400
+    torch.manual_seed(4)
+    lm = LanguageModel(model_config).eval()
+    weights = {k: v.detach().numpy().copy() for k, v in lm.state_dict().items() if k.startswith(KEPT)}
+    familiarity = Familiarity(forward_shape(model_config), weights, np.array([1.0, 2.0]))
+    generator = np.random.default_rng(1)
+    reviews = [generator.integers(1, 1400, size=n) for n in generator.integers(2, 90, size=150)]
+    together = familiarity.losses(reviews)
+    alone = np.array([familiarity.losses([review])[0] for review in reviews[:30]])
+    np.testing.assert_array_equal(alone, together[:30])
+
+
 def test_percentile_is_the_share_of_train_reviews_found_harder():
     model_config, _, _ = tiny_configs(bidirectional=False)
     model_config.vocab_size = 300

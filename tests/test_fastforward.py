@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from reviewrnn import exactrows
 from reviewrnn.config import ModelConfig
 from reviewrnn.fastforward import BLOCK_ROWS, GROUP_BLOCKS, FastClassifier, _group_size
 from reviewrnn.inference import NumpyClassifier
@@ -129,3 +130,21 @@ def test_a_whole_table_computed_at_once_has_the_bits_of_rows_computed_as_needed(
     for eager, lazy in zip(at_once.layers[0], as_needed.layers[0]):
         assert eager.table.filled.all() and lazy.table.filled.all()
         np.testing.assert_array_equal(eager.table.rows, lazy.table.rows)
+
+
+@pytest.mark.parametrize(
+    "layout", [exactrows.Layout(64, False), exactrows.Layout(16, True), exactrows.Layout(1, False)]
+)
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_every_product_layout_gives_the_plain_forward_pass(cell, layout, monkeypatch):
+    """The machine picks one layout; the others (column-major above all: the GRU splits its first
+    addition there) must compute the same function wherever they are picked."""
+    monkeypatch.setattr(exactrows, "choose", lambda w: layout)
+    model = classifier(cell=cell, bidirectional=True, layers=2, pool="maxmean", threads=1)
+    assert model.layers[1][0].hh_layout == model.layers[1][0].ih_layout == layout
+    texts = reviews(2 * BLOCK_ROWS + 9, seed=4)
+    torch.manual_seed(1)  # the same weights as classifier()
+    weights = {n: t.detach().numpy().copy() for n, t in RecurrentClassifier(model.config).state_dict().items()}
+    plain = NumpyClassifier(model.config, weights)
+    expected = np.concatenate([plain.probabilities(text[None, :], np.array([len(text)])) for text in texts])
+    np.testing.assert_allclose(model.score(texts), expected, atol=1e-5, rtol=0)
