@@ -124,6 +124,14 @@ def test_a_value_of_the_wrong_type_is_named_in_plain_words(args, words):
     )
 
 
+def test_a_model_directory_given_as_text_is_a_usage_error(trained_model):
+    """`predict models/NAME -` (fastText's order) would classify the path as a review: say to use --model."""
+    result = cli("predict", trained_model, "-", input="great film\n", code=2)
+    line = one_error_line(result)
+    assert f"{trained_model} is a model directory; give it with --model {trained_model}" in line
+    assert result.stdout == ""
+
+
 def test_usage_error_of_a_nested_command_is_one_line():
     result = cli("probe", "bogus", code=2)
     assert one_error_line(result) == "error: No such command 'bogus' (see `reviewrnn probe -h`)"

@@ -183,6 +183,9 @@ def _check_input(texts: list[str], files: list[Path]):
     for path in files:
         if problem := file_problem(path):
             raise typer.BadParameter(f"{path}: {problem}", param_hint="'--file'")
+    for text in texts:  # fastText's order (model, then input) would otherwise classify the path as a review
+        if (Path(text) / "config.json").is_file():
+            raise typer.BadParameter(f"{text} is a model directory; give it with --model {text}", param_hint="'TEXTS'")
     if not ("-" in texts or not (texts or files)):
         return None
     if sys.stdin is None:
