@@ -132,6 +132,13 @@ def test_a_model_directory_given_as_text_is_a_usage_error(trained_model):
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("text", ["great film " * 500])
+def test_a_review_that_cannot_be_a_path_is_still_classified(trained_model, text):
+    """The model-directory check above must not trip on text no file name could hold."""
+    result = cli("predict", "--model", trained_model, text)
+    assert len(result.stdout.splitlines()) == 1 and result.stdout.split("\t")[0] in ("negative", "positive")
+
+
 def test_usage_error_of_a_nested_command_is_one_line():
     result = cli("probe", "bogus", code=2)
     assert one_error_line(result) == "error: No such command 'bogus' (see `reviewrnn probe -h`)"

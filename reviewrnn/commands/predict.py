@@ -184,7 +184,7 @@ def _check_input(texts: list[str], files: list[Path]):
         if problem := file_problem(path):
             raise typer.BadParameter(f"{path}: {problem}", param_hint="'--file'")
     for text in texts:  # fastText's order (model, then input) would otherwise classify the path as a review
-        if (Path(text) / "config.json").is_file():
+        if _names_a_model(text):
             raise typer.BadParameter(f"{text} is a model directory; give it with --model {text}", param_hint="'TEXTS'")
     if not ("-" in texts or not (texts or files)):
         return None
@@ -194,6 +194,13 @@ def _check_input(texts: list[str], files: list[Path]):
     if stdin.isatty():
         raise typer.BadParameter("no input: give TEXTS, --file PATH, or pipe reviews on stdin", param_hint="'TEXTS'")
     return stdin
+
+
+def _names_a_model(text: str) -> bool:
+    try:
+        return (Path(text) / "config.json").is_file()
+    except (OSError, ValueError):  # a review too long for a file name, or with a NUL, names nothing
+        return False
 
 
 def _write_rows(predictor, chunks: Iterator[list], writer, advance=lambda count: None) -> None:
