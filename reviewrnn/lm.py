@@ -61,6 +61,8 @@ class LanguageModel(nn.Module):
         cell = CELL_CLASSES[config.cell]
         sizes = [config.embed] + [config.hidden * (2 if config.bidirectional else 1)] * (config.layers - 1)
         self.embedding = nn.Embedding(config.vocab_size, config.embed, padding_idx=PAD_ID)
+        with torch.no_grad():  # as the classifier's (model.py); pretrain keeps torch's scale, 1.0
+            self.embedding.weight.mul_(config.embed_init)
         self.forward_layers = nn.ModuleList(cell(size, config.hidden, batch_first=True) for size in sizes)
         self.backward_layers = nn.ModuleList(
             cell(size, config.hidden, batch_first=True) for size in (sizes if config.bidirectional else [])

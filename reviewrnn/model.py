@@ -47,6 +47,8 @@ class RecurrentClassifier(nn.Module):
         cell = CELL_CLASSES[config.cell]
         sizes = [config.embed] + [config.hidden * directions] * (config.layers - 1)
         self.embedding = nn.Embedding(config.vocab_size, config.embed, padding_idx=PAD_ID)
+        with torch.no_grad():  # N(0, embed_init^2): scaling torch's N(0, 1) draw uses no extra random numbers
+            self.embedding.weight.mul_(config.embed_init)
         self.forward_layers = nn.ModuleList(cell(size, config.hidden, batch_first=True) for size in sizes)
         self.backward_layers = nn.ModuleList(
             cell(size, config.hidden, batch_first=True) for size in (sizes if config.bidirectional else [])

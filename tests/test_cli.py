@@ -269,6 +269,7 @@ def test_train_evaluate_predict(tiny_csv, isolated_env, tmp_path):
     }
     config = json.loads((directory / "config.json").read_text())
     assert config["model"]["hidden"] == 8 and config["train"]["limit"] == 100
+    assert config["model"]["embed_init"] == 0.1  # train's default scale, recorded
     assert config["corpus"]["sizes"]["train_used"] == 100
 
     report = json.loads(cli("evaluate", directory, "--json", "--threads", "1", "--device", "cpu").stdout)
@@ -554,6 +555,9 @@ def test_train_preset_with_an_explicit_flag_that_wins(tiny_csv, isolated_env):
     config = json.loads((isolated_env["models"] / "pre" / "config.json").read_text())
     assert config["model"]["pool"] == "last" and config["model"]["bidirectional"] is False
     assert config["model"]["dropout"] == 0.1  # typed on the command line: beats the preset's 0.0
+    cli("train", "--corpus", tiny_csv, "--limit", "60", "--name", "scaled", "--embed-init", "1", *args)
+    config = json.loads((isolated_env["models"] / "scaled" / "config.json").read_text())
+    assert config["model"]["embed_init"] == 1.0
 
 
 def test_predict_progress_goes_to_stderr_only_on_a_terminal(trained_model, tmp_path, monkeypatch):

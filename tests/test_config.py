@@ -26,6 +26,13 @@ def test_missing_sections_take_defaults():
     assert config == RunConfig()
 
 
+def test_a_config_written_before_embed_init_records_torchs_own_scale():
+    old = RunConfig.from_dict({"format_version": 1, "model": {"cell": "gru"}})
+    assert old.model.embed_init == 1.0  # those models were trained with nn.Embedding's N(0, 1)
+    assert ModelConfig().embed_init == 0.1
+    assert RunConfig.from_dict(RunConfig().to_dict()).model.embed_init == 0.1
+
+
 def test_int_is_accepted_for_float_but_not_bool():
     assert RunConfig.from_dict({"format_version": 1, "train": {"lr": 1}}).train.lr == 1
     with pytest.raises(ReviewRNNError, match="train.lr has the wrong type"):
@@ -49,6 +56,7 @@ def test_error_names_the_source():
         ({"num_classes": 1}, "at least 2 classes"),
         ({"dropout": 1.0}, "dropout"),
         ({"dropout": -0.1}, "dropout"),
+        ({"embed_init": 0.0}, "embed_init must be in"),
     ],
 )
 def test_model_config_validation(kwargs, fragment):

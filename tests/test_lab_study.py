@@ -10,7 +10,7 @@ from labdata import sentence_reviews
 from typer.testing import CliRunner
 
 from reviewrnn.cli import app
-from reviewrnn.lab.plan import StudyPlan, run_specs
+from reviewrnn.lab.plan import StudyPlan, run_configs, run_specs
 from reviewrnn.lab.probe import SyntheticSettings
 from reviewrnn.lab.study import run_study
 
@@ -53,6 +53,13 @@ def test_run_specs_share_the_plain_rnn_runs():
     ]  # fmt: skip
     assert [spec.max_tokens for spec in specs if spec.role == "truncation"] == [400, 400]
     assert all(spec.max_tokens is None for spec in specs if spec.role != "truncation")  # read whole
+
+
+def test_the_study_keeps_torchs_embedding_scale_whatever_train_defaults_to():
+    plan = StudyPlan(seeds=(0,), clip_seeds=(0,))
+    for spec in run_specs(plan):
+        model, _, _ = run_configs(plan, spec, whole_tokens=500)
+        assert model.embed_init == 1.0, spec.name  # the study's figures were measured with it
 
 
 def test_read_whole_never_truncates(study):

@@ -118,6 +118,20 @@ def test_pad_embedding_is_zero_and_parameters_are_counted():
     assert len(build("rnn", False, 3, "max").backward_layers) == 0
 
 
+def test_embed_init_scales_torchs_draw_and_leaves_every_other_weight_as_it_was():
+    shape = {"cell": "lstm", "vocab_size": 2000, "embed": 64, "hidden": 8, "bidirectional": True}
+    models = {}
+    for scale in (1.0, 0.1):
+        torch.manual_seed(0)
+        models[scale] = RecurrentClassifier(ModelConfig(**shape, embed_init=scale)).state_dict()
+    assert torch.equal(models[0.1]["embedding.weight"], models[1.0]["embedding.weight"] * 0.1)
+    assert abs(float(models[0.1]["embedding.weight"][1:].std()) - 0.1) < 0.002
+    assert not models[0.1]["embedding.weight"][PAD_ID].any()
+    for name, tensor in models[1.0].items():  # no extra random draw: the layers and head are torch's as before
+        if name != "embedding.weight":
+            assert torch.equal(models[0.1][name], tensor), name
+
+
 def test_word_dropout_zeroes_whole_words_in_training_only():
     torch.manual_seed(0)
     config = ModelConfig(cell="gru", vocab_size=50, embed=8, hidden=8, dropout=0.0, word_dropout=0.5)

@@ -113,6 +113,7 @@ def pretrain(
         with LMDisplay() as display:
             return _report(resume_pretrain(resume, display.callbacks()), as_json)
     configs = _configs(context.params)
+    configs[0].embed_init = P["embed_init"]
     if init is None:
         _refuse_leaking_shape(configs[0])
     start = adopt_language_model(context, init, configs) if init is not None else None

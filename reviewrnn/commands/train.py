@@ -61,6 +61,9 @@ def train(
     layers: Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")] = M.layers,
     hidden: Annotated[int, typer.Option(min=1, help="Hidden state size.")] = M.hidden,
     embed: Annotated[int, typer.Option(min=1, help="Embedding size.")] = M.embed,
+    embed_init: Annotated[
+        float, typer.Option(min=0.0, max=10.0, help="Std of the embedding's initial weights (torch's own: 1.0).")
+    ] = M.embed_init,
     bidirectional: Annotated[bool, typer.Option(help="Also read each review backwards.")] = M.bidirectional,
     dropout: Annotated[
         float, typer.Option(min=0.0, max=0.99, help="Dropout on the embeddings and before the output layer.")

@@ -140,7 +140,14 @@ def run_configs(plan: StudyPlan, spec: RunSpec, whole_tokens: int):
     reading = spec.max_tokens or plan.max_tokens or whole_tokens
     # Every setting is spelled out, so a change of the tool's defaults never changes the study.
     model = ModelConfig(
-        cell=spec.cell, embed=plan.embed, hidden=plan.hidden, layers=1, bidirectional=False, dropout=0.0, pool=spec.pool
+        cell=spec.cell,
+        embed=plan.embed,
+        embed_init=1.0,  # torch's own, as the study was measured
+        hidden=plan.hidden,
+        layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        pool=spec.pool,
     )
     train = TrainConfig(
         epochs=plan.epochs,

@@ -251,6 +251,7 @@ def _train_synthetic(cell: str, task, settings: SyntheticSettings, train: Encode
         vocab_size=task.vocab_size,
         num_classes=2,
         embed=settings.embed,
+        embed_init=1.0,
         hidden=settings.hidden,
         layers=1,
         bidirectional=False,
