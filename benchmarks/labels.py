@@ -31,7 +31,7 @@ import accuracy  # noqa: E402  (benchmarks/accuracy.py: the peers and the scorin
 
 from reviewrnn import runtime  # noqa: E402
 from reviewrnn.atomic import atomic_write_json  # noqa: E402
-from reviewrnn.config import PRETRAIN_DEFAULTS, ModelConfig, TokenizerConfig, TrainConfig  # noqa: E402
+from reviewrnn.config import INIT_EPOCHS, PRETRAIN_DEFAULTS, ModelConfig, TokenizerConfig, TrainConfig  # noqa: E402
 from reviewrnn.corpus import load_corpus, split_corpus  # noqa: E402
 from reviewrnn.lmtexts import TextSpec  # noqa: E402
 from reviewrnn.runs import package_versions  # noqa: E402
@@ -85,14 +85,16 @@ def pretrain(args: argparse.Namespace, root: Path) -> tuple[Path, dict]:
     return outcome.directory, cost
 
 
-def schedule(n: int, args: argparse.Namespace) -> dict:
-    """Epochs and patience for N labels: train's 5 epochs, or enough epochs for --min-steps optimiser steps
-    (500 labels are 8 steps an epoch), with patience growing alike; --epochs fixes the epochs instead."""
+def schedule(n: int, args: argparse.Namespace, from_lm: bool) -> dict:
+    """Epochs and patience for N labels: train's epochs (INIT_EPOCHS from an LM), or enough epochs for
+    --min-steps optimiser steps (500 labels are 8 steps an epoch), with patience growing alike; --epochs
+    fixes the epochs instead."""
     if args.epochs:
         return {"epochs": args.epochs}
     defaults = TrainConfig()
-    epochs = max(defaults.epochs, math.ceil(args.min_steps * defaults.batch_size / n))
-    return {"epochs": epochs, "patience": max(defaults.patience, epochs // defaults.epochs)}
+    base = INIT_EPOCHS if from_lm else defaults.epochs
+    epochs = max(base, math.ceil(args.min_steps * defaults.batch_size / n))
+    return {"epochs": epochs, "patience": max(defaults.patience, epochs // base)}
 
 
 def fit_recurrent(lm_dir: Path, part: str | None, n: int, seed: int, args, directory: Path) -> accuracy.Fitted:
@@ -105,7 +107,7 @@ def fit_recurrent(lm_dir: Path, part: str | None, n: int, seed: int, args, direc
     lm = open_pretrained(lm_dir)
     model, tokenizer = ModelConfig(), TokenizerConfig()
     adopt(lm, model, tokenizer, given=set())
-    train = TrainConfig(limit=n, seed=seed, threads=args.threads, **schedule(n, args))
+    train = TrainConfig(limit=n, seed=seed, threads=args.threads, **schedule(n, args, from_lm=part is not None))
     runtime.set_threads(train.threads)
     init = init_info(lm, part) if part else None
     if part:

@@ -614,6 +614,34 @@ def test_train_init_defaults_follow_the_language_model(pretrained_lm, session_co
     assert (config["model"]["cell"], config["train"]["batch_size"], config["model"]["pool"]) == ("gru", 128, pool)
 
 
+def test_train_default_epochs_are_3_from_scratch_and_5_from_a_language_model(
+    pretrained_lm, session_corpus, isolated_env
+):
+    common = [
+        "--patience",
+        "9",
+        "--threads",
+        "1",
+        "--max-tokens",
+        "16",
+        "--device",
+        "cpu",
+        "--limit",
+        "40",
+        "--hidden",
+        "8",
+    ]
+    cli("train", "--corpus", session_corpus, "--name", "scratch", "--embed", "8", "--vocab-size", "200", *common)
+    cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--name", "lm", *common[:-2])
+    cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--name", "lm2", "--epochs", "2", *common[:-2])
+    epochs = {}
+    for name in ("scratch", "lm", "lm2"):
+        config = json.loads((isolated_env["models"] / name / "config.json").read_text())
+        history = json.loads((isolated_env["models"] / name / "history.json").read_text())
+        epochs[name] = (config["train"]["epochs"], len(history))
+    assert epochs == {"scratch": (3, 3), "lm": (5, 5), "lm2": (2, 2)}
+
+
 @pytest.mark.parametrize(
     "predicted,labelled,accuracy,warned",
     [

@@ -30,6 +30,7 @@ from reviewrnn.commands.common import (
 from reviewrnn.commands.display import TrainingDisplay
 from reviewrnn.config import (
     CELL_BATCH_SIZE,
+    INIT_EPOCHS,
     Cell,
     ClassWeights,
     InitPart,
@@ -44,6 +45,7 @@ from reviewrnn.config import (
 from reviewrnn.presets import PRESET_SUMMARY, PRESETS, Preset, apply_preset
 
 M, T = ModelConfig, TrainConfig
+UNSET_DEFAULTS = ("batch_size", "epochs")
 NOT_LEARNED_MARGIN = 0.01  # VALID accuracy within a point of the majority share: nothing learned (train warns)
 
 
@@ -75,7 +77,12 @@ def train(
         Pool,
         typer.Option(help="last state; mean or max over all states (mean from a whole --init LM); maxmean: both."),
     ] = M.pool,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over TRAIN (the best one by VALID is kept).")] = T.epochs,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help=f"Passes over TRAIN, the best by VALID kept (default: {T.epochs}; {INIT_EPOCHS} with --init)."
+        ),
+    ] = None,
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Reviews per step, grouped by length (default: 128 for rnn/gru, 64 lstm).")
     ] = None,
@@ -152,7 +159,8 @@ def train(
         process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
         with TrainingDisplay() as display:
             return _report(resume_step(resume, display.callbacks()), as_json)
-    flags = {key: value for key, value in context.params.items() if value is not None or key != "batch_size"}
+    # batch_size and epochs left out (None) are decided below, once the cell and --init are known.
+    flags = {key: value for key, value in context.params.items() if value is not None or key not in UNSET_DEFAULTS}
     configs = configs_from_flags(flags)  # every flag named like a setting, given or default
     if preset is not None:
         explicit = {key for key in PRESETS.get(preset, {}) if given(context, key)}
@@ -162,6 +170,8 @@ def train(
     tokenizer, start = _initial(context, init, init_part, configs) if init else (tokenizer, None)
     if batch_size is None:  # the cell is known now (a preset or --init may have set it)
         train_config.batch_size = CELL_BATCH_SIZE[model_config.cell]
+    if epochs is None and init is not None:
+        train_config.epochs = INIT_EPOCHS
     directory = output_directory(name, out_dir, model_config.cell, force)
     process_settings(train_config.threads)
     with TrainingDisplay() as display:
