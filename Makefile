@@ -14,7 +14,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 STUDY_ARGS ?=
 PLOTS_STAMP := $(VENV)/.installed-plots
 
-.PHONY: install run test soak study bench bench-accuracy bench-labels bench-scale bench-busy lint clean
+.PHONY: install run test soak study bench bench-accuracy bench-labels bench-scale bench-busy bench-takeoff lint clean
 
 install: $(STAMP)
 
@@ -69,6 +69,12 @@ bench-scale: install
 BUSY_ARGS ?=
 bench-busy: install
 	$(BIN)/python benchmarks/busy.py $(BUSY_ARGS)
+
+# How fast training leaves the chance-level plateau: VALID after 250 steps for embedding scales (train's
+# --embed-init). Smoke run: make bench-takeoff TAKEOFF_ARGS="--steps 20 --limit 2000 --seeds 0"
+TAKEOFF_ARGS ?=
+bench-takeoff: install
+	$(BIN)/python benchmarks/takeoff.py $(TAKEOFF_ARGS)
 
 # Accuracy beside TF-IDF+LR and fastText (the bench extra); after `install`, so torch stays the pinned build.
 # Smoke run: make bench-accuracy ACCURACY_ARGS="--limit 2000 --epochs 1 --reviewrnn gru --threads 1"
