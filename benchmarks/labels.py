@@ -31,7 +31,7 @@ import accuracy  # noqa: E402  (benchmarks/accuracy.py: the peers and the scorin
 
 from reviewrnn import runtime  # noqa: E402
 from reviewrnn.atomic import atomic_write_json  # noqa: E402
-from reviewrnn.config import INIT_EPOCHS, PRETRAIN_DEFAULTS, ModelConfig, TokenizerConfig, TrainConfig  # noqa: E402
+from reviewrnn.config import INIT_DEFAULTS, PRETRAIN_DEFAULTS, ModelConfig, TokenizerConfig, TrainConfig  # noqa: E402
 from reviewrnn.corpus import load_corpus, split_corpus  # noqa: E402
 from reviewrnn.lmtexts import TextSpec  # noqa: E402
 from reviewrnn.runs import package_versions  # noqa: E402
@@ -86,15 +86,16 @@ def pretrain(args: argparse.Namespace, root: Path) -> tuple[Path, dict]:
 
 
 def schedule(n: int, args: argparse.Namespace, from_lm: bool) -> dict:
-    """Epochs and patience for N labels: train's epochs (INIT_EPOCHS from an LM), or enough epochs for
-    --min-steps optimiser steps (500 labels are 8 steps an epoch), with patience growing alike; --epochs
-    fixes the epochs instead."""
-    if args.epochs:
-        return {"epochs": args.epochs}
+    """Epochs, schedule and patience for N labels: train's (INIT_DEFAULTS' from an LM), with enough epochs
+    for --min-steps optimiser steps (500 labels are 8 steps an epoch) and patience growing alike;
+    --epochs fixes the epochs instead."""
     defaults = TrainConfig()
-    base = INIT_EPOCHS if from_lm else defaults.epochs
+    schedule = INIT_DEFAULTS["schedule"] if from_lm else defaults.schedule
+    if args.epochs:
+        return {"epochs": args.epochs, "schedule": schedule}
+    base = INIT_DEFAULTS["epochs"] if from_lm else defaults.epochs
     epochs = max(base, math.ceil(args.min_steps * defaults.batch_size / n))
-    return {"epochs": epochs, "patience": max(defaults.patience, epochs // base)}
+    return {"epochs": epochs, "schedule": schedule, "patience": max(defaults.patience, epochs // base)}
 
 
 def fit_recurrent(lm_dir: Path, part: str | None, n: int, seed: int, args, directory: Path) -> accuracy.Fitted:

@@ -614,7 +614,7 @@ def test_train_init_defaults_follow_the_language_model(pretrained_lm, session_co
     assert (config["model"]["cell"], config["train"]["batch_size"], config["model"]["pool"]) == ("gru", 128, pool)
 
 
-def test_train_default_epochs_are_3_from_scratch_and_5_from_a_language_model(
+def test_train_default_epochs_and_schedule_differ_from_scratch_and_from_a_language_model(
     pretrained_lm, session_corpus, isolated_env
 ):
     common = [
@@ -634,12 +634,29 @@ def test_train_default_epochs_are_3_from_scratch_and_5_from_a_language_model(
     cli("train", "--corpus", session_corpus, "--name", "scratch", "--embed", "8", "--vocab-size", "200", *common)
     cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--name", "lm", *common[:-2])
     cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--name", "lm2", "--epochs", "2", *common[:-2])
-    epochs = {}
-    for name in ("scratch", "lm", "lm2"):
+    cli(
+        "train",
+        "--corpus",
+        session_corpus,
+        "--init",
+        pretrained_lm,
+        "--name",
+        "lm3",
+        "--schedule",
+        "linear",
+        *common[:-2],
+    )
+    found = {}
+    for name in ("scratch", "lm", "lm2", "lm3"):
         config = json.loads((isolated_env["models"] / name / "config.json").read_text())
         history = json.loads((isolated_env["models"] / name / "history.json").read_text())
-        epochs[name] = (config["train"]["epochs"], len(history))
-    assert epochs == {"scratch": (3, 3), "lm": (5, 5), "lm2": (2, 2)}
+        found[name] = (config["train"]["epochs"], len(history), config["train"]["schedule"])
+    assert found == {
+        "scratch": (3, 3, "linear"),
+        "lm": (5, 5, "constant"),  # the LM recipes' own, as measured
+        "lm2": (2, 2, "constant"),
+        "lm3": (5, 5, "linear"),  # a flag given always wins
+    }
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from reviewrnn.commands.common import (
 from reviewrnn.commands.display import TrainingDisplay
 from reviewrnn.config import (
     CELL_BATCH_SIZE,
-    INIT_EPOCHS,
+    INIT_DEFAULTS,
     Cell,
     ClassWeights,
     InitPart,
@@ -45,7 +45,7 @@ from reviewrnn.config import (
 from reviewrnn.presets import PRESET_SUMMARY, PRESETS, Preset, apply_preset
 
 M, T = ModelConfig, TrainConfig
-UNSET_DEFAULTS = ("batch_size", "epochs")
+UNSET_DEFAULTS = ("batch_size", "epochs", "schedule")
 NOT_LEARNED_MARGIN = 0.01  # VALID accuracy within a point of the majority share: nothing learned (train warns)
 
 
@@ -80,7 +80,9 @@ def train(
     epochs: Annotated[
         int | None,
         typer.Option(
-            min=1, help=f"Passes over TRAIN, the best by VALID kept (default: {T.epochs}; {INIT_EPOCHS} with --init)."
+            min=1,
+            help=f"Passes over TRAIN, the best by VALID kept (default {T.epochs}; "
+            f"{INIT_DEFAULTS['epochs']} with --init).",
         ),
     ] = None,
     batch_size: Annotated[
@@ -88,8 +90,12 @@ def train(
     ] = None,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = T.lr,
     schedule: Annotated[
-        Schedule, typer.Option(help="linear: decay the learning rate to 5% over all epochs.")
-    ] = T.schedule,
+        Schedule | None,
+        typer.Option(
+            help=f"linear: decay the learning rate to 5% over all epochs (default: {T.schedule}; "
+            f"{INIT_DEFAULTS['schedule']} with --init)."
+        ),
+    ] = None,
     clip_norm: Annotated[
         float, typer.Option(min=0.0, help="Clip the gradient norm to this; 0 turns clipping off.")
     ] = T.clip_norm,
@@ -159,7 +165,7 @@ def train(
         process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
         with TrainingDisplay() as display:
             return _report(resume_step(resume, display.callbacks()), as_json)
-    # batch_size and epochs left out (None) are decided below, once the cell and --init are known.
+    # batch_size, epochs and schedule left out (None) are decided below, once the cell and --init are known.
     flags = {key: value for key, value in context.params.items() if value is not None or key not in UNSET_DEFAULTS}
     configs = configs_from_flags(flags)  # every flag named like a setting, given or default
     if preset is not None:
@@ -170,8 +176,9 @@ def train(
     tokenizer, start = _initial(context, init, init_part, configs) if init else (tokenizer, None)
     if batch_size is None:  # the cell is known now (a preset or --init may have set it)
         train_config.batch_size = CELL_BATCH_SIZE[model_config.cell]
-    if epochs is None and init is not None:
-        train_config.epochs = INIT_EPOCHS
+    for key, value in INIT_DEFAULTS.items() if init is not None else ():
+        if context.params.get(key) is None:
+            setattr(train_config, key, value)
     directory = output_directory(name, out_dir, model_config.cell, force)
     process_settings(train_config.threads)
     with TrainingDisplay() as display:
