@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from reviewrnn import runtime  # noqa: E402
+from reviewrnn import kernels, runtime  # noqa: E402
 from reviewrnn.callbacks import Callbacks  # noqa: E402
 from reviewrnn.config import ModelConfig, TokenizerConfig, TrainConfig  # noqa: E402
 from reviewrnn.model import RecurrentClassifier  # noqa: E402
@@ -38,14 +38,8 @@ console = Console(width=None if sys.stdout.isatty() else 132)
 
 def cpu_name() -> str:
     """The CPU's model and vector extensions, printed beside every figure (machines differ)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    vector = sorted({flag for flag in flags if flag.startswith(("avx", "fma"))})
-    return f"{model} ({', '.join(vector) or 'no AVX'}), {len(os.sched_getaffinity(0))} cores"
+    found = kernels.machine()
+    return f"{found['cpu']} ({', '.join(found['vector']) or 'no vector extensions'}), {found['threads']} threads"
 
 
 def variant(text: str) -> tuple[str, dict, dict]:
