@@ -115,8 +115,11 @@ def best_times(runs: dict[str, Callable[[], object]], repeats: int, budget_s: fl
 def time_backends(batch: int, inputs: int, hidden: int, gates: int, block: int) -> dict[str, float]:
     """Seconds for one block's products on each library: the input projection (block B, E) @ (E, gates H)
     and the input gradient (block B, gates H) @ (gates H, E), at the layer's own sizes."""
-    rows, cols = torch.randn(block * batch, inputs), torch.randn(block * batch, gates * hidden)
-    weight, bias = torch.randn(gates * hidden, inputs), torch.randn(gates * hidden)
+    generator = torch.Generator().manual_seed(0)  # not torch's global one: dropout draws from that
+    rows = torch.randn(block * batch, inputs, generator=generator)
+    cols = torch.randn(block * batch, gates * hidden, generator=generator)
+    weight = torch.randn(gates * hidden, inputs, generator=generator)
+    bias = torch.randn(gates * hidden, generator=generator)
 
     def products(backend: str) -> Callable[[], object]:
         return lambda: (linear(rows, weight, bias, backend), linear(cols, weight.t(), None, backend))

@@ -63,6 +63,15 @@ def test_measured_once_then_loaded_from_the_cache(fresh, timings):
     assert kernels.chosen()["gru:8x6"] == (plan, "cache")
 
 
+def test_measuring_leaves_torchs_random_numbers_alone():
+    """A run that measures must draw the same dropout masks as a later run that reads the cache."""
+    torch.manual_seed(7)
+    kernels.measure(GRUFunction, 4, 8, 6, 3)
+    measured = torch.rand(5)
+    torch.manual_seed(7)
+    assert torch.equal(torch.rand(5), measured)
+
+
 @pytest.mark.parametrize(
     "content",
     [
