@@ -17,20 +17,37 @@ import numpy as np  # noqa: F401  (loads numpy's OpenBLAS, so it appears in the 
 
 
 @functools.cache
-def _set_local_threads():
-    """OpenBLAS's openblas_set_num_threads_local from the library numpy loaded, or None."""
+def _openblas() -> ctypes.CDLL | None:
+    """The OpenBLAS library numpy loaded, or None (another BLAS, or not Linux)."""
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             paths = set(re.findall(r"(/\S*openblas\S*\.so\S*)", maps.read()))
-    except OSError:  # not Linux: leave BLAS as it is
+    except OSError:
         return None
     for path in sorted(paths):
-        try:
-            function = ctypes.CDLL(path).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
+        with contextlib.suppress(OSError):
+            return ctypes.CDLL(path)
+    return None
+
+
+@functools.cache
+def _set_local_threads():
+    """OpenBLAS's openblas_set_num_threads_local from the library numpy loaded, or None."""
+    function = getattr(_openblas(), "openblas_set_num_threads_local", None)
+    if function is not None:
         function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
-        return function
+    return function
+
+
+def core_name() -> str | None:
+    """The kernels OpenBLAS chose at load ('Haswell', 'SkylakeX', ...), or None where that cannot be read.
+    scipy-openblas, which numpy bundles, prefixes and suffixes its exported names."""
+    library = _openblas()
+    for name in ("openblas_get_corename", "scipy_openblas_get_corename64_", "scipy_openblas_get_corename"):
+        function = getattr(library, name, None)
+        if function is not None:
+            function.restype = ctypes.c_char_p
+            return function().decode("ascii", errors="replace")
     return None
 
 

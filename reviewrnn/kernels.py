@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from reviewrnn import cpu
 from reviewrnn.errors import ReviewRNNError
 
 ENV = "REVIEWRNN_KERNELS"
@@ -43,7 +43,6 @@ LAYER_REPEATS, LAYER_BUDGET_S = 3, 1.0
 # process but is not cached, so a later process measures again.
 TRUSTED_S = 2 * (PRODUCT_BUDGET_S + LAYER_BUDGET_S)
 CACHE_VERSION = 1
-VECTOR_FLAG = re.compile(r"(sse|ssse|avx|fma|f16c|amx)\w*")
 
 
 @dataclass(frozen=True)
@@ -79,14 +78,7 @@ def available_backends() -> tuple[str, ...]:
 
 def machine() -> dict:
     """What a measurement holds for: CPU model, vector extensions, torch version, thread count."""
-    model, flags = "unknown", []
-    with contextlib.suppress(OSError):
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        found = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-        model = found.group(1).strip() if found else model
-        line = re.search(r"^(?:flags|Features)\s*:\s*(.+)$", text, re.MULTILINE)
-        flags = sorted(f for f in (line.group(1).split() if line else []) if VECTOR_FLAG.fullmatch(f))
-    return {"cpu": model, "vector": flags, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    return cpu.identity() | {"torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
 def cheapest(timings: dict[str, float]) -> str:
