@@ -47,7 +47,7 @@ def train_once(variant: str, limit: int, cores: int, scratch: Path) -> tuple[flo
     directory = scratch / variant
     command = [sys.executable, "-m", "reviewrnn", "train", "--limit", str(limit), "--epochs", "1"]
     done = subprocess.run(
-        [*command, "--name", str(directory), "--force", *flags], env=env, capture_output=True, text=True, check=True
+        [*command, "--out", str(directory), "--force", *flags], env=env, capture_output=True, text=True, check=True
     )
     history = json.loads((directory / "history.json").read_text())
     decisions = re.findall(r"threads: (\d+)", done.stderr)
