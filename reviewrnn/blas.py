@@ -3,6 +3,8 @@
 Two threads each driving a multi-threaded OpenBLAS oversubscribe the cores: a 64 x 128 @ 128 x 512
 product measured 3x slower than with one BLAS thread. OpenBLAS (0.3.27 on) can set the count per
 calling thread, so nothing else in the process changes; elsewhere (another BLAS) this does nothing.
+core_name() says which kernels OpenBLAS loaded for this CPU (OPENBLAS_CORETYPE can pin them), for the
+benchmarks: the row-exact layouts (exactrows.py), and so the speed, depend on them.
 """
 
 from __future__ import annotations
