@@ -132,7 +132,15 @@ class ColumnError(ReviewRNNError):
         return ColumnError(self.problem, self.advice, self.role, flag)
 
 
+class Preferred(str):
+    """A column name to use where the table has it, else the usual names. `evaluate --corpus` reads
+    another file through the model's own columns this way: its --label-map maps the ratings of its
+    rating column, and a file labelled some other way still falls back to label/sentiment."""
+
+
 def pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...], role: str, path) -> str:
+    if isinstance(wanted, Preferred):
+        defaults, wanted = (str(wanted), *(name for name in defaults if name != wanted)), None
     if wanted is not None:
         if wanted not in columns:
             raise ColumnError(f"{path}: no column {wanted!r} (columns: {', '.join(columns)})", "fix", role)

@@ -15,6 +15,7 @@ import numpy as np
 from reviewrnn.artifacts import write_eval
 from reviewrnn.calibration import apply_temperature, reliability
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo
+from reviewrnn.corpus import Preferred
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.source import SPLITS, CorpusSettings, open_source
 from reviewrnn.threshold import thresholded_labels
@@ -107,14 +108,21 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
 
 
 def _corpus_settings(settings: CorpusSettings | None, trained: CorpusInfo) -> CorpusSettings:
-    """The model's own corpus by default; another corpus is read with the model's --label-map unless
-    the command gave one."""
+    """The model's own corpus by default. Another corpus is read with the model's --label-map, and
+    through the model's own columns where the file has them, unless the command named others."""
     own = CorpusSettings.of_run(trained)
     if settings is None:
         return own
-    if settings.label_map is None and own.label_map is not None:
-        return replace(settings, label_map=own.label_map)
-    return settings
+    return replace(
+        settings,
+        text_column=settings.text_column or _preferred(own.text_column),
+        label_column=settings.label_column or _preferred(own.label_column),
+        label_map=settings.label_map if settings.label_map is not None else own.label_map,
+    )
+
+
+def _preferred(column: str | None) -> Preferred | None:
+    return Preferred(column) if column else None
 
 
 def _decision_report(loaded: list, probabilities, raw, encoded, threshold) -> dict:

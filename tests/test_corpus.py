@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from reviewrnn import fetch as fetch_module
 from reviewrnn.cli import app
-from reviewrnn.corpus import Examples, is_test_text, load_corpus, split_corpus
+from reviewrnn.corpus import LABEL_COLUMNS, Examples, Preferred, is_test_text, load_corpus, pick_column, split_corpus
 from reviewrnn.errors import ReviewRNNError
 
 ROWS = [
@@ -606,3 +606,13 @@ def test_no_network_through_the_cli_is_one_line(unreachable_index):
 )
 def test_index_failure_is_named_from_the_pip_log(log, expected):
     assert fetch_module._index_failure("Looking in indexes: ...\n" + log + "\nmore output\n") == expected
+
+
+def test_a_preferred_column_is_used_where_present_else_the_usual_names():
+    columns = ["text", "stars", "label"]
+    assert pick_column(columns, Preferred("stars"), LABEL_COLUMNS, "label", "f.csv") == "stars"
+    assert pick_column(columns, Preferred("rating"), LABEL_COLUMNS, "label", "f.csv") == "label"
+    with pytest.raises(ReviewRNNError, match=r"f\.csv: no label column \(looked for rating, label, sentiment; "):
+        pick_column(["text", "stars"], Preferred("rating"), LABEL_COLUMNS, "label", "f.csv")
+    with pytest.raises(ReviewRNNError, match=r"no column 'rating'"):  # a named column is required
+        pick_column(columns, "rating", LABEL_COLUMNS, "label", "f.csv")

@@ -302,6 +302,11 @@ def test_cli_corpus_train_evaluate_with_a_label_map(stars_csv, tmp_path, isolate
     other = write_table(tmp_path / "other.csv", star_rows(300, seed=9), ("text", "stars"))
     own = json.loads(invoke("evaluate", model, "--corpus", other, "--label-column", "stars", "--json").stdout)
     assert own["label_map"] == MAP and own["count"] > 0
+    unnamed = invoke("evaluate", model, "--corpus", other, "--json")  # the model's rating column is found
+    assert unnamed.exit_code == 0, unnamed.output
+    assert {key: json.loads(unnamed.stdout)[key] for key in ("count", "unmapped", "accuracy")} == {
+        key: own[key] for key in ("count", "unmapped", "accuracy")
+    }
     wide = invoke(
         "evaluate",
         model,
