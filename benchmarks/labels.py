@@ -90,12 +90,12 @@ def schedule(n: int, args: argparse.Namespace, from_lm: bool) -> dict:
     for --min-steps optimiser steps (500 labels are 8 steps an epoch) and patience growing alike;
     --epochs fixes the epochs instead."""
     defaults = TrainConfig()
-    schedule = INIT_DEFAULTS["schedule"] if from_lm else defaults.schedule
+    rate = INIT_DEFAULTS["schedule"] if from_lm else defaults.schedule  # the learning-rate schedule
     if args.epochs:
-        return {"epochs": args.epochs, "schedule": schedule}
+        return {"epochs": args.epochs, "schedule": rate}
     base = INIT_DEFAULTS["epochs"] if from_lm else defaults.epochs
     epochs = max(base, math.ceil(args.min_steps * defaults.batch_size / n))
-    return {"epochs": epochs, "schedule": schedule, "patience": max(defaults.patience, epochs // base)}
+    return {"epochs": epochs, "schedule": rate, "patience": max(defaults.patience, epochs // base)}
 
 
 def fit_recurrent(lm_dir: Path, part: str | None, n: int, seed: int, args, directory: Path) -> accuracy.Fitted:

@@ -87,7 +87,7 @@ class TrainConfig:
     """Optimisation settings; the seed and data order make a CPU run repeatable."""
 
     # 3 epochs, linear decay, whole reviews (max_tokens 1000): with embed_init 0.1, TEST 89.59-89.89%
-    # over seeds 0-2 in about 8 min of training on a 2-core AVX2 EPYC (README, "Embedding scale"). A
+    # over seeds 0-2 in 10.8 min of training on a 2-core AVX2 EPYC, 4.0 min on a Zen 5 (README). A
     # run from a language model (train --init) keeps the epochs and schedule it was measured with (INIT_DEFAULTS).
     epochs: int = 3
     batch_size: int = 64
