@@ -187,8 +187,10 @@ def _distributed(device_name: str):
     distributed = runtime.init_distributed(runtime.resolve_device(device_name))
     try:
         yield distributed
-    finally:
-        runtime.close_distributed(distributed)
+    except BaseException:
+        runtime.close_distributed(distributed, together=False)
+        raise
+    runtime.close_distributed(distributed)
 
 
 def _main_rank_only(callbacks: Callbacks | None) -> tuple[bool, Callbacks]:

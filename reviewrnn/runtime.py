@@ -155,9 +155,15 @@ def init_distributed(device: torch.device) -> Distributed:
     return Distributed(dist.get_rank(), dist.get_world_size())
 
 
-def close_distributed(distributed: Distributed) -> None:
+def close_distributed(distributed: Distributed, together: bool = True) -> None:
+    """Leave the torchrun job. `together` (a run that ended normally): every rank waits at a barrier
+    first, so no rank hangs up while a peer is still working (rank 0 calibrates and saves after the
+    others have finished) and gloo never sees a connection close under a live process group. After
+    an error a rank leaves at once: its peers then fail on their next collective, as torchrun expects."""
     if distributed.world_size > 1:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            if together:
+                dist.barrier()
             dist.destroy_process_group()

@@ -104,3 +104,23 @@ def test_only_the_train_command_changes_the_allocator(make_corpus, isolated_env,
     assert result.returncode == 0, result.stderr[-2000:]
     # before anything, after runs.train_step, after the train command
     assert result.stdout.split("\n")[-2] == "[False, False, True]"
+
+
+def test_ranks_leave_together_after_a_normal_run_and_at_once_after_an_error(monkeypatch):
+    """A normal end waits at a barrier before leaving (rank 0 still calibrates and saves); an error does not."""
+    import torch.distributed as dist
+
+    from reviewrnn import runs
+
+    calls = []
+    monkeypatch.setattr(runtime, "init_distributed", lambda device: runtime.Distributed(0, 2))
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))
+    with runs._distributed("cpu"):
+        calls.append("work")
+    assert calls == ["work", "barrier", "destroy"]
+    calls.clear()
+    with pytest.raises(RuntimeError), runs._distributed("cpu"):
+        raise RuntimeError("a rank failed")
+    assert calls == ["destroy"]
