@@ -31,7 +31,14 @@ import accuracy  # noqa: E402  (benchmarks/accuracy.py: the peers and the scorin
 
 from reviewrnn import runtime  # noqa: E402
 from reviewrnn.atomic import atomic_write_json  # noqa: E402
-from reviewrnn.config import INIT_DEFAULTS, PRETRAIN_DEFAULTS, ModelConfig, TokenizerConfig, TrainConfig  # noqa: E402
+from reviewrnn.config import (  # noqa: E402
+    INIT_DEFAULTS,
+    PRETRAIN_DEFAULTS,
+    ModelConfig,
+    TokenizerConfig,
+    TrainConfig,
+    pretrain_configs,
+)
 from reviewrnn.corpus import load_corpus, split_corpus  # noqa: E402
 from reviewrnn.lmtexts import TextSpec  # noqa: E402
 from reviewrnn.runs import package_versions  # noqa: E402
@@ -73,10 +80,7 @@ def pretrain(args: argparse.Namespace, root: Path) -> tuple[Path, dict]:
     if args.lm is not None:
         return args.lm, {"reused": str(args.lm)}
     err.print("[bold]pretraining[/] the language model on TRAIN texts")
-    model = ModelConfig(dropout=PRETRAIN_DEFAULTS["dropout"])
-    train = TrainConfig(
-        epochs=args.lm_epochs, max_tokens=PRETRAIN_DEFAULTS["max_tokens"], limit=args.limit, threads=args.threads
-    )
+    model, train = pretrain_configs(epochs=args.lm_epochs, limit=args.limit, threads=args.threads)
     started = time.perf_counter()
     outcome = pretrain_step(TextSpec("imdb"), model, train, TokenizerConfig(), root / "lm")
     sizes_ = load_config(outcome.directory).pretrain.sizes

@@ -137,6 +137,15 @@ INIT_DEFAULTS: dict[str, Any] = {"epochs": 5, "schedule": "constant"}
 PRETRAIN_DEFAULTS: dict[str, Any] = {"dropout": 0.1, "epochs": 3, "max_tokens": 256, "embed_init": 1.0}
 
 
+def pretrain_configs(**train_fields: Any) -> tuple[ModelConfig, TrainConfig]:
+    """`reviewrnn pretrain`'s model and training settings when no flag is given, `train_fields` replacing
+    training ones: what a script that pretrains (benchmarks/labels.py) must use to measure the command's LM."""
+    defaults = PRETRAIN_DEFAULTS
+    model = ModelConfig(dropout=defaults["dropout"], embed_init=defaults["embed_init"])
+    train = TrainConfig(**{"epochs": defaults["epochs"], "max_tokens": defaults["max_tokens"], **train_fields})
+    return model, train
+
+
 def configs_from_flags(flags: Mapping[str, Any]) -> tuple[ModelConfig, TrainConfig, TokenizerConfig]:
     """(model, train, tokenizer) settings from flags named like their fields; any other name is not a setting.
 

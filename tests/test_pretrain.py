@@ -313,3 +313,22 @@ def test_the_text_spec_comes_back_from_config_json_for_resume(make_corpus, tmp_p
         assert (again.corpus, again.corpus_texts) == (str(make_corpus().resolve()), spec.corpus_texts)
         assert again.unlabeled == [extra.resolve()]
         assert gather_texts(again, 0.1).info == texts.info
+
+
+def test_pretrain_configs_are_the_commands_own(make_corpus, isolated_env):
+    """config.pretrain_configs (what benchmarks/labels.py pretrains with) gives `reviewrnn pretrain`'s settings:
+    the bench once drew the LM's embedding at the classifier's scale, so its table measured another LM."""
+    from dataclasses import asdict
+
+    from reviewrnn.config import pretrain_configs
+
+    args = ["pretrain", "--corpus", str(make_corpus()), "--epochs", "1", "--name", "same", *SMALL]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = load_config(isolated_env["models"] / "pretrained" / "same")
+    model, train = pretrain_configs(epochs=1, threads=1, device="cpu")
+    assert asdict(config.train) == asdict(train)
+    flagged = {"embed", "hidden", "vocab_size", "num_classes"}  # SMALL's flags, and what the corpus decides
+    assert {k: v for k, v in asdict(config.model).items() if k not in flagged} == {
+        k: v for k, v in asdict(model).items() if k not in flagged
+    }
