@@ -228,6 +228,7 @@ def test_pretrain_reads_a_corpus_with_its_own_column_names(make_corpus, isolated
     config = load_config(isolated_env["models"] / "pretrained" / "stars")
     assert (config.corpus.text_column, config.corpus.label_column) == ("body", "stars")
     assert config.model.embed_init == 1.0  # the LM recipe keeps torch's embedding scale, as it was measured
+    assert config.train.schedule == "constant"  # and its constant rate, whatever train's default
     spec = TextSpec.of_run(config.pretrain, config.corpus)  # what --resume reads the corpus with
     assert (spec.corpus_text_column, spec.corpus_label_column) == ("body", "stars")
 

@@ -60,7 +60,7 @@ def pretrain(
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the text.")] = P["epochs"],
     batch_size: Annotated[int, typer.Option(min=1, help="Chunks per step.")] = T.batch_size,
     lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = T.lr,
-    schedule: Annotated[Schedule, typer.Option(help="linear: decay the learning rate to 5%.")] = T.schedule,
+    schedule: Annotated[Schedule, typer.Option(help="linear: decay the learning rate to 5%.")] = P["schedule"],
     clip_norm: Annotated[float, typer.Option(min=0.0, help="Clip the gradient norm; 0: off.")] = T.clip_norm,
     max_tokens: Annotated[
         int, typer.Option(min=2, help="Cut reviews into chunks of this many tokens (backpropagation length).")
