@@ -151,29 +151,35 @@ def fasttext_text(text: str) -> str:
 
 
 def fit_fasttext(train: Examples, valid: Examples, options: dict, threads: int, scratch: Path) -> Fitted:
-    """fastText's supervised training with `options` over its defaults; a list under "lr" is searched on VALID."""
+    """fastText's supervised training with `options` over its defaults; every option given as a tuple
+    (lr, epoch) is searched on VALID, over all their combinations (in order, so a tie keeps the first)."""
+    import itertools
+
     import fasttext
 
     path = scratch / "fasttext-train.txt"
     with open(path, "w", encoding="utf-8") as handle:
         for text, label in zip(train.texts, train.labels):
             handle.write(f"__label__{label} {fasttext_text(text)}\n")
-    fixed = {key: value for key, value in options.items() if key != "lr"}
-    rates = options.get("lr", (None,))  # None: fastText's default learning rate
-    models, scores = {}, {}
-    for lr in rates:
-        extra = {} if lr is None else {"lr": lr}
-        models[lr] = fasttext.train_supervised(input=str(path), thread=threads, verbose=0, **fixed, **extra)
-        if len(rates) > 1:
-            scores[lr] = float((fasttext_predict(models[lr], valid.texts) == np.asarray(valid.labels)).mean())
-    best = max(rates, key=lambda lr: scores.get(lr, 0.0))  # ascending, so a tie keeps the smaller rate
+    fixed = {key: value for key, value in options.items() if not isinstance(value, tuple)}
+    searched = {key: value for key, value in options.items() if isinstance(value, tuple)}
+    grid = [dict(zip(searched, values)) for values in itertools.product(*searched.values())]
+    models, scores = [], []
+    for choice in grid:
+        models.append(fasttext.train_supervised(input=str(path), thread=threads, verbose=0, **fixed, **choice))
+        if len(grid) > 1:
+            scores.append(float((fasttext_predict(models[-1], valid.texts) == np.asarray(valid.labels)).mean()))
+    best = max(range(len(grid)), key=lambda i: scores[i] if scores else 0.0)
     model = models[best]
     args = model.f.getArgs()
     settings = f"epoch {args.epoch}, lr {args.lr:g}, dim {args.dim}, wordNgrams {args.wordNgrams}"
     if scores:
-        settings += f" (lr best on VALID of {', '.join(f'{lr:g}' for lr in rates)}: {scores[best]:.2%})"
+        tried = ", ".join(f"{key} {'/'.join(f'{v:g}' for v in values)}" for key, values in searched.items())
+        settings += f" (best on VALID of {tried}: {scores[best]:.2%})"
     details = {"epoch": args.epoch, "lr": args.lr, "dim": args.dim, "wordNgrams": args.wordNgrams, "thread": threads}
-    details |= {"valid_accuracy_by_lr": {str(lr): score for lr, score in scores.items()}} if scores else {}
+    if scores:
+        labels = [", ".join(f"{key} {value:g}" for key, value in choice.items()) for choice in grid]
+        details["valid_accuracy_by_choice"] = dict(zip(labels, scores))
     return Fitted(lambda texts: fasttext_predict(model, texts), f"{settings}, {threads_text(threads)}", details)
 
 
