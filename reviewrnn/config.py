@@ -135,7 +135,7 @@ INIT_DEFAULTS: dict[str, Any] = {"epochs": 5, "schedule": "constant"}
 # pretrain's defaults over the configs': an LM overfits far less; reviews are cut into max_tokens chunks.
 # embed_init 1.0 and a constant rate: the LM recipe was measured so. train's linear decay, when it became
 # train's default, reached pretrain too: held-out perplexity 343.5, 293.4, 281.5 over the 3 epochs
-# against 325.0, 261.9, 232.5 at a constant rate (README, "Pretraining").
+# against 324.9, 261.9, 232.3 at a constant rate, measured by one bench-labels run each (README, "Pretraining").
 PRETRAIN_DEFAULTS: dict[str, Any] = {
     "dropout": 0.1,
     "epochs": 3,
