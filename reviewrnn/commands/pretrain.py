@@ -25,11 +25,12 @@ from reviewrnn.commands.common import (
 )
 from reviewrnn.commands.display import TrainingDisplay
 from reviewrnn.commands.train import process_settings
-from reviewrnn.config import PRETRAIN_DEFAULTS, Cell, ModelConfig, Schedule, TokenizerConfig, TrainConfig
+from reviewrnn.config import Cell, ModelConfig, Schedule, TokenizerConfig, pretrain_configs
 from reviewrnn.config import configs_from_flags as _configs
 from reviewrnn.errors import ReviewRNNError
 
-M, T, P = ModelConfig, TrainConfig, PRETRAIN_DEFAULTS
+# The LM recipe where no flag is given: the same helper a bench uses to measure this command's LM.
+LM_MODEL, LM_TRAIN = pretrain_configs()
 PRETRAINED_DIR = "pretrained"  # models/pretrained/NAME: beside, not among, the classifiers predict picks from
 
 
@@ -49,28 +50,30 @@ def pretrain(
     label_column: Annotated[
         str | None, typer.Option(help="Label column of a --corpus file (read to split it as train does, then ignored).")
     ] = None,
-    cell: Annotated[Cell, typer.Option(help="rnn, gru or lstm: the classifier's cell.")] = M.cell,
-    layers: Annotated[int, typer.Option(min=1, help="Stacked recurrent layers (1 if bidirectional).")] = M.layers,
-    hidden: Annotated[int, typer.Option(min=1, help="Hidden state size.")] = M.hidden,
-    embed: Annotated[int, typer.Option(min=1, help="Embedding size.")] = M.embed,
-    bidirectional: Annotated[bool, typer.Option(help="Train a forward and a backward LM.")] = M.bidirectional,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.99, help="Dropout on the states, before the softmax.")] = P[
-        "dropout"
-    ],
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the text.")] = P["epochs"],
-    batch_size: Annotated[int, typer.Option(min=1, help="Chunks per step.")] = T.batch_size,
-    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = T.lr,
-    schedule: Annotated[Schedule, typer.Option(help="linear: decay the learning rate to 5%.")] = P["schedule"],
-    clip_norm: Annotated[float, typer.Option(min=0.0, help="Clip the gradient norm; 0: off.")] = T.clip_norm,
+    cell: Annotated[Cell, typer.Option(help="rnn, gru or lstm: the classifier's cell.")] = LM_MODEL.cell,
+    layers: Annotated[
+        int, typer.Option(min=1, help="Stacked recurrent layers (1 if bidirectional).")
+    ] = LM_MODEL.layers,
+    hidden: Annotated[int, typer.Option(min=1, help="Hidden state size.")] = LM_MODEL.hidden,
+    embed: Annotated[int, typer.Option(min=1, help="Embedding size.")] = LM_MODEL.embed,
+    bidirectional: Annotated[bool, typer.Option(help="Train a forward and a backward LM.")] = LM_MODEL.bidirectional,
+    dropout: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Dropout on the states, before the softmax.")
+    ] = LM_MODEL.dropout,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the text.")] = LM_TRAIN.epochs,
+    batch_size: Annotated[int, typer.Option(min=1, help="Chunks per step.")] = LM_TRAIN.batch_size,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = LM_TRAIN.lr,
+    schedule: Annotated[Schedule, typer.Option(help="linear: decay the learning rate to 5%.")] = LM_TRAIN.schedule,
+    clip_norm: Annotated[float, typer.Option(min=0.0, help="Clip the gradient norm; 0: off.")] = LM_TRAIN.clip_norm,
     max_tokens: Annotated[
         int, typer.Option(min=2, help="Cut reviews into chunks of this many tokens (backpropagation length).")
-    ] = P["max_tokens"],
-    seed: Annotated[int, typer.Option(help="Same seed, text and machine: the same weights.")] = T.seed,
+    ] = LM_TRAIN.max_tokens,
+    seed: Annotated[int, typer.Option(help="Same seed, text and machine: the same weights.")] = LM_TRAIN.seed,
     patience: Annotated[
         int, typer.Option(min=1, help="Stop after this many epochs without a lower loss.")
-    ] = T.patience,
+    ] = LM_TRAIN.patience,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N texts.")] = None,
-    device: DeviceOption = T.device,
+    device: DeviceOption = LM_TRAIN.device,
     threads: TrainingThreadsOption = None,
     vocab_size: Annotated[
         int, typer.Option(min=100, help="WordPiece vocabulary learned from the training texts.")
@@ -113,7 +116,7 @@ def pretrain(
         with LMDisplay() as display:
             return _report(resume_pretrain(resume, display.callbacks()), as_json)
     configs = _configs(context.params)
-    configs[0].embed_init = P["embed_init"]
+    configs[0].embed_init = LM_MODEL.embed_init
     if init is None:
         _refuse_leaking_shape(configs[0])
     start = adopt_language_model(context, init, configs) if init is not None else None
