@@ -518,6 +518,20 @@ def test_head_closing_the_pipe_is_a_clean_exit(trained_model, tmp_path):
     assert "Traceback" not in errors.read_text() and "Error" not in errors.read_text()
 
 
+@pytest.mark.parametrize("command", ["evaluate MODEL", "corpus CSV --json", "predict --trace --file TEXTS"])
+def test_every_command_stops_quietly_when_the_reader_has_gone(command, trained_model, tmp_path):
+    # rich's own handling exited 1 with no message (`reviewrnn evaluate M | head -1`); `true` reads nothing.
+    texts, table = tmp_path / "texts.txt", tmp_path / "reviews.csv"
+    texts.write_text("a great superb film\n" * 50)
+    write_table(table, synthetic_reviews(200))
+    args = command.replace("MODEL", str(trained_model)).replace("CSV", str(table)).replace("TEXTS", str(texts))
+    script = f'set -o pipefail; "{sys.executable}" -m reviewrnn {args} | true'
+    env = dict(os.environ, REVIEWRNN_MODEL=str(trained_model))
+    done = subprocess.run(["bash", "-c", script], capture_output=True, env=env, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert "error" not in done.stderr.decode() and "Traceback" not in done.stderr.decode()
+
+
 def test_subprocess_runtime_error_is_one_line_and_debug_shows_the_traceback(tmp_path):
     done = run_cli("predict", "great", cwd=tmp_path)
     assert done.returncode == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,17 @@ from typer._click.globals import get_current_context
 from reviewrnn.config import Device
 from reviewrnn.errors import ReviewRNNError
 
-out = Console(soft_wrap=True, highlight=False)
+
+class _StdoutConsole(Console):
+    """rich exits 1 when the reader of stdout has gone; a Unix tool in a pipeline (`| head -1`) exits 0.
+    Raising BrokenPipeError lets friendly_errors stop every command the same way."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+out = _StdoutConsole(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 DEBUG_ENV = "REVIEWRNN_DEBUG"
 
@@ -52,6 +63,17 @@ def fail(message: str, code: int = 1, label: str = "error") -> typer.Exit:
     return typer.Exit(code)
 
 
+def reader_gone() -> typer.Exit:
+    """Whoever read stdout (`| head -1`, say) has gone: stop quietly with exit 0, as Unix tools do."""
+    silence_stdout()
+    return typer.Exit(0)
+
+
+def silence_stdout() -> None:
+    """Stdout to /dev/null after a failed write, so that Python's flush at exit cannot fail a second time."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def conflict(message: str) -> UsageError:
     """A usage error about options given together, worded by the message alone (no "Invalid value for")."""
     return UsageError(message)
@@ -66,6 +88,8 @@ def friendly_errors(command):
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, ClickException):  # usage errors (exit 2) go to the parser
             raise
+        except BrokenPipeError:
+            raise reader_gone() from None
         except ReviewRNNError as error:
             if debug_enabled():
                 raise

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from reviewrnn.commands.common import conflict, err, friendly_errors
+from reviewrnn.commands.common import conflict, err, friendly_errors, reader_gone, silence_stdout
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.formats import json_line, row_writer
 from reviewrnn.lines import Cut, Line, file_problem, read_chunks
@@ -226,16 +226,10 @@ def _stdout_errors() -> Iterator[None]:
     try:
         yield
     except BrokenPipeError:
-        # The reader (`head -1`, say) has gone: stop quietly, as Unix tools do.
-        _silence_stdout()
-        raise typer.Exit(0) from None
+        raise reader_gone() from None
     except OSError as error:  # disk full, say: one line, and no second failure when Python flushes at exit
-        _silence_stdout()
+        silence_stdout()
         raise ReviewRNNError(f"cannot write the output: {error.strerror or error}") from None
-
-
-def _silence_stdout() -> None:
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _write_traces(predictor, records, as_json: bool) -> None:
