@@ -106,7 +106,7 @@ def threshold_step(directory: Path, objective: str, device_name: str = "auto") -
     device = runtime.resolve_device(device_name)
     raw = split_probabilities(loaded, valid, device)
     positive = apply_temperature(raw, config.decision.temperature)[:, 1]  # (N,) as predict will see it
-    chosen = find_threshold(positive, valid.labels, objective)
+    chosen = find_threshold(positive, valid.labels, objective, config.corpus.label_names)
     config.decision.threshold, config.decision.threshold_objective = chosen["threshold"], objective
     atomic_write_json(Path(directory) / CONFIG_FILE, config.to_dict())
     return {

@@ -7,6 +7,8 @@ positive when its probability is at least the threshold. numpy only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from reviewrnn.errors import ReviewRNNError
@@ -61,7 +63,9 @@ def candidates(positive: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], middles, [above]])
 
 
-def find_threshold(positive: np.ndarray, labels: np.ndarray, objective: str) -> dict:
+def find_threshold(
+    positive: np.ndarray, labels: np.ndarray, objective: str, label_names: Sequence[str] = ("negative", "positive")
+) -> dict:
     """The threshold the objective picks, with its scores, over every threshold that changes a decision.
 
     Thresholds that call every VALID review one class are left out.
@@ -72,6 +76,12 @@ def find_threshold(positive: np.ndarray, labels: np.ndarray, objective: str) -> 
     name, target = parse_objective(objective)
     if len(labels) == 0:
         raise ReviewRNNError("VALID is empty: no reviews to choose a threshold on")
+    if len(np.unique(labels)) < 2:
+        side = label_names[int(np.asarray(labels)[0])]
+        raise ReviewRNNError(
+            f"VALID's {len(labels)} reviews are all {side!r}: a threshold needs both classes to choose; label more "
+            "reviews, or retrain with a larger --valid-fraction"
+        )
     # Only thresholds that call some VALID reviews each class: the ends ("everything positive" or
     # "nothing positive") win F1 or a recall target on an imbalanced corpus while deciding nothing.
     rows = [scores_at(positive, labels, t) for t in candidates(positive)[1:-1]]

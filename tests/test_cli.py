@@ -700,6 +700,28 @@ def test_train_warns_when_the_model_has_learned_nothing(predicted, labelled, acc
     assert found == warned if warned is None else warned in found
 
 
+def test_a_valid_split_without_one_class_is_named_and_gets_no_threshold(isolated_env, tmp_path):
+    """A small labelled set can leave VALID one-sided: its 100% then says nothing, and a threshold chosen on it
+    would be arbitrary (a new user's trial saved one at 0.592)."""
+    from reviewrnn.corpus import is_test_text, is_valid_text
+
+    rows = [
+        (text, label)
+        for text, label in synthetic_reviews(400)
+        if label == "positive" or is_test_text(text) or not is_valid_text(text, 0.3)
+    ]
+    table = write_table(tmp_path / "one-sided.csv", rows)
+    result = cli("train", "--corpus", table, "--valid-fraction", "0.3", "--name", "v", *TINY_TRAIN)
+    warning = " ".join(result.stderr.split())
+    assert "warning: VALID holds no 'negative' review" in warning and "larger --valid-fraction" in warning
+    assert "not learned yet" not in warning
+    config = json.loads((isolated_env["models"] / "v" / "config.json").read_text())
+    assert config["train"]["valid_fraction"] == 0.3
+    refused = cli("evaluate", isolated_env["models"] / "v", "--find-threshold", "f1", code=1)
+    assert "VALID's" in one_error_line(refused) and "are all 'positive'" in one_error_line(refused)
+    assert json.loads((isolated_env["models"] / "v" / "config.json").read_text())["decision"]["threshold"] is None
+
+
 @pytest.mark.parametrize("limit,hint", [("60", "a larger --limit"), ("100000", "more labelled reviews")])
 def test_train_warns_on_stderr_and_keeps_json_on_stdout_when_one_label_is_all_it_gives(
     limit, hint, tiny_csv, isolated_env, monkeypatch

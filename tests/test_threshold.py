@@ -44,7 +44,7 @@ def test_each_objective_against_the_hand_computation(objective, threshold, score
 
 def test_an_unreachable_target_says_the_best_there_is():
     with pytest.raises(ReviewRNNError, match=r"no threshold reaches recall 1.0 on VALID \(the most is 0.000\)"):
-        find_threshold(np.array([0.9, 0.8]), np.array([0, 0]), "recall=1.0")
+        find_threshold(np.array([0.9, 0.8, 0.7]), np.array([0, 0, 1]), "recall=1.0")
     with pytest.raises(ReviewRNNError, match=r"reaches precision 0.9 on VALID \(the most is 0.500\)"):
         find_threshold(np.array([0.9, 0.8, 0.7]), np.array([0, 1, 1]), "precision=0.9")
 
@@ -58,6 +58,11 @@ def test_a_threshold_that_calls_every_review_one_class_is_never_chosen():
         assert 0 < chosen["positive_share"] < 1, objective
     with pytest.raises(ReviewRNNError, match="no threshold separates them"):
         find_threshold(np.array([0.7, 0.7]), np.array([0, 1]), "f1")
+
+
+def test_a_one_sided_valid_split_is_refused_by_its_class_name():
+    with pytest.raises(ReviewRNNError, match="VALID's 3 reviews are all 'good': a threshold needs both classes"):
+        find_threshold(np.array([0.9, 0.8, 0.2]), np.array([1, 1, 1]), "f1", ["bad", "good"])
 
 
 @pytest.mark.parametrize("bad", ["f2", "precision", "precision=", "precision=1.5", "recall=x", "accuracy=0.9", ""])

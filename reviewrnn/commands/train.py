@@ -112,6 +112,12 @@ def train(
         int, typer.Option(min=1, help="Stop after this many epochs without a better validation accuracy.")
     ] = T.patience,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N training reviews.")] = None,
+    valid_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0.01, max=0.49, help="Share of the non-TEST reviews kept for VALID (early stopping, calibration)."
+        ),
+    ] = T.valid_fraction,
     device: DeviceOption = T.device,
     threads: TrainingThreadsOption = None,
     on_disk: Annotated[
@@ -235,8 +241,10 @@ def _report(outcome, as_json: bool) -> None:
             from reviewrnn.render import unmapped_line
 
             out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped))
-    unlearned = _not_learned(outcome)
-    if unlearned is not None:
+    one_sided, unlearned = _one_sided_valid(outcome), _not_learned(outcome)
+    if one_sided is not None:  # then VALID's accuracy cannot say whether it has learned
+        err.print(Text.assemble(("warning: ", "bold yellow"), one_sided))
+    elif unlearned is not None:
         corpus_sizes, limit = corpus.sizes, outcome.config.train.limit
         limited = limit is not None and corpus_sizes.get("train_used", 0) >= limit  # more of the corpus exists
         more = "a larger --limit" if limited else "more labelled reviews"
@@ -248,6 +256,21 @@ def _report(outcome, as_json: bool) -> None:
         )
     if not as_json:
         err.print(f"next: reviewrnn evaluate {outcome.directory}")
+
+
+def _one_sided_valid(outcome) -> str | None:
+    """A VALID split without some class (a small labelled set) cannot judge that class: its accuracy, early
+    stopping, calibration and thresholds all read one side. Says which class is missing, or None."""
+    labelled, names = outcome.valid_labelled, outcome.config.corpus.label_names
+    if not labelled or not sum(labelled):
+        return None
+    missing = [repr(name) for name, count in zip(names, labelled, strict=True) if count == 0]
+    if not missing:
+        return None
+    return (
+        f"VALID holds no {' or '.join(missing)} review (it has {sum(labelled)}): its accuracy, early stopping, "
+        "calibration and thresholds cannot judge that class; label more reviews or give a larger --valid-fraction"
+    )
 
 
 def _not_learned(outcome) -> str | None:
