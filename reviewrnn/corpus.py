@@ -66,17 +66,23 @@ def load_corpus(
     label_column: str | None = None,
     label_names: list[str] | None = None,
     label_map: LabelMap | None = None,
+    labels: bool = True,
 ) -> Corpus:
     """Read 'imdb', a local file, or 'hub:ID' into a Corpus with integer labels.
 
     `label_names` fixes the label order (a trained model's classes); otherwise it is inferred.
     With `label_map`, rows whose label it does not map get the label UNMAPPED (split_corpus drops them).
+    labels=False (pretraining, which splits a file by its texts alone): a file's labels are not read, so
+    a missing or empty rating costs nothing; every row gets label 0 and the corpus no label names.
     """
     if spec.startswith(HUB_PREFIX):
         return _load_hub(spec.removeprefix(HUB_PREFIX), text_column, label_column, label_names, label_map)
     found = resolve(spec)
     dataset, path = read_file(found), found.path
     text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
+    if not labels and found.name != "imdb":
+        texts = _check_texts(dataset[text_col], path, text_col)
+        return Corpus(found.name, Examples(texts, [0] * len(texts)), [], text_col, "", path, found.sha256)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     texts = _check_texts(dataset[text_col], path, text_col)
     labels, names = encode_labels(list(dataset[label_col]), path, label_col, label_names, label_map=label_map)

@@ -31,7 +31,7 @@ class TextSpec:
     unlabeled: list[Path] = field(default_factory=list)
     text_column: str | None = None  # of the --unlabeled tables (default: text or review)
     corpus_text_column: str | None = None
-    corpus_label_column: str | None = None  # read only to split the corpus as train does; labels are ignored
+    corpus_label_column: str | None = None  # accepted, not read: a file's split depends on its texts alone
 
     @classmethod
     def of_run(cls, info: PretrainInfo, corpus: CorpusInfo) -> TextSpec:
@@ -39,7 +39,7 @@ class TextSpec:
         own = f"{corpus.name}:train"
         files = [Path(source) for source in info.sources if source != own]
         named = corpus.name != NO_CORPUS
-        columns = (corpus.text_column, corpus.label_column) if named else (None, None)
+        columns = (corpus.text_column, corpus.label_column or None) if named else (None, None)
         return cls(corpus.name, own in info.sources, files, info.text_column, *columns)
 
 
@@ -90,10 +90,11 @@ def gather_texts(spec: TextSpec, valid_fraction: float, limit: int | None = None
 
 
 def _read_corpus(spec: TextSpec, valid_fraction: float):
-    """The labelled corpus's record and its canonical parts (labels read, then ignored)."""
+    """The labelled corpus's record and its canonical parts. A file's labels are not read: its split
+    depends on its texts alone, and a missing rating must not stop pretraining."""
     from reviewrnn.source import CorpusSettings, open_source
 
-    settings = CorpusSettings(spec.corpus, spec.corpus_text_column, spec.corpus_label_column)
+    settings = CorpusSettings(spec.corpus, spec.corpus_text_column, spec.corpus_label_column, labels=False)
     try:
         source = open_source(settings, valid_fraction)
     except ColumnError as error:  # pretrain's --text-column is the --unlabeled tables'; name the corpus's flag

@@ -24,6 +24,7 @@ class CorpusSettings:
     text_column: str | None = None
     label_column: str | None = None
     label_map: LabelMap | None = None
+    labels: bool = True  # False: a file's labels are not read (pretraining splits it by its texts alone)
 
     @classmethod
     def of_run(cls, corpus: CorpusInfo) -> CorpusSettings:
@@ -36,7 +37,9 @@ def read_split(
     settings: CorpusSettings, valid_fraction: float, label_names: list[str] | None = None
 ) -> tuple[Corpus, Split]:
     """The whole corpus in memory and its canonical split."""
-    corpus = load_corpus(settings.spec, settings.text_column, settings.label_column, label_names, settings.label_map)
+    corpus = load_corpus(
+        settings.spec, settings.text_column, settings.label_column, label_names, settings.label_map, settings.labels
+    )
     split = split_corpus(corpus.examples, valid_fraction)
     check_parts(settings.spec, split.sizes(), split.unmapped)
     return corpus, split

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from reviewrnn.artifacts import load_checkpoint, load_config, load_model
 from reviewrnn.cli import app
 from reviewrnn.config import ModelConfig, TrainConfig
-from reviewrnn.corpus import load_corpus, split_corpus
+from reviewrnn.corpus import Examples, load_corpus, split_corpus
 from reviewrnn.data import EncodedSet
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.lm import LanguageModel, cutoffs
@@ -212,25 +212,31 @@ def test_pretrain_says_how_many_test_reviews_it_left_out(make_corpus, tmp_path, 
     assert "left out 7 --unlabeled texts that are TEST reviews" in result.stdout
 
 
-def test_pretrain_reads_a_corpus_with_its_own_column_names(make_corpus, isolated_env):
-    """A star-rated file (body, stars): the columns are named as for train; the labels are then ignored."""
-    corpus = make_corpus(classes=("1", "2", "4", "5"), columns=("body", "stars"))
+def test_pretrain_reads_a_corpus_with_its_own_column_names(tmp_path, isolated_env):
+    """A star-rated file (body, stars) with ratings missing here and there: pretraining splits it by its texts
+    alone, so its text column is all it needs (a new user's file with an empty rating had stopped it at row 44)."""
+    rows = [
+        (text, "" if row % 7 == 0 else stars)
+        for row, (text, stars) in enumerate(synthetic_reviews(300, classes=("1", "2", "4", "5")))
+    ]
+    corpus = write_table(tmp_path / "stars.csv", rows, ("body", "stars"))
     args = ["pretrain", "--corpus", str(corpus), "--epochs", "1", "--name", "stars", *SMALL]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and "name it with --corpus-column" in result.stderr  # pretrain's own flag
     result = CliRunner().invoke(app, [*args, "--corpus-column", "nope"])
     assert result.exit_code == 1 and "no column 'nope'" in result.stderr and "fix --corpus-column" in result.stderr
-    result = CliRunner().invoke(app, [*args, "--corpus-column", "body"])
-    assert result.exit_code == 1 and "name it with --label-column" in result.stderr
-    named = ["--corpus-column", "body", "--label-column", "stars"]
-    result = CliRunner().invoke(app, [*args, *named, "--json"])
+    result = CliRunner().invoke(app, [*args, "--corpus-column", "body", "--json"])
     assert result.exit_code == 0, result.output
     config = load_config(isolated_env["models"] / "pretrained" / "stars")
-    assert (config.corpus.text_column, config.corpus.label_column) == ("body", "stars")
+    assert (config.corpus.text_column, config.corpus.label_column) == ("body", "")
+    expected = split_corpus(Examples([text for text, _ in rows], [0] * len(rows)))
+    assert config.pretrain.sizes["texts"] == len(expected.train) and config.corpus.sizes["test"] == len(expected.test)
     assert config.model.embed_init == 1.0  # the LM recipe keeps torch's embedding scale, as it was measured
     assert config.train.schedule == "constant"  # and its constant rate, whatever train's default
     spec = TextSpec.of_run(config.pretrain, config.corpus)  # what --resume reads the corpus with
-    assert (spec.corpus_text_column, spec.corpus_label_column) == ("body", "stars")
+    assert (spec.corpus_text_column, spec.corpus_label_column) == ("body", None)
+    result = CliRunner().invoke(app, [*args, "--corpus-column", "body", "--label-column", "stars", "--force"])
+    assert result.exit_code == 0, result.output  # train's column flags are accepted as they are
 
 
 def test_pretrain_init_continues_a_language_model_on_new_text(pretrained_lm, tmp_path, isolated_env):

@@ -48,7 +48,8 @@ def pretrain(
     text_column: Annotated[str | None, typer.Option(help="Text column of --unlabeled tables.")] = None,
     corpus_column: Annotated[str | None, typer.Option(help="Text column of a --corpus file.")] = None,
     label_column: Annotated[
-        str | None, typer.Option(help="Label column of a --corpus file (read to split it as train does, then ignored).")
+        str | None,
+        typer.Option(help="Not read: a file's split depends on its texts alone (accepted as train takes it)."),
     ] = None,
     cell: Annotated[Cell, typer.Option(help="rnn, gru or lstm: the classifier's cell.")] = LM_MODEL.cell,
     layers: Annotated[
