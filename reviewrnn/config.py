@@ -215,6 +215,7 @@ class PretrainInfo:
     sha256: list[str] = field(default_factory=list)  # of each source's file, at the same index
     text_column: str | None = None  # --text-column of the --unlabeled tables
     sizes: dict[str, int] = field(default_factory=dict)  # texts, held_out, test_dropped, chunks, tokens
+    texts_per_source: list[int] = field(default_factory=list)  # training texts each source gave, at the same index
 
 
 @dataclass

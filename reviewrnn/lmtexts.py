@@ -54,39 +54,57 @@ class LMTexts:
 
 
 def gather_texts(spec: TextSpec, valid_fraction: float, limit: int | None = None) -> LMTexts:
-    """All of the spec's texts, de-duplicated, split into training and held-out; `limit` keeps the first N
-    training texts (and a proportional share of held-out ones)."""
+    """All of the spec's texts, de-duplicated, split into training and held-out; `limit` keeps N training
+    texts (and a proportional share of held-out ones), taken from the sources in turn, so that a quick run
+    on IMDB plus your own file still reads yours."""
     if not spec.corpus_texts and not spec.unlabeled:
         raise ReviewRNNError("no text to pretrain on: drop --no-corpus-texts or give --unlabeled FILE")
-    train, held_out, sources, digests = [], [], [], []
+    train, held_out, sources, digests = [], [], [], []  # train and held_out: one list of texts per source
     test, corpus_info = set(), CorpusInfo(NO_CORPUS, None, "", "", [], {})
     if spec.corpus != NO_CORPUS:
         corpus_info, parts = _read_corpus(spec, valid_fraction)
         test = set(parts["test"].texts)
         if spec.corpus_texts:
-            train, held_out = list(parts["train"].texts), list(parts["valid"].texts)
+            train.append(list(parts["train"].texts))
+            held_out.append(list(parts["valid"].texts))
             sources.append(f"{corpus_info.name}:train")
             digests.append(corpus_info.sha256 or "")
-    seen, dropped = set(train) | set(held_out), 0
+    seen, dropped = {text for texts in train + held_out for text in texts}, 0
     for path in spec.unlabeled:
         texts, digest = read_unlabeled(path, spec.text_column)
         sources.append(str(Path(path).resolve()))
         digests.append(digest)
+        train.append([])
+        held_out.append([])
         for text in texts:
             if text in test:
                 dropped += 1
             elif text not in seen:
                 seen.add(text)
-                (held_out if is_valid_text(text, valid_fraction) else train).append(text)
+                (held_out if is_valid_text(text, valid_fraction) else train)[-1].append(text)
     if limit:
-        train, held_out = train[:limit], held_out[: max(1, round(limit * valid_fraction))]
+        train, held_out = in_turn(train, limit), in_turn(held_out, max(1, round(limit * valid_fraction)))
+    per_source = [len(texts) for texts in train]
+    train, held_out = [text for texts in train for text in texts], [text for texts in held_out for text in texts]
     if not train or not held_out:
         raise ReviewRNNError(
             f"too little text to pretrain on ({len(train)} training and {len(held_out)} held-out texts); "
             "give more --unlabeled text or a larger --limit"
         )
     sizes = {"texts": len(train), "held_out": len(held_out), "test_dropped": dropped}
-    return LMTexts(train, held_out, PretrainInfo(sources, digests, spec.text_column, sizes), corpus_info)
+    info = PretrainInfo(sources, digests, spec.text_column, sizes, per_source)
+    return LMTexts(train, held_out, info, corpus_info)
+
+
+def in_turn(groups: list[list[str]], count: int) -> list[list[str]]:
+    """The first `count` texts taken from the groups in turn (one from each, then again), each group's
+    share kept in its own order: a group with fewer texts than its turn leaves them to the others."""
+    taken = [0] * len(groups)
+    while sum(taken) < count and any(taken[i] < len(group) for i, group in enumerate(groups)):
+        for i, group in enumerate(groups):
+            if taken[i] < len(group) and sum(taken) < count:
+                taken[i] += 1
+    return [group[:n] for group, n in zip(groups, taken, strict=True)]
 
 
 def _read_corpus(spec: TextSpec, valid_fraction: float):

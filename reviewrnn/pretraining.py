@@ -119,6 +119,8 @@ def lm_tokenizer(texts: LMTexts, train: TrainConfig, config: TokenizerConfig, on
     key = {"tokenizers": metadata.version("tokenizers"), "lm": info.sources, "sha256": info.sha256}
     key |= {"text_column": info.text_column, "limit": train.limit, "valid_fraction": train.valid_fraction}
     key |= {"tokenizer": asdict(config), "corpus": texts.corpus.name, "corpus_text_column": texts.corpus.text_column}
+    if train.limit and len(info.sources) > 1:  # a limit takes texts from the sources in turn (lmtexts.in_turn)
+        key |= {"texts_per_source": info.texts_per_source}
     return cached_tokenizer(key, texts.train, config, on_stage, None)
 
 

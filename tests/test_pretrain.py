@@ -21,7 +21,7 @@ from reviewrnn.corpus import Examples, load_corpus, split_corpus
 from reviewrnn.data import EncodedSet
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.lm import LanguageModel, cutoffs
-from reviewrnn.lmtexts import TextSpec, gather_texts, read_unlabeled
+from reviewrnn.lmtexts import TextSpec, gather_texts, in_turn, read_unlabeled
 from reviewrnn.lmtrain import LMTrainer, held_out_loss, token_counts
 from reviewrnn.model import RecurrentClassifier
 from reviewrnn.pretraining import pretrain_step, resume_pretrain
@@ -173,6 +173,22 @@ def test_held_out_text_is_the_corpus_valid_split_and_never_trained_on(make_corpu
     assert not set(texts.train) & set(texts.held_out)
 
 
+def test_a_limit_takes_texts_from_every_source_in_turn(make_corpus, tmp_path):
+    """--limit once took the corpus's texts first: a quick run with your own file read none of it."""
+    own = tmp_path / "own.txt"
+    own.write_text("\n".join(f"my own shop review number {i}" for i in range(40)) + "\n", encoding="utf-8")
+    whole = gather_texts(TextSpec(str(make_corpus()), True, [own]), 0.1)
+    corpus_count, own_count = whole.info.texts_per_source
+    assert whole.info.sources[1] == str(own.resolve()) and corpus_count + own_count == len(whole.train)
+    limited = gather_texts(TextSpec(str(make_corpus()), True, [own]), 0.1, limit=20)
+    assert limited.info.texts_per_source == [10, 10] and len(limited.train) == 20
+    assert limited.train == whole.train[:10] + whole.train[corpus_count : corpus_count + 10]
+    # Your file has fewer texts than its turns: the corpus takes the rest of the limit.
+    more = gather_texts(TextSpec(str(make_corpus()), True, [own]), 0.1, limit=len(whole.train) - 5)
+    assert more.info.texts_per_source == [corpus_count - 5, own_count]
+    assert in_turn([["a", "b", "c"], ["x"], []], 3) == [["a", "b"], ["x"], []]
+
+
 def test_no_text_at_all_is_a_clear_error(make_corpus):
     with pytest.raises(ReviewRNNError, match="no text to pretrain on"):
         gather_texts(TextSpec(str(make_corpus()), corpus_texts=False), 0.1)
@@ -194,6 +210,9 @@ def test_pretrain_command_writes_a_language_model_directory(make_corpus, tmp_pat
     assert summary["model"] == str(directory) and summary["held_out_perplexity"] > 1
     config = load_config(directory)
     assert config.pretrain.sources[1] == str(extra.resolve()) and len(config.pretrain.sha256) == 2
+    per_source = dict(zip(config.pretrain.sources, config.pretrain.texts_per_source, strict=True))
+    assert summary["texts_per_source"] == per_source and sum(per_source.values()) == summary["texts"]
+    assert all(count > 0 for count in per_source.values())
     history = json.loads((directory / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3]
     assert history[-1]["valid_perplexity"] < history[0]["valid_perplexity"]
@@ -210,6 +229,8 @@ def test_pretrain_says_how_many_test_reviews_it_left_out(make_corpus, tmp_path, 
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "left out 7 --unlabeled texts that are TEST reviews" in result.stdout
+    shown = " ".join(result.stdout.split())  # training texts per source; the other of the 2 new ones is held out
+    assert f"training texts: {corpus.resolve()}:train " in shown and f"{unlabeled.resolve()} 1" in shown
 
 
 def test_pretrain_reads_a_corpus_with_its_own_column_names(tmp_path, isolated_env):

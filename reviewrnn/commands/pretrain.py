@@ -101,7 +101,9 @@ def pretrain(
     \b
     Example: reviewrnn pretrain --name imdb-lm
       then:  reviewrnn train --init models/pretrained/imdb-lm
-    Your own reviews: reviewrnn pretrain --unlabeled shop.txt --name shop-lm
+    Your own reviews (and IMDB's TRAIN texts):
+      reviewrnn pretrain --unlabeled shop.txt --name shop-lm
+    Yours alone: add --no-corpus-texts
     Adapt an LM to them: reviewrnn pretrain --init models/pretrained/imdb-lm
       --no-corpus-texts --unlabeled shop.txt --name shop-lm
     Quick smoke run: reviewrnn pretrain --limit 500 --epochs 1
@@ -142,12 +144,14 @@ def _refuse_leaking_shape(model: ModelConfig) -> None:
 
 
 def _report(outcome, as_json: bool) -> None:
-    sizes = outcome.config.pretrain.sizes
+    info = outcome.config.pretrain
+    sizes, per_source = info.sizes, dict(zip(info.sources, info.texts_per_source, strict=False))
     summary = {
         "model": str(outcome.directory),
         "best_epoch": outcome.best_epoch,
         "held_out_perplexity": outcome.perplexity,
         "texts": sizes.get("texts"),
+        "texts_per_source": per_source,
         "tokens": sizes.get("tokens"),
         "test_texts_dropped": sizes.get("test_dropped"),
         "seconds": round(outcome.seconds, 1),
@@ -159,6 +163,8 @@ def _report(outcome, as_json: bool) -> None:
         f"saved {outcome.directory} (best epoch {outcome.best_epoch}, held-out perplexity "
         f"{outcome.perplexity:.1f}, {sizes.get('tokens', 0):,} tokens, {outcome.seconds / 60:.1f} min)"
     )
+    if per_source:
+        out.print("training texts: " + ", ".join(f"{source} {count:,}" for source, count in per_source.items()))
     if sizes.get("test_dropped"):
         out.print(f"left out {sizes['test_dropped']:,} --unlabeled texts that are TEST reviews (TEST only scores)")
     err.print(f"next: reviewrnn train --init {outcome.directory}")
