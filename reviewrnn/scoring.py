@@ -17,7 +17,7 @@ from reviewrnn.calibration import apply_temperature, reliability
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo
 from reviewrnn.corpus import Preferred
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.source import SPLITS, CorpusSettings, open_source
+from reviewrnn.source import ALL, SPLITS, CorpusSettings, open_source
 from reviewrnn.threshold import thresholded_labels
 
 FAMILIARITY_SAMPLE = 2000  # reviews whose familiarity evaluate summarises, evenly spread over the split
@@ -65,8 +65,10 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
     from reviewrnn.artifacts import load_model
     from reviewrnn.metrics import classification_report
 
-    if split_name not in SPLITS:
-        raise ReviewRNNError(f"--split must be one of {', '.join(SPLITS)}; got {split_name!r}")
+    if split_name not in (*SPLITS, ALL):
+        raise ReviewRNNError(f"--split must be one of {', '.join((*SPLITS, ALL))}; got {split_name!r}")
+    if split_name == ALL and settings is None:
+        raise ReviewRNNError("--split all scores another labelled file (--corpus FILE), never the training corpus")
     if not directories:
         raise ReviewRNNError("no model to evaluate; give at least one model directory")
     loaded = [load_model(directory) for directory in directories]
@@ -182,7 +184,7 @@ def _check_members(loaded: list, split_name: str) -> None:
                 f"{first.config.corpus.label_names}; ensemble only models trained on the same labels"
             )
         # TEST is chosen by a hash of the text alone; TRAIN and VALID also depend on the valid fraction.
-        if split_name != "test" and other.config.train.valid_fraction != first.config.train.valid_fraction:
+        if split_name in ("train", "valid") and other.config.train.valid_fraction != first.config.train.valid_fraction:
             raise ReviewRNNError(
                 f"{other.directory}: trained with --valid-fraction {other.config.train.valid_fraction}, "
                 f"{first.directory} with {first.config.train.valid_fraction}; their {split_name} splits differ "
@@ -195,8 +197,42 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     config = loaded.config
     train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names)
+    if split_name == ALL:
+        _check_unseen(source.info, config, loaded.directory)
     encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
-    return encoded, split_probabilities(loaded, encoded, device), source.info.unmapped.get(split_name, 0)
+    unmapped = source.info.unmapped
+    dropped = sum(unmapped.values()) if split_name == ALL else unmapped.get(split_name, 0)
+    return encoded, split_probabilities(loaded, encoded, device), dropped
+
+
+def _check_unseen(corpus: CorpusInfo, config, directory) -> None:
+    """--split all must not score a file the model learned from: its training corpus (whose TRAIN and VALID
+    reviews it has seen), or any text its language model (train --init) pretrained on."""
+    if _same_file(corpus, config.corpus.sha256, config.corpus.name):
+        raise ReviewRNNError(
+            f"{corpus.name} is the corpus {directory} was trained on; --split all would score its own training "
+            "reviews: use --split test"
+        )
+    lm = _language_model(config)
+    if lm is not None and any(_same_file(corpus, digest, None) for digest in lm.pretrain.sha256):
+        raise ReviewRNNError(
+            f"{corpus.name} was pretraining text of {config.init.path}, the language model {directory} started "
+            "from; --split all would score texts it learned from: use --split test (kept out of pretraining)"
+        )
+
+
+def _same_file(corpus: CorpusInfo, sha256: str | None, name: str | None) -> bool:
+    return corpus.sha256 == sha256 if corpus.sha256 and sha256 else corpus.name == name
+
+
+def _language_model(config):
+    """The config of the LM a classifier started from, where its directory is still there."""
+    from reviewrnn.artifacts import load_config
+
+    if config.init is None or not (Path(config.init.path) / "config.json").is_file():
+        return None
+    lm = load_config(Path(config.init.path))
+    return lm if lm.pretrain is not None else None
 
 
 def split_probabilities(loaded, encoded, device) -> np.ndarray:

@@ -14,6 +14,7 @@ from reviewrnn.errors import ReviewRNNError
 from reviewrnn.labelmap import LabelMap
 
 SPLITS = ("train", "valid", "test")
+ALL = "all"  # every review of a file: evaluate --corpus on a labelled sample the model never trained on
 
 
 @dataclass
@@ -86,8 +87,10 @@ class InMemorySource:
         """One part as a data.EncodedSet: ids truncated to `max_tokens`, keeping the head or the tail."""
         from reviewrnn.data import encode_set
 
-        examples = self.parts[part]
-        return encode_set(tokenizer, examples.texts, examples.labels, max_tokens, keep)
+        parts = [self.parts[name] for name in SPLITS] if part == ALL else [self.parts[part]]
+        texts = [text for examples in parts for text in examples.texts]
+        labels = [label for examples in parts for label in examples.labels]
+        return encode_set(tokenizer, texts, labels, max_tokens, keep)
 
 
 class OnDiskSource:
@@ -108,9 +111,12 @@ class OnDiskSource:
 
     def encode(self, tokenizer, part: str, max_tokens: int, keep: str):
         """One part as a data.EncodedSet whose ids are read from an Arrow cache file."""
+        import numpy as np
+
         from reviewrnn.ondisk import encode_on_disk
 
-        return encode_on_disk(self.corpus, self.rows[part], tokenizer, max_tokens, keep)
+        rows = np.concatenate([self.rows[name] for name in SPLITS]) if part == ALL else self.rows[part]
+        return encode_on_disk(self.corpus, rows, tokenizer, max_tokens, keep)
 
 
 def _info(corpus, sizes, train_used: int, duplicates_dropped: int, settings, unmapped) -> CorpusInfo:

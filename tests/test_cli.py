@@ -282,6 +282,29 @@ def test_train_evaluate_predict(tiny_csv, isolated_env, tmp_path):
     assert len(rows) == 2 and all(row.split("\t")[0] in ("negative", "positive") for row in rows)
 
 
+def test_evaluate_split_all_scores_every_review_of_a_file_the_model_never_saw(tiny_csv, isolated_env, tmp_path):
+    """A labelled sample of other reviews: its TEST half alone wasted half of the few labels a user had."""
+    cli("train", "--corpus", tiny_csv, "--limit", "100", "--name", "small", *TINY_TRAIN)
+    directory = isolated_env["models"] / "small"
+    rows = synthetic_reviews(150, seed=9) + synthetic_reviews(3, seed=9)  # 3 duplicates, dropped as in training
+    sample = write_table(tmp_path / "sample.csv", rows)
+    whole = json.loads(cli("evaluate", directory, "--corpus", sample, "--split", "all", "--json").stdout)
+    halves = [
+        json.loads(cli("evaluate", directory, "--corpus", sample, "--split", part, "--json").stdout)
+        for part in ("train", "valid", "test")
+    ]
+    assert whole["split"] == "all" and whole["count"] == 150 == sum(half["count"] for half in halves)
+    right = sum(round(half["accuracy"] * half["count"]) for half in halves)
+    assert round(whole["accuracy"] * whole["count"]) == right
+    own = cli("evaluate", directory, "--corpus", tiny_csv, "--split", "all", code=1)
+    assert "is the corpus" in one_error_line(own) and "use --split test" in one_error_line(own)
+    usage = cli("evaluate", directory, "--split", "all", code=2)
+    assert "--split all goes with --corpus" in usage.stderr
+    cli("train", "--corpus", tiny_csv, "--limit", "100", "--name", "disk", "--on-disk", *TINY_TRAIN)
+    disk = cli("evaluate", isolated_env["models"] / "disk", "--corpus", sample, "--split", "all", "--json")
+    assert json.loads(disk.stdout)["count"] == 150  # the memory-mapped backend joins the parts alike
+
+
 def test_train_human_output_and_refusal_to_overwrite(tiny_csv, isolated_env):
     result = cli("train", "--corpus", tiny_csv, "--limit", "60", "--name", "m", *TINY_TRAIN)
     assert result.stdout.startswith(f"saved {isolated_env['models'] / 'm'}")

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import tiny_configs
+from conftest import synthetic_reviews, tiny_configs
 from safetensors.numpy import load_file
 from typer.testing import CliRunner
 
@@ -58,6 +58,20 @@ def test_train_init_records_the_lm_and_uses_its_tokenizer_and_shape(pretrained_l
     )  # the LM's, not train's defaults
     assert loaded.config.model.hidden == lm_config.model.hidden == 16
     assert loaded.tokenizer.to_str() == (pretrained_lm / "tokenizer.json").read_text()
+
+
+def test_split_all_refuses_a_file_the_language_model_read(pretrained_lm, session_corpus, make_corpus, isolated_env):
+    """evaluate --corpus F --split all scores every review of F: not when the classifier's LM pretrained on F."""
+    other = make_corpus(count=200, name="other.csv", seed=3)
+    args = ["train", "--corpus", str(other), "--init", str(pretrained_lm), "--name", "from-lm", *SMALL]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    model = str(isolated_env["models"] / "from-lm")
+    refused = CliRunner().invoke(app, ["evaluate", model, "--corpus", str(session_corpus), "--split", "all"])
+    assert refused.exit_code == 1 and "was pretraining text of" in refused.stderr and "--split test" in refused.stderr
+    fresh = make_corpus(count=120, name="fresh.csv", seed=4)
+    scored = CliRunner().invoke(app, ["evaluate", model, "--corpus", str(fresh), "--split", "all", "--json"])
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout)["count"] == len(set(text for text, _ in synthetic_reviews(120, seed=4)))
 
 
 @pytest.mark.parametrize(

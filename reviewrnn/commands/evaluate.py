@@ -47,7 +47,10 @@ ModelsArgument = Annotated[
     ),
 ]
 OtherCorpusOption = Annotated[str | None, typer.Option(help="Evaluate on another corpus (default: the model's own).")]
-SplitOption = Annotated[Literal["train", "valid", "test"], typer.Option(help="Which canonical split to score.")]
+SplitOption = Annotated[
+    Literal["train", "valid", "test", "all"],
+    typer.Option(help="Which canonical split to score; all: every review of a --corpus file never trained on."),
+]
 EdgesOption = Annotated[str, typer.Option(help="Length bucket edges in tokens.")]
 ObjectiveOption = Annotated[
     str | None,
@@ -98,6 +101,8 @@ def evaluate(
 
     if label_map is not None and corpus is None:
         raise conflict("--label-map goes with --corpus; the model's own corpus is read with its own map")
+    if split == "all" and corpus is None:
+        raise conflict("--split all goes with --corpus FILE: every review of a labelled file the model never saw")
     if find_threshold is not None:
         _check_objective(find_threshold)
     if png is not None:
