@@ -362,6 +362,32 @@ def test_predict_arguments(with_model):
     assert all(0.5 < float(row.split("\t")[1]) <= 1.0 for row in rows)
 
 
+def test_predict_reads_the_text_column_of_a_table_one_row_per_record(with_model, tmp_path):
+    """A shop's CSV given as --file: its text column, record by record (a quoted newline stays one review);
+    it had been read line by line, header and star ratings included."""
+    texts = ["a great superb film", "awful\nboring plot", "", "wonderful, great"]
+    expected = [row.split("\t") for row in cli("predict", *[t.replace("\n", " ") for t in texts]).stdout.splitlines()]
+    expected[2] = ["", ""]
+    table = write_table(tmp_path / "shop.csv", [(text, stars) for text, stars in zip(texts, "5135")], ("body", "stars"))
+    error = one_error_line(cli("predict", "--file", table, code=1))
+    assert "no text column (looked for text, review; columns: body, stars); name it with --text-column" in error
+    for path in (table, write_table(tmp_path / "shop.jsonl", [(t, "5") for t in texts], ("body", "stars"))):
+        rows = cli("predict", "--file", path, "--text-column", "body", "--format", "jsonl").stdout.splitlines()
+        found = [json.loads(row) for row in rows]
+        assert [row["line"] for row in found] == [1, 2, 3, 4] and found[1]["tokens"] == 3
+        assert [[row["label"] or "", f"{row['probability']:.4f}" if row["label"] else ""] for row in found] == expected
+
+
+def test_predict_text_column_reads_stdin_as_json_lines(with_model):
+    lines = [json.dumps({"body": "a great superb film", "stars": 5}), "", json.dumps({"body": None})]
+    rows = cli("predict", "--text-column", "body", "-", "awful boring plot", input="\n".join(lines) + "\n").stdout
+    assert [row.split("\t")[0] for row in rows.splitlines()] == ["positive", "", "", "negative"]  # the TEXT as is
+    bad = cli("predict", "--text-column", "body", input=lines[0] + "\n" + "not json\n", code=1)
+    assert one_error_line(bad).startswith("error: -:2: not valid JSON; with --text-column, stdin is read as JSON Lines")
+    missing = cli("predict", "--text-column", "text", input=lines[0] + "\n", code=1)
+    assert "error: -:1: no field 'text' (found: body, stars); fix --text-column" in one_error_line(missing)
+
+
 def test_predict_stdin(with_model):
     result = cli("predict", input="a great superb film\n\nawful boring plot\n   \nwonderful")
     rows = result.stdout.split("\n")

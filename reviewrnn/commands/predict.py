@@ -24,7 +24,17 @@ TextsArgument = Annotated[
     list[str] | None, typer.Argument(help="Reviews to classify; '-' (or nothing) reads stdin, one per line.")
 ]
 FilesOption = Annotated[
-    list[Path] | None, typer.Option("--file", "-f", help="Read reviews from a file, one per line (repeatable).")
+    list[Path] | None,
+    typer.Option(
+        "--file", "-f", help="Read reviews from a file: one per line, or a CSV/TSV/JSONL/Parquet table (repeatable)."
+    ),
+]
+TextColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The text column of --file tables (default: text or review); given, stdin and other files are "
+        "read as JSON Lines with this field."
+    ),
 ]
 ModelsOption = Annotated[
     list[Path] | None,
@@ -75,6 +85,7 @@ def predict(
     trace: TraceOption = False,
     threshold: ThresholdOption = None,
     familiarity: FamiliarityOption = False,
+    text_column: TextColumnOption = None,
 ) -> None:
     """Classify reviews: label<TAB>probability, one row per input line, in order.
 
@@ -88,6 +99,7 @@ def predict(
       reviewrnn predict -m models/wide-0 -m models/wide-1 - < reviews.txt
       reviewrnn predict --threshold 0.8 --format jsonl - < reviews.txt
       reviewrnn predict --format jsonl --familiarity - < reviews.txt
+      reviewrnn predict --file shop.csv --text-column body > labels.tsv
 
     With --format jsonl a row also has "threshold" and "ood"; --familiarity
     needs a model trained with --init. Input unlike the model's training
@@ -107,13 +119,32 @@ def predict(
         raise ReviewRNNError("standard output is closed; send it to a file or a pipe (> labels.tsv)")
     # Without --text or --trace nothing past the first (or last) max_chars of a line is needed: keep
     # only that much, so a line of any length takes bounded memory. 4 bytes a character, plus 3 for a cut one.
-    cap = None if echo_text or trace else 4 * predictor.max_chars + 3
-    chunks = _warn_invalid_once(read_chunks(texts, files, stdin, Cut(cap, predictor.keep, CHUNK_LINES)))
+    # A JSON Lines record is parsed whole (--text-column), so its line is never cut.
+    cap = None if echo_text or trace or text_column else 4 * predictor.max_chars + 3
+    cut = Cut(cap, predictor.keep, CHUNK_LINES)
+    chunks = _warn_invalid_once(_input_chunks(texts, files, stdin, cut, text_column))
     if trace:
         _write_traces(predictor, (line for chunk in chunks for line in chunk), as_json=output_format == "jsonl")
         return
     with _progress(show=err.is_terminal and (stdin is not None or bool(files))) as advance:
         _write_rows(predictor, chunks, row_writer(output_format, echo_text, familiarity), advance)
+
+
+def _input_chunks(texts: list[str], files: list[Path], stdin, cut: Cut, column: str | None) -> Iterator[list[Line]]:
+    """Chunks of input in order: TEXT arguments and stdin, then each --file. A table file gives its text
+    column, one row per record; with --text-column, stdin and other files are JSON Lines."""
+    from reviewrnn.tableinput import is_table, json_line_chunks, table_chunks
+
+    def parsed(chunks: Iterator[list[Line]]) -> Iterator[list[Line]]:
+        return json_line_chunks(chunks, column) if column else chunks
+
+    if texts or not files:
+        yield from parsed(read_chunks(texts, [], stdin, cut))
+    for path in files:
+        if is_table(path):
+            yield from table_chunks(path, column, cut.lines)
+        else:
+            yield from parsed(read_chunks([], [path], None, cut))
 
 
 def _check_trace(trace: bool, output_format: str, models: list[Path]) -> None:
