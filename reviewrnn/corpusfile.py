@@ -57,6 +57,11 @@ def check_file(found: CorpusFile, on_disk: bool = False) -> None:
     path = found.path
     if path.stat().st_size == 0:
         raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
+    if found.reader != "parquet" and first_bytes(path, 2) in UTF16_MARKS:
+        raise ReviewRNNError(
+            f"{path}: UTF-16 text (Excel's 'Unicode text'); save it as CSV UTF-8, or convert it: "
+            f"iconv -f utf-16 -t utf-8 {path.name} > utf8-{path.name}"
+        )
     if found.reader == "json":
         if path.suffix.lower() != ".json" or first_byte(path) != b"[":
             _check_json_lines(path)
@@ -73,8 +78,24 @@ def check_file(found: CorpusFile, on_disk: bool = False) -> None:
 def unreadable(found: CorpusFile, error: Exception) -> ReviewRNNError:
     """One line for a reader's failure: `datasets` wraps pandas/pyarrow errors in many types."""
     cause = error.__cause__ or error
+    if isinstance(cause, UnicodeDecodeError) and (line := first_non_utf8_line(found.path)):
+        return ReviewRNNError(
+            f"{found.path}:{line}: not UTF-8 text; convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8 "
+            f"{found.path.name} > utf8-{found.path.name}"
+        )
     detail = " ".join(str(cause).split())[:200]
     return ReviewRNNError(f"{found.path}: cannot read as {found.reader.upper()}: {detail}")
+
+
+def first_non_utf8_line(path: Path) -> int | None:
+    """The number of the first line that is not valid UTF-8, or None."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def quiet_datasets():
@@ -96,6 +117,14 @@ def has_data_rows(path: Path, separator: str) -> bool:
     with open(path, "rb") as handle:
         lines = (line for line in handle if line.strip(blank))
         return next(lines, None) is not None and next(lines, None) is not None
+
+
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # the byte-order marks of UTF-16 LE and BE
+
+
+def first_bytes(path: Path, count: int) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(count)
 
 
 def first_byte(path: Path) -> bytes:

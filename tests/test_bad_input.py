@@ -390,6 +390,21 @@ def test_csv_edge_cases_read_exactly(tmp_path, content, texts):
     assert corpus.examples.texts == texts and corpus.examples.labels == [1, 0]
 
 
+@pytest.mark.parametrize("suffix,separator", [(".csv", ","), (".tsv", "\t")])
+def test_a_file_not_in_utf8_is_named_with_its_line_and_how_to_convert(tmp_path, suffix, separator):
+    """Latin-1 from an old export had given "'utf-8' codec can't decode byte 0xe8 in position 2"; UTF-16 (Excel's
+    'Unicode text') had given "a header but no reviews"."""
+    path = tmp_path / f"latin{suffix}"
+    rows = ["text", "label"], ["good one", "1"], ["caf\xe9 was bad", "0"]
+    path.write_bytes("\n".join(separator.join(row) for row in rows).encode("latin-1"))
+    with pytest.raises(ReviewRNNError, match=f"{re.escape(str(path))}:3: not UTF-8 text; .*iconv -f latin1"):
+        load_corpus(str(path))
+    wide = tmp_path / f"wide{suffix}"
+    wide.write_bytes("\n".join(separator.join(row) for row in rows).encode("utf-16"))
+    with pytest.raises(ReviewRNNError, match=f"{re.escape(str(wide))}: UTF-16 text .*iconv -f utf-16 -t utf-8"):
+        load_corpus(str(wide))
+
+
 def test_json_array_file_is_read(tmp_path):
     path = tmp_path / "reviews.json"
     path.write_text(json.dumps([{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}], indent=1))

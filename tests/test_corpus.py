@@ -208,7 +208,11 @@ def test_ragged_csv(tmp_path):
 def test_unreadable_csv(tmp_path):
     path = tmp_path / "binary.csv"
     path.write_bytes(b"\xff\xfe\x00\x01garbage\n\x00\x00\x81\n")
-    expect_error(path, "cannot read as CSV")
+    expect_error(path, "UTF-16 text")  # its first bytes are UTF-16's byte-order mark
+    path.write_bytes(b"\x00\x01garbage\n\x00\x00\x81\n")
+    expect_error(path, "binary.csv:2: not UTF-8 text")
+    path.write_bytes(b"text,label\ngood,1\nbad,0,extra,more\n")
+    expect_error(path, "cannot read as CSV: Error tokenizing data. C error: Expected 2 fields in line 3, saw 4")
 
 
 def test_corrupt_parquet(tmp_path):
