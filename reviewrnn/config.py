@@ -182,6 +182,7 @@ class CorpusInfo:
     sizes: dict[str, int] = field(default_factory=dict)
     label_map: str | None = None  # --label-map as LabelMap.text; None: labels read as they are
     unmapped: dict[str, int] = field(default_factory=dict)  # per split: reviews the map dropped
+    unmapped_values: dict[str, int] = field(default_factory=dict)  # the label values it dropped, in the whole file
 
     def __post_init__(self) -> None:
         if self.label_map is not None:

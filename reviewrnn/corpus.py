@@ -8,6 +8,7 @@ with any other tool.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class Corpus:
     label_column: str
     path: Path | None = None
     sha256: str | None = None
+    unmapped_values: dict[str, int] = field(default_factory=dict)  # label values a --label-map dropped, counted
 
 
 @dataclass
@@ -85,9 +87,11 @@ def load_corpus(
         return Corpus(found.name, Examples(texts, [0] * len(texts)), [], text_col, "", path, found.sha256)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     texts = _check_texts(dataset[text_col], path, text_col)
-    labels, names = encode_labels(list(dataset[label_col]), path, label_col, label_names, label_map=label_map)
+    raw = list(dataset[label_col])
+    labels, names = encode_labels(raw, path, label_col, label_names, label_map=label_map)
     _check_mapped(labels, label_names, label_map, path, label_col)
-    return Corpus(found.name, Examples(texts, labels), names, text_col, label_col, path, found.sha256)
+    dropped = _unmapped_values(raw, labels, path, label_col)
+    return Corpus(found.name, Examples(texts, labels), names, text_col, label_col, path, found.sha256, dropped)
 
 
 def read_file(found: CorpusFile):
@@ -222,6 +226,13 @@ def label_key(value, path, row: int, column: str) -> str:
     except ValueError:
         return key
     return str(int(number)) if number.is_integer() and abs(number) < 2**53 else key
+
+
+def _unmapped_values(raw: list, labels: list[int], path, column: str) -> dict[str, int]:
+    """Each label value a --label-map dropped, with its count, most frequent first: a typo ("five", "6")
+    shows beside the 3-star reviews it was dropped with."""
+    counts = Counter(label_key(value, path, 0, column) for value, label in zip(raw, labels) if label == UNMAPPED)
+    return dict(counts.most_common())
 
 
 def _check_mapped(labels: list[int], label_names, label_map: LabelMap | None, path, column: str) -> None:

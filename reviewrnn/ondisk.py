@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from importlib import metadata
 
 import numpy as np
@@ -55,6 +56,7 @@ class DiskCorpus:
     label_names: list[str]
     parts: np.ndarray  # int8 per row: PARTS value, or DUPLICATE for a repeated text
     labels: np.ndarray  # int64 per row
+    unmapped_values: dict[str, int] = field(default_factory=dict)  # label values a --label-map dropped, counted
 
     def indices(self, part: str, limit: int | None = None) -> np.ndarray:
         rows = np.flatnonzero((self.parts == PARTS[part]) & (self.labels != UNMAPPED))
@@ -132,7 +134,11 @@ def load_disk_corpus(
     labels = table.column("label").to_numpy().astype(np.int64)
     if label_map is not None and training:
         label_map.check_present(np.bincount(labels[labels != UNMAPPED], minlength=len(label_names)), path, label_col)
-    return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, labels)
+    dropped = {}
+    if label_map is not None:  # read back only the dropped rows' labels, to count them by value
+        values = dataset.select(np.flatnonzero(labels == UNMAPPED))[label_col]
+        dropped = dict(Counter(label_key(value, path, 0, label_col) for value in values).most_common())
+    return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, labels, dropped)
 
 
 def _parts_without_duplicates(table) -> np.ndarray:

@@ -108,11 +108,24 @@ def epoch_row(report, best: bool) -> str:
     return "  ".join(f"{value:>14}" for value in values) + ("  *best" if best else "")
 
 
-def unmapped_line(corpus: str, label_map: str, unmapped: dict[str, int]) -> str:
-    """How many reviews of each split a --label-map dropped, for train's and evaluate's reports."""
+SHOWN_VALUES = 6  # unmapped label values named in the line; the rest are counted together
+
+
+def unmapped_line(corpus: str, label_map: str, unmapped: dict[str, int], values: dict[str, int] | None = None) -> str:
+    """How many reviews of each split a --label-map dropped, for train's and evaluate's reports, and (where
+    the reader counted them) which label values, so that a typo shows beside the ratings left out on purpose."""
     counts = ", ".join(f"{part} {count}" for part, count in unmapped.items())
     dropped = f"unmapped reviews dropped: {counts}" if any(unmapped.values()) else "it maps every review"
+    if values and any(unmapped.values()):
+        dropped += f" (values in the file: {dropped_values(values)})"
     return f"label map {label_map!r} on {corpus}: {dropped}"
+
+
+def dropped_values(values: dict[str, int]) -> str:
+    """'3' 640, empty 12, 'five' 1, ...: the label values a --label-map dropped, the most frequent first."""
+    named = [f"{value!r} {count}" if value else f"empty {count}" for value, count in values.items()]
+    rest = len(named) - SHOWN_VALUES
+    return ", ".join(named[:SHOWN_VALUES]) + (f", {rest} more" if rest > 0 else "")
 
 
 def corpus_table(summary: dict) -> Table:

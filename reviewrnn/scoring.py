@@ -105,7 +105,7 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
         "truncated": int((encoded.full_lengths > first.train.max_tokens).sum()),
     }
     if settings.label_map is not None:
-        report |= {"label_map": settings.label_map.text, "unmapped": unmapped}
+        report |= {"label_map": settings.label_map.text, "unmapped": unmapped[0], "unmapped_values": unmapped[1]}
     return report
 
 
@@ -193,7 +193,8 @@ def _check_members(loaded: list, split_name: str) -> None:
 
 
 def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device):
-    """(the encoded split, class probabilities (N, K) before any temperature, reviews a label map dropped)."""
+    """(the encoded split, class probabilities (N, K) before any temperature, (reviews a label map dropped,
+    the label values it dropped in the whole file))."""
     config = loaded.config
     train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names)
@@ -202,7 +203,7 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
     unmapped = source.info.unmapped
     dropped = sum(unmapped.values()) if split_name == ALL else unmapped.get(split_name, 0)
-    return encoded, split_probabilities(loaded, encoded, device), dropped
+    return encoded, split_probabilities(loaded, encoded, device), (dropped, source.info.unmapped_values)
 
 
 def _check_unseen(corpus: CorpusInfo, config, directory) -> None:

@@ -127,6 +127,7 @@ def _info(corpus, sizes, train_used: int, duplicates_dropped: int, settings, unm
     info = CorpusInfo(corpus.name, corpus.sha256, corpus.text_column, corpus.label_column, names, sizes)
     if settings.label_map is not None:
         info.label_map, info.unmapped = settings.label_map.text, dict(unmapped)
+        info.unmapped_values = dict(corpus.unmapped_values)
     return info
 
 
@@ -159,5 +160,6 @@ def corpus_summary(settings: CorpusSettings, valid_fraction: float = TrainConfig
         "label_column": corpus.label_column,
         "label_names": corpus.label_names,
         "label_map": settings.label_map.text if settings.label_map else None,
+        "unmapped_values": corpus.unmapped_values,
         "splits": parts,
     }

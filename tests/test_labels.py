@@ -270,6 +270,8 @@ def test_cli_corpus_train_evaluate_with_a_label_map(stars_csv, tmp_path, isolate
     assert summary["label_names"] == ["negative", "positive"] and summary["splits"]["test"]["unmapped"] > 0
     table = invoke("corpus", stars_csv, "--label-column", "stars", "--label-map", MAP)
     assert "unmapped, dropped" in table.stdout
+    threes = sum(part["unmapped"] for part in summary["splits"].values()) + summary["duplicates_dropped"]
+    assert summary["unmapped_values"] == {"3": threes} and f"label values the map dropped: '3' {threes}" in table.stdout
 
     args = ["train", "--corpus", stars_csv, "--label-column", "stars", "--label-map", MAP, *TINY]
     trained = invoke(*args, "--class-weights", "balanced", "--name", "stars", "--json")
@@ -297,6 +299,7 @@ def test_cli_corpus_train_evaluate_with_a_label_map(stars_csv, tmp_path, isolate
     assert (
         "macro-F1" in text.stdout and "balanced accuracy" in text.stdout and "unmapped reviews dropped" in text.stdout
     )
+    assert f"(values in the file: '3' {threes})" in " ".join(text.stdout.split())
 
     # Another file, other stars: the model's own map applies; --label-map replaces it.
     other = write_table(tmp_path / "other.csv", star_rows(300, seed=9), ("text", "stars"))
@@ -350,3 +353,19 @@ def test_unmapped_line_counts_each_split_or_says_nothing_was_dropped():
 
     assert unmapped_line("s.csv", "1=n 5=p", {"train": 3, "test": 0}).endswith("dropped: train 3, test 0")
     assert unmapped_line("s.csv", "1=n 5=p", {"test": 0}) == "label map '1=n 5=p' on s.csv: it maps every review"
+    values = {"3": 40, "": 2, "five": 1, "6": 1, "0": 1, "7": 1, "8": 1, "9": 1}
+    line = unmapped_line("s.csv", "1=n 5=p", {"train": 48}, values)
+    assert line.endswith("train 48 (values in the file: '3' 40, empty 2, 'five' 1, '6' 1, '0' 1, '7' 1, 2 more)")
+
+
+def test_the_values_a_map_dropped_are_counted_by_value(tmp_path, stars_csv):
+    """A typo ("five", "6") or an empty rating is named beside the 3s dropped on purpose (a user's file had
+    them all lumped into one count)."""
+    rows = star_rows() + [("a review rated in words, five", "five"), ("rated six", 6), ("not rated at all", "")]
+    corpus = load_corpus(
+        str(write_table(tmp_path / "typos.csv", rows, ("text", "stars"))), None, "stars", None, LabelMap.parse(MAP)
+    )
+    threes = sum(1 for _, star in rows if star == 3)
+    assert corpus.unmapped_values == {"3": threes, "five": 1, "6": 1, "": 1}
+    info = open_source(settings(tmp_path / "typos.csv"), 0.1).info
+    assert info.unmapped_values == corpus.unmapped_values and sum(info.unmapped.values()) == threes + 3

@@ -37,7 +37,7 @@ def corpus(
     Star ratings: reviewrnn corpus reviews.csv --label-column stars
       --label-map "1,2=negative 4,5=positive"
     """
-    from reviewrnn.render import corpus_table
+    from reviewrnn.render import corpus_table, dropped_values
     from reviewrnn.source import CorpusSettings, corpus_summary
 
     summary = corpus_summary(CorpusSettings(name, text_column, label_column, label_map_option(label_map)))
@@ -45,6 +45,8 @@ def corpus(
         out.print_json(json.dumps(summary))
         return
     out.print(corpus_table(summary))
+    if summary["unmapped_values"]:
+        out.print(f"label values the map dropped: {dropped_values(summary['unmapped_values'])}")
     out.print(f"file {summary['path'] or summary['name']}  sha256 {summary['sha256']}")
     out.print(
         f"cache {summary['cache_dir']}  rows {summary['rows']}  duplicates dropped {summary['duplicates_dropped']}"

@@ -122,7 +122,8 @@ def evaluate(
         return
     out.print(summary_line(report))
     if "label_map" in report:
-        out.print(unmapped_line(report["corpus"], report["label_map"], {split: report["unmapped"]}))
+        unmapped = {split: report["unmapped"]}
+        out.print(unmapped_line(report["corpus"], report["label_map"], unmapped, report["unmapped_values"]))
     out.print(class_table(report))
     out.print(confusion_table(report))
     out.print(length_table(report["by_length"]))

@@ -240,7 +240,7 @@ def _report(outcome, as_json: bool) -> None:
         if corpus.label_map is not None:
             from reviewrnn.render import unmapped_line
 
-            out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped))
+            out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped, corpus.unmapped_values))
     one_sided, unlearned = _one_sided_valid(outcome), _not_learned(outcome)
     if one_sided is not None:  # then VALID's accuracy cannot say whether it has learned
         err.print(Text.assemble(("warning: ", "bold yellow"), one_sided))
