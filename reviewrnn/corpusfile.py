@@ -83,8 +83,39 @@ def unreadable(found: CorpusFile, error: Exception) -> ReviewRNNError:
             f"{found.path}:{line}: not UTF-8 text; convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8 "
             f"{found.path.name} > utf8-{found.path.name}"
         )
+    if found.reader == "json" and (clash := json_type_clash(found.path)):
+        return ReviewRNNError(clash)
     detail = " ".join(str(cause).split())[:200]
     return ReviewRNNError(f"{found.path}: cannot read as {found.reader.upper()}: {detail}")
+
+
+def json_type_clash(path: Path) -> str | None:
+    """The first JSON Lines record whose field holds another kind of value than an earlier record's (text
+    in one, a number in another): Arrow gives one column one type, and its error names no line."""
+    kinds: dict[str, tuple[str, int]] = {}
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                record = json.loads(raw) if raw.strip() else None
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return None
+            for field, value in record.items() if isinstance(record, dict) else ():
+                if value is None:
+                    continue
+                kind = (
+                    "text"
+                    if isinstance(value, str)
+                    else "a number"
+                    if isinstance(value, int | float)
+                    else "a list or object"
+                )
+                first = kinds.setdefault(field, (kind, number))
+                if first[0] != kind:
+                    return (
+                        f"{path}:{number}: field {field!r} holds {kind}, but {first[0]} on line {first[1]}; "
+                        "give each field one kind of value (quote numbers meant as text)"
+                    )
+    return None
 
 
 def first_non_utf8_line(path: Path) -> int | None:
@@ -165,6 +196,6 @@ def _check_json_lines(path: Path) -> None:
                     f"{path}:{number}: not valid JSON ({error.__class__.__name__}); fix or remove that line"
                 ) from None
             if not isinstance(record, dict):
-                raise ReviewRNNError(f"{path}:{number}: each line must be a JSON object with text and label fields")
+                raise ReviewRNNError(f"{path}:{number}: each line must be one JSON object (a record with named fields)")
     if not records:
         raise ReviewRNNError(f"{path}: no JSON records; a corpus needs at least one review per class")

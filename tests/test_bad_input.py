@@ -405,6 +405,16 @@ def test_a_file_not_in_utf8_is_named_with_its_line_and_how_to_convert(tmp_path, 
         load_corpus(str(wide))
 
 
+def test_a_json_lines_field_of_two_kinds_is_named_with_its_line(tmp_path):
+    """Arrow gives a column one type; its own error ("Expected object or value") named no line."""
+    path = tmp_path / "mixed.jsonl"
+    path.write_text('{"text": "a good one", "label": 1}\n\n{"text": 5, "label": 0}\n')
+    with pytest.raises(
+        ReviewRNNError, match=f"{re.escape(str(path))}:3: field 'text' holds a number, but text on line 1"
+    ):
+        load_corpus(str(path))
+
+
 def test_json_array_file_is_read(tmp_path):
     path = tmp_path / "reviews.json"
     path.write_text(json.dumps([{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}], indent=1))
