@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reviewrnn.artifacts import TOKENIZER_FILE, WEIGHTS_FILE, load_config
-from reviewrnn.config import InitInfo, ModelConfig, RunConfig, TokenizerConfig
+from reviewrnn.config import CorpusInfo, InitInfo, ModelConfig, RunConfig, TokenizerConfig
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.fetch import sha256_file
 
@@ -68,6 +68,22 @@ def start_pooling(model: ModelConfig, part: str, pool_chosen: bool) -> None:
     an embedding start has fresh recurrent layers, so it keeps the classifier's default."""
     if part == "all" and not pool_chosen:
         model.pool = INIT_POOL
+
+
+def pretrained_on_test(init: InitInfo, corpus: CorpusInfo) -> str | None:
+    """Why the classifier's TEST reviews are not clean of its language model, or None. Pretraining keeps out
+    the TEST texts of its own --corpus only: a classifier corpus the LM read as --unlabeled text, under
+    another --corpus, had its TEST half in the LM's text (a new user's trial did just that)."""
+    lm_dir = Path(init.path)
+    if corpus.sha256 is None or not (lm_dir / "config.json").is_file():
+        return None
+    lm = load_config(lm_dir)
+    if lm.pretrain is None or lm.corpus.sha256 == corpus.sha256 or corpus.sha256 not in lm.pretrain.sha256:
+        return None
+    return (
+        f"the language model {lm_dir} read {corpus.name} as unlabeled text, TEST reviews included, so this "
+        f"model's TEST scores are not clean; pretrain with --corpus {corpus.name} to keep its TEST half out"
+    )
 
 
 def _agree(name: str, ours, theirs, given: bool, directory: Path) -> None:

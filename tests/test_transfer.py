@@ -60,6 +60,24 @@ def test_train_init_records_the_lm_and_uses_its_tokenizer_and_shape(pretrained_l
     assert loaded.tokenizer.to_str() == (pretrained_lm / "tokenizer.json").read_text()
 
 
+def test_train_init_warns_when_the_lm_read_its_corpus_test_reviews(session_corpus, make_corpus, isolated_env):
+    """An LM pretrained on a file as --unlabeled text (under another --corpus) has read that file's TEST half:
+    a classifier trained and scored on the file gets a warning that its TEST scores are not clean."""
+    shop = make_corpus(count=200, name="shop.csv", seed=6)
+    lm_args = ["pretrain", "--corpus", str(session_corpus), "--unlabeled", str(shop), "--epochs", "1", *SMALL]
+    for name, extra in (("leaky", []), ("clean", ["--corpus", str(shop)])):
+        assert (
+            CliRunner().invoke(app, [*lm_args, "--name", name, "--embed", "16", "--hidden", "16", *extra]).exit_code
+            == 0
+        )
+    for name, warned in (("leaky", True), ("clean", False)):
+        lm = isolated_env["models"] / "pretrained" / name
+        result = CliRunner().invoke(app, ["train", "--corpus", str(shop), "--init", str(lm), "--name", name, *SMALL])
+        assert result.exit_code == 0, result.output
+        found = " ".join(result.stderr.split())
+        assert (f"warning: the language model {lm} read {shop.resolve()} as unlabeled text" in found) == warned, found
+
+
 def test_split_all_refuses_a_file_the_language_model_read(pretrained_lm, session_corpus, make_corpus, isolated_env):
     """evaluate --corpus F --split all scores every review of F: not when the classifier's LM pretrained on F."""
     other = make_corpus(count=200, name="other.csv", seed=3)

@@ -241,6 +241,11 @@ def _report(outcome, as_json: bool) -> None:
             from reviewrnn.render import unmapped_line
 
             out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped, corpus.unmapped_values))
+    if outcome.config.init is not None:
+        from reviewrnn.transfer import pretrained_on_test
+
+        if leak := pretrained_on_test(outcome.config.init, corpus):
+            err.print(Text.assemble(("warning: ", "bold yellow"), leak))
     one_sided, unlearned = _one_sided_valid(outcome), _not_learned(outcome)
     if one_sided is not None:  # then VALID's accuracy cannot say whether it has learned
         err.print(Text.assemble(("warning: ", "bold yellow"), one_sided))
