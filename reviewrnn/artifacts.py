@@ -236,7 +236,12 @@ def _load_weights(path: Path, config: RunConfig) -> dict[str, np.ndarray]:
 def default_model_dir() -> Path:
     """$REVIEWRNN_MODEL, else the most recently trained model under the models directory."""
     if os.environ.get(MODEL_ENV):
-        return Path(os.environ[MODEL_ENV])
+        chosen = Path(os.environ[MODEL_ENV])
+        if not chosen.is_dir():  # name the variable: the user may have set it long ago and forgotten it
+            raise ReviewRNNError(
+                f"${MODEL_ENV}={chosen}: no such model directory; fix or unset it, or pass --model DIR"
+            )
+        return chosen
     root = models_root()
     candidates = sorted(root.glob(f"*/{CONFIG_FILE}"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
     if not candidates:

@@ -14,6 +14,7 @@ from pathlib import Path
 from reviewrnn.errors import ReviewRNNError
 
 READ_BYTES = 1 << 16  # one read of input
+UTF8_BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 1 << 21  # input predicted and written together, at most (and Cut.lines lines)
 
 
@@ -64,6 +65,8 @@ def read_chunks(texts: list[str], files: list[Path], stdin, cut: Cut) -> Iterato
         try:
             number = 0
             for raw_lines in line_chunks(Reader(handle), cut):
+                if number == 0:  # a byte-order mark (Windows editors write one) is not part of the first review
+                    raw_lines[0] = raw_lines[0].removeprefix(UTF8_BOM)
                 yield [Line(name, number + index, *decode(raw)) for index, raw in enumerate(raw_lines, 1)]
                 number += len(raw_lines)
         finally:

@@ -388,6 +388,23 @@ def test_predict_text_column_reads_stdin_as_json_lines(with_model):
     assert "error: -:1: no field 'text' (found: body, stars); fix --text-column" in one_error_line(missing)
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_review(with_model, tmp_path):
+    plain = cli("predict", "--format", "jsonl", input="waste of money\nawful\n").stdout
+    marked = tmp_path / "notepad.txt"
+    marked.write_bytes("\ufeffwaste of money\nawful\n".encode())
+    assert cli("predict", "--format", "jsonl", "--file", marked).stdout.replace(str(marked), "-") == plain
+    assert cli("predict", "--format", "jsonl", input="\ufeffwaste of money\nawful\n").stdout == plain
+
+
+def test_a_model_variable_naming_nothing_is_named_in_the_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("REVIEWRNN_MODEL", str(tmp_path / "gone"))
+    error = one_error_line(cli("predict", "great", code=1))
+    assert (
+        error
+        == f"error: $REVIEWRNN_MODEL={tmp_path / 'gone'}: no such model directory; fix or unset it, or pass --model DIR"
+    )
+
+
 def test_predict_stdin(with_model):
     result = cli("predict", input="a great superb film\n\nawful boring plot\n   \nwonderful")
     rows = result.stdout.split("\n")
