@@ -159,6 +159,11 @@ def pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...
         if name in columns:
             return name
     looked = f"looked for {', '.join(defaults)}; columns: {', '.join(columns)}"
+    if len(columns) == 1 and ";" in columns[0]:  # Excel in many locales saves CSV with semicolons
+        raise ReviewRNNError(
+            f"{path}: one column named {columns[0]!r}: the file looks separated by semicolons; save it as CSV "
+            "with commas, or as tab-separated .tsv"
+        )
     raise ColumnError(f"{path}: no {role} column ({looked})", "name it with", role)
 
 

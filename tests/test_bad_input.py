@@ -415,6 +415,13 @@ def test_a_json_lines_field_of_two_kinds_is_named_with_its_line(tmp_path):
         load_corpus(str(path))
 
 
+def test_a_semicolon_separated_file_is_named_as_such(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("review_text;stars\ngood one;5\nbad one;1\n")
+    with pytest.raises(ReviewRNNError, match="one column named 'review_text;stars': the file looks separated by semi"):
+        load_corpus(str(path))
+
+
 def test_json_array_file_is_read(tmp_path):
     path = tmp_path / "reviews.json"
     path.write_text(json.dumps([{"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}], indent=1))
