@@ -50,7 +50,9 @@ class LabelMap:
                 _add_value(value, name, entry, ranges, words)
             entries.append(f"{values}={name}")
         if len(names) < 2:
-            raise LabelMapError(f"--label-map names one class ({names[0]}); a classifier needs at least two")
+            backwards = _number(names[0].lower()) is not None and words  # "negative=1": a word mapped to a rating
+            hint = f"; is it backwards? write VALUES=NAME, e.g. {EXAMPLE}" if backwards else ""
+            raise LabelMapError(f"--label-map names one class ({names[0]}); a classifier needs at least two{hint}")
         if set(names) == {"negative", "positive"}:
             names = ["negative", "positive"]
         return cls(" ".join(entries), tuple(ranges), words, tuple(names))

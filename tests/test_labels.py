@@ -87,6 +87,7 @@ def test_names_keep_the_maps_order_except_negative_and_positive():
         ("2-1=negative 5=positive", "runs backwards"),
         ("1,2=negative", "names one class (negative)"),
         ("1=negative 2=negative", "names one class"),
+        ("negative=1", "names one class (1); a classifier needs at least two; is it backwards"),
         ("   ", "is empty"),
     ],
 )
