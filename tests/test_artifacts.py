@@ -384,6 +384,9 @@ def test_default_model_dir_picks_the_newest(isolated_env):
 def test_default_model_dir_prefers_the_environment(isolated_env, monkeypatch, tmp_path):
     fake_model(isolated_env["models"], "new", 0)
     monkeypatch.setenv("REVIEWRNN_MODEL", str(tmp_path / "chosen"))
+    with pytest.raises(ReviewRNNError, match=r"\$REVIEWRNN_MODEL=.*chosen: no such model directory; fix or unset it"):
+        default_model_dir()  # a variable naming nothing is named, not passed on to fail as an unnamed path
+    (tmp_path / "chosen").mkdir()
     assert default_model_dir() == tmp_path / "chosen"
 
 
