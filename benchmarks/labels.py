@@ -123,7 +123,7 @@ def fit_recurrent(lm_dir: Path, part: str | None, n: int, seed: int, args, direc
     adopt(lm, model, tokenizer, given=set())
     train = TrainConfig(limit=n, seed=seed, threads=args.threads, **schedule(n, args, from_lm=part is not None))
     runtime.set_threads(train.threads)
-    init = init_info(lm, part) if part else None
+    init = init_info(lm, part, model) if part else None
     if part:
         start_pooling(model, part, pool_chosen=False)  # as train --init does
     outcome = train_step(CorpusSettings("imdb"), model, train, tokenizer, directory, lm.tokenizer_path, None, init)

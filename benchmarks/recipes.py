@@ -65,7 +65,7 @@ def train_one(args: argparse.Namespace, name: str, seed: int) -> dict:
     runtime.set_threads(train.threads)
     directory = args.models_dir / f"n{args.n}-{name}-s{seed}"
     started = time.perf_counter()
-    init = init_info(lm, part) if part else None
+    init = init_info(lm, part, model) if part else None
     outcome = train_step(CorpusSettings("imdb"), model, train, tokenizer, directory, lm.tokenizer_path, None, init)
     row = {"recipe": name, "seed": seed, "n": args.n, "valid": outcome.best_valid_accuracy}
     row |= {"best_epoch": outcome.best_epoch, "epochs": epochs, "seconds": time.perf_counter() - started}

@@ -226,9 +226,14 @@ class InitInfo:
     path: str = ""
     sha256: str = ""
     part: str = "all"  # all: embedding and recurrent layers; embedding: the embedding alone
+    # The std the LM's embedding is scaled to when it starts fresh recurrent layers (part embedding): the
+    # classifier's embed_init. None: copied as it is (runs from before this field, and part all).
+    embedding_std: float | None = None
 
     def __post_init__(self) -> None:
         _check_choice("init part", self.part, INIT_PARTS)
+        if self.embedding_std is not None and not self.embedding_std > 0:
+            raise ReviewRNNError(f"init embedding_std must be positive, got {self.embedding_std}")
 
 
 @dataclass

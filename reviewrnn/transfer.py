@@ -99,8 +99,13 @@ def _text(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def init_info(lm: Pretrained, part: str) -> InitInfo:
-    return InitInfo(str(lm.directory.resolve()), lm.sha256, part)
+def init_info(lm: Pretrained, part: str, model: ModelConfig | None = None) -> InitInfo:
+    """Where the classifier's weights start. The LM's embedding alone goes to fresh recurrent layers drawn for
+    the classifier's embedding scale, so it is scaled to that std (`model.embed_init`): the LM leaves it near
+    1.0, which held an LSTM at chance for a while (README, "Pretraining"). With the whole LM it stays as it is,
+    matched to the LM's own recurrent layers."""
+    scaled = part == "embedding" and model is not None
+    return InitInfo(str(lm.directory.resolve()), lm.sha256, part, model.embed_init if scaled else None)
 
 
 def initial_weights(init: InitInfo) -> dict:
@@ -130,4 +135,7 @@ def load_initial(model, init: InitInfo) -> None:
     missing = sorted(set(weights) - set(model.state_dict()))
     if missing:
         raise ReviewRNNError(f"{init.path}: tensor {missing[0]} has no place in the classifier; pretrain again")
+    if init.embedding_std is not None:
+        embedding = weights["embedding.weight"]
+        weights["embedding.weight"] = embedding * (init.embedding_std / embedding.std())
     model.load_state_dict(weights, strict=False)

@@ -203,7 +203,7 @@ def _initial(context: typer.Context, init: Path, part: str, configs) -> tuple[Pa
         raise conflict("--preset sets a shape and --init brings the language model's; drop --preset")
     lm = adopt_language_model(context, init, configs)
     start_pooling(configs[0], part, given(context, "pool"))
-    return lm.tokenizer_path, init_info(lm, part)
+    return lm.tokenizer_path, init_info(lm, part, configs[0])
 
 
 def process_settings(threads: int | None) -> None:
