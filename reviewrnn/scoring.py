@@ -19,6 +19,7 @@ from reviewrnn.corpus import Preferred
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.source import ALL, SPLITS, CorpusSettings, open_source
 from reviewrnn.threshold import thresholded_labels
+from reviewrnn.transfer import pretrained_on_test
 
 FAMILIARITY_SAMPLE = 2000  # reviews whose familiarity evaluate summarises, evenly spread over the split
 
@@ -81,8 +82,9 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
     encoded = None
     total = None
     raw_total = None
+    not_clean = []  # why a model's scores on this corpus are not clean of its language model
     for model in loaded:
-        split, raw, unmapped = _model_probabilities(model, settings, split_name, device)
+        split, raw, unmapped = _model_probabilities(model, settings, split_name, device, not_clean)
         probabilities = apply_temperature(raw, model.config.decision.temperature)
         raw_total = raw if raw_total is None else raw_total + raw
         if encoded is None:
@@ -103,6 +105,7 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
         "seconds": time.perf_counter() - started,
         "max_tokens": first.train.max_tokens,
         "truncated": int((encoded.full_lengths > first.train.max_tokens).sum()),
+        "not_clean": not_clean,
     }
     if settings.label_map is not None:
         report |= {"label_map": settings.label_map.text, "unmapped": unmapped[0], "unmapped_values": unmapped[1]}
@@ -183,8 +186,9 @@ def _check_members(loaded: list, split_name: str) -> None:
                 f"{other.directory}: labels {other.config.corpus.label_names} differ from {first.directory}'s "
                 f"{first.config.corpus.label_names}; ensemble only models trained on the same labels"
             )
-        # TEST is chosen by a hash of the text alone; TRAIN and VALID also depend on the valid fraction.
-        if split_name in ("train", "valid") and other.config.train.valid_fraction != first.config.train.valid_fraction:
+        # TEST is chosen by a hash of the text alone; TRAIN and VALID also depend on the valid fraction (and
+        # so does the order in which --split all joins them).
+        if split_name != "test" and other.config.train.valid_fraction != first.config.train.valid_fraction:
             raise ReviewRNNError(
                 f"{other.directory}: trained with --valid-fraction {other.config.train.valid_fraction}, "
                 f"{first.directory} with {first.config.train.valid_fraction}; their {split_name} splits differ "
@@ -192,14 +196,16 @@ def _check_members(loaded: list, split_name: str) -> None:
             )
 
 
-def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device):
+def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device, not_clean: list[str]):
     """(the encoded split, class probabilities (N, K) before any temperature, (reviews a label map dropped,
-    the label values it dropped in the whole file))."""
+    the label values it dropped in the whole file)); a reason its scores are not clean goes into `not_clean`."""
     config = loaded.config
     train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names)
     if split_name == ALL:
         _check_unseen(source.info, config, loaded.directory)
+    if config.init is not None and (leak := pretrained_on_test(config.init, source.info)):
+        not_clean.append(f"{loaded.directory}: {leak}")
     encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
     unmapped = source.info.unmapped
     dropped = sum(unmapped.values()) if split_name == ALL else unmapped.get(split_name, 0)
@@ -216,9 +222,11 @@ def _check_unseen(corpus: CorpusInfo, config, directory) -> None:
         )
     lm = _language_model(config)
     if lm is not None and any(_same_file(corpus, digest, None) for digest in lm.pretrain.sha256):
+        kept_out = _same_file(corpus, lm.corpus.sha256, lm.corpus.name)  # its TEST half was left out
+        advice = "use --split test (kept out of pretraining)" if kept_out else "no part of it is clean of the LM"
         raise ReviewRNNError(
             f"{corpus.name} was pretraining text of {config.init.path}, the language model {directory} started "
-            "from; --split all would score texts it learned from: use --split test (kept out of pretraining)"
+            f"from; --split all would score texts it learned from: {advice}"
         )
 
 

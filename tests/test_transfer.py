@@ -101,6 +101,10 @@ def test_train_init_warns_when_the_lm_read_its_corpus_test_reviews(session_corpu
         assert result.exit_code == 0, result.output
         found = " ".join(result.stderr.split())
         assert (f"warning: the language model {lm} read {shop.resolve()} as unlabeled text" in found) == warned, found
+        scored = CliRunner().invoke(app, ["evaluate", str(isolated_env["models"] / name), "--json"])
+        assert scored.exit_code == 0, scored.output
+        assert ("TEST scores are not clean" in " ".join(scored.stderr.split())) == warned
+        assert len(json.loads(scored.stdout)["not_clean"]) == warned
 
 
 def test_split_all_refuses_a_file_the_language_model_read(pretrained_lm, session_corpus, make_corpus, isolated_env):

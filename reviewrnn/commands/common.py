@@ -20,13 +20,17 @@ from reviewrnn.config import Device
 from reviewrnn.errors import ReviewRNNError
 
 
+class StdoutGone(BrokenPipeError):
+    """The reader of stdout has gone: only this broken pipe is a quiet exit 0, not one of stderr or a FIFO."""
+
+
 class _StdoutConsole(Console):
     """rich exits 1 when the reader of stdout has gone; a Unix tool in a pipeline (`| head -1`) exits 0.
-    Raising BrokenPipeError lets friendly_errors stop every command the same way."""
+    Raising StdoutGone lets friendly_errors stop every command the same way."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
-        raise BrokenPipeError
+        raise StdoutGone
 
 
 out = _StdoutConsole(soft_wrap=True, highlight=False)
@@ -88,7 +92,7 @@ def friendly_errors(command):
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, ClickException):  # usage errors (exit 2) go to the parser
             raise
-        except BrokenPipeError:
+        except StdoutGone:
             raise reader_gone() from None
         except ReviewRNNError as error:
             if debug_enabled():

@@ -131,11 +131,14 @@ def evaluate(
 
 
 def _warn(report: dict) -> None:
-    """On stderr: input unlike the training corpus; familiarity files that could not be read."""
+    """On stderr: input unlike the training corpus; familiarity files that could not be read; scores that
+    are not clean because a model's language model read this corpus's TEST reviews."""
     if report["domain"] and report["domain"]["warning"]:
         err.print(f"warning: {report['domain']['warning']}")
     if report.get("familiarity") and "unreadable" in report["familiarity"]:
         err.print(f"warning: no familiarity: {report['familiarity']['unreadable']}", markup=False)
+    for reason in report.get("not_clean", []):
+        err.print(f"warning: {reason}", markup=False)
 
 
 def _check_objective(objective: str) -> None:

@@ -73,7 +73,9 @@ def pretrain(
     patience: Annotated[
         int, typer.Option(min=1, help="Stop after this many epochs without a lower loss.")
     ] = LM_TRAIN.patience,
-    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N texts.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Use only N texts, taken from the sources in turn (quick runs).")
+    ] = None,
     device: DeviceOption = LM_TRAIN.device,
     threads: TrainingThreadsOption = None,
     vocab_size: Annotated[
