@@ -1,8 +1,9 @@
 """predict's input from tables: the text column of a CSV/TSV/JSONL/Parquet --file, or of JSON Lines on stdin.
 
-A table file is read whole through the corpus readers (corpus.read_file: BOM, quoted newlines, the
-same one-line errors), then given out in chunks of Lines numbered by record, so rows match records
-one for one. JSON Lines on stdin stay streamed: each line is one record.
+A table file is read whole before any row is written, so a bad file fails with nothing printed, and
+it is read straight from the file (never through the `datasets` cache, which would keep a copy of
+every file predicted). Its rows match its records one for one: a quoted newline stays in its review,
+and a JSON Lines file numbers its rows by file line. JSON Lines on stdin stay streamed.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, pick_column, read_file
-from reviewrnn.corpusfile import READERS, resolve
+from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, pick_column
+from reviewrnn.corpusfile import READERS, UTF16_MARKS, first_bytes
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.lines import Line
 
@@ -22,18 +23,25 @@ def is_table(path: Path) -> bool:
     return Path(path).suffix.lower() in READERS
 
 
-def table_chunks(path: Path, column: str | None, lines: int) -> Iterator[list[Line]]:
-    """The column's texts (--text-column, else text or review) in chunks of `lines`, numbered from 1 by record."""
-    found = resolve(str(path))
-    table = read_file(found)
+def read_table(path: Path, column: str | None) -> list[Line]:
+    """The texts of the column (--text-column, else text or review), one Line per record."""
+    path = Path(path)
+    reader = READERS[path.suffix.lower()]
     try:
-        name = pick_column(table.column_names, column, TEXT_COLUMNS, "text", path)
-    except ColumnError as error:
-        raise error.naming("--text-column") from None
-    values = table[name]
-    for start in range(0, len(values), lines):
-        chunk = values[start : start + lines]
-        yield [Line(str(path), start + i, _text(value, path, start + i, name)) for i, value in enumerate(chunk, 1)]
+        if reader != "parquet" and first_bytes(path, 2) in UTF16_MARKS:
+            raise ReviewRNNError(f"{path}: UTF-16 text; save it as UTF-8 (iconv -f utf-16 -t utf-8)")
+        if reader == "json":
+            return _json_records(path, column)
+        columns = _columns(path, reader)
+    except OSError as error:
+        raise ReviewRNNError(f"{path}: cannot read ({error.strerror or error})") from None
+    name = _pick(list(columns), column, path)
+    return [Line(str(path), row, _text(value, path, row, name)) for row, value in enumerate(columns[name], 1)]
+
+
+def chunked(lines: list[Line], size: int) -> Iterator[list[Line]]:
+    for start in range(0, len(lines), size):
+        yield lines[start : start + size]
 
 
 def json_line_chunks(chunks: Iterator[list[Line]], column: str, skip: str = "arg") -> Iterator[list[Line]]:
@@ -41,6 +49,62 @@ def json_line_chunks(chunks: Iterator[list[Line]], column: str, skip: str = "arg
     from the source `skip` (TEXT arguments) are reviews as they are."""
     for chunk in chunks:
         yield [line if line.source == skip else _field(line, column) for line in chunk]
+
+
+def _columns(path: Path, reader: str) -> dict[str, list]:
+    if reader == "parquet":
+        import pyarrow.parquet
+
+        try:
+            table = pyarrow.parquet.read_table(path)
+        except Exception as error:  # pyarrow's errors have many types
+            raise ReviewRNNError(f"{path}: cannot read as Parquet: {' '.join(str(error).split())[:200]}") from None
+        return {name: table.column(name).to_pylist() for name in table.column_names}
+    from reviewrnn.corpus import read_file
+    from reviewrnn.corpusfile import CorpusFile
+
+    return read_file(CorpusFile(str(path), path, reader, ""))  # pandas: every field as text, BOM and quotes
+
+
+def _json_records(path: Path, column: str | None) -> list[Line]:
+    """A JSON array of records, or JSON Lines (blank lines skipped); rows numbered by record or file line."""
+    with open(path, "rb") as handle:
+        head = handle.read(64).removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"["):
+        try:
+            records = list(enumerate(json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf")), 1))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ReviewRNNError(f"{path}: not valid JSON ({error.__class__.__name__}); fix the file") from None
+    else:
+        records = []
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                raw = raw.removeprefix(b"\xef\xbb\xbf") if number == 1 else raw
+                if raw.strip():
+                    try:
+                        records.append((number, json.loads(raw)))
+                    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                        raise ReviewRNNError(
+                            f"{path}:{number}: not valid JSON ({error.__class__.__name__}); fix or remove that line"
+                        ) from None
+    name = None
+    lines = []
+    for number, record in records:
+        if not isinstance(record, dict):
+            raise ReviewRNNError(f"{path}:{number}: not a JSON object; each record must be one (with named fields)")
+        if name is None:
+            name = _pick(list(record), column, path)
+        if name not in record:
+            raise ReviewRNNError(f"{path}:{number}: no field {name!r} (found: {', '.join(record)}); fix --text-column")
+        lines.append(Line(str(path), number, _text(record[name], path, number, name)))
+    return lines
+
+
+def _pick(columns: list[str], column: str | None, path: Path) -> str:
+    try:
+        return pick_column(columns, column, TEXT_COLUMNS, "text", path)
+    except ColumnError as error:
+        raise error.naming("--text-column") from None
 
 
 def _field(line: Line, column: str) -> Line:

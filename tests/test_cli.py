@@ -371,11 +371,21 @@ def test_predict_reads_the_text_column_of_a_table_one_row_per_record(with_model,
     table = write_table(tmp_path / "shop.csv", [(text, stars) for text, stars in zip(texts, "5135")], ("body", "stars"))
     error = one_error_line(cli("predict", "--file", table, code=1))
     assert "no text column (looked for text, review; columns: body, stars); name it with --text-column" in error
-    for path in (table, write_table(tmp_path / "shop.jsonl", [(t, "5") for t in texts], ("body", "stars"))):
+    jsonl = write_table(tmp_path / "shop.jsonl", [(t, "5") for t in texts], ("body", "stars"))
+    parquet = write_table(tmp_path / "shop.parquet", [(t, "5") for t in texts], ("body", "stars"))
+    for path in (table, jsonl, parquet):
         rows = cli("predict", "--file", path, "--text-column", "body", "--format", "jsonl").stdout.splitlines()
         found = [json.loads(row) for row in rows]
         assert [row["line"] for row in found] == [1, 2, 3, 4] and found[1]["tokens"] == 3
         assert [[row["label"] or "", f"{row['probability']:.4f}" if row["label"] else ""] for row in found] == expected
+    header_only = tmp_path / "none.csv"
+    header_only.write_text("body,stars\n")
+    assert cli("predict", "--file", header_only, "--text-column", "body").stdout == ""  # no records, no rows
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"body": "fine"}\n{"body": \n')
+    failed = cli("predict", "--file", table, "--file", broken, "--text-column", "body", code=1)
+    assert failed.stdout == ""  # tables are read before any row is written
+    assert one_error_line(failed) == f"error: {broken}:2: not valid JSON (JSONDecodeError); fix or remove that line"
 
 
 def test_predict_text_column_reads_stdin_as_json_lines(with_model):

@@ -122,7 +122,8 @@ def predict(
     # A JSON Lines record is parsed whole (--text-column), so its line is never cut.
     cap = None if echo_text or trace or text_column else 4 * predictor.max_chars + 3
     cut = Cut(cap, predictor.keep, CHUNK_LINES)
-    chunks = _warn_invalid_once(_input_chunks(texts, files, stdin, cut, text_column))
+    tables = _read_tables(files, text_column)  # whole, before any output: a bad table prints nothing
+    chunks = _warn_invalid_once(_input_chunks(texts, files, stdin, cut, text_column, tables))
     if trace:
         _write_traces(predictor, (line for chunk in chunks for line in chunk), as_json=output_format == "jsonl")
         return
@@ -130,10 +131,18 @@ def predict(
         _write_rows(predictor, chunks, row_writer(output_format, echo_text, familiarity), advance)
 
 
-def _input_chunks(texts: list[str], files: list[Path], stdin, cut: Cut, column: str | None) -> Iterator[list[Line]]:
+def _read_tables(files: list[Path], column: str | None) -> dict[Path, list[Line]]:
+    from reviewrnn.tableinput import is_table, read_table
+
+    return {path: read_table(path, column) for path in files if is_table(path)}
+
+
+def _input_chunks(
+    texts: list[str], files: list[Path], stdin, cut: Cut, column: str | None, tables: dict[Path, list[Line]]
+) -> Iterator[list[Line]]:
     """Chunks of input in order: TEXT arguments and stdin, then each --file. A table file gives its text
     column, one row per record; with --text-column, stdin and other files are JSON Lines."""
-    from reviewrnn.tableinput import is_table, json_line_chunks, table_chunks
+    from reviewrnn.tableinput import chunked, json_line_chunks
 
     def parsed(chunks: Iterator[list[Line]]) -> Iterator[list[Line]]:
         return json_line_chunks(chunks, column) if column else chunks
@@ -141,8 +150,8 @@ def _input_chunks(texts: list[str], files: list[Path], stdin, cut: Cut, column: 
     if texts or not files:
         yield from parsed(read_chunks(texts, [], stdin, cut))
     for path in files:
-        if is_table(path):
-            yield from table_chunks(path, column, cut.lines)
+        if path in tables:
+            yield from chunked(tables[path], cut.lines)
         else:
             yield from parsed(read_chunks([], [path], None, cut))
 
