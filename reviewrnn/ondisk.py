@@ -134,11 +134,21 @@ def load_disk_corpus(
     labels = table.column("label").to_numpy().astype(np.int64)
     if label_map is not None and training:
         label_map.check_present(np.bincount(labels[labels != UNMAPPED], minlength=len(label_names)), path, label_col)
-    dropped = {}
-    if label_map is not None:  # read back only the dropped rows' labels, to count them by value
-        values = dataset.select(np.flatnonzero(labels == UNMAPPED))[label_col]
-        dropped = dict(Counter(label_key(value, path, 0, label_col) for value in values).most_common())
+    dropped = _dropped_values(dataset, label_col, labels, path) if label_map is not None else {}
     return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, labels, dropped)
+
+
+def _dropped_values(dataset, label_col: str, labels: np.ndarray, path) -> dict[str, int]:
+    """The label values a --label-map dropped, counted by Arrow over the memory-mapped column (distinct values
+    only ever reach Python), in the in-memory reader's order: most frequent first, then first seen."""
+    import pyarrow
+    import pyarrow.compute
+
+    column = dataset.data.table.column(label_col).filter(pyarrow.array(labels == UNMAPPED))
+    counts = Counter()
+    for item in pyarrow.compute.value_counts(column).to_pylist():
+        counts[label_key(item["values"], path, 0, label_col)] += item["counts"]
+    return dict(counts.most_common())
 
 
 def _parts_without_duplicates(table) -> np.ndarray:
