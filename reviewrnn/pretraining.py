@@ -146,6 +146,13 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None) -> Pret
                 f"{directory}: the pretraining text changed since this run started (sha256 differs); "
                 "resuming would not reproduce the run"
             )
+        saved = config.pretrain.texts_per_source
+        older = not saved and config.train.limit and len(config.pretrain.sources) > 1  # before in_turn
+        if older or (saved and saved != texts.info.texts_per_source):
+            raise ReviewRNNError(
+                f"{directory}: this version takes --limit's texts from the sources in turn, not the way the run "
+                "started; resuming would train on other texts: start a new run"
+            )
         prepared = prepare_lm(texts, tokenizer, config.model, config.train, config.tokenizer)
         prepared.config = config
         return _train_and_save(prepared, (state, arrays), directory, stop, callbacks)

@@ -308,6 +308,28 @@ def test_stop_request_saves_a_checkpoint_and_resume_ends_with_the_same_weights(m
             assert np.array_equal(ours[name], value), name
 
 
+def test_resume_with_a_limit_over_several_sources_reads_the_same_texts(make_corpus, tmp_path, monkeypatch):
+    """--limit's texts come from the sources in turn; a checkpoint from before (no texts_per_source) would
+    resume on other texts than it started with, so it is refused."""
+    from reviewrnn import interrupts
+
+    extra = tmp_path / "more.txt"
+    extra.write_text("\n".join(text + " again" for text, _ in synthetic_reviews(80, seed=4)), encoding="utf-8")
+    spec = TextSpec(str(make_corpus()), True, [extra])
+    for name in ("now", "older"):
+        monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: True)
+        with pytest.raises(TrainingInterrupted):
+            pretrain_step(spec, *tiny_configs(epochs=2, limit=60), tmp_path / name)
+    monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: False)
+    assert resume_pretrain(tmp_path / "now").config.pretrain.texts_per_source == [30, 30]
+    state_path = tmp_path / "older" / "checkpoint" / "state.json"
+    saved = json.loads(state_path.read_text())
+    del saved["config"]["pretrain"]["texts_per_source"]
+    state_path.write_text(json.dumps(saved))
+    with pytest.raises(ReviewRNNError, match="takes --limit's texts from the sources in turn"):
+        resume_pretrain(tmp_path / "older")
+
+
 def test_resume_refuses_a_finished_run_and_a_classifier_run(make_corpus, tmp_path, trained_model):
     spec = TextSpec(str(make_corpus()))
     pretrain_step(spec, *tiny_configs(epochs=1), tmp_path / "lm")
