@@ -196,7 +196,7 @@ def _check_members(loaded: list, split_name: str) -> None:
             )
 
 
-def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device, not_clean: list[str]):
+def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device, not_clean: list | None = None):
     """(the encoded split, class probabilities (N, K) before any temperature, (reviews a label map dropped,
     the label values it dropped in the whole file)); a reason its scores are not clean goes into `not_clean`."""
     config = loaded.config
@@ -204,7 +204,7 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names)
     if split_name == ALL:
         _check_unseen(source.info, config, loaded.directory)
-    if config.init is not None and (leak := pretrained_on_test(config.init, source.info)):
+    if config.init is not None and not_clean is not None and (leak := pretrained_on_test(config.init, source.info)):
         not_clean.append(f"{loaded.directory}: {leak}")
     encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
     unmapped = source.info.unmapped
