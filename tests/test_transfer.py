@@ -192,3 +192,5 @@ def test_config_without_init_or_pretrain_reads_as_before_and_writes_neither():
     assert "init" not in config.to_dict() and "pretrain" not in config.to_dict()
     with pytest.raises(ReviewRNNError, match="init: init part must be one of all, embedding"):
         RunConfig.from_dict({"format_version": FORMAT_VERSION, "init": {"path": "x", "sha256": "y", "part": "head"}})
+    older = {"format_version": FORMAT_VERSION, "init": {"path": "x", "sha256": "y", "part": "embedding"}}
+    assert RunConfig.from_dict(older).init.embedding_std is None  # a run from before the scaling: unscaled
