@@ -57,11 +57,8 @@ def check_file(found: CorpusFile, on_disk: bool = False) -> None:
     path = found.path
     if path.stat().st_size == 0:
         raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
-    if found.reader != "parquet" and first_bytes(path, 2) in UTF16_MARKS:
-        raise ReviewRNNError(
-            f"{path}: UTF-16 text (Excel's 'Unicode text'); save it as CSV UTF-8, or convert it: "
-            f"iconv -f utf-16 -t utf-8 {path.name} > utf8-{path.name}"
-        )
+    if found.reader != "parquet":
+        refuse_utf16(path)
     if found.reader == "json":
         if path.suffix.lower() != ".json" or first_byte(path) != b"[":
             _check_json_lines(path)
@@ -153,9 +150,14 @@ def has_data_rows(path: Path, separator: str) -> bool:
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # the byte-order marks of UTF-16 LE and BE
 
 
-def first_bytes(path: Path, count: int) -> bytes:
+def refuse_utf16(path: Path) -> None:
+    """A text file in UTF-16 (Excel's 'Unicode text') would read as one garbled column: name it instead."""
     with open(path, "rb") as handle:
-        return handle.read(count)
+        if handle.read(2) in UTF16_MARKS:
+            raise ReviewRNNError(
+                f"{path}: UTF-16 text (Excel's 'Unicode text'); save it as CSV UTF-8, or convert it: "
+                f"iconv -f utf-16 -t utf-8 {path.name} > utf8-{path.name}"
+            )
 
 
 def first_byte(path: Path) -> bytes:

@@ -19,7 +19,7 @@ from reviewrnn.corpus import Preferred
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.source import ALL, SPLITS, CorpusSettings, open_source
 from reviewrnn.threshold import thresholded_labels
-from reviewrnn.transfer import pretrained_on_test
+from reviewrnn.transfer import language_model_config, pretrained_on_test
 
 FAMILIARITY_SAMPLE = 2000  # reviews whose familiarity evaluate summarises, evenly spread over the split
 
@@ -220,7 +220,7 @@ def _check_unseen(corpus: CorpusInfo, config, directory) -> None:
             f"{corpus.name} is the corpus {directory} was trained on; --split all would score its own training "
             "reviews: use --split test"
         )
-    lm = _language_model(config)
+    lm = language_model_config(config.init) if config.init is not None else None
     if lm is not None and any(_same_file(corpus, digest, None) for digest in lm.pretrain.sha256):
         kept_out = _same_file(corpus, lm.corpus.sha256, lm.corpus.name)  # its TEST half was left out
         advice = "use --split test (kept out of pretraining)" if kept_out else "no part of it is clean of the LM"
@@ -232,16 +232,6 @@ def _check_unseen(corpus: CorpusInfo, config, directory) -> None:
 
 def _same_file(corpus: CorpusInfo, sha256: str | None, name: str | None) -> bool:
     return corpus.sha256 == sha256 if corpus.sha256 and sha256 else corpus.name == name
-
-
-def _language_model(config):
-    """The config of the LM a classifier started from, where its directory is still there."""
-    from reviewrnn.artifacts import load_config
-
-    if config.init is None or not (Path(config.init.path) / "config.json").is_file():
-        return None
-    lm = load_config(Path(config.init.path))
-    return lm if lm.pretrain is not None else None
 
 
 def split_probabilities(loaded, encoded, device) -> np.ndarray:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, pick_column
-from reviewrnn.corpusfile import READERS, UTF16_MARKS, first_bytes
+from reviewrnn.corpusfile import READERS, refuse_utf16
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.lines import Line
 
@@ -28,8 +28,8 @@ def read_table(path: Path, column: str | None) -> list[Line]:
     path = Path(path)
     reader = READERS[path.suffix.lower()]
     try:
-        if reader != "parquet" and first_bytes(path, 2) in UTF16_MARKS:
-            raise ReviewRNNError(f"{path}: UTF-16 text; save it as UTF-8 (iconv -f utf-16 -t utf-8)")
+        if reader != "parquet":
+            refuse_utf16(path)
         if reader == "json":
             return _json_records(path, column)
         columns = _columns(path, reader)
@@ -37,11 +37,6 @@ def read_table(path: Path, column: str | None) -> list[Line]:
         raise ReviewRNNError(f"{path}: cannot read ({error.strerror or error})") from None
     name = _pick(list(columns), column, path)
     return [Line(str(path), row, _text(value, path, row, name)) for row, value in enumerate(columns[name], 1)]
-
-
-def chunked(lines: list[Line], size: int) -> Iterator[list[Line]]:
-    for start in range(0, len(lines), size):
-        yield lines[start : start + size]
 
 
 def json_line_chunks(chunks: Iterator[list[Line]], column: str, skip: str = "arg") -> Iterator[list[Line]]:

@@ -74,16 +74,23 @@ def pretrained_on_test(init: InitInfo, corpus: CorpusInfo) -> str | None:
     """Why the classifier's TEST reviews are not clean of its language model, or None. Pretraining keeps out
     the TEST texts of its own --corpus only: a classifier corpus the LM read as --unlabeled text, under
     another --corpus, had its TEST half in the LM's text (a new user's trial did just that)."""
-    lm_dir = Path(init.path)
-    if corpus.sha256 is None or not (lm_dir / "config.json").is_file():
+    lm = language_model_config(init)
+    if lm is None or corpus.sha256 is None:
         return None
-    lm = load_config(lm_dir)
-    if lm.pretrain is None or lm.corpus.sha256 == corpus.sha256 or corpus.sha256 not in lm.pretrain.sha256:
+    if lm.corpus.sha256 == corpus.sha256 or corpus.sha256 not in lm.pretrain.sha256:
         return None
     return (
-        f"the language model {lm_dir} read {corpus.name} as unlabeled text, TEST reviews included, so this "
+        f"the language model {init.path} read {corpus.name} as unlabeled text, TEST reviews included, so this "
         f"model's TEST scores are not clean; pretrain with --corpus {corpus.name} to keep its TEST half out"
     )
+
+
+def language_model_config(init: InitInfo) -> RunConfig | None:
+    """The config of the LM a classifier started from, where its directory is still there."""
+    if not (Path(init.path) / "config.json").is_file():
+        return None
+    lm = load_config(Path(init.path))
+    return lm if lm.pretrain is not None else None
 
 
 def _agree(name: str, ours, theirs, given: bool, directory: Path) -> None:

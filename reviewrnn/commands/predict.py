@@ -132,6 +132,8 @@ def predict(
 
 
 def _read_tables(files: list[Path], column: str | None) -> dict[Path, list[Line]]:
+    if not files:  # TEXT arguments and stdin: nothing to import for tables at cold start
+        return {}
     from reviewrnn.tableinput import is_table, read_table
 
     return {path: read_table(path, column) for path in files if is_table(path)}
@@ -142,16 +144,20 @@ def _input_chunks(
 ) -> Iterator[list[Line]]:
     """Chunks of input in order: TEXT arguments and stdin, then each --file. A table file gives its text
     column, one row per record; with --text-column, stdin and other files are JSON Lines."""
-    from reviewrnn.tableinput import chunked, json_line_chunks
 
     def parsed(chunks: Iterator[list[Line]]) -> Iterator[list[Line]]:
-        return json_line_chunks(chunks, column) if column else chunks
+        if not column:
+            return chunks
+        from reviewrnn.tableinput import json_line_chunks
+
+        return json_line_chunks(chunks, column)
 
     if texts or not files:
         yield from parsed(read_chunks(texts, [], stdin, cut))
     for path in files:
         if path in tables:
-            yield from chunked(tables[path], cut.lines)
+            lines = tables[path]
+            yield from (lines[start : start + cut.lines] for start in range(0, len(lines), cut.lines))
         else:
             yield from parsed(read_chunks([], [path], None, cut))
 
