@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reviewrnn import fetch
 from reviewrnn.corpusfile import HUB_PREFIX, CorpusFile, quiet_datasets, resolve, unreadable
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, not_text
 from reviewrnn.labelmap import UNMAPPED, LabelMap
 
 TEXT_COLUMNS = ("text", "review")
@@ -173,7 +173,7 @@ def _check_texts(values, path, column: str) -> list[str]:
         raise ReviewRNNError(f"{path}: the corpus has no rows; it needs at least one review per class")
     for row, text in enumerate(texts, start=1):
         if not isinstance(text, str):
-            raise ReviewRNNError(f"{path}: row {row}: column {column!r} is {type(text).__name__}, expected text")
+            raise not_text(path, row, column, text)
     return texts
 
 

@@ -30,6 +30,11 @@ class ReviewRNNError(Exception):
         super().__init__(str(message).translate(LINE_BREAKS), *args)
 
 
+def not_text(source, row: int, column: str, value) -> ReviewRNNError:
+    """The error for a table cell that should hold a review's text and holds a number or other value."""
+    return ReviewRNNError(f"{source}: row {row}: column {column!r} is {type(value).__name__}, expected text")
+
+
 class TrainingInterrupted(ReviewRNNError):
     """Training stopped on SIGINT/SIGTERM after saving a resumable checkpoint (exit 130 or 143)."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from reviewrnn.config import CorpusInfo, PretrainInfo
 from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, is_valid_text, pick_column, read_file
 from reviewrnn.corpusfile import READERS, resolve
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, not_text
 from reviewrnn.fetch import sha256_file
 from reviewrnn.lines import decode, file_problem
 
@@ -135,7 +135,7 @@ def read_unlabeled(path: Path, text_column: str | None) -> tuple[list[str], str]
     texts = []
     for row, text in enumerate(table[column], start=1):
         if text is not None and not isinstance(text, str):
-            raise ReviewRNNError(f"{path}: row {row}: column {column!r} is {type(text).__name__}, expected text")
+            raise not_text(path, row, column, text)
         if text and text.strip():
             texts.append(text)
     return texts, found.sha256

@@ -34,7 +34,7 @@ from reviewrnn.corpus import (
 )
 from reviewrnn.corpusfile import CorpusFile, quiet_datasets, resolve, unreadable
 from reviewrnn.data import EncodedSet, RaggedIds, truncate
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, not_text
 from reviewrnn.labelmap import UNMAPPED, LabelMap
 from reviewrnn.tokenizer import encode
 
@@ -178,10 +178,7 @@ class _SplitRows:
         texts = batch[self.text_col]
         for offset, text in enumerate(texts):
             if not isinstance(text, str):
-                row = indices[offset] + 1
-                raise ReviewRNNError(
-                    f"{self.path}: row {row}: column {self.text_col!r} is {type(text).__name__}, expected text"
-                )
+                raise not_text(self.path, indices[offset] + 1, self.text_col, text)
         labels, _ = encode_labels(
             batch[self.label_col], self.path, self.label_col, self.label_names, indices[0] + 1, self.label_map
         )

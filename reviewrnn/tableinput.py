@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, pick_column
 from reviewrnn.corpusfile import READERS, refuse_utf16
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, not_text
 from reviewrnn.lines import Line
 
 
@@ -122,5 +122,5 @@ def _text(value, source, row: int, column: str) -> str:
     if value is None:
         return ""  # an empty review: a row with an empty label, as a blank line gives
     if not isinstance(value, str):
-        raise ReviewRNNError(f"{source}: row {row}: column {column!r} is {type(value).__name__}, expected text")
+        raise not_text(source, row, column, value)
     return value

@@ -437,3 +437,20 @@ def test_label_that_is_not_a_class_name_or_number(tmp_path, label):
     path.write_text(json.dumps({"text": "a", "label": label}) + "\n" + json.dumps({"text": "b", "label": label}))
     with pytest.raises(ReviewRNNError, match="row 1: column 'label' holds a"):
         load_corpus(str(path))
+
+
+@pytest.mark.parametrize("reader", ["corpus", "unlabeled", "predict table"])
+def test_a_number_where_text_belongs_is_named_by_every_reader(tmp_path, reader):
+    """JSON keeps numbers as numbers: each reader names the row and column instead of failing later."""
+    from reviewrnn.lmtexts import read_unlabeled
+    from reviewrnn.tableinput import read_table
+
+    path = tmp_path / "numbers.jsonl"
+    path.write_text('{"review": 12, "sentiment": "positive"}\n{"review": 7, "sentiment": "negative"}\n')
+    read = {
+        "corpus": lambda: load_corpus(str(path)),
+        "unlabeled": lambda: read_unlabeled(path, None),
+        "predict table": lambda: read_table(path, None),
+    }[reader]
+    with pytest.raises(ReviewRNNError, match=r"numbers\.jsonl: row 1: column 'review' is int, expected text$"):
+        read()
