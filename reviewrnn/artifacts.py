@@ -114,7 +114,7 @@ def load_checkpoint_config(directory: Path) -> RunConfig:
 
 
 def _checkpoint_state(directory: Path) -> tuple[RunConfig, dict]:
-    recover_swap(directory)
+    _repair_if_idle(directory)
     folder = Path(directory) / CHECKPOINT_DIR
     state_path, tensors_path = folder / CHECKPOINT_STATE, folder / CHECKPOINT_TENSORS
     if not state_path.is_file() or not tensors_path.is_file():
@@ -135,33 +135,78 @@ def _checkpoint_state(directory: Path) -> tuple[RunConfig, dict]:
 
 @contextlib.contextmanager
 def training_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock for one training run into `directory`; a second run refuses at once.
+    """Hold an exclusive lock for one run that writes into `directory`; a second one refuses at once.
 
     The lock is an flock on a hidden file beside the directory, released by the kernel even if the
     process is killed, so a crash never leaves a stale lock behind (only, at worst, an unlocked file).
+    The holder repairs a swap that a crash left half done, before it writes.
     """
     directory = Path(directory)
+    handle = _try_lock(directory)
+    if handle is None:
+        raise ReviewRNNError(
+            f"{directory} is being written by another run (lock {_lock_path(directory)}); "
+            "wait for it to finish or choose another --name"
+        )
+    try:
+        recover_swap(directory)
+        yield
+    finally:
+        _unlock(handle, directory)
+
+
+def _lock_path(directory: Path) -> Path:
+    return directory.parent / f".{directory.name}.lock"
+
+
+def _try_lock(directory: Path):
+    """The locked lock file's handle, or None when another process holds it.
+
+    The holder deletes the file when it is done, so a process that opened it just before may lock a
+    file no longer in place: it checks the name still leads to what it locked, and tries again if not.
+    """
     directory.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = directory.parent / f".{directory.name}.lock"
-    with open(lock_path, "a+") as handle:
+    while True:
+        handle = open(_lock_path(directory), "a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ReviewRNNError(
-                f"{directory} is being written by another training run (lock {lock_path}); "
-                "wait for it to finish or choose another --name"
-            ) from None
+            handle.close()
+            return None
         try:
-            yield
+            if os.stat(_lock_path(directory)).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()  # the file was deleted under us: the lock protects nothing
+
+
+def _unlock(handle, directory: Path) -> None:
+    try:
+        _lock_path(directory).unlink(missing_ok=True)  # before unlocking: a waiter that locks it will see it gone
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def _repair_if_idle(directory: Path) -> None:
+    """A reader's repair of a crash mid-swap, done only when no run holds the lock: a live writer
+    between its two renames is not a crash, and moving its old model back would break its swap."""
+    directory = Path(directory)
+    if directory.exists() or not directory.parent.is_dir():
+        return
+    handle = _try_lock(directory)
+    if handle is not None:
+        try:
+            recover_swap(directory)
         finally:
-            lock_path.unlink(missing_ok=True)  # still held here, so no other run is using this file
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            _unlock(handle, directory)
 
 
 def require_model_directories(directories: list[Path]) -> None:
     """Every model a command reads, checked before any slow work, with one wording and exit code (1)."""
     for directory in directories:
-        recover_swap(directory)  # a crash mid-swap left the model parked beside its place: load_model's repair
+        _repair_if_idle(directory)  # a crash mid-swap left the model parked beside its place
         if not Path(directory).is_dir():
             raise ReviewRNNError(f"{directory}: no such model directory; train one with `reviewrnn train`")
 
@@ -243,12 +288,18 @@ def default_model_dir() -> Path:
             )
         return chosen
     root = models_root()
-    candidates = sorted(root.glob(f"*/{CONFIG_FILE}"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    # Newest by its weights: `evaluate --calibrate` rewrites an old model's config.json, not its weights.
+    candidates = sorted(root.glob(f"*/{CONFIG_FILE}"), key=_trained_at) if root.is_dir() else []
     if not candidates:
         raise ReviewRNNError(
             f"no model found under {root}/; train one with `reviewrnn train` (or `make run`), or pass --model DIR"
         )
     return candidates[-1].parent
+
+
+def _trained_at(config_path: Path) -> float:
+    weights = config_path.parent / WEIGHTS_FILE
+    return (weights if weights.exists() else config_path).stat().st_mtime
 
 
 def write_eval(directory: Path, report: dict) -> Path:

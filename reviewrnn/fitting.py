@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reviewrnn.artifacts import CONFIG_FILE, load_model
+from reviewrnn.artifacts import CONFIG_FILE, load_model, training_lock
 from reviewrnn.atomic import atomic_write_json
 from reviewrnn.calibration import apply_temperature, fit_temperature, reliability
 from reviewrnn.domain import DOMAIN_FILE, build_profile
@@ -21,14 +21,16 @@ from reviewrnn.threshold import check_binary, curve, find_threshold, parse_objec
 
 
 def calibrate_step(directory: Path, temperature: bool = True, device_name: str = "auto") -> dict:
-    """Re-read the model's own corpus (TRAIN as it was trained, VALID) and refit; see fit_decision."""
-    loaded = load_model(directory)
-    train = loaded.config.train
-    source = _source(loaded, train.limit)
-    train_set, valid_set = (
-        source.encode(loaded.tokenizer, part, train.max_tokens, train.truncate) for part in ("train", "valid")
-    )
-    return fit_decision(directory, train_set, valid_set, temperature, device_name)
+    """Re-read the model's own corpus (TRAIN as it was trained, VALID) and refit; see fit_decision.
+    Holds the directory's training lock: a run writing the same model would swap it away under us."""
+    with training_lock(directory):
+        loaded = load_model(directory)
+        train = loaded.config.train
+        source = _source(loaded, train.limit)
+        train_set, valid_set = (
+            source.encode(loaded.tokenizer, part, train.max_tokens, train.truncate) for part in ("train", "valid")
+        )
+        return fit_decision(directory, train_set, valid_set, temperature, device_name)
 
 
 def after_training(directory: Path, config, train_set, valid_set, callbacks) -> tuple[list[int], list[int]]:
@@ -99,24 +101,25 @@ def threshold_step(directory: Path, objective: str, device_name: str = "auto") -
     from reviewrnn.scoring import split_probabilities
 
     parse_objective(objective)  # a bad objective fails before anything is read
-    loaded = load_model(directory)
-    config = loaded.config
-    check_binary(config.corpus.label_names, directory)
-    valid = _source(loaded).encode(loaded.tokenizer, "valid", config.train.max_tokens, config.train.truncate)
-    device = runtime.resolve_device(device_name)
-    raw = split_probabilities(loaded, valid, device)
-    positive = apply_temperature(raw, config.decision.temperature)[:, 1]  # (N,) as predict will see it
-    chosen = find_threshold(positive, valid.labels, objective, config.corpus.label_names)
-    config.decision.threshold, config.decision.threshold_objective = chosen["threshold"], objective
-    atomic_write_json(Path(directory) / CONFIG_FILE, config.to_dict())
-    return {
-        "objective": objective,
-        "positive_label": config.corpus.label_names[1],
-        "split": "valid",
-        "count": len(valid),
-        "chosen": chosen,
-        "curve": curve(positive, np.asarray(valid.labels), chosen["threshold"]),
-    }
+    with training_lock(directory):  # as calibrate_step
+        loaded = load_model(directory)
+        config = loaded.config
+        check_binary(config.corpus.label_names, directory)
+        valid = _source(loaded).encode(loaded.tokenizer, "valid", config.train.max_tokens, config.train.truncate)
+        device = runtime.resolve_device(device_name)
+        raw = split_probabilities(loaded, valid, device)
+        positive = apply_temperature(raw, config.decision.temperature)[:, 1]  # (N,) as predict will see it
+        chosen = find_threshold(positive, valid.labels, objective, config.corpus.label_names)
+        config.decision.threshold, config.decision.threshold_objective = chosen["threshold"], objective
+        atomic_write_json(Path(directory) / CONFIG_FILE, config.to_dict())
+        return {
+            "objective": objective,
+            "positive_label": config.corpus.label_names[1],
+            "split": "valid",
+            "count": len(valid),
+            "chosen": chosen,
+            "curve": curve(positive, np.asarray(valid.labels), chosen["threshold"]),
+        }
 
 
 def _source(loaded, limit: int | None = None):

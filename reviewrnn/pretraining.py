@@ -95,13 +95,14 @@ def pretrain_step(
     check_shape(model)  # before any reading, tokenizing or encoding: a refused shape costs nothing
     callbacks = callbacks or Callbacks()
     with training_lock(directory), StopOnSignals() as stop:
-        callbacks.stage("reading texts")
+        stage = stop.before_training(callbacks.stage)
+        stage("reading texts")
         texts = gather_texts(spec, train.valid_fraction, train.limit)
         if start is None:
-            tokenizer = lm_tokenizer(texts, train, tokenizer_config, callbacks.stage)
+            tokenizer = lm_tokenizer(texts, train, tokenizer_config, stage)
         else:
             tokenizer = Tokenizer.from_file(str(start.tokenizer_path))
-        callbacks.stage("encoding texts")
+        stage("encoding texts")
         prepared = prepare_lm(texts, tokenizer, model, train, tokenizer_config)
         if start is not None:
             prepared.config.init = init_info(start, "all")
@@ -137,7 +138,7 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None) -> Pret
             )
         if state.get("done"):
             raise ReviewRNNError(f"{directory}: this run already finished; start a new one with `reviewrnn pretrain`")
-        callbacks.stage("reading texts")
+        stop.before_training(callbacks.stage)("reading texts")
         texts = gather_texts(
             TextSpec.of_run(config.pretrain, config.corpus), config.train.valid_fraction, config.train.limit
         )
@@ -186,7 +187,7 @@ def _train_and_save(prepared: PreparedLM, checkpoint, directory: Path, stop, cal
         history = [history_row(epoch) for epoch in current.state.history]
         save_run(directory, config, tokenizer_json, history, best, current.checkpoint())
 
-    callbacks.stage(f"training on {len(prepared.train_set):,} chunks")
+    stop.before_training(callbacks.stage)(f"training on {len(prepared.train_set):,} chunks")
     result = trainer.run(callbacks, on_checkpoint=save, should_stop=stop)
     if result.interrupted:
         save(trainer)

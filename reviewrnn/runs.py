@@ -139,7 +139,13 @@ def train_step(
     tokenizer = load_tokenizer(tokenizer_path) if tokenizer_path else None
     with _lock_if(main, directory), StopOnSignals() as stop, _distributed(train_config.device) as distributed:
         prepared = prepare_run(
-            settings, model_config, train_config, tokenizer_config, tokenizer, callbacks.stage, distributed
+            settings,
+            model_config,
+            train_config,
+            tokenizer_config,
+            tokenizer,
+            stop.before_training(callbacks.stage),
+            distributed,
         )
         prepared.config.init = init
         return _train_and_save(prepared, None, _Session(directory, stop, distributed, callbacks))
@@ -159,7 +165,8 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None) -> TrainOut
         corpus = config.corpus
         settings = CorpusSettings.of_run(corpus)
         with _distributed(config.train.device) as distributed:
-            prepared = prepare_run(settings, config.model, config.train, config.tokenizer, tokenizer, callbacks.stage)
+            stage = stop.before_training(callbacks.stage)
+            prepared = prepare_run(settings, config.model, config.train, config.tokenizer, tokenizer, stage)
             if prepared.config.corpus.sha256 != corpus.sha256:
                 raise ReviewRNNError(
                     f"{corpus.name}: the corpus changed since this run started (sha256 differs); "
@@ -232,7 +239,7 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         history = [epoch.to_dict() for epoch in current.state.history]
         save_run(directory, config, tokenizer_json, history, best, current.checkpoint())
 
-    session.callbacks.stage("training")
+    session.stop.before_training(session.callbacks.stage)("training")
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
     _raise_if_unfinished(result, trainer, session, save)
     seconds = time.perf_counter() - started

@@ -420,3 +420,56 @@ def test_a_crash_between_the_two_renames_of_a_swap_is_recovered_on_load(check, t
     else:
         artifacts.require_model_directories([models / "m"])
     assert (models / "m" / "config.json").is_file() and not (retired / "model").exists()
+
+
+def test_a_reader_leaves_a_live_writers_swap_alone(trained_model, tmp_path):
+    """Between a writer's two renames the model is parked beside its place; a reader moving it back
+    would make the writer's second rename fail. Only with no run holding the lock is it a crash."""
+    import shutil
+
+    models = tmp_path / "models"
+    models.mkdir()
+    retired = models / ".m.old-abc123"
+    retired.mkdir()
+    shutil.copytree(trained_model, retired / "model")
+    with artifacts.training_lock(models / "m"):
+        shutil.rmtree(models / "m", ignore_errors=True)  # the holder repaired on entry; be mid-swap again
+        shutil.copytree(trained_model, retired / "model", dirs_exist_ok=True)
+        with pytest.raises(ReviewRNNError, match="no such model directory"):
+            artifacts.require_model_directories([models / "m"])
+        assert (retired / "model" / "config.json").is_file() and not (models / "m").exists()
+    artifacts.require_model_directories([models / "m"])  # the lock is free: now it is a crash's leftover
+    assert (models / "m" / "config.json").is_file()
+
+
+def test_a_lock_file_deleted_under_a_new_holder_is_not_trusted(tmp_path, monkeypatch):
+    """A run that opened the lock file just before the last holder deleted it would lock a file no
+    longer in place, and a third run could lock a fresh one beside it: the lock is taken again."""
+    real_flock, deleted = artifacts.fcntl.flock, []
+
+    def flock_then_deleted(descriptor, operation):
+        real_flock(descriptor, operation)
+        if not deleted and operation & artifacts.fcntl.LOCK_EX:
+            deleted.append(descriptor)
+            (tmp_path / ".m.lock").unlink()  # as the previous holder's exit would
+
+    monkeypatch.setattr(artifacts.fcntl, "flock", flock_then_deleted)
+    with artifacts.training_lock(tmp_path / "m"):
+        assert deleted and (tmp_path / ".m.lock").is_file()  # held on the file that is in place
+        monkeypatch.setattr(artifacts.fcntl, "flock", real_flock)
+        with pytest.raises(ReviewRNNError, match="being written by another run"):
+            with artifacts.training_lock(tmp_path / "m"):
+                pass
+    assert not (tmp_path / ".m.lock").exists()
+
+
+def test_recalibrating_an_old_model_does_not_make_it_the_newest(isolated_env):
+    root = isolated_env["models"]
+    old = fake_model(root, "old", 300)
+    newest = fake_model(root, "new", 10)
+    for directory, age in ((old, 300), (newest, 10)):
+        weights = directory / "model.safetensors"
+        weights.write_bytes(b"")
+        os.utime(weights, (time.time() - age,) * 2)
+    os.utime(old / "config.json")  # evaluate --calibrate rewrote it just now
+    assert default_model_dir() == newest

@@ -830,3 +830,11 @@ def test_train_init_refuses_a_preset(pretrained_lm, session_corpus, isolated_env
     """A preset sets a shape (classic: a one-way LSTM) that --init would silently replace with the LM's."""
     result = cli("train", "--corpus", session_corpus, "--init", pretrained_lm, "--preset", "classic", code=2)
     assert one_error_line(result).startswith("error: --preset sets a shape and --init brings")
+
+
+def test_square_brackets_in_user_text_are_text_not_rich_markup(tmp_path):
+    """A label like [/bad] ended the command with rich's MarkupError, and [good] vanished from tables."""
+    rows = [(text, "[good]" if label in (1, "positive") else "[/bad]") for text, label in synthetic_reviews(40)]
+    path = write_table(tmp_path / "brackets[/x].csv", rows)
+    result = cli("corpus", path)
+    assert "[good]" in result.stdout and "[/bad]" in result.stdout

@@ -236,3 +236,15 @@ def test_threshold_chart_leaves_a_gap_where_precision_is_undefined():
     nobody = {"precision": 0.0, "recall": 0.0, "positive_share": 0.0}
     assert math.isnan(_defined(nobody, "precision")) and _defined(nobody, "recall") == 0.0
     assert _defined({"precision": 0.8, "positive_share": 0.1}, "precision") == 0.8
+
+
+@pytest.mark.parametrize("flag", [["--calibrate"], ["--find-threshold", "f1"]])
+def test_evaluate_does_not_rewrite_a_model_that_a_run_is_writing(model_copy, flag):
+    """`train --force` or `--resume` into the same directory would swap it away under the rewrite."""
+    from reviewrnn.artifacts import training_lock
+
+    before = (model_copy / "config.json").read_bytes()
+    with training_lock(model_copy):
+        result = cli("evaluate", model_copy, *flag, "--threads", "1", code=1)
+    assert "being written by another run" in result.stderr
+    assert (model_copy / "config.json").read_bytes() == before

@@ -108,7 +108,7 @@ def test_resume_without_checkpoint_is_a_clear_error(isolated_env):
 def test_second_training_into_the_same_directory_refuses(make_corpus, isolated_env):
     directory = isolated_env["models"] / "busy"
     with training_lock(directory):
-        with pytest.raises(ReviewRNNError, match="another training run"):
+        with pytest.raises(ReviewRNNError, match="being written by another run"):
             train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=1), directory)
     assert not directory.exists()
     train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=1), directory)  # free again afterwards
@@ -240,3 +240,46 @@ def test_random_sigkill_never_corrupts_and_never_loses_a_finished_epoch(make_cor
     process.kill()
     process.wait()
     print(f"{kills} SIGKILLs, all loadable; epochs on disk after each: {on_disk}")
+
+
+def test_a_signal_while_the_corpus_is_read_stops_before_training_and_keeps_the_old_model(make_corpus, isolated_env):
+    """Nothing is trained yet, so nothing is worth a checkpoint: the --force'd model stays as it was."""
+    directory = isolated_env["models"] / "kept"
+    train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=1), directory)
+    before = {path.name: path.read_bytes() for path in directory.iterdir() if path.is_file()}
+
+    def stage(message: str) -> None:
+        if message == "encoding reviews":
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler sets its flag; the next stage stops the run
+
+    with pytest.raises(TrainingInterrupted, match="^stopped before training began; nothing was written$") as caught:
+        train_step(CorpusSettings(str(make_corpus())), *tiny_configs(epochs=1), directory, callbacks=Callbacks(stage))
+    assert caught.value.exit_code == 143
+    assert {path.name: path.read_bytes() for path in directory.iterdir() if path.is_file()} == before
+
+
+def test_a_second_signal_stops_at_once_with_its_own_exit_code():
+    from reviewrnn.interrupts import StopNow, StopOnSignals
+
+    with StopOnSignals() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop() and stop.exit_code == 143
+        with pytest.raises(StopNow) as caught:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs between bytecodes, before this ends
+    assert caught.value.exit_code == 143
+
+
+def test_the_cli_exits_as_the_second_signal_asks(capsys):
+    import typer
+
+    from reviewrnn.commands.common import friendly_errors
+    from reviewrnn.interrupts import StopNow
+
+    @friendly_errors
+    def stopped_twice() -> None:
+        raise StopNow(signal.SIGTERM)
+
+    with pytest.raises(typer.Exit) as caught:
+        stopped_twice()
+    assert caught.value.exit_code == 143 and "interrupted: stopped by SIGTERM" in capsys.readouterr().err

@@ -33,8 +33,9 @@ class _StdoutConsole(Console):
         raise StdoutGone
 
 
-out = _StdoutConsole(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+# No markup: paths, label names and error text come from the user, and "[x]" in them is text, not a style.
+out = _StdoutConsole(soft_wrap=True, highlight=False, markup=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
 DEBUG_ENV = "REVIEWRNN_DEBUG"
 
 CorpusOption = Annotated[str, typer.Option("--corpus", help="'imdb', a CSV/TSV/JSONL/Parquet file, or hub:DATASET_ID.")]
@@ -98,8 +99,9 @@ def friendly_errors(command):
             if debug_enabled():
                 raise
             raise fail(str(error), error.exit_code, error.label) from None
-        except KeyboardInterrupt:
-            raise fail("stopped by Ctrl-C", 130, "interrupted") from None
+        except KeyboardInterrupt as error:
+            code = getattr(error, "exit_code", 130)  # interrupts.StopNow after a second SIGTERM: 143
+            raise fail("stopped by Ctrl-C" if code == 130 else "stopped by SIGTERM", code, "interrupted") from None
         except Exception as error:
             if debug_enabled():
                 raise

@@ -37,7 +37,7 @@ class TrainingDisplay:
         return Callbacks(self.stage, self.step, self.epoch)
 
     def stage(self, message: str) -> None:
-        self.progress.console.print(f"[dim]{message}…[/dim]")
+        self.progress.console.print(f"{message}…", style="dim")
 
     def step(self, report) -> None:
         if self.task is None:

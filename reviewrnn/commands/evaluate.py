@@ -136,9 +136,9 @@ def _warn(report: dict) -> None:
     if report["domain"] and report["domain"]["warning"]:
         err.print(f"warning: {report['domain']['warning']}")
     if report.get("familiarity") and "unreadable" in report["familiarity"]:
-        err.print(f"warning: no familiarity: {report['familiarity']['unreadable']}", markup=False)
+        err.print(f"warning: no familiarity: {report['familiarity']['unreadable']}")
     for reason in report.get("not_clean", []):
-        err.print(f"warning: {reason}", markup=False)
+        err.print(f"warning: {reason}")
 
 
 def _check_objective(objective: str) -> None:

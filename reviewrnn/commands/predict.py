@@ -187,7 +187,7 @@ def _default_model() -> Path:
     model = default_model_dir()
     if err.is_terminal:
         source = "$REVIEWRNN_MODEL" if os.environ.get(MODEL_ENV) else "the newest under models/"
-        err.print(f"[dim]model: {model} ({source}; choose with --model)[/dim]")
+        err.print(f"model: {model} ({source}; choose with --model)", style="dim")
     return model
 
 

@@ -127,6 +127,6 @@ def synthetic(
     )
     curves = []
     for name in cells:
-        err.print(f"[dim]training {name} ({protocol})…[/dim]")
+        err.print(f"training {name} ({protocol})…", style="dim")
         curves.append(probe_synthetic(name, settings, protocol).to_dict())
     _show(curves, f"Synthetic probe ({protocol}): accuracy by distance of the polarity token", png, as_json)
