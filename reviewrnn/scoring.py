@@ -47,7 +47,9 @@ def evaluate_step(
     device_name: str = "auto",
     threads: int | None = None,
 ) -> dict:
-    """Score a saved model on a split of its corpus (or another one); one model also gets MODEL/eval.json.
+    """Score a saved model on a split of its corpus (or another one). One model scored on its own
+    corpus's TEST split also gets MODEL/eval.json, the report `compare` and `clipping` reuse: scoring
+    another file or split must not replace it.
 
     Several models are scored as an ensemble: the mean of their probabilities, and no file is
     written. All read the same corpus (the first model's unless `settings` names another), each
@@ -56,9 +58,15 @@ def evaluate_step(
     """
     directories = [models] if isinstance(models, Path) else list(models)
     report = _score_models(directories, settings, split_name, edges, device_name, threads)
-    if len(directories) == 1:
+    if len(directories) == 1 and report["split"] == "test" and report["corpus"] == _own_spec(directories[0]):
         write_eval(directories[0], report)
     return report
+
+
+def _own_spec(directory: Path) -> str:
+    from reviewrnn.artifacts import load_config
+
+    return CorpusSettings.of_run(load_config(directory).corpus).spec
 
 
 def _score_models(directories, settings, split_name, edges, device_name, threads) -> dict:

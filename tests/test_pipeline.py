@@ -122,11 +122,15 @@ def test_evaluate_step_scores_the_test_split_and_writes_eval_json(trained_model,
 
 
 def test_evaluate_step_other_split_edges_and_corpus(trained_model, tmp_path):
+    """Another split or corpus is reported, and leaves the model's own TEST report in eval.json alone."""
+    evaluate_step(trained_model, device_name="cpu", threads=1)
+    own_test = (trained_model / "eval.json").read_bytes()
     valid = evaluate_step(trained_model, split_name="valid", edges=(0, 10, 20), device_name="cpu", threads=1)
     assert valid["split"] == "valid" and [row["low"] for row in valid["by_length"]] == [0, 10, 20]
     other = write_table(tmp_path / "other.tsv", synthetic_reviews(120, seed=9), ("text", "label"))
     report = evaluate_step(trained_model, CorpusSettings(str(other)), device_name="cpu", threads=1)
     assert report["corpus"] == str(other) and report["accuracy"] > 0.8
+    assert (trained_model / "eval.json").read_bytes() == own_test
     with pytest.raises(ReviewRNNError, match="--split must be one of"):
         evaluate_step(trained_model, split_name="everything")
 

@@ -82,7 +82,7 @@ def evaluate(
     png: PngOption = None,
 ) -> None:
     """Accuracy, macro-F1, balanced accuracy, P/R/F1, confusion, log loss, ECE and accuracy by length;
-    saved to MODEL/eval.json.
+    the model's own TEST report is saved to MODEL/eval.json (another --corpus or --split is not saved).
 
     \b
     Examples:
