@@ -37,18 +37,37 @@ def resolve(spec: str, on_disk: bool = False) -> CorpusFile:
     else:
         path = Path(spec)
         if not path.is_file():
-            kinds = (
-                "'imdb' or a CSV/TSV/JSONL/Parquet path"
-                if on_disk
-                else "'imdb', a CSV/TSV/JSONL/Parquet path, or hub:ID"
-            )
-            raise ReviewRNNError(f"{spec}: no such corpus file (use {kinds})")
+            raise ReviewRNNError(f"{spec}: {_not_a_file(spec, path, on_disk)}")
         reader = READERS.get(path.suffix.lower())
         if reader is None:
-            raise ReviewRNNError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
+            raise ReviewRNNError(f"{path}: {_unknown_type(path)}")
         found = CorpusFile(str(path.resolve()), path, reader, fetch.sha256_file(path))
     check_file(found, on_disk)
     return found
+
+
+def _not_a_file(spec: str, path: Path, on_disk: bool) -> str:
+    if spec == "-" or (path.exists() and not path.is_dir()):  # stdin, a pipe, <(...), a device
+        return (
+            "a corpus is read from a file, not a pipe: it is hashed and read more than once; "
+            "save it first (e.g. ... > reviews.csv)"
+        )
+    if path.is_dir():
+        return "a directory; give the CSV/TSV/JSONL/Parquet file inside it"
+    kinds = "'imdb' or a CSV/TSV/JSONL/Parquet path" if on_disk else "'imdb', a CSV/TSV/JSONL/Parquet path, or hub:ID"
+    return f"no such corpus file (use {kinds})"
+
+
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+def _unknown_type(path: Path) -> str:
+    known = ", ".join(READERS)
+    if path.suffix.lower() in COMPRESSED:
+        return f"a compressed file; decompress it first (e.g. gunzip -k, unzip) to one of {known}"
+    if not path.suffix:
+        return f"no file extension, so its format is unknown; name it with one of {known}"
+    return f"unknown file type {path.suffix!r}; use one of {known}"
 
 
 def check_file(found: CorpusFile, on_disk: bool = False) -> None:

@@ -18,6 +18,27 @@ UTF8_BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 1 << 21  # input predicted and written together, at most (and Cut.lines lines)
 
 
+# The first bytes of inputs that are not UTF-8 text: what each is, and a tool that makes text of it.
+NOT_TEXT = (
+    (b"\x1f\x8b", "gzip-compressed", "zcat FILE"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "xzcat FILE"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "zstdcat FILE"),
+    (b"BZh", "bzip2-compressed", "bzcat FILE"),
+    (b"PK\x03\x04", "a zip archive", "unzip -p FILE"),
+    (b"\xff\xfe", "UTF-16 text (Excel's 'Unicode text')", "iconv -f utf-16 -t utf-8 FILE"),
+    (b"\xfe\xff", "UTF-16 text", "iconv -f utf-16 -t utf-8 FILE"),
+)
+
+
+def refuse_not_text(head: bytes, name: str, into: str) -> None:
+    """A compressed file or UTF-16 text would come out as rows of garbage (one per newline byte): name it.
+    `into` ends the advice: where the text should go, e.g. '| reviewrnn predict -'."""
+    for magic, kind, tool in NOT_TEXT:
+        if head.startswith(magic) and (magic != b"BZh" or (head[3:4].isdigit() and head[4:10] == b"1AY&SY")):
+            tool = tool if name == "-" else tool.replace("FILE", name)
+            raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
+
+
 @dataclass
 class Cut:
     """How input lines are gathered: `cap` bytes kept of a long line, from its head or tail; `lines` per chunk."""
@@ -64,7 +85,7 @@ def read_chunks(texts: list[str], files: list[Path], stdin, cut: Cut) -> Iterato
         handle = _open(source) if isinstance(source, Path) else source
         try:
             number = 0
-            for raw_lines in line_chunks(Reader(handle), cut):
+            for raw_lines in line_chunks(Reader(handle, name), cut):
                 if number == 0:  # a byte-order mark (Windows editors write one) is not part of the first review
                     raw_lines[0] = raw_lines[0].removeprefix(UTF8_BOM)
                 yield [Line(name, number + index, *decode(raw)) for index, raw in enumerate(raw_lines, 1)]
@@ -100,7 +121,9 @@ def decode(raw: bytes) -> tuple[str, bool]:
 class Reader:
     """Reads whatever input is there now (up to READ_BYTES), and says whether more is waiting."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, name: str | None = None):
+        self.checked = name is None  # with a name, the first bytes are checked to be text (refuse_not_text)
+        self.name = name
         try:
             self.descriptor = handle.fileno()
         except (AttributeError, OSError, ValueError):  # an in-memory stream (CliRunner)
@@ -109,8 +132,13 @@ class Reader:
 
     def read(self) -> bytes:
         if self.descriptor is None:
-            return getattr(self.handle, "read1", self.handle.read)(READ_BYTES)
-        return os.read(self.descriptor, READ_BYTES)
+            block = getattr(self.handle, "read1", self.handle.read)(READ_BYTES)
+        else:
+            block = os.read(self.descriptor, READ_BYTES)
+        if not self.checked and block:
+            self.checked = True
+            refuse_not_text(block, self.name, "| reviewrnn predict -")
+        return block
 
     def ready(self) -> bool:
         if self.descriptor is None:

@@ -9,6 +9,7 @@ cannot leak TEST into pretraining.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +17,7 @@ from reviewrnn.config import CorpusInfo, PretrainInfo
 from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, is_valid_text, pick_column, read_file
 from reviewrnn.corpusfile import READERS, resolve
 from reviewrnn.errors import ReviewRNNError, not_text
-from reviewrnn.fetch import sha256_file
-from reviewrnn.lines import decode, file_problem
+from reviewrnn.lines import decode, file_problem, refuse_not_text
 
 NO_CORPUS = "none"
 
@@ -127,8 +127,10 @@ def read_unlabeled(path: Path, text_column: str | None) -> tuple[list[str], str]
     if problem:
         raise ReviewRNNError(f"{path}: {problem}; --unlabeled takes a text file (one review per line) or a table")
     if path.suffix.lower() not in READERS:
-        texts = [decode(raw)[0].strip() for raw in path.read_bytes().split(b"\n")]
-        return [text for text in texts if text], sha256_file(path)
+        data = path.read_bytes()  # once: a pipe (--unlabeled <(zcat reviews.gz)) cannot be read again to hash it
+        refuse_not_text(data[:16], str(path), "> reviews.txt")
+        texts = [decode(raw)[0].strip() for raw in data.split(b"\n")]
+        return [text for text in texts if text], hashlib.sha256(data).hexdigest()
     found = resolve(str(path))
     table = read_file(found)
     column = pick_column(table.column_names, text_column, TEXT_COLUMNS, "text", path)

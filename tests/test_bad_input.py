@@ -457,3 +457,80 @@ def test_a_number_where_text_belongs_is_named_by_every_reader(tmp_path, reader):
     }[reader]
     with pytest.raises(ReviewRNNError, match=r"numbers\.jsonl: row 1: column 'review' is int, expected text$"):
         read()
+
+
+def test_a_corpus_that_is_not_a_named_file_says_what_to_do(tmp_path):
+    """A pipe was 'no such corpus file' though it existed; a .gz or a name without extension was
+    an 'unknown file type' with no hint."""
+    import gzip
+
+    from reviewrnn.corpusfile import resolve
+
+    plain = write_table(tmp_path / "own.csv", [("good", "positive"), ("bad", "negative")])
+    (tmp_path / "own.csv.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    (tmp_path / "own").write_bytes(plain.read_bytes())
+    read, write = os.pipe()
+    try:
+        cases = {
+            f"/dev/fd/{read}": "a corpus is read from a file, not a pipe: .* save it first",
+            "-": "a corpus is read from a file, not a pipe",
+            str(tmp_path): "a directory; give the CSV/TSV/JSONL/Parquet file inside it",
+            str(tmp_path / "own.csv.gz"): r"a compressed file; decompress it first \(e\.g\. gunzip -k",
+            str(tmp_path / "own"): "no file extension, so its format is unknown; name it with one of .csv",
+            str(tmp_path / "gone.csv"): "no such corpus file",
+        }
+        for spec, message in cases.items():
+            with pytest.raises(ReviewRNNError, match=f"^{re.escape(spec)}: {message}"):
+                resolve(spec)
+    finally:
+        os.close(read), os.close(write)
+
+
+@pytest.mark.parametrize(
+    "kind, data",
+    [
+        ("gzip-compressed", "gzip"),
+        ("bzip2-compressed", "bz2"),
+        ("xz-compressed", "lzma"),
+        ("UTF-16 text", "utf-16"),
+    ],
+)
+def test_predict_refuses_compressed_or_utf16_input_before_any_row(trained_model, tmp_path, kind, data):
+    """Such input came out as one garbage row per newline byte, exit 0."""
+    import bz2
+    import gzip
+    import lzma
+
+    text = "".join(f"review {n} was a great film\n" for n in range(300))
+    packed = {"gzip": gzip.compress, "bz2": bz2.compress, "lzma": lzma.compress}.get(data)
+    raw = packed(text.encode()) if packed else text.encode("utf-16")
+    path = tmp_path / "reviews.txt.packed"
+    path.write_bytes(raw)
+    for args, stdin in ((["--file", str(path)], None), (["-"], raw)):
+        result = CliRunner().invoke(app, ["predict", "--model", str(trained_model), *args], input=stdin)
+        assert result.exit_code == 1 and result.stdout == ""
+        assert f": {kind}" in result.stderr and "not UTF-8 text; make text of it first" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    ordinary = CliRunner().invoke(app, ["predict", "--model", str(trained_model), "-"], input=b"BZh is a fine brand\n")
+    assert ordinary.exit_code == 0 and len(ordinary.stdout.splitlines()) == 1
+
+
+def test_unlabeled_text_from_a_pipe_is_read_once_and_compressed_text_is_refused(tmp_path):
+    import gzip
+
+    from reviewrnn.fetch import sha256_file
+    from reviewrnn.lmtexts import read_unlabeled
+
+    plain = tmp_path / "more.txt"
+    plain.write_text("a fine film\n\nbad acting\n", encoding="utf-8")
+    texts, digest = read_unlabeled(plain, None)
+    assert texts == ["a fine film", "bad acting"] and digest == sha256_file(plain)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"cat {plain} > {fifo}"])
+    assert read_unlabeled(fifo, None) == (texts, digest)  # hashed from what was read, not read again
+    writer.wait(timeout=10)
+    packed = tmp_path / "more.txt.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    with pytest.raises(ReviewRNNError, match=r"more\.txt\.gz: gzip-compressed, not UTF-8 text; .* zcat .*\.gz >"):
+        read_unlabeled(packed, None)

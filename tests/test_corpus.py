@@ -252,7 +252,7 @@ def test_missing_file(tmp_path):
 def test_directory_is_not_a_corpus(tmp_path):
     folder = tmp_path / "folder.csv"
     folder.mkdir()
-    expect_error(folder, "no such corpus file")
+    expect_error(folder, "a directory; give the CSV/TSV/JSONL/Parquet file inside it")
 
 
 # --- the canonical split --------------------------------------------------------------------------

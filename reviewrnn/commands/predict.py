@@ -18,7 +18,7 @@ import typer
 from reviewrnn.commands.common import conflict, err, friendly_errors, reader_gone, silence_stdout
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.formats import json_line, row_writer
-from reviewrnn.lines import Cut, Line, file_problem, read_chunks
+from reviewrnn.lines import Cut, Line, file_problem, read_chunks, refuse_not_text
 
 TextsArgument = Annotated[
     list[str] | None, typer.Argument(help="Reviews to classify; '-' (or nothing) reads stdin, one per line.")
@@ -229,6 +229,9 @@ def _check_input(texts: list[str], files: list[Path]):
     for path in files:
         if problem := file_problem(path):
             raise typer.BadParameter(f"{path}: {problem}", param_hint="'--file'")
+        if path.is_file():  # a pipe's first bytes are checked as they are read (lines.Reader)
+            with open(path, "rb") as handle:
+                refuse_not_text(handle.read(16), str(path), "| reviewrnn predict -")
     for text in texts:  # fastText's order (model, then input) would otherwise classify the path as a review
         if _names_a_model(text):
             raise typer.BadParameter(f"{text} is a model directory; give it with --model {text}", param_hint="'TEXTS'")
