@@ -151,8 +151,12 @@ def train_step(
         return _train_and_save(prepared, None, _Session(directory, stop, distributed, callbacks))
 
 
-def resume_step(directory: Path, callbacks: Callbacks | None = None) -> TrainOutcome:
-    """Continue an interrupted run from `directory`/checkpoint with exactly the settings it started with."""
+def resume_step(directory: Path, callbacks: Callbacks | None = None, epochs: int | None = None) -> TrainOutcome:
+    """Continue an interrupted run from `directory`/checkpoint with exactly the settings it started with.
+
+    With `epochs`, a run (finished or not) goes on to that many epochs, as if it had been started with
+    them: the same weights, bit for bit, as a run of `epochs` from the start (see extend_run).
+    """
     from reviewrnn.interrupts import StopOnSignals
 
     main, callbacks = _main_rank_only(callbacks)
@@ -160,8 +164,13 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None) -> TrainOut
         config, tokenizer, state, arrays = load_checkpoint(directory)
         if config.pretrain is not None:
             raise ReviewRNNError(f"{directory}: a language model's run; continue it with: reviewrnn pretrain --resume")
-        if state.get("done"):
-            raise ReviewRNNError(f"{directory}: this run already finished; start a new one with `reviewrnn train`")
+        if epochs is not None:
+            extend_run(directory, config, state, epochs)
+        elif state.get("done"):
+            raise ReviewRNNError(
+                f"{directory}: this run already finished; train it further with `reviewrnn train --resume "
+                f"{directory} --epochs N`, or start a new one with `reviewrnn train`"
+            )
         corpus = config.corpus
         settings = CorpusSettings.of_run(corpus)
         with _distributed(config.train.device) as distributed:
@@ -174,6 +183,26 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None) -> TrainOut
                 )
             prepared.config = config
             return _train_and_save(prepared, (state, arrays), _Session(directory, stop, distributed, callbacks))
+
+
+def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> None:
+    """Set a checkpoint's run to go on to `epochs` (Keras' fit(initial_epoch=...)), where that gives the run it
+    would have been: a constant learning rate (a linear schedule decays over the epochs it was started with),
+    and not stopped early by --patience (another epoch would not have been trained)."""
+    planned = config.train.epochs
+    if epochs <= planned:
+        raise ReviewRNNError(f"--epochs {epochs}: {directory} was started for {planned} epochs; give more to extend it")
+    if config.train.schedule != "constant":
+        raise ReviewRNNError(
+            f"{directory}: its learning rate decays over the {planned} epochs it was started with "
+            f"(--schedule {config.train.schedule}); a longer run needs a new one: reviewrnn train --epochs {epochs}"
+        )
+    if state.get("done") and state.get("waited", 0) >= config.train.patience:
+        raise ReviewRNNError(
+            f"{directory}: it stopped early, after {state['waited']} epochs without a better validation accuracy "
+            f"(--patience {config.train.patience}); more epochs would not have been trained"
+        )
+    config.train.epochs, state["done"] = epochs, False
 
 
 @dataclass

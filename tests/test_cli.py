@@ -838,3 +838,11 @@ def test_square_brackets_in_user_text_are_text_not_rich_markup(tmp_path):
     path = write_table(tmp_path / "brackets[/x].csv", rows)
     result = cli("corpus", path)
     assert "[good]" in result.stdout and "[/bad]" in result.stdout
+
+
+def test_resume_takes_only_epochs_beside_it(trained_model):
+    """Other flags were ignored without a word; a resumed run keeps its own settings."""
+    result = cli("train", "--resume", trained_model, "--lr", "0.5", code=2)
+    assert "only --epochs (to train it further) goes with it, not --lr" in one_error_line(result)
+    result = cli("train", "--resume", trained_model, "--json", "--threads", "1", code=2)
+    assert "not --threads" in one_error_line(result)

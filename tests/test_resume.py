@@ -283,3 +283,39 @@ def test_the_cli_exits_as_the_second_signal_asks(capsys):
     with pytest.raises(typer.Exit) as caught:
         stopped_twice()
     assert caught.value.exit_code == 143 and "interrupted: stopped by SIGTERM" in capsys.readouterr().err
+
+
+def test_a_finished_run_extended_with_more_epochs_is_the_longer_run_bit_for_bit(make_corpus, isolated_env):
+    settings = CorpusSettings(str(make_corpus()))
+    configs = lambda epochs: tiny_configs(epochs=epochs, schedule="constant", patience=9)  # noqa: E731
+    straight = isolated_env["models"] / "straight"
+    train_step(settings, *configs(4), straight)
+    extended = isolated_env["models"] / "extended"
+    train_step(settings, *configs(2), extended)
+    with pytest.raises(ReviewRNNError, match="already finished; train it further with .*--epochs N"):
+        resume_step(extended)
+    with pytest.raises(ReviewRNNError, match="was started for 2 epochs; give more"):
+        resume_step(extended, epochs=2)
+    outcome = resume_step(extended, epochs=4)
+    assert outcome.config.train.epochs == 4 and load_model(extended).config.train.epochs == 4
+    ours, theirs = load_checkpoint(extended)[3], load_checkpoint(straight)[3]
+    assert ours.keys() == theirs.keys()
+    for name, value in theirs.items():
+        assert np.array_equal(ours[name], value), name
+    history = lambda directory: [  # noqa: E731
+        {key: row[key] for key in ("epoch", "train_loss", "valid_accuracy")}
+        for row in json.loads((directory / "history.json").read_text())
+    ]
+    assert history(extended) == history(straight) and len(history(straight)) == 4
+
+
+def test_a_run_is_not_extended_where_it_would_not_be_the_longer_run(make_corpus, isolated_env):
+    settings = CorpusSettings(str(make_corpus()))
+    decayed = isolated_env["models"] / "decayed"
+    train_step(settings, *tiny_configs(epochs=1, schedule="linear"), decayed)
+    with pytest.raises(ReviewRNNError, match=r"decays over the 1 epochs .*--schedule linear.*train --epochs 3"):
+        resume_step(decayed, epochs=3)
+    stopped = isolated_env["models"] / "stopped"
+    train_step(settings, *tiny_configs(epochs=6, schedule="constant", lr=1e-9, patience=1), stopped)
+    with pytest.raises(ReviewRNNError, match=r"stopped early, after 1 epochs .*--patience 1"):
+        resume_step(stopped, epochs=9)

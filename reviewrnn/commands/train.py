@@ -142,7 +142,11 @@ def train(
         typer.Option(help=f"A named recipe ({PRESET_SUMMARY}); flags given explicitly still win."),
     ] = None,
     resume: Annotated[
-        Path | None, typer.Option(help="Continue an interrupted run in this model directory, with its own settings.")
+        Path | None,
+        typer.Option(
+            help="Continue an interrupted run in this model directory, with its own settings; "
+            "with --epochs, train a run (finished or not) to that many epochs."
+        ),
     ] = None,
     init: Annotated[
         Path | None,
@@ -162,15 +166,17 @@ def train(
       --label-map "1,2=negative 4,5=positive" --class-weights balanced
     From a language model: reviewrnn train --init models/pretrained/imdb-lm
     Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
+    More epochs: reviewrnn train --resume models/NAME --epochs 8
     """
     from reviewrnn.artifacts import load_checkpoint_config
     from reviewrnn.runs import output_directory, resume_step, train_step
     from reviewrnn.source import CorpusSettings
 
     if resume is not None:
+        _check_resume_flags(context)
         process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
         with TrainingDisplay() as display:
-            return _report(resume_step(resume, display.callbacks()), as_json)
+            return _report(resume_step(resume, display.callbacks(), epochs), as_json)
     # batch_size, epochs and schedule left out (None) are decided below, once the cell and --init are known.
     flags = {key: value for key, value in context.params.items() if value is not None or key not in UNSET_DEFAULTS}
     configs = configs_from_flags(flags)  # every flag named like a setting, given or default
@@ -191,6 +197,17 @@ def train(
         settings = CorpusSettings(corpus, text_column, label_column, mapping)
         outcome = train_step(settings, *configs, directory, tokenizer, display.callbacks(), start)
     _report(outcome, as_json)
+
+
+def _check_resume_flags(context: typer.Context) -> None:
+    """A resumed run keeps its own settings; a flag that would be ignored is an error instead."""
+    for name in context.params:
+        if name not in ("resume", "epochs", "as_json") and given(context, name):
+            option = "--json" if name == "as_json" else f"--{name.replace('_', '-')}"
+            raise typer.BadParameter(
+                f"a resumed run keeps its own settings; only --epochs (to train it further) goes with it, not {option}",
+                param_hint="'--resume'",
+            )
 
 
 def _initial(context: typer.Context, init: Path, part: str, configs) -> tuple[Path, object]:
