@@ -43,7 +43,9 @@ class _Streaming:
 
 
 class Predictor(_Streaming):
-    def __init__(self, directory: Path, threshold: float | None = None, familiarity: bool = False):
+    def __init__(
+        self, directory: Path, threshold: float | None = None, familiarity: bool = False, threads: int | None = None
+    ):
         loaded = load_model(directory)
         self.decision = Decision(
             loaded.config.corpus.label_names, loaded.config.decision, loaded.domain, threshold, directory
@@ -51,7 +53,7 @@ class Predictor(_Streaming):
         self.directory = loaded.directory
         self.config = loaded.config
         self.tokenizer = loaded.tokenizer
-        self.engine = FastClassifier(loaded.config.model, loaded.weights)  # what predict() runs
+        self.engine = FastClassifier(loaded.config.model, loaded.weights, threads)  # what predict() runs
         self.classifier = NumpyClassifier(loaded.config.model, loaded.weights)  # plain equations, for --trace
         self.label_names = loaded.config.corpus.label_names
         self.max_tokens = loaded.config.train.max_tokens
@@ -101,10 +103,11 @@ class EnsemblePredictor(_Streaming):
     peers"). The members must name the same labels and cut long lines from the same end.
     """
 
-    def __init__(self, directories: list[Path], threshold: float | None = None):
+    def __init__(self, directories: list[Path], threshold: float | None = None, threads: int | None = None):
         if not directories:
             raise ReviewRNNError("no model to ensemble; give --model DIR once per model")
-        self.members = [Predictor(directory) for directory in directories]  # each applies its temperature
+        # each applies its temperature
+        self.members = [Predictor(directory, threads=threads) for directory in directories]
         first = self.members[0]
         for member in self.members[1:]:
             if member.label_names != first.label_names:
@@ -140,12 +143,13 @@ class EnsemblePredictor(_Streaming):
 
 
 def load_predictor(
-    directories: list[Path], threshold: float | None = None, familiarity: bool = False
+    directories: list[Path], threshold: float | None = None, familiarity: bool = False, threads: int | None = None
 ) -> Predictor | EnsemblePredictor:
     """One model's Predictor, or the ensemble of several; `threshold` overrides a saved one (binary models).
-    `familiarity`: also measure each review against the model's language model (one model only)."""
+    `familiarity`: also measure each review against the model's language model (one model only).
+    `threads`: the forward pass's workers (default: every core this process may run on)."""
     if not directories:
         raise ReviewRNNError("no model given; name one with --model DIR")
     if len(directories) == 1:
-        return Predictor(directories[0], threshold, familiarity)
-    return EnsemblePredictor(directories, threshold)
+        return Predictor(directories[0], threshold, familiarity, threads)
+    return EnsemblePredictor(directories, threshold, threads)

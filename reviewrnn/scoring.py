@@ -16,6 +16,7 @@ from reviewrnn.artifacts import write_eval
 from reviewrnn.calibration import apply_temperature, reliability
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo
 from reviewrnn.corpus import Preferred
+from reviewrnn.corpusfile import HUB_PREFIX
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.source import ALL, SPLITS, CorpusSettings, open_source
 from reviewrnn.threshold import thresholded_labels
@@ -58,15 +59,20 @@ def evaluate_step(
     """
     directories = [models] if isinstance(models, Path) else list(models)
     report = _score_models(directories, settings, split_name, edges, device_name, threads)
-    if len(directories) == 1 and report["split"] == "test" and report["corpus"] == _own_spec(directories[0]):
+    if len(directories) == 1 and report["split"] == "test" and is_own_corpus(directories[0], report["corpus"]):
         write_eval(directories[0], report)
     return report
 
 
-def _own_spec(directory: Path) -> str:
+def is_own_corpus(directory: Path, spec: str) -> bool:
+    """Whether `spec` (as --corpus names it, a relative path say) is the corpus the model trained on."""
     from reviewrnn.artifacts import load_config
 
-    return CorpusSettings.of_run(load_config(directory).corpus).spec
+    own = CorpusSettings.of_run(load_config(directory).corpus).spec
+    if spec == own:
+        return True
+    local = [not name.startswith(HUB_PREFIX) and name != "imdb" for name in (spec, own)]
+    return all(local) and Path(spec).resolve() == Path(own).resolve()
 
 
 def _score_models(directories, settings, split_name, edges, device_name, threads) -> dict:

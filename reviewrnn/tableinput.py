@@ -110,7 +110,8 @@ def _field(line: Line, column: str) -> Line:
         record = json.loads(line)
     except json.JSONDecodeError:
         raise ReviewRNNError(
-            f"{where}: not valid JSON; with --text-column, stdin is read as JSON Lines (one object a line)"
+            f"{where}: not valid JSON; with --text-column, stdin and text files are read as JSON Lines "
+            "(one object a line)"
         ) from None
     if not isinstance(record, dict) or column not in record:
         keys = ", ".join(record) if isinstance(record, dict) else type(record).__name__

@@ -393,7 +393,7 @@ def test_predict_text_column_reads_stdin_as_json_lines(with_model):
     rows = cli("predict", "--text-column", "body", "-", "awful boring plot", input="\n".join(lines) + "\n").stdout
     assert [row.split("\t")[0] for row in rows.splitlines()] == ["positive", "", "", "negative"]  # the TEXT as is
     bad = cli("predict", "--text-column", "body", input=lines[0] + "\n" + "not json\n", code=1)
-    assert one_error_line(bad).startswith("error: -:2: not valid JSON; with --text-column, stdin is read as JSON Lines")
+    assert one_error_line(bad).startswith("error: -:2: not valid JSON; with --text-column, stdin and text files")
     missing = cli("predict", "--text-column", "text", input=lines[0] + "\n", code=1)
     assert "error: -:1: no field 'text' (found: body, stars); fix --text-column" in one_error_line(missing)
 
@@ -846,3 +846,16 @@ def test_resume_takes_only_epochs_beside_it(trained_model):
     assert "only --epochs (to train it further) goes with it, not --lr" in one_error_line(result)
     result = cli("train", "--resume", trained_model, "--json", "--threads", "1", code=2)
     assert "not --threads" in one_error_line(result)
+
+
+def test_evaluate_says_when_it_scored_part_of_another_file(trained_model, session_corpus, tmp_path, monkeypatch):
+    """Another labelled file was scored on its TEST part alone, without a word; the model's own file,
+    named by a relative path, is still its own (no note, and eval.json is its TEST report)."""
+    other = write_table(tmp_path / "other.csv", synthetic_reviews(200, seed=11))
+    result = cli("evaluate", trained_model, "--corpus", other, "--threads", "1")
+    assert "note: scored the test part of" in result.stderr and "--split all scores every review" in result.stderr
+    assert "note:" not in cli("evaluate", trained_model, "--corpus", other, "--split", "all", "--threads", "1").stderr
+    monkeypatch.chdir(session_corpus.parent)
+    own = cli("evaluate", trained_model, "--corpus", session_corpus.name, "--json", "--threads", "1")
+    assert "note:" not in own.stderr
+    assert json.loads((trained_model / "eval.json").read_text()) == json.loads(own.stdout)

@@ -108,3 +108,19 @@ def test_predict_command_does_not_import_pydantic(trained_model):
 def test_missing_model_directory(tmp_path):
     with pytest.raises(ReviewRNNError, match="no such model directory"):
         Predictor(tmp_path / "none")
+
+
+def test_predict_threads_gives_the_same_bytes_on_one_worker(trained_model):
+    """--threads 1 runs the forward pass on one worker (a shared machine); rows are the same bytes."""
+    from typer.testing import CliRunner
+
+    from reviewrnn.cli import app
+    from reviewrnn.predict import load_predictor
+
+    assert load_predictor([trained_model], threads=1).engine.threads == 1
+    lines = "".join(f"review {n}: a {'great' if n % 3 else 'dull'} film\n" for n in range(400))
+    args = ["predict", "--model", str(trained_model), "--format", "jsonl", "-"]
+    rows = [CliRunner().invoke(app, args + extra, input=lines) for extra in ([], ["--threads", "1"])]
+    assert all(result.exit_code == 0 for result in rows) and rows[0].stdout == rows[1].stdout
+    refused = CliRunner().invoke(app, ["predict", "--model", str(trained_model), "--file", "-"], input="x\n")
+    assert refused.exit_code == 2 and "'-' is stdin, given as a TEXT argument" in refused.stderr

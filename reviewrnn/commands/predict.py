@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from reviewrnn.commands.common import conflict, err, friendly_errors, reader_gone, silence_stdout
+from reviewrnn.commands.common import ThreadsOption, conflict, err, friendly_errors, reader_gone, silence_stdout
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.formats import json_line, row_writer
 from reviewrnn.lines import Cut, Line, file_problem, read_chunks, refuse_not_text
@@ -26,7 +26,7 @@ TextsArgument = Annotated[
 FilesOption = Annotated[
     list[Path] | None,
     typer.Option(
-        "--file", "-f", help="Read reviews from a file: one per line, or a CSV/TSV/JSONL/Parquet table (repeatable)."
+        "--file", "-f", help="Read reviews from a file: one per line, or a CSV/TSV/JSON(L)/Parquet table (repeatable)."
     ),
 ]
 TextColumnOption = Annotated[
@@ -86,6 +86,7 @@ def predict(
     threshold: ThresholdOption = None,
     familiarity: FamiliarityOption = False,
     text_column: TextColumnOption = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Classify reviews: label<TAB>probability, one row per input line, in order.
 
@@ -106,7 +107,8 @@ def predict(
     corpus gets one warning on stderr. An empty or blank line gives a row
     with an empty label and probability (null in JSON). Rows come out as
     lines come in; memory stays flat however long the input, and its lines,
-    unless --text keeps them whole.
+    unless --text keeps them whole. TEXT arguments (and '-', stdin) are read
+    first, in their order, then each --file.
     """
     from reviewrnn.predict import CHUNK_LINES, load_predictor
 
@@ -114,7 +116,9 @@ def predict(
     stdin = _check_input(texts, files)
     _check_trace(trace, output_format, models or [])
     _check_familiarity(familiarity, output_format, trace, models or [])
-    predictor = load_predictor(models or [_default_model()], threshold, familiarity)
+    if threads is not None:  # the tokenizer's Rayon pool reads this when it starts, at the first batch
+        os.environ["RAYON_NUM_THREADS"] = str(threads)
+    predictor = load_predictor(models or [_default_model()], threshold, familiarity, threads)
     if sys.stdout is None:
         raise ReviewRNNError("standard output is closed; send it to a file or a pipe (> labels.tsv)")
     # Without --text or --trace nothing past the first (or last) max_chars of a line is needed: keep
@@ -227,6 +231,8 @@ def _progress(show: bool) -> Iterator:
 def _check_input(texts: list[str], files: list[Path]):
     """Every --file readable and stdin usable where it is read, before any output: returns stdin or None."""
     for path in files:
+        if str(path) == "-":
+            raise typer.BadParameter("'-' is stdin, given as a TEXT argument: reviewrnn predict -", param_hint="--file")
         if problem := file_problem(path):
             raise typer.BadParameter(f"{path}: {problem}", param_hint="'--file'")
         if path.is_file():  # a pipe's first bytes are checked as they are read (lines.Reader)
