@@ -100,8 +100,9 @@ class DomainWatch:
     It judges only after MIN_REVIEWS reviews: one review is too little evidence to warn on.
     """
 
-    def __init__(self, profile: DomainProfile | None, corpus: str = "its training corpus"):
+    def __init__(self, profile: DomainProfile | None, corpus: str = "its training corpus", labelled: bool = False):
         self.profile, self.corpus = profile, corpus
+        self.labelled = labelled  # evaluate's reviews carry labels: the scores it prints are the check
         self.total, self.count, self.warned = 0.0, 0, False
 
     def add(self, scores: Sequence[float | None]) -> str | None:
@@ -116,5 +117,6 @@ class DomainWatch:
         return (
             f"these {self.count} reviews read unlike {self.corpus}: {mean:.1%} of their tokens are rare in "
             f"TRAIN, against {self.profile.valid_mean:.1%} on VALID (warning above {limit:.1%}); "
-            "its predictions may be unreliable here: check with `reviewrnn evaluate MODEL --corpus YOURS.csv`"
+            "its predictions may be unreliable here"
+            + ("" if self.labelled else ": check with `reviewrnn evaluate MODEL --corpus YOURS.csv`")
         )

@@ -158,7 +158,7 @@ def _decision_report(loaded: list, probabilities, raw, encoded, threshold) -> di
     domain = None
     if profile is not None:
         scores = profile.scores(list(encoded.ids))
-        watch = DomainWatch(profile, f"the training corpus of {loaded[0].directory}")
+        watch = DomainWatch(profile, f"the training corpus of {loaded[0].directory}", labelled=True)
         warning = watch.add(scores.tolist())
         domain = {"mean": float(scores.mean()) if len(scores) else 0.0, "limit": profile.limit(len(scores))}
         domain |= {"valid_mean": profile.valid_mean, "warning": warning}
