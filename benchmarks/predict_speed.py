@@ -5,7 +5,7 @@ Rows, all on the same TEST reviews written to a file (one per line):
     (benchmarks/oldpath.py: 256-line chunks, batches of 64, inference.NumpyClassifier), as it ran
     (numpy's BLAS threads on every core) and with OPENBLAS_NUM_THREADS=1 (its best on a busy machine);
   - evaluate's scoring: FastClassifier.score over the encoded reviews (what `evaluate` can call), and
-    the torch forward it runs today (train.predict_probabilities), both in this process, tokenizing included;
+    the torch forward it runs today (model.predict_probabilities), both in this process, tokenizing included;
   - fastText bigrams and TF-IDF + LR predicting the same texts in this process (the `bench` extra;
     fitted first on TRAIN, fitting not timed).
 Nominal GFLOP/s counts every token kept after truncation through every layer and direction, input
@@ -42,9 +42,8 @@ from reviewrnn.corpus import Examples, load_corpus, split_corpus
 from reviewrnn.data import encode_set
 from reviewrnn.fastforward import FastClassifier
 from reviewrnn.inference import GATES
-from reviewrnn.model import RecurrentClassifier
+from reviewrnn.model import RecurrentClassifier, predict_probabilities
 from reviewrnn.tokenizer import train_tokenizer
-from reviewrnn.train import predict_probabilities
 
 console = Console(width=None if sys.stdout.isatty() else 132)
 HERE = Path(__file__).resolve().parent

@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,17 +181,10 @@ def plan_from_entry(entry) -> Plan | None:
 
 def write_cache(path: Path, identity: dict, plans: dict) -> None:
     """Atomic: a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from reviewrnn.atomic import atomic_write_bytes
+
     content = json.dumps({"version": CACHE_VERSION, "machine": identity, "plans": plans}, indent=1)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".kernels-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    atomic_write_bytes(path, content.encode("utf-8"))
 
 
 def forced_plan() -> Plan | None:

@@ -6,8 +6,10 @@ The training loop reports facts (a Divergence, a step count); the words and the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reviewrnn.trainstate import Divergence
+if TYPE_CHECKING:  # the words depend on the facts' type only: trainstate imports this module for its messages
+    from reviewrnn.trainstate import Divergence
 
 
 def diverged(divergence: Divergence) -> str:

@@ -11,6 +11,7 @@ real token never sees the padding after it. The backward direction reads each re
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -111,3 +112,16 @@ class RecurrentClassifier(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
+
+
+def predict_probabilities(model, encoded, batch_size: int, device) -> np.ndarray:
+    """Class probabilities (N, K) in the set's own order, computed in length-sorted batches."""
+    from reviewrnn.data import iterate_batches
+
+    model.eval()
+    output = np.zeros((len(encoded), model.config.num_classes), dtype=np.float64)
+    with torch.inference_mode():
+        for indices, ids, lengths, _ in iterate_batches(encoded, batch_size):
+            logits = model(torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device))  # (B, K)
+            output[indices] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+    return output

@@ -231,7 +231,7 @@ def _distributed(device_name: str):
 
 def _main_rank_only(callbacks: Callbacks | None) -> tuple[bool, Callbacks]:
     """(is rank 0, callbacks): other torchrun ranks train silently."""
-    if int(os.environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:  # torchrun's rank, read here: runtime would import torch
         return True, callbacks or Callbacks()
     return False, Callbacks()
 

@@ -136,11 +136,6 @@ class Distributed:
         return bool(self.all_reduce_sum([float(flag)])[0]) if self.world_size > 1 else flag
 
 
-def env_rank() -> int:
-    """The rank torchrun gives this process (0 when not under torchrun), known before any set-up."""
-    return int(os.environ.get("RANK", "0"))
-
-
 def init_distributed(device: torch.device) -> Distributed:
     """Join the torchrun job when WORLD_SIZE > 1: gloo on CPU, nccl on CUDA."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -25,21 +25,6 @@ from reviewrnn.transfer import language_model_config, pretrained_on_test
 FAMILIARITY_SAMPLE = 2000  # reviews whose familiarity evaluate summarises, evenly spread over the split
 
 
-def predict_probabilities(model, encoded, batch_size: int, device) -> np.ndarray:
-    """Class probabilities (N, K) in the set's own order, computed in length-sorted batches."""
-    import torch
-
-    from reviewrnn.data import iterate_batches
-
-    model.eval()
-    output = np.zeros((len(encoded), model.config.num_classes), dtype=np.float64)
-    with torch.inference_mode():
-        for indices, ids, lengths, _ in iterate_batches(encoded, batch_size):
-            logits = model(torch.from_numpy(ids).to(device), torch.from_numpy(lengths).to(device))  # (B, K)
-            output[indices] = torch.softmax(logits.float(), dim=1).cpu().numpy()
-    return output
-
-
 def evaluate_step(
     models: Path | list[Path],
     settings: CorpusSettings | None = None,
@@ -255,6 +240,8 @@ def split_probabilities(loaded, encoded, device) -> np.ndarray:
         from reviewrnn.fastforward import FastClassifier
 
         return FastClassifier(loaded.config.model, loaded.weights).score(encoded.ids).astype(np.float64)
+    from reviewrnn.model import predict_probabilities
+
     return predict_probabilities(torch_model(loaded, device), encoded, 256, device)
 
 

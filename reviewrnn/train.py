@@ -25,8 +25,8 @@ from reviewrnn.callbacks import Callbacks, ignore
 from reviewrnn.config import TrainConfig
 from reviewrnn.data import EncodedSet, length_grouped_batches, pad_batch
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.model import predict_probabilities
 from reviewrnn.runtime import Distributed
-from reviewrnn.scoring import predict_probabilities
 from reviewrnn.threadtune import ThreadTuner
 from reviewrnn.trainstate import Divergence, EpochEnd, EpochReport, StepReport, TrainResult, TrainState
 

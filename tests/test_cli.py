@@ -859,3 +859,28 @@ def test_evaluate_says_when_it_scored_part_of_another_file(trained_model, sessio
     own = cli("evaluate", trained_model, "--corpus", session_corpus.name, "--json", "--threads", "1")
     assert "note:" not in own.stderr
     assert json.loads((trained_model / "eval.json").read_text()) == json.loads(own.stdout)
+
+
+def test_weight_decay_flag_reaches_the_optimizer(tiny_csv, isolated_env):
+    """The config had the field, no flag set it; a large decay must shrink the weights it trains."""
+    from safetensors.numpy import load_file
+
+    norms = {}
+    for decay in ("0", "0.5"):
+        cli(
+            "train",
+            "--corpus",
+            tiny_csv,
+            "--limit",
+            "100",
+            "--name",
+            f"wd{decay}",
+            "--weight-decay",
+            decay,
+            *TINY_TRAIN,
+        )
+        directory = isolated_env["models"] / f"wd{decay}"
+        assert json.loads((directory / "config.json").read_text())["train"]["weight_decay"] == float(decay)
+        weights = load_file(directory / "model.safetensors")
+        norms[decay] = sum(float((value.astype("float64") ** 2).sum()) for value in weights.values())
+    assert norms["0.5"] < norms["0"]

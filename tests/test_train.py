@@ -16,9 +16,8 @@ from reviewrnn.averaging import WeightAverage
 from reviewrnn.corpus import Examples, split_corpus
 from reviewrnn.data import encode_set
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.model import RecurrentClassifier
+from reviewrnn.model import RecurrentClassifier, predict_probabilities
 from reviewrnn.runs import train_step
-from reviewrnn.scoring import predict_probabilities
 from reviewrnn.source import CorpusSettings
 from reviewrnn.tokenizer import train_tokenizer
 from reviewrnn.train import train_model

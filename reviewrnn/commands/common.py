@@ -157,7 +157,24 @@ def label_map_option(text: str | None):
         raise typer.BadParameter(str(error).removeprefix("--label-map "), param_hint="'--label-map'") from None
 
 
-def existing_file(path: Path | None) -> Path | None:
-    if path is not None and not path.is_file():
-        raise typer.BadParameter(f"{path}: no such file")
-    return path
+def process_settings(threads: int | None) -> None:
+    """Process-wide settings, made here at the command's entry and never by the library: torch's
+    thread count, and glibc keeping freed tensor memory for reuse (runtime.keep_freed_memory)."""
+    from reviewrnn import runtime
+
+    runtime.set_threads(threads)
+    runtime.keep_freed_memory()
+
+
+def parse_edges(value: str) -> tuple[int, ...]:
+    try:
+        edges = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r}: give increasing integers separated by commas, e.g. 0,64,128,256", param_hint="'--edges'"
+        ) from None
+    if not edges or edges[0] != 0 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise typer.BadParameter(
+            f"{value!r}: edges must start at 0 and increase, e.g. 0,64,128,256", param_hint="'--edges'"
+        )
+    return edges

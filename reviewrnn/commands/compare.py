@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from reviewrnn.commands.common import DeviceOption, JsonOption, ThreadsOption, err, friendly_errors, out
-from reviewrnn.commands.evaluate import parse_edges
+from reviewrnn.commands.common import DeviceOption, JsonOption, ThreadsOption, err, friendly_errors, out, parse_edges
 from reviewrnn.commands.lab_options import PngOption, require_charts, show_table
 from reviewrnn.config import DEFAULT_LENGTH_EDGES
 

@@ -20,23 +20,9 @@ from reviewrnn.commands.common import (
     friendly_errors,
     label_map_option,
     out,
+    parse_edges,
 )
 from reviewrnn.config import DEFAULT_LENGTH_EDGES
-
-
-def parse_edges(value: str) -> tuple[int, ...]:
-    try:
-        edges = tuple(int(part) for part in value.split(","))
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r}: give increasing integers separated by commas, e.g. 0,64,128,256", param_hint="'--edges'"
-        ) from None
-    if not edges or edges[0] != 0 or any(b <= a for a, b in zip(edges, edges[1:])):
-        raise typer.BadParameter(
-            f"{value!r}: edges must start at 0 and increase, e.g. 0,64,128,256", param_hint="'--edges'"
-        )
-    return edges
-
 
 ModelsArgument = Annotated[
     list[Path],

@@ -22,9 +22,9 @@ from reviewrnn.commands.common import (
     model_name,
     out,
     output_path,
+    process_settings,
 )
 from reviewrnn.commands.display import TrainingDisplay
-from reviewrnn.commands.train import process_settings
 from reviewrnn.config import Cell, ModelConfig, Schedule, TokenizerConfig, pretrain_configs
 from reviewrnn.config import configs_from_flags as _configs
 from reviewrnn.errors import ReviewRNNError

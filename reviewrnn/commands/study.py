@@ -38,8 +38,8 @@ def study(
     """
     from reviewrnn.artifacts import models_root
     from reviewrnn.callbacks import Callbacks
+    from reviewrnn.commands.common import process_settings
     from reviewrnn.commands.display import TrainingDisplay
-    from reviewrnn.commands.train import process_settings
     from reviewrnn.lab.plan import StudyPlan
     from reviewrnn.lab.study import run_study
 

@@ -26,6 +26,7 @@ from reviewrnn.commands.common import (
     model_name,
     out,
     output_path,
+    process_settings,
 )
 from reviewrnn.commands.display import TrainingDisplay
 from reviewrnn.config import (
@@ -99,6 +100,9 @@ def train(
     clip_norm: Annotated[
         float, typer.Option(min=0.0, help="Clip the gradient norm to this; 0 turns clipping off.")
     ] = T.clip_norm,
+    weight_decay: Annotated[
+        float, typer.Option(min=0.0, help="L2 penalty added to every gradient (Adam's weight_decay); 0: off.")
+    ] = T.weight_decay,
     ema: Annotated[
         float,
         typer.Option(
@@ -221,15 +225,6 @@ def _initial(context: typer.Context, init: Path, part: str, configs) -> tuple[Pa
     lm = adopt_language_model(context, init, configs)
     start_pooling(configs[0], part, given(context, "pool"))
     return lm.tokenizer_path, init_info(lm, part, configs[0])
-
-
-def process_settings(threads: int | None) -> None:
-    """Process-wide settings, made here at the command's entry and never by the library: torch's
-    thread count, and glibc keeping freed tensor memory for reuse (runtime.keep_freed_memory)."""
-    from reviewrnn import runtime
-
-    runtime.set_threads(threads)
-    runtime.keep_freed_memory()
 
 
 def _report(outcome, as_json: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import platform
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reviewrnn.atomic import atomic_write_bytes, atomic_write_json
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.errors import TrainingDiverged
 from reviewrnn.lab import measure
@@ -82,19 +84,16 @@ def _study_corpus(plan: StudyPlan, out: Path, callbacks: Callbacks) -> dict:
     rng = np.random.default_rng(plan.seed)
     chosen = np.sort(rng.permutation(len(corpus.examples))[: plan.sample])
     rows = [(corpus.examples.texts[i], corpus.label_names[corpus.examples.labels[i]]) for i in chosen]
-    staged = path.with_suffix(".csv.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(staged, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(("review", "sentiment"))
-        writer.writerows(rows)
-    staged.replace(path)
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(("review", "sentiment"))
+    writer.writerows(rows)
+    atomic_write_bytes(path, table.getvalue().encode("utf-8"))  # a unique temporary name: two studies may race
     return {"spec": str(path), "sample": plan.sample, "source": plan.corpus, "sha256": sha256_file(path)}
 
 
 def _study_tokenizer(plan: StudyPlan, corpus: dict, out: Path, force: bool, callbacks: Callbacks) -> Path:
     """One tokenizer for every run (trained on TRAIN), so all models read the same tokens."""
-    from reviewrnn.atomic import atomic_write_bytes, atomic_write_json
     from reviewrnn.config import TokenizerConfig
     from reviewrnn.source import CorpusSettings
     from reviewrnn.tokenizing import tokenize_step
@@ -113,7 +112,6 @@ def _study_tokenizer(plan: StudyPlan, corpus: dict, out: Path, force: bool, call
 
 def _review_lengths(corpus: dict, tokenizer: Path, out: Path, callbacks: Callbacks) -> dict:
     """The longest TRAIN/VALID/TEST review in tokens (what "read whole" must keep), kept beside the tokenizer."""
-    from reviewrnn.atomic import atomic_write_json
     from reviewrnn.lab.whole import review_lengths
 
     stamp = out / "lengths.json"
@@ -218,6 +216,4 @@ def _read_json(path: Path):
 
 
 def _write_json(path: Path, value) -> None:
-    from reviewrnn.atomic import atomic_write_json
-
     atomic_write_json(path, value)
