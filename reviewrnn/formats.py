@@ -21,7 +21,7 @@ def row_writer(output_format: str, echo_text: bool, familiarity: bool = False) -
     """
 
     def tsv(source, number, text, p):
-        columns = [_label(p), _probability(p)] + ([TSV_BREAKS.sub(" ", text)] if echo_text else [])
+        columns = [TSV_BREAKS.sub(" ", _label(p)), _probability(p)] + ([TSV_BREAKS.sub(" ", text)] if echo_text else [])
         return "\t".join(columns) + "\n"
 
     def csv_row(source, number, text, p):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 
 from reviewrnn.formats import json_line, row_writer
 from reviewrnn.predict import Prediction
@@ -63,3 +64,9 @@ def test_jsonl_carries_the_threshold_and_the_ood_score_the_other_formats_the_cho
 
 def test_json_line():
     assert json_line({"a": "x\ny", "b": "é"}) == '{"a": "x\\ny", "b": "é"}\n'
+
+
+def test_a_label_with_a_tab_keeps_a_tsv_row_in_two_columns():
+    """Labels come from the user's label column; one holding a tab or newline would split the row."""
+    tabbed = replace(POSITIVE, label="very\tgood\n")
+    assert row_writer("tsv", False)("-", 1, "great", tabbed) == "very good \t0.9123\n"

@@ -76,7 +76,11 @@ def reader_gone() -> typer.Exit:
 
 def silence_stdout() -> None:
     """Stdout to /dev/null after a failed write, so that Python's flush at exit cannot fail a second time."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    finally:
+        os.close(null)
 
 
 def conflict(message: str) -> UsageError:
