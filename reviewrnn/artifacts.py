@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 from reviewrnn.atomic import atomic_write_bytes, atomic_write_json, recover_swap, swap_in
 from reviewrnn.config import RunConfig
 from reviewrnn.domain import DomainProfile, load_profile
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, brief
 from reviewrnn.filemodes import shareable
 from reviewrnn.inference import expected_shapes
 from reviewrnn.tokenizer import load_tokenizer
@@ -103,7 +103,7 @@ def load_checkpoint(directory: Path) -> tuple[RunConfig, Tokenizer, dict, dict[s
     try:
         arrays = load_file(str(tensors_path))
     except Exception as error:
-        detail = " ".join(str(error).split())[:120]
+        detail = brief(error)
         raise ReviewRNNError(f"{tensors_path}: not a valid safetensors file ({detail})") from None
     return config, load_tokenizer(folder / TOKENIZER_FILE), state, arrays
 
@@ -258,7 +258,7 @@ def _load_weights(path: Path, config: RunConfig) -> dict[str, np.ndarray]:
     try:
         weights = load_file(str(path))
     except Exception as error:  # safetensors raises its own error types for bad headers
-        detail = " ".join(str(error).split())[:120]
+        detail = brief(error)
         raise ReviewRNNError(f"{path}: not a valid safetensors file ({detail})") from None
     expected = expected_shapes(config.model)
     missing = sorted(set(expected) - set(weights))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reviewrnn import fetch
 from reviewrnn.corpusfile import HUB_PREFIX, CorpusFile, quiet_datasets, resolve, unreadable
-from reviewrnn.errors import ReviewRNNError, not_text
+from reviewrnn.errors import ReviewRNNError, brief, not_text
 from reviewrnn.labelmap import UNMAPPED, LabelMap
 
 TEXT_COLUMNS = ("text", "review")
@@ -102,7 +102,7 @@ def read_file(found: CorpusFile):
     data. Its Arrow cache is therefore kept per content hash."""
     try:
         if found.reader in ("csv", "tsv"):
-            return _read_delimited(found.path, "\t" if found.reader == "tsv" else ",")
+            return _read_delimited(found.path, found.separator)
         datasets = quiet_datasets()
         cache = str(fetch.cache_dir() / "datasets" / found.sha256[:32])
         if found.reader == "json":
@@ -264,7 +264,7 @@ def _load_hub(dataset_id: str, text_column, label_column, label_names, label_map
     try:
         loaded = datasets.load_dataset(dataset_id, cache_dir=str(fetch.cache_dir() / "datasets"))
     except Exception as error:
-        detail = " ".join(str(error).split())[:160]
+        detail = brief(error, 160)
         raise ReviewRNNError(
             f"hub:{dataset_id}: cannot load from the Hugging Face Hub ({detail}); "
             "check the id and network, or download it and pass a local file"

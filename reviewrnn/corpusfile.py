@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reviewrnn import fetch
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, brief
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 HUB_PREFIX = "hub:"
@@ -26,6 +26,11 @@ class CorpusFile:
     path: Path
     reader: str  # csv, tsv, json or parquet
     sha256: str
+
+    @property
+    def separator(self) -> str:
+        """The field separator of a csv or tsv file."""
+        return "\t" if self.reader == "tsv" else ","
 
 
 def resolve(spec: str, on_disk: bool = False) -> CorpusFile:
@@ -87,7 +92,7 @@ def check_file(found: CorpusFile, on_disk: bool = False) -> None:
             )
         else:
             _check_json_array(path)
-    if found.reader in ("csv", "tsv") and not has_data_rows(path, "\t" if found.reader == "tsv" else ","):
+    if found.reader in ("csv", "tsv") and not has_data_rows(path, found.separator):
         raise ReviewRNNError(f"{path}: a header but no reviews; a corpus needs at least one review per class")
 
 
@@ -101,7 +106,7 @@ def unreadable(found: CorpusFile, error: Exception) -> ReviewRNNError:
         )
     if found.reader == "json" and (clash := json_type_clash(found.path)):
         return ReviewRNNError(clash)
-    detail = " ".join(str(cause).split())[:200]
+    detail = brief(cause, 200)
     return ReviewRNNError(f"{found.path}: cannot read as {found.reader.upper()}: {detail}")
 
 

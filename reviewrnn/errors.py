@@ -30,6 +30,11 @@ class ReviewRNNError(Exception):
         super().__init__(str(message).translate(LINE_BREAKS), *args)
 
 
+def brief(error: object, limit: int = 120) -> str:
+    """A library's error text on one line and cut short, to quote inside our own one-line message."""
+    return " ".join(str(error).split())[:limit]
+
+
 def not_text(source, row: int, column: str, value) -> ReviewRNNError:
     """The error for a table cell that should hold a review's text and holds a number or other value."""
     return ReviewRNNError(f"{source}: row {row}: column {column!r} is {type(value).__name__}, expected text")

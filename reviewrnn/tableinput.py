@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, pick_column
 from reviewrnn.corpusfile import READERS, refuse_utf16
-from reviewrnn.errors import ReviewRNNError, not_text
+from reviewrnn.errors import ReviewRNNError, brief, not_text
 from reviewrnn.lines import Line
 
 
@@ -53,7 +53,7 @@ def _columns(path: Path, reader: str) -> dict[str, list]:
         try:
             table = pyarrow.parquet.read_table(path)
         except Exception as error:  # pyarrow's errors have many types
-            raise ReviewRNNError(f"{path}: cannot read as Parquet: {' '.join(str(error).split())[:200]}") from None
+            raise ReviewRNNError(f"{path}: cannot read as Parquet: {brief(error, 200)}") from None
         return {name: table.column(name).to_pylist() for name in table.column_names}
     from reviewrnn.corpus import read_file
     from reviewrnn.corpusfile import CorpusFile

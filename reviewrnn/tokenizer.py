@@ -16,7 +16,7 @@ from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, 
 from tokenizers.models import WordPiece
 
 from reviewrnn.config import PAD_ID, PAD_TOKEN, UNK_TOKEN, TokenizerConfig
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import ReviewRNNError, brief
 
 HTML_TAG = r"<[^>]{0,200}>"
 TRAIN_CHUNK = 1000
@@ -84,7 +84,7 @@ def load_tokenizer(path: Path) -> Tokenizer:
     try:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as error:
-        detail = " ".join(str(error).split())[:120]
+        detail = brief(error)
         raise ReviewRNNError(
             f"{path}: not a valid tokenizer.json ({detail}); retrain it with `reviewrnn tokenize`"
         ) from None
