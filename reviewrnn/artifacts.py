@@ -29,6 +29,8 @@ from reviewrnn.tokenizer import load_tokenizer
 
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "config.json", "model.safetensors", "tokenizer.json"
 HISTORY_FILE, EVAL_FILE = "history.json", "eval.json"
+# A model from an LM keeps its forward LM for predict --familiarity (familiarity.py).
+FAMILIARITY_FILES = ("familiarity.safetensors", "familiarity.json")
 CHECKPOINT_DIR, CHECKPOINT_STATE, CHECKPOINT_TENSORS = "checkpoint", "state.json", "tensors.safetensors"
 MODELS_DIR_ENV, MODEL_ENV = "REVIEWRNN_MODELS", "REVIEWRNN_MODEL"
 MAX_CONFIG_BYTES = 1 << 20
@@ -61,9 +63,11 @@ def save_run(
     history: list[dict],
     weights: dict[str, np.ndarray] | None,
     checkpoint: tuple[dict, dict[str, np.ndarray]] | None = None,
+    carried: tuple[str, ...] = (),
 ) -> Path:
     """Stage the whole model directory beside `directory`, then swap it in: readers see the old one or the new one.
-    `weights` are the best epoch's (None before any epoch has finished: the directory holds only the checkpoint)."""
+    `weights` are the best epoch's (None before any epoch has finished: the directory holds only the checkpoint).
+    `carried` files of the old directory go into the new one as they are (a resumed run's domain profile)."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
@@ -80,6 +84,9 @@ def save_run(
             atomic_write_bytes(folder / CHECKPOINT_TENSORS, _safetensors_bytes(arrays))
             atomic_write_bytes(folder / TOKENIZER_FILE, tokenizer_json.encode("utf-8"))
             atomic_write_json(folder / CHECKPOINT_STATE, {"config": config.to_dict(), "state": state})
+        for name in carried:
+            if (directory / name).is_file() and not (staging / name).exists():
+                shutil.copy2(directory / name, staging / name)
         swap_in(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -134,7 +141,7 @@ def _checkpoint_state(directory: Path) -> tuple[RunConfig, dict]:
 
 
 @contextlib.contextmanager
-def training_lock(directory: Path) -> Iterator[None]:
+def training_lock(directory: Path, busy_hint: str = "wait for it to finish or choose another --name") -> Iterator[None]:
     """Hold an exclusive lock for one run that writes into `directory`; a second one refuses at once.
 
     The lock is an flock on a hidden file beside the directory, released by the kernel even if the
@@ -142,12 +149,10 @@ def training_lock(directory: Path) -> Iterator[None]:
     The holder repairs a swap that a crash left half done, before it writes.
     """
     directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
     handle = _try_lock(directory)
     if handle is None:
-        raise ReviewRNNError(
-            f"{directory} is being written by another run (lock {_lock_path(directory)}); "
-            "wait for it to finish or choose another --name"
-        )
+        raise ReviewRNNError(f"{directory} is being written by another run (lock {_lock_path(directory)}); {busy_hint}")
     try:
         recover_swap(directory)
         yield
@@ -165,20 +170,21 @@ def _try_lock(directory: Path):
     The holder deletes the file when it is done, so a process that opened it just before may lock a
     file no longer in place: it checks the name still leads to what it locked, and tries again if not.
     """
-    directory.parent.mkdir(parents=True, exist_ok=True)
     while True:
         handle = open(_lock_path(directory), "a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(_lock_path(directory)).st_ino == os.fstat(handle.fileno()).st_ino:
+                return handle
         except BlockingIOError:
             handle.close()
             return None
-        try:
-            if os.stat(_lock_path(directory)).st_ino == os.fstat(handle.fileno()).st_ino:
-                return handle
         except FileNotFoundError:
-            pass
-        handle.close()  # the file was deleted under us: the lock protects nothing
+            pass  # the file was deleted under us: the lock protects nothing
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()
 
 
 def _unlock(handle, directory: Path) -> None:
@@ -191,11 +197,15 @@ def _unlock(handle, directory: Path) -> None:
 
 def _repair_if_idle(directory: Path) -> None:
     """A reader's repair of a crash mid-swap, done only when no run holds the lock: a live writer
-    between its two renames is not a crash, and moving its old model back would break its swap."""
+    between its two renames is not a crash, and moving its old model back would break its swap.
+    Only where a parked model exists: a mistyped path in a folder the user cannot write stays an error."""
     directory = Path(directory)
-    if directory.exists() or not directory.parent.is_dir():
+    if directory.exists() or not any(directory.parent.glob(f".{directory.name}.old-*/model")):
         return
-    handle = _try_lock(directory)
+    try:
+        handle = _try_lock(directory)
+    except OSError:  # a folder we may read and not write: leave the repair to its owner
+        return
     if handle is not None:
         try:
             recover_swap(directory)

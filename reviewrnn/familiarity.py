@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from reviewrnn import exactrows
+from reviewrnn.artifacts import FAMILIARITY_FILES
 from reviewrnn.config import ModelConfig
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.fastforward import FastClassifier
 
-WEIGHTS_FILE = "familiarity.safetensors"
-PROFILE_FILE = "familiarity.json"
+WEIGHTS_FILE, PROFILE_FILE = FAMILIARITY_FILES
 REFERENCE_REVIEWS = 2000  # TRAIN reviews whose losses make the reference distribution
 SLICE = 1024  # predicted positions whose softmax is computed together (bounds the memory of the largest cluster)
 KEPT = ("embedding.", "forward_layers.", "forward_softmax.", "output_order")
@@ -33,10 +33,12 @@ KEPT = ("embedding.", "forward_layers.", "forward_softmax.", "output_order")
 class Familiarity:
     """The forward LM and TRAIN's reference losses (sorted)."""
 
-    def __init__(self, shape: ModelConfig, weights: dict[str, np.ndarray], reference: np.ndarray):
+    def __init__(
+        self, shape: ModelConfig, weights: dict[str, np.ndarray], reference: np.ndarray, threads: int | None = None
+    ):
         no_head = {"head.weight": np.zeros((shape.num_classes, shape.hidden), np.float32)}
         no_head["head.bias"] = np.zeros(shape.num_classes, np.float32)  # the encoder's states are all it gives
-        self.encoder = FastClassifier(shape, {**weights, **no_head})
+        self.encoder = FastClassifier(shape, {**weights, **no_head}, threads)
         self.order = weights["output_order"].astype(np.int64)  # token id -> frequency rank (adaptive softmax)
         self.head = np.ascontiguousarray(weights["forward_softmax.head.weight"].T)  # (H, shortlist + clusters)
         self.tails = []  # per cluster: (H, width) @ (width, size), and its first rank
@@ -141,7 +143,7 @@ def save_familiarity(directory: Path, init, train_ids: Sequence[np.ndarray]) -> 
     atomic_write_json(Path(directory) / PROFILE_FILE, profile)
 
 
-def load_familiarity(directory: Path) -> Familiarity | None:
+def load_familiarity(directory: Path, threads: int | None = None) -> Familiarity | None:
     """The model's Familiarity, or None when it was not initialised from a language model.
 
     Both files are checked before use: the profile's shape and losses, every tensor the forward LM needs
@@ -152,7 +154,7 @@ def load_familiarity(directory: Path) -> Familiarity | None:
         return None
     shape, reference = _read_profile(profile_path)
     weights = _read_weights(weights_path, shape)
-    return Familiarity(shape, weights, reference)
+    return Familiarity(shape, weights, reference, threads)
 
 
 def _damaged(path: Path, fault: str) -> ReviewRNNError:

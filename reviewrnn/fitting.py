@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reviewrnn.artifacts import CONFIG_FILE, load_model, training_lock
+from reviewrnn.artifacts import CONFIG_FILE, load_model, require_model_directories, training_lock
 from reviewrnn.atomic import atomic_write_json
 from reviewrnn.calibration import apply_temperature, fit_temperature, reliability
 from reviewrnn.domain import DOMAIN_FILE, build_profile
@@ -19,11 +19,14 @@ from reviewrnn.errors import ReviewRNNError
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.threshold import check_binary, curve, find_threshold, parse_objective
 
+CALIBRATION_BUSY = "wait for the run to finish, then calibrate or choose the threshold"
+
 
 def calibrate_step(directory: Path, temperature: bool = True, device_name: str = "auto") -> dict:
     """Re-read the model's own corpus (TRAIN as it was trained, VALID) and refit; see fit_decision.
     Holds the directory's training lock: a run writing the same model would swap it away under us."""
-    with training_lock(directory):
+    require_model_directories([directory])  # before the lock, which would create its folder
+    with training_lock(directory, CALIBRATION_BUSY):
         loaded = load_model(directory)
         train = loaded.config.train
         source = _source(loaded, train.limit)
@@ -101,7 +104,8 @@ def threshold_step(directory: Path, objective: str, device_name: str = "auto") -
     from reviewrnn.scoring import split_probabilities
 
     parse_objective(objective)  # a bad objective fails before anything is read
-    with training_lock(directory):  # as calibrate_step
+    require_model_directories([directory])
+    with training_lock(directory, CALIBRATION_BUSY):  # as calibrate_step
         loaded = load_model(directory)
         config = loaded.config
         check_binary(config.corpus.label_names, directory)

@@ -30,12 +30,25 @@ NOT_TEXT = (
 )
 
 
+SPREADSHEETS = (".xlsx", ".xls", ".xlsm", ".ods")
+
+
 def refuse_not_text(head: bytes, name: str, into: str) -> None:
     """A compressed file or UTF-16 text would come out as rows of garbage (one per newline byte): name it.
-    `into` ends the advice: where the text should go, e.g. '| reviewrnn predict -'."""
+    `into` ends the advice for lines of text: where they should go, e.g. '| reviewrnn predict -'. A table
+    inside (reviews.csv.gz) is made a file again instead, since a table is not read as lines."""
     for magic, kind, tool in NOT_TEXT:
         if head.startswith(magic) and (magic != b"BZh" or (head[3:4].isdigit() and head[4:10] == b"1AY&SY")):
-            tool = tool if name == "-" else tool.replace("FILE", name)
+            path = Path(name)
+            if path.suffix.lower() in SPREADSHEETS:
+                raise ReviewRNNError(f"{name}: a spreadsheet, not text; save it as CSV UTF-8 (or .tsv) and give that")
+            if name == "-":
+                raise ReviewRNNError(f"-: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
+            tool = tool.replace("FILE", name)
+            inner = Path(path.stem) if path.suffix.lower() in (".gz", ".xz", ".zst", ".bz2", ".zip") else path
+            if inner.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet"):  # corpusfile.READERS
+                text = inner.name if inner is not path else f"utf8-{path.name}"
+                raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make a file of it, e.g. {tool} > {text}")
             raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
 
 

@@ -59,7 +59,7 @@ class Predictor(_Streaming):
         self.max_tokens = loaded.config.train.max_tokens
         self.keep = loaded.config.train.truncate
         self.max_chars = self.max_tokens * MAX_CHARS_PER_TOKEN  # the most of a line that can matter
-        self.familiarity = _familiarity(loaded.directory) if familiarity else None
+        self.familiarity = _familiarity(loaded.directory, threads) if familiarity else None
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """One Prediction per text, in order."""
@@ -83,10 +83,10 @@ class Predictor(_Streaming):
         return results  # type: ignore[return-value]
 
 
-def _familiarity(directory: Path):
+def _familiarity(directory: Path, threads: int | None):
     from reviewrnn.familiarity import load_familiarity
 
-    found = load_familiarity(directory)
+    found = load_familiarity(directory, threads)
     if found is None:
         raise ReviewRNNError(
             f"{directory}: no language model kept beside this model, so no familiarity; "

@@ -19,9 +19,18 @@ from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer
 
-from reviewrnn.artifacts import load_checkpoint, models_root, save_run, training_lock
+from reviewrnn.artifacts import (
+    CONFIG_FILE,
+    FAMILIARITY_FILES,
+    load_checkpoint,
+    load_config,
+    models_root,
+    save_run,
+    training_lock,
+)
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.config import InitInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
+from reviewrnn.domain import DOMAIN_FILE
 from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.tokenizer import load_tokenizer
@@ -164,6 +173,8 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None, epochs: int
         config, tokenizer, state, arrays = load_checkpoint(directory)
         if config.pretrain is not None:
             raise ReviewRNNError(f"{directory}: a language model's run; continue it with: reviewrnn pretrain --resume")
+        if (Path(directory) / CONFIG_FILE).is_file():  # the decision fitted when the run finished, if it did
+            config.decision = load_config(directory).decision
         if epochs is not None:
             extend_run(directory, config, state, epochs)
         elif state.get("done"):
@@ -190,8 +201,10 @@ def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> 
     would have been: a constant learning rate (a linear schedule decays over the epochs it was started with),
     and not stopped early by --patience (another epoch would not have been trained)."""
     planned = config.train.epochs
+    if epochs == planned and not state.get("done"):
+        return  # the same command again after an interrupted extension: a plain resume
     if epochs <= planned:
-        raise ReviewRNNError(f"--epochs {epochs}: {directory} was started for {planned} epochs; give more to extend it")
+        raise ReviewRNNError(f"--epochs {epochs}: {directory} is set to train {planned} epochs; give more to extend it")
     if config.train.schedule != "constant":
         raise ReviewRNNError(
             f"{directory}: its learning rate decays over the {planned} epochs it was started with "
@@ -199,8 +212,8 @@ def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> 
         )
     if state.get("done") and state.get("waited", 0) >= config.train.patience:
         raise ReviewRNNError(
-            f"{directory}: it stopped early, after {state['waited']} epochs without a better validation accuracy "
-            f"(--patience {config.train.patience}); more epochs would not have been trained"
+            f"{directory}: validation accuracy had not improved for {state['waited']} epoch(s) (--patience "
+            f"{config.train.patience}), so a run of {epochs} epochs would have stopped there too"
         )
     config.train.epochs, state["done"] = epochs, False
 
@@ -260,13 +273,16 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         trainer.restore(*checkpoint)
         session.callbacks.stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
     tokenizer_json = prepared.tokenizer.to_str()
+    # A resumed run keeps what after_training fitted last time until it fits them again: a run stopped
+    # while extending (train --resume --epochs) leaves a model as usable as before.
+    carried = (DOMAIN_FILE, *FAMILIARITY_FILES) if checkpoint is not None else ()
 
     def save(current: Trainer) -> None:
         if not distributed.is_main:
             return
         best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
         history = [epoch.to_dict() for epoch in current.state.history]
-        save_run(directory, config, tokenizer_json, history, best, current.checkpoint())
+        save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), carried)
 
     session.stop.before_training(session.callbacks.stage)("training")
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)

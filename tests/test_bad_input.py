@@ -550,3 +550,24 @@ def test_unlabeled_text_from_a_pipe_is_read_once_and_compressed_text_is_refused(
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     with pytest.raises(ReviewRNNError, match=r"more\.txt\.gz: gzip-compressed, not UTF-8 text; .* zcat .*\.gz >"):
         read_unlabeled(packed, None)
+
+
+def test_a_compressed_or_utf16_table_is_made_a_file_again_not_piped_as_lines(trained_model, tmp_path):
+    """Piped as lines, a table's header and label column would be scored as reviews."""
+    import gzip
+
+    table = write_table(tmp_path / "shop.csv", [("good", "positive"), ("bad", "negative")])
+    packed = tmp_path / "shop.csv.gz"
+    packed.write_bytes(gzip.compress(table.read_bytes()))
+    wide = tmp_path / "wide.csv"
+    wide.write_bytes(table.read_text().encode("utf-16"))
+    sheet = tmp_path / "shop.xlsx"
+    sheet.write_bytes(b"PK\x03\x04" + bytes(40))
+    expected = {
+        packed: f"make a file of it, e.g. zcat {packed} > shop.csv",
+        wide: f"make a file of it, e.g. iconv -f utf-16 -t utf-8 {wide} > utf8-wide.csv",
+        sheet: "a spreadsheet, not text; save it as CSV UTF-8",
+    }
+    for path, advice in expected.items():
+        result = CliRunner().invoke(app, ["predict", "--model", str(trained_model), "--file", str(path)])
+        assert result.exit_code == 1 and result.stdout == "" and advice in result.stderr, result.stderr

@@ -843,9 +843,9 @@ def test_square_brackets_in_user_text_are_text_not_rich_markup(tmp_path):
 def test_resume_takes_only_epochs_beside_it(trained_model):
     """Other flags were ignored without a word; a resumed run keeps its own settings."""
     result = cli("train", "--resume", trained_model, "--lr", "0.5", code=2)
-    assert "only --epochs (to train it further) goes with it, not --lr" in one_error_line(result)
-    result = cli("train", "--resume", trained_model, "--json", "--threads", "1", code=2)
-    assert "not --threads" in one_error_line(result)
+    assert "only --epochs (to train it further) and --threads go with it, not --lr" in one_error_line(result)
+    result = cli("train", "--resume", trained_model, "--json", "--device", "cpu", code=2)
+    assert "not --device" in one_error_line(result)
 
 
 def test_evaluate_says_when_it_scored_part_of_another_file(trained_model, session_corpus, tmp_path, monkeypatch):
@@ -884,3 +884,23 @@ def test_weight_decay_flag_reaches_the_optimizer(tiny_csv, isolated_env):
         weights = load_file(directory / "model.safetensors")
         norms[decay] = sum(float((value.astype("float64") ** 2).sum()) for value in weights.values())
     assert norms["0.5"] < norms["0"]
+
+
+def test_train_resume_epochs_extends_a_finished_run_from_the_command_line(tiny_csv, isolated_env):
+    args = ["--corpus", tiny_csv, "--limit", "100", "--schedule", "constant", *TINY_TRAIN]
+    cli("train", *args, "--name", "short")
+    directory = isolated_env["models"] / "short"
+    refused = cli("train", "--resume", directory, code=1)
+    assert "already finished; train it further with `reviewrnn train --resume" in one_error_line(refused)
+    summary = json.loads(cli("train", "--resume", directory, "--epochs", "2", "--threads", "1", "--json").stdout)
+    assert summary["model"] == str(directory)
+    assert json.loads((directory / "config.json").read_text())["train"]["epochs"] == 2
+    assert len(json.loads((directory / "history.json").read_text())) == 2
+
+
+def test_a_missing_model_is_named_without_touching_its_folder(tmp_path):
+    """The lock beside a model was tried (and its folder made) before the model was found missing."""
+    deep = tmp_path / "no" / "such" / "model"
+    result = cli("evaluate", deep, "--calibrate", code=1)
+    assert "no such model directory" in one_error_line(result) and not (tmp_path / "no").exists()
+    assert "no such model directory" in one_error_line(cli("predict", "--model", "/proc/no-such-model", "x", code=1))

@@ -182,3 +182,11 @@ def test_damaged_familiarity_files_are_one_line_naming_the_file(init_model, tmp_
     report = CliRunner().invoke(app, ["evaluate", str(copy), "--json", "--threads", "1"])
     assert report.exit_code == 0, report.output  # the classifier is fine: evaluate scores it and says why not
     assert fragment in json.loads(report.stdout)["familiarity"]["unreadable"]
+
+
+def test_predict_threads_reach_the_familiarity_pass(init_model):
+    """predict --threads 1 leaves the other cores alone in the LM pass as well as the classifier's."""
+    from reviewrnn.predict import load_predictor
+
+    predictor = load_predictor([init_model], familiarity=True, threads=1)
+    assert predictor.engine.threads == 1 and predictor.familiarity.encoder.threads == 1

@@ -294,7 +294,7 @@ def test_a_finished_run_extended_with_more_epochs_is_the_longer_run_bit_for_bit(
     train_step(settings, *configs(2), extended)
     with pytest.raises(ReviewRNNError, match="already finished; train it further with .*--epochs N"):
         resume_step(extended)
-    with pytest.raises(ReviewRNNError, match="was started for 2 epochs; give more"):
+    with pytest.raises(ReviewRNNError, match="is set to train 2 epochs; give more"):
         resume_step(extended, epochs=2)
     outcome = resume_step(extended, epochs=4)
     assert outcome.config.train.epochs == 4 and load_model(extended).config.train.epochs == 4
@@ -317,5 +317,47 @@ def test_a_run_is_not_extended_where_it_would_not_be_the_longer_run(make_corpus,
         resume_step(decayed, epochs=3)
     stopped = isolated_env["models"] / "stopped"
     train_step(settings, *tiny_configs(epochs=6, schedule="constant", lr=1e-9, patience=1), stopped)
-    with pytest.raises(ReviewRNNError, match=r"stopped early, after 1 epochs .*--patience 1"):
+    with pytest.raises(
+        ReviewRNNError,
+        match=r"had not improved for 1 epoch\(s\) \(--patience 1\), so a run of 9 epochs would have stopped there too",
+    ):
         resume_step(stopped, epochs=9)
+
+
+def test_an_interrupted_extension_leaves_the_model_as_usable_and_the_same_command_resumes_it(
+    make_corpus, isolated_env, monkeypatch
+):
+    from reviewrnn import interrupts
+
+    settings = CorpusSettings(str(make_corpus()))
+    directory = isolated_env["models"] / "extended"
+    train_step(settings, *tiny_configs(epochs=2, schedule="constant", patience=9), directory)
+    before = load_model(directory)
+    files = {path.name for path in directory.iterdir()}
+    assert {"domain.json", "config.json"} <= files and before.config.decision.temperature is not None
+    calls = iter(range(10**9))
+    monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: next(calls) >= 2)
+    with pytest.raises(TrainingInterrupted):
+        resume_step(directory, epochs=4)  # stopped after two steps of epoch 3 (an epoch's checkpoint swapped in)
+    after = load_model(directory)
+    assert {path.name for path in directory.iterdir()} == files  # the domain profile is still there
+    assert after.config.decision == before.config.decision  # so is the calibration
+    assert all(np.array_equal(after.weights[name], value) for name, value in before.weights.items())
+    monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: False)
+    outcome = resume_step(directory, epochs=4)  # the same command again: a plain resume, not a refusal
+    assert outcome.config.train.epochs == 4 and len(json.loads((directory / "history.json").read_text())) == 4
+
+
+def test_an_extension_stops_early_where_the_longer_run_would(make_corpus, isolated_env):
+    """Patience carries over: the extended run ends at the epoch, and with the flag, of the straight one."""
+    settings = CorpusSettings(str(make_corpus()))
+    configs = lambda epochs: tiny_configs(epochs=epochs, schedule="constant", lr=0.05, patience=1)  # noqa: E731
+    straight = isolated_env["models"] / "straight"
+    long_run = train_step(settings, *configs(12), straight)
+    finished = json.loads((straight / "history.json").read_text())
+    assert long_run.stopped_early and len(finished) < 12  # the recipe does stop early (else the test says nothing)
+    extended = isolated_env["models"] / "extended"
+    train_step(settings, *configs(1), extended)
+    outcome = resume_step(extended, epochs=12)
+    assert (outcome.best_epoch, outcome.stopped_early) == (long_run.best_epoch, long_run.stopped_early)
+    assert len(json.loads((extended / "history.json").read_text())) == len(finished)

@@ -149,7 +149,7 @@ def train(
         Path | None,
         typer.Option(
             help="Continue an interrupted run in this model directory, with its own settings; "
-            "with --epochs, train a run (finished or not) to that many epochs."
+            "with --epochs, train a run (finished or not) to that many epochs (constant learning rate only)."
         ),
     ] = None,
     init: Annotated[
@@ -178,7 +178,7 @@ def train(
 
     if resume is not None:
         _check_resume_flags(context)
-        process_settings(load_checkpoint_config(resume).train.threads)  # the run's own, as it started
+        process_settings(threads or load_checkpoint_config(resume).train.threads)  # the same bits on any count
         with TrainingDisplay() as display:
             return _report(resume_step(resume, display.callbacks(), epochs), as_json)
     # batch_size, epochs and schedule left out (None) are decided below, once the cell and --init are known.
@@ -206,10 +206,10 @@ def train(
 def _check_resume_flags(context: typer.Context) -> None:
     """A resumed run keeps its own settings; a flag that would be ignored is an error instead."""
     for name in context.params:
-        if name not in ("resume", "epochs", "as_json") and given(context, name):
-            option = "--json" if name == "as_json" else f"--{name.replace('_', '-')}"
+        if name not in ("resume", "epochs", "threads", "as_json") and given(context, name):
             raise typer.BadParameter(
-                f"a resumed run keeps its own settings; only --epochs (to train it further) goes with it, not {option}",
+                "a resumed run keeps its own settings; only --epochs (to train it further) and --threads go "
+                f"with it, not --{name.replace('_', '-')}",
                 param_hint="'--resume'",
             )
 
