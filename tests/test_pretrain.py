@@ -384,3 +384,18 @@ def test_pretrain_configs_are_the_commands_own(make_corpus, isolated_env):
     assert {k: v for k, v in asdict(config.model).items() if k not in flagged} == {
         k: v for k, v in asdict(model).items() if k not in flagged
     }
+
+
+def test_a_signal_while_the_texts_are_read_stops_pretraining_before_it_writes(make_corpus, tmp_path):
+    import os
+
+    from reviewrnn.callbacks import Callbacks
+
+    def stage(message: str) -> None:
+        if message == "encoding texts":
+            os.kill(os.getpid(), signal.SIGINT)  # the handler sets its flag; the next stage stops the run
+
+    directory = tmp_path / "lm"
+    with pytest.raises(TrainingInterrupted, match="^stopped before training began; nothing was written$") as caught:
+        pretrain_step(TextSpec(str(make_corpus())), *tiny_configs(epochs=1), directory, Callbacks(stage))
+    assert caught.value.exit_code == 130 and not directory.exists()
