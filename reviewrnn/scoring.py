@@ -44,13 +44,13 @@ def evaluate_step(
     """
     directories = [models] if isinstance(models, Path) else list(models)
     report = _score_models(directories, settings, split_name, edges, device_name, threads)
-    if len(directories) == 1 and report["split"] == "test" and is_own_corpus(directories[0], report["corpus"]):
+    if len(directories) == 1 and report["split"] == "test" and is_own_corpus(directories[0], settings):
         write_eval(directories[0], report)
     return report
 
 
-def is_own_corpus(directory: Path, spec: str) -> bool:
-    """Whether `spec` (as --corpus names it, a relative path say) is the corpus the model trained on."""
+def trained_on_file(directory: Path, spec: str) -> bool:
+    """Whether `spec` (as --corpus names it, a relative path say) names the corpus the model trained on."""
     from reviewrnn.artifacts import load_config
 
     own = CorpusSettings.of_run(load_config(directory).corpus).spec
@@ -58,6 +58,24 @@ def is_own_corpus(directory: Path, spec: str) -> bool:
         return True
     local = [not name.startswith(HUB_PREFIX) and name != "imdb" for name in (spec, own)]
     return all(local) and Path(spec).resolve() == Path(own).resolve()
+
+
+def is_own_corpus(directory: Path, settings: CorpusSettings | None) -> bool:
+    """The model's own corpus read its own way: the same file, and no other column or --label-map."""
+    if settings is None:
+        return True
+    from reviewrnn.artifacts import load_config
+
+    own = CorpusSettings.of_run(load_config(directory).corpus)
+    same_map = settings.label_map is None or (
+        own.label_map is not None and settings.label_map.text == own.label_map.text
+    )
+    return (
+        trained_on_file(directory, settings.spec)
+        and settings.text_column in (None, own.text_column)
+        and settings.label_column in (None, own.label_column)
+        and same_map
+    )
 
 
 def _score_models(directories, settings, split_name, edges, device_name, threads) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from conftest import synthetic_reviews, tiny_configs, write_table
@@ -164,3 +165,16 @@ def test_corpus_summary(make_corpus, isolated_env):
     for part in summary["splits"].values():
         assert sum(part["class_share"]) == pytest.approx(1.0)
         assert part["words"]["median"] <= part["words"]["p90"] <= part["words"]["p99"]
+
+
+def test_eval_json_is_the_own_corpus_read_its_own_way(trained_model, session_corpus):
+    """The model's own file under another --label-map is another reading: its report is not saved."""
+    from reviewrnn.labelmap import LabelMap
+
+    own = CorpusSettings(str(session_corpus), label_column=load_model(trained_model).config.corpus.label_column)
+    evaluate_step(trained_model, own, device_name="cpu", threads=1)
+    saved = (trained_model / "eval.json").read_bytes()
+    swapped = LabelMap.parse("negative=positive positive=negative")
+    report = evaluate_step(trained_model, replace(own, label_map=swapped), device_name="cpu", threads=1)
+    assert report["accuracy"] < 0.2  # the labels really were read the other way round
+    assert (trained_model / "eval.json").read_bytes() == saved

@@ -82,7 +82,7 @@ def evaluate(
     warning on stderr.
     """
     from reviewrnn.render import class_table, confusion_table, length_table, summary_line, unmapped_line
-    from reviewrnn.scoring import evaluate_step, is_own_corpus
+    from reviewrnn.scoring import evaluate_step, trained_on_file
     from reviewrnn.source import CorpusSettings
 
     if label_map is not None and corpus is None:
@@ -99,7 +99,7 @@ def evaluate(
     settings = CorpusSettings(corpus, text_column, label_column, label_map_option(label_map)) if corpus else None
     report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)
     _warn(report)
-    if settings is not None and split != "all" and not is_own_corpus(models[0], report["corpus"]):
+    if settings is not None and split != "all" and not trained_on_file(models[0], report["corpus"]):
         err.print(
             f"note: scored the {split} part of {corpus} by its hash split ({report['count']:,} reviews); "
             "--split all scores every review of a file the model never trained on"
