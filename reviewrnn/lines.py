@@ -37,19 +37,38 @@ def refuse_not_text(head: bytes, name: str, into: str) -> None:
     """A compressed file or UTF-16 text would come out as rows of garbage (one per newline byte): name it.
     `into` ends the advice for lines of text: where they should go, e.g. '| reviewrnn predict -'. A table
     inside (reviews.csv.gz) is made a file again instead, since a table is not read as lines."""
-    for magic, kind, tool in NOT_TEXT:
-        if head.startswith(magic) and (magic != b"BZh" or (head[3:4].isdigit() and head[4:10] == b"1AY&SY")):
-            path = Path(name)
-            if path.suffix.lower() in SPREADSHEETS:
-                raise ReviewRNNError(f"{name}: a spreadsheet, not text; save it as CSV UTF-8 (or .tsv) and give that")
-            if name == "-":
-                raise ReviewRNNError(f"-: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
-            tool = tool.replace("FILE", name)
-            inner = Path(path.stem) if path.suffix.lower() in (".gz", ".xz", ".zst", ".bz2", ".zip") else path
-            if inner.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet"):  # corpusfile.READERS
-                text = inner.name if inner is not path else f"utf8-{path.name}"
-                raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make a file of it, e.g. {tool} > {text}")
-            raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
+    matches = [
+        (kind, tool)
+        for magic, kind, tool in NOT_TEXT
+        if head.startswith(magic) and (magic != b"BZh" or (head[3:4].isdigit() and head[4:10] == b"1AY&SY"))
+    ]
+    if not matches and (order := _utf16_without_mark(head)):
+        matches = [("UTF-16 text (no byte-order mark)", f"iconv -f utf-16{order} -t utf-8 FILE")]
+    for kind, tool in matches:
+        path = Path(name)
+        if path.suffix.lower() in SPREADSHEETS:
+            raise ReviewRNNError(f"{name}: a spreadsheet, not text; save it as CSV UTF-8 (or .tsv) and give that")
+        if name == "-":
+            raise ReviewRNNError(f"-: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
+        tool = tool.replace("FILE", name)
+        inner = Path(path.stem) if path.suffix.lower() in (".gz", ".xz", ".zst", ".bz2", ".zip") else path
+        if inner.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet"):  # corpusfile.READERS
+            text = inner.name if inner is not path else f"utf8-{path.name}"
+            raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make a file of it, e.g. {tool} > {text}")
+        raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
+
+
+def _utf16_without_mark(head: bytes) -> str | None:
+    """'le' or 'be' for text in UTF-16 without a byte-order mark: ASCII there puts a NUL beside every
+    character (after it in little-endian, before it in big-endian); UTF-8 reviews hold almost none."""
+    sample = head[:64]
+    if len(sample) < 8:
+        return None
+    odd, even = sample[1::2], sample[0::2]
+    for order, nuls, chars in (("le", odd, even), ("be", even, odd)):
+        if nuls.count(0) >= 0.75 * len(nuls) and chars.count(0) <= 0.25 * len(chars):
+            return order
+    return None
 
 
 @dataclass
@@ -150,7 +169,7 @@ class Reader:
             block = os.read(self.descriptor, READ_BYTES)
         if not self.checked and block:
             self.checked = True
-            refuse_not_text(block, self.name, "| reviewrnn predict -")
+            refuse_not_text(block, self.name, "| reviewrnn predict [options] -")
         return block
 
     def ready(self) -> bool:

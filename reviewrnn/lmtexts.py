@@ -128,7 +128,7 @@ def read_unlabeled(path: Path, text_column: str | None) -> tuple[list[str], str]
         raise ReviewRNNError(f"{path}: {problem}; --unlabeled takes a text file (one review per line) or a table")
     if path.suffix.lower() not in READERS:
         data = path.read_bytes()  # once: a pipe (--unlabeled <(zcat reviews.gz)) cannot be read again to hash it
-        refuse_not_text(data[:16], str(path), "> reviews.txt")
+        refuse_not_text(data[:64], str(path), "> reviews.txt")
         texts = [decode(raw)[0].strip() for raw in data.split(b"\n")]
         return [text for text in texts if text], hashlib.sha256(data).hexdigest()
     found = resolve(str(path))

@@ -21,6 +21,7 @@ from tokenizers import Tokenizer
 
 from reviewrnn.artifacts import (
     CONFIG_FILE,
+    EVAL_FILE,
     FAMILIARITY_FILES,
     load_checkpoint,
     load_config,
@@ -207,8 +208,9 @@ def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> 
         raise ReviewRNNError(f"--epochs {epochs}: {directory} is set to train {planned} epochs; give more to extend it")
     if config.train.schedule != "constant":
         raise ReviewRNNError(
-            f"{directory}: its learning rate decays over the {planned} epochs it was started with "
-            f"(--schedule {config.train.schedule}); a longer run needs a new one: reviewrnn train --epochs {epochs}"
+            f"{directory}: its learning rate decays over the {planned} epoch(s) it was started with "
+            f"(--schedule {config.train.schedule}); a longer run needs a new one: train again with its settings "
+            f"and --epochs {epochs}"
         )
     if state.get("done") and state.get("waited", 0) >= config.train.patience:
         raise ReviewRNNError(
@@ -275,14 +277,18 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
     tokenizer_json = prepared.tokenizer.to_str()
     # A resumed run keeps what after_training fitted last time until it fits them again: a run stopped
     # while extending (train --resume --epochs) leaves a model as usable as before.
+    # Its TEST report too, while the weights are still those it scored (no better epoch yet).
     carried = (DOMAIN_FILE, *FAMILIARITY_FILES) if checkpoint is not None else ()
+    resumed_best = checkpoint[0].get("best_epoch") if checkpoint is not None else None
 
     def save(current: Trainer) -> None:
         if not distributed.is_main:
             return
         best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
         history = [epoch.to_dict() for epoch in current.state.history]
-        save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), carried)
+        same_weights = bool(resumed_best) and current.state.best_epoch == resumed_best
+        kept = carried + ((EVAL_FILE,) if same_weights else ())
+        save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), kept)
 
     session.stop.before_training(session.callbacks.stage)("training")
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)

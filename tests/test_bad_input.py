@@ -108,7 +108,15 @@ NOT_TEXT_HEADS = (b"\x1f\x8b", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"PK\x03\x0
 
 def refused_as_not_text(data: bytes, stdout: bytes, stderr: bytes, code: int) -> bool:
     """Input opening like gzip, xz, zstd, bzip2, zip or UTF-16 is refused whole, before any row (lines.py)."""
-    if not (data.startswith(NOT_TEXT_HEADS) or re.match(rb"BZh[1-9]1AY&SY", data)):
+    head = data[:64]
+    utf16 = (
+        len(head) >= 8
+        and any(  # one byte of each pair NUL, the other not: UTF-16 without a mark
+            nuls.count(0) >= 0.75 * len(nuls) and chars.count(0) <= 0.25 * len(chars)
+            for nuls, chars in ((head[1::2], head[0::2]), (head[0::2], head[1::2]))
+        )
+    )
+    if not (data.startswith(NOT_TEXT_HEADS) or re.match(rb"BZh[1-9]1AY&SY", data) or utf16):
         return False
     assert code == 1 and stdout == b"" and b"not UTF-8 text; make text of it first" in stderr
     return True
@@ -509,6 +517,8 @@ def test_a_corpus_that_is_not_a_named_file_says_what_to_do(tmp_path):
         ("bzip2-compressed", "bz2"),
         ("xz-compressed", "lzma"),
         ("UTF-16 text", "utf-16"),
+        ("UTF-16 text (no byte-order mark)", "utf-16-le"),
+        ("UTF-16 text (no byte-order mark)", "utf-16-be"),
     ],
 )
 def test_predict_refuses_compressed_or_utf16_input_before_any_row(trained_model, tmp_path, kind, data):
@@ -519,7 +529,7 @@ def test_predict_refuses_compressed_or_utf16_input_before_any_row(trained_model,
 
     text = "".join(f"review {n} was a great film\n" for n in range(300))
     packed = {"gzip": gzip.compress, "bz2": bz2.compress, "lzma": lzma.compress}.get(data)
-    raw = packed(text.encode()) if packed else text.encode("utf-16")
+    raw = packed(text.encode()) if packed else text.encode(data)
     path = tmp_path / "reviews.txt.packed"
     path.write_bytes(raw)
     for args, stdin in ((["--file", str(path)], None), (["-"], raw)):

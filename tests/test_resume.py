@@ -313,7 +313,9 @@ def test_a_run_is_not_extended_where_it_would_not_be_the_longer_run(make_corpus,
     settings = CorpusSettings(str(make_corpus()))
     decayed = isolated_env["models"] / "decayed"
     train_step(settings, *tiny_configs(epochs=1, schedule="linear"), decayed)
-    with pytest.raises(ReviewRNNError, match=r"decays over the 1 epochs .*--schedule linear.*train --epochs 3"):
+    with pytest.raises(
+        ReviewRNNError, match=r"decays over the 1 epoch\(s\) .*--schedule linear.*settings and --epochs 3"
+    ):
         resume_step(decayed, epochs=3)
     stopped = isolated_env["models"] / "stopped"
     train_step(settings, *tiny_configs(epochs=6, schedule="constant", lr=1e-9, patience=1), stopped)
@@ -332,15 +334,18 @@ def test_an_interrupted_extension_leaves_the_model_as_usable_and_the_same_comman
     settings = CorpusSettings(str(make_corpus()))
     directory = isolated_env["models"] / "extended"
     train_step(settings, *tiny_configs(epochs=2, schedule="constant", patience=9), directory)
+    from reviewrnn.scoring import evaluate_step
+
+    evaluate_step(directory, device_name="cpu", threads=1)  # its TEST report, which compare reuses
     before = load_model(directory)
     files = {path.name for path in directory.iterdir()}
-    assert {"domain.json", "config.json"} <= files and before.config.decision.temperature is not None
+    assert {"domain.json", "config.json", "eval.json"} <= files and before.config.decision.temperature is not None
     calls = iter(range(10**9))
     monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: next(calls) >= 2)
     with pytest.raises(TrainingInterrupted):
         resume_step(directory, epochs=4)  # stopped after two steps of epoch 3 (an epoch's checkpoint swapped in)
     after = load_model(directory)
-    assert {path.name for path in directory.iterdir()} == files  # the domain profile is still there
+    assert {path.name for path in directory.iterdir()} == files  # the domain profile and TEST report still there
     assert after.config.decision == before.config.decision  # so is the calibration
     assert all(np.array_equal(after.weights[name], value) for name, value in before.weights.items())
     monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: False)

@@ -237,7 +237,7 @@ def _check_input(texts: list[str], files: list[Path]):
             raise typer.BadParameter(f"{path}: {problem}", param_hint="'--file'")
         if path.is_file():  # a pipe's first bytes are checked as they are read (lines.Reader)
             with open(path, "rb") as handle:
-                refuse_not_text(handle.read(16), str(path), "| reviewrnn predict -")
+                refuse_not_text(handle.read(64), str(path), "| reviewrnn predict [options] -")
     for text in texts:  # fastText's order (model, then input) would otherwise classify the path as a review
         if _names_a_model(text):
             raise typer.BadParameter(f"{text} is a model directory; give it with --model {text}", param_hint="'TEXTS'")
