@@ -13,6 +13,7 @@ from pathlib import Path
 
 from reviewrnn import fetch
 from reviewrnn.errors import ReviewRNNError, brief
+from reviewrnn.lines import COMPRESSED
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 HUB_PREFIX = "hub:"
@@ -61,9 +62,6 @@ def _not_a_file(spec: str, path: Path, on_disk: bool) -> str:
         return "a directory; give the CSV/TSV/JSONL/Parquet file inside it"
     kinds = "'imdb' or a CSV/TSV/JSONL/Parquet path" if on_disk else "'imdb', a CSV/TSV/JSONL/Parquet path, or hub:ID"
     return f"no such corpus file (use {kinds})"
-
-
-COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
 def _unknown_type(path: Path) -> str:

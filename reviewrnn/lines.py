@@ -31,6 +31,7 @@ NOT_TEXT = (
 
 
 SPREADSHEETS = (".xlsx", ".xls", ".xlsm", ".ods")
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
 def refuse_not_text(head: bytes, name: str, into: str) -> None:
@@ -50,9 +51,11 @@ def refuse_not_text(head: bytes, name: str, into: str) -> None:
             raise ReviewRNNError(f"{name}: a spreadsheet, not text; save it as CSV UTF-8 (or .tsv) and give that")
         if name == "-":
             raise ReviewRNNError(f"-: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
+        from reviewrnn.corpusfile import READERS  # here: only a refusal needs it
+
         tool = tool.replace("FILE", name)
-        inner = Path(path.stem) if path.suffix.lower() in (".gz", ".xz", ".zst", ".bz2", ".zip") else path
-        if inner.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json", ".parquet"):  # corpusfile.READERS
+        inner = Path(path.stem) if path.suffix.lower() in COMPRESSED else path
+        if inner.suffix.lower() in READERS:
             text = inner.name if inner is not path else f"utf8-{path.name}"
             raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make a file of it, e.g. {tool} > {text}")
         raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")

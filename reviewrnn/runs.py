@@ -165,7 +165,7 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None, epochs: int
     """Continue an interrupted run from `directory`/checkpoint with exactly the settings it started with.
 
     With `epochs`, a run (finished or not) goes on to that many epochs, as if it had been started with
-    them: the same weights, bit for bit, as a run of `epochs` from the start (see extend_run).
+    them: the same weights, bit for bit, as a run of `epochs` from the start (see trainstate.extend_run).
     """
     from reviewrnn.interrupts import StopOnSignals
 
@@ -177,6 +177,8 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None, epochs: int
         if (Path(directory) / CONFIG_FILE).is_file():  # the decision fitted when the run finished, if it did
             config.decision = load_config(directory).decision
         if epochs is not None:
+            from reviewrnn.trainstate import extend_run
+
             extend_run(directory, config, state, epochs)
         elif state.get("done"):
             raise ReviewRNNError(
@@ -195,29 +197,6 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None, epochs: int
                 )
             prepared.config = config
             return _train_and_save(prepared, (state, arrays), _Session(directory, stop, distributed, callbacks))
-
-
-def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> None:
-    """Set a checkpoint's run to go on to `epochs` (Keras' fit(initial_epoch=...)), where that gives the run it
-    would have been: a constant learning rate (a linear schedule decays over the epochs it was started with),
-    and not stopped early by --patience (another epoch would not have been trained)."""
-    planned = config.train.epochs
-    if epochs == planned and not state.get("done"):
-        return  # the same command again after an interrupted extension: a plain resume
-    if epochs <= planned:
-        raise ReviewRNNError(f"--epochs {epochs}: {directory} is set to train {planned} epochs; give more to extend it")
-    if config.train.schedule != "constant":
-        raise ReviewRNNError(
-            f"{directory}: its learning rate decays over the {planned} epoch(s) it was started with "
-            f"(--schedule {config.train.schedule}); a longer run needs a new one: train again with its settings "
-            f"and --epochs {epochs}"
-        )
-    if state.get("done") and state.get("waited", 0) >= config.train.patience:
-        raise ReviewRNNError(
-            f"{directory}: validation accuracy had not improved for {state['waited']} epoch(s) (--patience "
-            f"{config.train.patience}), so a run of {epochs} epochs would have stopped there too"
-        )
-    config.train.epochs, state["done"] = epochs, False
 
 
 @dataclass
@@ -274,22 +253,7 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
     if checkpoint is not None:
         trainer.restore(*checkpoint)
         session.callbacks.stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
-    tokenizer_json = prepared.tokenizer.to_str()
-    # A resumed run keeps what after_training fitted last time until it fits them again: a run stopped
-    # while extending (train --resume --epochs) leaves a model as usable as before.
-    # Its TEST report too, while the weights are still those it scored (no better epoch yet).
-    carried = (DOMAIN_FILE, *FAMILIARITY_FILES) if checkpoint is not None else ()
-    resumed_best = checkpoint[0].get("best_epoch") if checkpoint is not None else None
-
-    def save(current: Trainer) -> None:
-        if not distributed.is_main:
-            return
-        best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
-        history = [epoch.to_dict() for epoch in current.state.history]
-        same_weights = bool(resumed_best) and current.state.best_epoch == resumed_best
-        kept = carried + ((EVAL_FILE,) if same_weights else ())
-        save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), kept)
-
+    save = _saver(prepared, directory, distributed, checkpoint)
     session.stop.before_training(session.callbacks.stage)("training")
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
     _raise_if_unfinished(result, trainer, session, save)
@@ -309,6 +273,28 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         distributed.is_main,
         *valid_counts,
     )
+
+
+def _saver(prepared: PreparedRun, directory: Path, distributed, checkpoint) -> Callable:
+    """The checkpoint callback: the best weights, history and trainer state, swapped in after every epoch.
+
+    A resumed run keeps what after_training fitted last time until it fits them again (a run stopped while
+    extending leaves a model as usable as before), and its TEST report while the weights are those it scored.
+    """
+    config, tokenizer_json = prepared.config, prepared.tokenizer.to_str()
+    carried = (DOMAIN_FILE, *FAMILIARITY_FILES) if checkpoint is not None else ()
+    resumed_best = checkpoint[0].get("best_epoch") if checkpoint is not None else None
+
+    def save(current) -> None:
+        if not distributed.is_main:
+            return
+        best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
+        history = [epoch.to_dict() for epoch in current.state.history]
+        same_weights = bool(resumed_best) and current.state.best_epoch == resumed_best
+        kept = carried + ((EVAL_FILE,) if same_weights else ())
+        save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), kept)
+
+    return save
 
 
 def _raise_if_unfinished(result, trainer, session: _Session, save) -> None:

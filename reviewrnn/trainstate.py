@@ -7,8 +7,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from reviewrnn.errors import ReviewRNNError
+
+if TYPE_CHECKING:
+    from reviewrnn.config import RunConfig
 
 
 @dataclass
@@ -151,3 +158,26 @@ class TrainState:
         history = [EpochReport(**epoch) for epoch in state.pop("history")]
         progress = EpochProgress(**state.pop("progress"))
         return cls(**state, history=history, progress=progress)
+
+
+def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> None:
+    """Set a checkpoint's run to go on to `epochs` (Keras' fit(initial_epoch=...)), where that gives the run it
+    would have been: a constant learning rate (a linear schedule decays over the epochs it was started with),
+    and not stopped early by --patience (another epoch would not have been trained)."""
+    planned = config.train.epochs
+    if epochs == planned and not state.get("done"):
+        return  # the same command again after an interrupted extension: a plain resume
+    if epochs <= planned:
+        raise ReviewRNNError(f"--epochs {epochs}: {directory} is set to train {planned} epochs; give more to extend it")
+    if config.train.schedule != "constant":
+        raise ReviewRNNError(
+            f"{directory}: its learning rate decays over the {planned} epoch(s) it was started with "
+            f"(--schedule {config.train.schedule}); a longer run needs a new one: train again with its settings "
+            f"and --epochs {epochs}"
+        )
+    if state.get("done") and state.get("waited", 0) >= config.train.patience:
+        raise ReviewRNNError(
+            f"{directory}: validation accuracy had not improved for {state['waited']} epoch(s) (--patience "
+            f"{config.train.patience}), so a run of {epochs} epochs would have stopped there too"
+        )
+    config.train.epochs, state["done"] = epochs, False
