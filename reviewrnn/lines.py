@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import select
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,12 +54,23 @@ def refuse_not_text(head: bytes, name: str, into: str) -> None:
             raise ReviewRNNError(f"-: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
         from reviewrnn.corpusfile import READERS  # here: only a refusal needs it
 
-        tool = tool.replace("FILE", name)
+        tool = tool.replace("FILE", shlex.quote(name))
         inner = Path(path.stem) if path.suffix.lower() in COMPRESSED else path
         if inner.suffix.lower() in READERS:
-            text = inner.name if inner is not path else f"utf8-{path.name}"
-            raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make a file of it, e.g. {tool} > {text}")
+            text = _unused_name(path.with_name(inner.name if inner is not path else f"utf8-{path.name}"))
+            raise ReviewRNNError(
+                f"{name}: {kind}, not UTF-8 text; make a file of it, e.g. {tool} > {shlex.quote(str(text))}"
+            )
         raise ReviewRNNError(f"{name}: {kind}, not UTF-8 text; make text of it first, e.g. {tool} {into}")
+
+
+def _unused_name(path: Path) -> Path:
+    """`path`, or path-2, path-3... beside it: advice to write a file must not overwrite one (shop.csv beside
+    shop.csv.gz)."""
+    candidate, number = path, 2
+    while candidate.exists():
+        candidate, number = path.with_name(f"{path.stem}-{number}{path.suffix}"), number + 1
+    return candidate
 
 
 def _utf16_without_mark(head: bytes) -> str | None:

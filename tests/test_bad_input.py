@@ -573,9 +573,12 @@ def test_a_compressed_or_utf16_table_is_made_a_file_again_not_piped_as_lines(tra
     wide.write_bytes(table.read_text().encode("utf-16"))
     sheet = tmp_path / "shop.xlsx"
     sheet.write_bytes(b"PK\x03\x04" + bytes(40))
+    spaced = tmp_path / "my shop.csv.gz"
+    spaced.write_bytes(packed.read_bytes())
     expected = {
-        packed: f"make a file of it, e.g. zcat {packed} > shop.csv",
-        wide: f"make a file of it, e.g. iconv -f utf-16 -t utf-8 {wide} > utf8-wide.csv",
+        spaced: f"e.g. zcat '{spaced}' > '{tmp_path / 'my shop.csv'}'",
+        packed: f"make a file of it, e.g. zcat {packed} > {tmp_path / 'shop-2.csv'}",  # shop.csv is there
+        wide: f"make a file of it, e.g. iconv -f utf-16 -t utf-8 {wide} > {tmp_path / 'utf8-wide.csv'}",
         sheet: "a spreadsheet, not text; save it as CSV UTF-8",
     }
     for path, advice in expected.items():
