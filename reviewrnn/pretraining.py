@@ -18,8 +18,9 @@ from tokenizers import Tokenizer
 from reviewrnn.artifacts import load_checkpoint, save_run, training_lock
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.config import ModelConfig, RunConfig, TokenizerConfig, TrainConfig
-from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
+from reviewrnn.errors import ReviewRNNError
 from reviewrnn.lmtexts import LMTexts, TextSpec, gather_texts
+from reviewrnn.runend import raise_if_unfinished
 from reviewrnn.tokenizer import encode
 from reviewrnn.transfer import Pretrained, init_info, lm_weights
 
@@ -163,7 +164,7 @@ def _train_and_save(prepared: PreparedLM, checkpoint, directory: Path, stop, cal
     """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop."""
     import torch
 
-    from reviewrnn import messages, runtime
+    from reviewrnn import runtime
     from reviewrnn.lm import LanguageModel
     from reviewrnn.lmtrain import LMTrainer, token_counts
 
@@ -189,13 +190,7 @@ def _train_and_save(prepared: PreparedLM, checkpoint, directory: Path, stop, cal
 
     stop.before_training(callbacks.stage)(f"training on {len(prepared.train_set):,} chunks")
     result = trainer.run(callbacks, on_checkpoint=save, should_stop=stop)
-    if result.interrupted:
-        save(trainer)
-        message = messages.interrupted(trainer.state.epoch, trainer.state.step, directory, "pretrain")
-        raise TrainingInterrupted(message, stop.exit_code)
-    if result.diverged:
-        kept = messages.best_epoch_kept(result.best_epoch, directory) if result.best_state is not None else ""
-        raise TrainingDiverged(result.diverged + kept)
+    raise_if_unfinished(result, trainer, directory, stop, save, "pretrain")
     best = result.history[result.best_epoch - 1]
     seconds = time.perf_counter() - started
     return PretrainOutcome(

@@ -7,6 +7,7 @@ Torch is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import time
@@ -32,7 +33,8 @@ from reviewrnn.artifacts import (
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.config import InitInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.domain import DOMAIN_FILE
-from reviewrnn.errors import ReviewRNNError, TrainingDiverged, TrainingInterrupted
+from reviewrnn.errors import ReviewRNNError
+from reviewrnn.runend import raise_if_unfinished
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.tokenizer import load_tokenizer
 from reviewrnn.tokenizing import cached_tokenizer
@@ -256,7 +258,10 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
     save = _saver(prepared, directory, distributed, checkpoint)
     session.stop.before_training(session.callbacks.stage)("training")
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
-    _raise_if_unfinished(result, trainer, session, save)
+    on_diverged = None
+    if distributed.is_main:  # history.json gets the epoch that diverged, for `reviewrnn clipping`
+        on_diverged = functools.partial(_record_diverged_epoch, directory, trainer, result.diverged)
+    raise_if_unfinished(result, trainer, directory, session.stop, save, "train", on_diverged)
     seconds = time.perf_counter() - started
     valid_counts = (None, None)  # predicted, labelled
     if distributed.is_main:
@@ -295,24 +300,6 @@ def _saver(prepared: PreparedRun, directory: Path, distributed, checkpoint) -> C
         save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), kept)
 
     return save
-
-
-def _raise_if_unfinished(result, trainer, session: _Session, save) -> None:
-    """An interrupted run saves its checkpoint and says how to resume; a diverged one keeps its best epoch."""
-    from reviewrnn import messages
-
-    directory = session.directory
-    if result.interrupted:
-        save(trainer)
-        message = messages.interrupted(trainer.state.epoch, trainer.state.step, directory)
-        raise TrainingInterrupted(message, session.stop.exit_code)
-    if result.diverged:
-        kept = ""
-        if result.best_state is not None:
-            kept = messages.best_epoch_kept(result.best_epoch, directory)
-            if session.distributed.is_main:
-                _record_diverged_epoch(directory, trainer, result.diverged)
-        raise TrainingDiverged(result.diverged + kept)
 
 
 def _record_diverged_epoch(directory: Path, trainer, message: str) -> None:

@@ -308,6 +308,27 @@ def test_stop_request_saves_a_checkpoint_and_resume_ends_with_the_same_weights(m
             assert np.array_equal(ours[name], value), name
 
 
+def test_a_diverged_pretraining_keeps_its_best_epoch_and_says_so(make_corpus, tmp_path, monkeypatch):
+    from reviewrnn.trainstate import Divergence
+
+    learn = LMTrainer._step
+
+    def step(self, *args):  # a non-finite loss at the second epoch's first step
+        if self.state.epoch == 2:
+            return Divergence(self.state.epoch, self.state.step + 1, math.nan, 1.0)
+        return learn(self, *args)
+
+    monkeypatch.setattr(LMTrainer, "_step", step)
+    directory = tmp_path / "half"
+    with pytest.raises(ReviewRNNError) as caught:
+        pretrain_step(TextSpec(str(make_corpus())), *tiny_configs(epochs=3), directory)
+    message = str(caught.value)
+    assert "diverged at epoch 2, step 1" in message and "\n" not in message
+    assert f"the best epoch (1) is saved in {directory}" in message
+    assert load_config(directory).pretrain is not None
+    assert [epoch["epoch"] for epoch in json.loads((directory / "history.json").read_text())] == [1]
+
+
 def test_resume_with_a_limit_over_several_sources_reads_the_same_texts(make_corpus, tmp_path, monkeypatch):
     """--limit's texts come from the sources in turn; a checkpoint from before (no texts_per_source) would
     resume on other texts than it started with, so it is refused."""
