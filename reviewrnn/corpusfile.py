@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reviewrnn import fetch
 from reviewrnn.errors import ReviewRNNError, brief
-from reviewrnn.lines import COMPRESSED
+from reviewrnn.lines import COMPRESSED, refuse_not_text
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 HUB_PREFIX = "hub:"
@@ -80,7 +80,7 @@ def check_file(found: CorpusFile, on_disk: bool = False) -> None:
     if path.stat().st_size == 0:
         raise ReviewRNNError(f"{path}: the file is empty; a corpus needs a header and at least one review")
     if found.reader != "parquet":
-        refuse_utf16(path)
+        refuse_not_text_file(path)
     if found.reader == "json":
         if path.suffix.lower() != ".json" or first_byte(path) != b"[":
             _check_json_lines(path)
@@ -169,17 +169,11 @@ def has_data_rows(path: Path, separator: str) -> bool:
         return next(lines, None) is not None and next(lines, None) is not None
 
 
-UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # the byte-order marks of UTF-16 LE and BE
-
-
-def refuse_utf16(path: Path) -> None:
-    """A text file in UTF-16 (Excel's 'Unicode text') would read as one garbled column: name it instead."""
+def refuse_not_text_file(path: Path) -> None:
+    """A table in UTF-16 (Excel's 'Unicode text'), or compressed under a plain name, would read as garbled
+    columns: name it, and the command that makes a UTF-8 file of it (lines.refuse_not_text)."""
     with open(path, "rb") as handle:
-        if handle.read(2) in UTF16_MARKS:
-            raise ReviewRNNError(
-                f"{path}: UTF-16 text (Excel's 'Unicode text'); save it as CSV UTF-8, or convert it: "
-                f"iconv -f utf-16 -t utf-8 {path.name} > utf8-{path.name}"
-            )
+        refuse_not_text(handle.read(64), str(path), "> reviews.txt")
 
 
 def first_byte(path: Path) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, pick_column
-from reviewrnn.corpusfile import READERS, refuse_utf16
+from reviewrnn.corpusfile import READERS, refuse_not_text_file
 from reviewrnn.errors import ReviewRNNError, brief, not_text
 from reviewrnn.lines import Line
 
@@ -29,7 +29,7 @@ def read_table(path: Path, column: str | None) -> list[Line]:
     reader = READERS[path.suffix.lower()]
     try:
         if reader != "parquet":
-            refuse_utf16(path)
+            refuse_not_text_file(path)
         if reader == "json":
             return _json_records(path, column)
         columns = _columns(path, reader)

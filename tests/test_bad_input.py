@@ -7,6 +7,7 @@ other than one row per input line. `make soak` runs ten times the examples, and 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import itertools
 import json
@@ -430,6 +431,14 @@ def test_a_file_not_in_utf8_is_named_with_its_line_and_how_to_convert(tmp_path, 
     wide.write_bytes("\n".join(separator.join(row) for row in rows).encode("utf-16"))
     with pytest.raises(ReviewRNNError, match=f"{re.escape(str(wide))}: UTF-16 text .*iconv -f utf-16 -t utf-8"):
         load_corpus(str(wide))
+    unmarked = tmp_path / f"unmarked{suffix}"  # iconv -t utf-16le writes no byte-order mark
+    unmarked.write_bytes("\n".join(separator.join(row) for row in rows).encode("utf-16-le"))
+    with pytest.raises(ReviewRNNError, match=r"UTF-16 text \(no byte-order mark\).*iconv -f utf-16le -t utf-8"):
+        load_corpus(str(unmarked))
+    packed = tmp_path / f"packed{suffix}"  # compressed under a plain name
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    with pytest.raises(ReviewRNNError, match=f"{re.escape(str(packed))}: gzip-compressed, not UTF-8 text; .*zcat"):
+        load_corpus(str(packed))
 
 
 def test_a_json_lines_field_of_two_kinds_is_named_with_its_line(tmp_path):
@@ -486,7 +495,6 @@ def test_a_number_where_text_belongs_is_named_by_every_reader(tmp_path, reader):
 def test_a_corpus_that_is_not_a_named_file_says_what_to_do(tmp_path):
     """A pipe was 'no such corpus file' though it existed; a .gz or a name without extension was
     an 'unknown file type' with no hint."""
-    import gzip
 
     from reviewrnn.corpusfile import resolve
 
@@ -524,7 +532,6 @@ def test_a_corpus_that_is_not_a_named_file_says_what_to_do(tmp_path):
 def test_predict_refuses_compressed_or_utf16_input_before_any_row(trained_model, tmp_path, kind, data):
     """Such input came out as one garbage row per newline byte, exit 0."""
     import bz2
-    import gzip
     import lzma
 
     text = "".join(f"review {n} was a great film\n" for n in range(300))
@@ -542,7 +549,6 @@ def test_predict_refuses_compressed_or_utf16_input_before_any_row(trained_model,
 
 
 def test_unlabeled_text_from_a_pipe_is_read_once_and_compressed_text_is_refused(tmp_path):
-    import gzip
 
     from reviewrnn.fetch import sha256_file
     from reviewrnn.lmtexts import read_unlabeled
@@ -564,7 +570,6 @@ def test_unlabeled_text_from_a_pipe_is_read_once_and_compressed_text_is_refused(
 
 def test_a_compressed_or_utf16_table_is_made_a_file_again_not_piped_as_lines(trained_model, tmp_path):
     """Piped as lines, a table's header and label column would be scored as reviews."""
-    import gzip
 
     table = write_table(tmp_path / "shop.csv", [("good", "positive"), ("bad", "negative")])
     packed = tmp_path / "shop.csv.gz"
