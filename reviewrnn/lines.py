@@ -202,28 +202,48 @@ def line_chunks(reader: Reader, cut: Cut) -> Iterator[list[bytes]]:
     cap, keep = cut.cap, cut.keep
     lines: list[bytes] = []
     size, partial, skipping = 0, bytearray(), False  # the line being read; skipping: its head is complete
+    over_cap = False  # the line being read has been over the cap
     while block := reader.read():
         *complete, rest = block.split(b"\n")
         for piece in complete:
             if not skipping:
                 partial += piece
-            lines.append(clip(bytes(partial), cap, keep))
+            lines.append(_finished(bytes(partial), cap, keep, over_cap))
             size += len(lines[-1])
-            partial, skipping = bytearray(), False
+            partial, skipping, over_cap = bytearray(), False, False
             if len(lines) >= cut.lines or size >= CHUNK_BYTES:
                 yield lines
                 lines, size = [], 0
         if not skipping:
             partial += rest  # a bytearray grows in place: a long line costs linear time
             if cap is not None and len(partial) > cap:
-                partial, skipping = bytearray(clip(partial, cap, keep)), keep == "head"
+                partial, over_cap = bytearray(_spare_space_dropped(bytes(partial), keep, more=True)), True
+                if len(partial) > cap:
+                    partial, skipping = bytearray(clip(partial, cap, keep)), keep == "head"
         if lines and not reader.ready():
             yield lines
             lines, size = [], 0
     if partial:
-        lines.append(bytes(partial))
+        lines.append(_finished(bytes(partial), cap, keep, over_cap))
     if lines:
         yield lines
+
+
+def _finished(raw: bytes, cap: int | None, keep: str, over_cap: bool) -> bytes:
+    """A whole line as it is kept: a line over the cap clipped without whitespace at its ends."""
+    if over_cap or (cap is not None and len(raw) > cap):
+        return clip(raw.strip(), cap, keep).strip()
+    return raw
+
+
+def _spare_space_dropped(raw: bytes, keep: str, more: bool = False) -> bytes:
+    """A line over the cap without the whitespace at the end that is kept (its head's start, its tail's end),
+    so a review padded with whitespace keeps its words; with `more` of the line to come, a tail keeps one space
+    to part its last word from the next."""
+    if keep == "head":
+        return raw.lstrip()
+    kept = raw.rstrip()
+    return kept + b" " if more and kept and len(kept) < len(raw) else kept
 
 
 def clip(raw: bytes, cap: int | None, keep: str) -> bytes:

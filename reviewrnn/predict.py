@@ -63,8 +63,8 @@ class Predictor(_Streaming):
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """One Prediction per text, in order."""
-        cut = self.max_chars
-        clipped = [text[:cut] if self.keep == "head" else text[-cut:] for text in texts]
+        cut = self.max_chars  # of the text without whitespace at its ends, so padding cannot crowd out words
+        clipped = [text.strip()[:cut] if self.keep == "head" else text.strip()[-cut:] for text in texts]
         try:
             token_ids = encode(self.tokenizer, clipped)
         except TypeError:  # a lone surrogate (argv undecodable as UTF-8, say): read it as U+FFFD

@@ -112,6 +112,16 @@ def test_a_long_line_keeps_its_head_or_tail_across_reads():
     assert tail == [[("é" * 5).encode(), b"short"]]
 
 
+def test_a_long_line_padded_with_whitespace_keeps_its_words():
+    """Its kept head or tail had been all whitespace, so the review read as blank."""
+    blanks = [b" \t" * 20] * 4  # 160 bytes in reads of 40, over the cap of 11
+    tail = list(line_chunks(Pieces([b"good film", *blanks, b"\nshort\n"]), Cut(cap=11, keep="tail", lines=10)))
+    head = list(line_chunks(Pieces([*blanks, b"good film", *blanks, b"\n"]), Cut(cap=11, keep="head", lines=10)))
+    assert tail == [[b"good film", b"short"]] and head == [[b"good film"]]
+    parted = list(line_chunks(Pieces([b"x" * 9 + b" " * 40, b"yes\n"]), Cut(cap=11, keep="tail", lines=10)))
+    assert parted == [[b"xxxxxxx yes"]]  # the space between the words survives the cut
+
+
 @given(
     text=st.text(alphabet=st.sampled_from(["a", "é", "☃", "\U0001f600", " "]), max_size=40),
     cap=st.integers(4, 64),

@@ -55,6 +55,20 @@ def test_very_long_line(predictor):
     assert row.tokens <= predictor.max_tokens * 64  # cut before tokenizing, bounded work
 
 
+def test_a_review_padded_with_whitespace_is_scored_as_its_words(trained_model):
+    """More padding than the cap kept of a line had left only whitespace: the review read as blank."""
+    from typer.testing import CliRunner
+
+    from reviewrnn.cli import app
+
+    review = "a great and moving film"
+    lines = [review, review + " " * 200_000, "\t" * 200_000 + review, " " * 90_000 + review + "\t " * 90_000]
+    args = ["predict", "--model", str(trained_model), "-"]
+    result = CliRunner().invoke(app, args, input="".join(line + "\n" for line in lines))
+    rows = result.stdout.splitlines()
+    assert result.exit_code == 0 and len(rows) == 4 and rows[0].split("\t")[0] != "" and len(set(rows)) == 1, rows
+
+
 def test_stream_covers_many_lines_in_order(predictor):
     lines = [("superb film" if i % 3 else "boring awful") + f" {i}" for i in range(1000)] + [""]
     pairs = list(predictor.stream(iter(lines), chunk_lines=7))
