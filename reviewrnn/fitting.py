@@ -16,6 +16,7 @@ from reviewrnn.atomic import atomic_write_json
 from reviewrnn.calibration import apply_temperature, fit_temperature, reliability
 from reviewrnn.domain import DOMAIN_FILE, build_profile
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.seen import save_seen
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.threshold import check_binary, curve, find_threshold, parse_objective
 
@@ -38,9 +39,9 @@ def calibrate_step(directory: Path, temperature: bool = True, device_name: str =
 
 def after_training(directory: Path, config, train_set, valid_set, callbacks) -> tuple[list[int], list[int]]:
     """What train does once the weights are saved: the decision and domain profile fitted on VALID and
-    TRAIN, and, for a model from an LM, the LM kept for --familiarity. Returns how many VALID reviews
-    the saved model gives each label and how many have it (train warns when the model is no better
-    than always answering VALID's most common label)."""
+    TRAIN (with both splits' fingerprints), and, for a model from an LM, the LM kept for --familiarity.
+    Returns how many VALID reviews the saved model gives each label and how many have it (train warns
+    when the model is no better than always answering VALID's most common label)."""
     callbacks.stage("calibrating on VALID" if config.train.calibrate else "profiling TRAIN")
     fitted = fit_decision(directory, train_set, valid_set, config.train.calibrate, config.train.device)
     if config.init is not None:
@@ -61,7 +62,8 @@ def _keep_familiarity(directory: Path, init, train_set, callbacks) -> None:
 
 
 def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True, device_name: str = "auto") -> dict:
-    """Fit the temperature on VALID (unless `temperature` is False: none) and TRAIN's domain profile; save both.
+    """Fit the temperature on VALID (unless `temperature` is False: none) and TRAIN's domain profile; save both,
+    and the fingerprints of the reviews of both splits (seen.py).
 
     A threshold found before keeps its meaning: it is moved to the new temperature's scale.
     Returns VALID's temperature, ECE before and after, and how many VALID reviews the model gives each label.
@@ -79,6 +81,7 @@ def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True
     decision.temperature = fitted
     profile = build_profile(train_set.ids, valid_set.ids, loaded.config.model.vocab_size)
     atomic_write_json(Path(directory) / DOMAIN_FILE, profile.to_dict())
+    save_seen(directory, train_set, valid_set)  # an older model gets them from evaluate --calibrate
     atomic_write_json(Path(directory) / CONFIG_FILE, loaded.config.to_dict())
     return {
         "temperature": fitted,

@@ -35,6 +35,7 @@ from reviewrnn.config import InitInfo, ModelConfig, RunConfig, TokenizerConfig, 
 from reviewrnn.domain import DOMAIN_FILE
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.runend import raise_if_unfinished
+from reviewrnn.seen import SEEN_FILE
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.tokenizer import load_tokenizer
 from reviewrnn.tokenizing import cached_tokenizer
@@ -287,7 +288,7 @@ def _saver(prepared: PreparedRun, directory: Path, distributed, checkpoint) -> C
     extending leaves a model as usable as before), and its TEST report while the weights are those it scored.
     """
     config, tokenizer_json = prepared.config, prepared.tokenizer.to_str()
-    carried = (DOMAIN_FILE, *FAMILIARITY_FILES) if checkpoint is not None else ()
+    carried = (DOMAIN_FILE, SEEN_FILE, *FAMILIARITY_FILES) if checkpoint is not None else ()
     resumed_best = checkpoint[0].get("best_epoch") if checkpoint is not None else None
 
     def save(current) -> None:

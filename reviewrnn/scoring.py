@@ -18,6 +18,7 @@ from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo
 from reviewrnn.corpus import Preferred
 from reviewrnn.corpusfile import HUB_PREFIX
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.seen import count_seen
 from reviewrnn.source import ALL, SPLITS, CorpusSettings, open_source
 from reviewrnn.threshold import thresholded_labels
 from reviewrnn.transfer import language_model_config, pretrained_on_test
@@ -99,7 +100,7 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
     encoded = None
     total = None
     raw_total = None
-    not_clean = []  # why a model's scores on this corpus are not clean of its language model
+    not_clean = []  # why a model's scores on this corpus are not clean: reviews it or its LM has read
     for model in loaded:
         split, raw, unmapped = _model_probabilities(model, settings, split_name, device, not_clean)
         probabilities = apply_temperature(raw, model.config.decision.temperature)
@@ -224,6 +225,13 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     if config.init is not None and not_clean is not None and (leak := pretrained_on_test(config.init, source.info)):
         not_clean.append(f"{loaded.directory}: {leak}")
     encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
+    if not_clean is not None and not is_own_corpus(loaded.directory, settings):
+        if seen := count_seen(loaded.directory, encoded):
+            not_clean.append(
+                f"{loaded.directory}: {seen:,} of the {len(encoded):,} reviews scored are in its TRAIN or VALID "
+                "split (the same text, in this file or another); their scores are not clean: score reviews it "
+                "never saw"
+            )
     unmapped = source.info.unmapped
     dropped = sum(unmapped.values()) if split_name == ALL else unmapped.get(split_name, 0)
     return encoded, split_probabilities(loaded, encoded, device), (dropped, source.info.unmapped_values)

@@ -260,6 +260,7 @@ def test_train_evaluate_predict(tiny_csv, isolated_env, tmp_path):
         "model.safetensors",
         "history.json",
         "domain.json",
+        "seen.npy",
         "checkpoint",
     }
     assert {p.name for p in (directory / "checkpoint").iterdir()} == {
@@ -846,6 +847,33 @@ def test_resume_takes_only_epochs_beside_it(trained_model):
     assert "only --epochs (to train it further) and --threads go with it, not --lr" in one_error_line(result)
     result = cli("train", "--resume", trained_model, "--json", "--device", "cpu", code=2)
     assert "not --device" in one_error_line(result)
+
+
+def test_evaluate_counts_the_reviews_of_another_file_that_the_model_trained_on(trained_model, session_corpus, tmp_path):
+    """A re-export of the training file (reordered, spaced and cased otherwise, with new reviews) has another
+    sha256, so --split all scored it as unseen; now the reviews it trained or was validated on are counted."""
+    import csv
+
+    with open(session_corpus, newline="") as handle:
+        rows = [(row["review"], row["sentiment"]) for row in csv.DictReader(handle)]
+    respaced = [(f"  {text.upper()}  ".replace(" ", "   "), label) for text, label in reversed(rows)]
+    export = write_table(tmp_path / "export.csv", respaced + synthetic_reviews(40, seed=23))
+    sizes = json.loads((trained_model / "config.json").read_text())["corpus"]["sizes"]
+    seen = sizes["train_used"] + sizes["valid"]
+    result = cli("evaluate", trained_model, "--corpus", export, "--split", "all", "--threads", "1", "--json")
+    report = json.loads(result.stdout)
+    assert report["not_clean"] == [
+        f"{trained_model}: {seen:,} of the {report['count']:,} reviews scored are in its TRAIN or VALID split (the "
+        "same text, in this file or another); their scores are not clean: score reviews it never saw"
+    ]
+    assert f"warning: {report['not_clean'][0]}" in " ".join(result.stderr.split())
+    fresh = write_table(tmp_path / "fresh.csv", synthetic_reviews(60, seed=29))
+    assert (
+        json.loads(cli("evaluate", trained_model, "--corpus", fresh, "--split", "all", "--json").stdout)["not_clean"]
+        == []
+    )
+    own = json.loads(cli("evaluate", trained_model, "--json", "--threads", "1").stdout)
+    assert own["not_clean"] == []  # its own TEST split, cut by the text's hash
 
 
 def test_evaluate_says_when_it_scored_part_of_another_file(trained_model, session_corpus, tmp_path, monkeypatch):

@@ -339,7 +339,8 @@ def test_an_interrupted_extension_leaves_the_model_as_usable_and_the_same_comman
     evaluate_step(directory, device_name="cpu", threads=1)  # its TEST report, which compare reuses
     before = load_model(directory)
     files = {path.name for path in directory.iterdir()}
-    assert {"domain.json", "config.json", "eval.json"} <= files and before.config.decision.temperature is not None
+    assert {"domain.json", "seen.npy", "config.json", "eval.json"} <= files
+    assert before.config.decision.temperature is not None
     calls = iter(range(10**9))
     monkeypatch.setattr(interrupts.StopOnSignals, "__call__", lambda self: next(calls) >= 2)
     with pytest.raises(TrainingInterrupted):

@@ -123,7 +123,7 @@ def evaluate(
 
 def _warn(report: dict) -> None:
     """On stderr: input unlike the training corpus; familiarity files that could not be read; scores that
-    are not clean because a model's language model read this corpus's TEST reviews."""
+    are not clean because a model trained on some of the reviews, or its language model read them."""
     if report["domain"] and report["domain"]["warning"]:
         err.print(f"warning: {report['domain']['warning']}")
     if report.get("familiarity") and "unreadable" in report["familiarity"]:
