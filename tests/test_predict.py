@@ -137,4 +137,6 @@ def test_predict_threads_gives_the_same_bytes_on_one_worker(trained_model):
     rows = [CliRunner().invoke(app, args + extra, input=lines) for extra in ([], ["--threads", "1"])]
     assert all(result.exit_code == 0 for result in rows) and rows[0].stdout == rows[1].stdout
     refused = CliRunner().invoke(app, ["predict", "--model", str(trained_model), "--file", "-"], input="x\n")
-    assert refused.exit_code == 2 and "'-' is stdin, given as a TEXT argument" in refused.stderr
+    assert refused.exit_code == 2 and "'-' is stdin; give it as a TEXT argument" in refused.stderr
+    twice = CliRunner().invoke(app, ["predict", "--model", str(trained_model), "--file", "-", "-"], input="x\n")
+    assert twice.exit_code == 2 and "'-' is stdin; drop --file -: the TEXT '-' reads it" in twice.stderr

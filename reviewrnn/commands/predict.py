@@ -232,7 +232,8 @@ def _check_input(texts: list[str], files: list[Path]):
     """Every --file readable and stdin usable where it is read, before any output: returns stdin or None."""
     for path in files:
         if str(path) == "-":
-            raise typer.BadParameter("'-' is stdin, given as a TEXT argument: reviewrnn predict -", param_hint="--file")
+            fix = "drop --file -: the TEXT '-' reads it" if "-" in texts else "give it as a TEXT argument"
+            raise typer.BadParameter(f"'-' is stdin; {fix}: reviewrnn predict [options] -", param_hint="--file")
         if problem := file_problem(path):
             raise typer.BadParameter(f"{path}: {problem}", param_hint="'--file'")
         if path.is_file():  # a pipe's first bytes are checked as they are read (lines.Reader)
