@@ -22,6 +22,7 @@ from reviewrnn.errors import ReviewRNNError
 from reviewrnn.lmtexts import LMTexts, TextSpec, gather_texts
 from reviewrnn.runend import raise_if_unfinished
 from reviewrnn.tokenizer import encode
+from reviewrnn.trainstate import extend_run
 from reviewrnn.transfer import Pretrained, init_info, lm_weights
 
 ENCODE_CHUNK = 2000  # texts tokenized at once
@@ -126,8 +127,12 @@ def lm_tokenizer(texts: LMTexts, train: TrainConfig, config: TokenizerConfig, on
     return cached_tokenizer(key, texts.train, config, on_stage, None)
 
 
-def resume_pretrain(directory: Path, callbacks: Callbacks | None = None) -> PretrainOutcome:
-    """Continue an interrupted `reviewrnn pretrain` from its checkpoint, with the settings it started with."""
+def resume_pretrain(directory: Path, callbacks: Callbacks | None = None, epochs: int | None = None) -> PretrainOutcome:
+    """Continue an interrupted `reviewrnn pretrain` from its checkpoint, with the settings it started with.
+
+    With `epochs`, a run (finished or not) goes on to that many epochs, as a run started with them would
+    have (trainstate.extend_run): a longer LM without starting over.
+    """
     from reviewrnn.interrupts import StopOnSignals
 
     callbacks = callbacks or Callbacks()
@@ -137,8 +142,13 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None) -> Pret
             raise ReviewRNNError(
                 f"{directory}: a classifier's run; continue it with: reviewrnn train --resume {directory}"
             )
-        if state.get("done"):
-            raise ReviewRNNError(f"{directory}: this run already finished; start a new one with `reviewrnn pretrain`")
+        if epochs is not None:
+            extend_run(directory, config, state, epochs)
+        elif state.get("done"):
+            raise ReviewRNNError(
+                f"{directory}: this run already finished; pretrain it further with `reviewrnn pretrain --resume "
+                f"{directory} --epochs N`, or start a new one with `reviewrnn pretrain`"
+            )
         stop.before_training(callbacks.stage)("reading texts")
         texts = gather_texts(
             TextSpec.of_run(config.pretrain, config.corpus), config.train.valid_fraction, config.train.limit

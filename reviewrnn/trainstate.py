@@ -163,7 +163,9 @@ class TrainState:
 def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> None:
     """Set a checkpoint's run to go on to `epochs` (Keras' fit(initial_epoch=...)), where that gives the run it
     would have been: a constant learning rate (a linear schedule decays over the epochs it was started with),
-    and not stopped early by --patience (another epoch would not have been trained)."""
+    and not stopped early by --patience (another epoch would not have been trained). For a classifier's run
+    or a language model's (config.pretrain)."""
+    command, measure = ("pretrain", "held-out perplexity") if config.pretrain else ("train", "validation accuracy")
     planned = config.train.epochs
     if epochs == planned and not state.get("done"):
         return  # the same command again after an interrupted extension: a plain resume
@@ -172,12 +174,12 @@ def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> 
     if config.train.schedule != "constant":
         raise ReviewRNNError(
             f"{directory}: its learning rate decays over the {planned} epoch(s) it was started with "
-            f"(--schedule {config.train.schedule}); a longer run needs a new one: train again with its settings "
-            f"and --epochs {epochs}"
+            f"(--schedule {config.train.schedule}); a longer run needs a new one: {command} again with its "
+            f"settings and --epochs {epochs}"
         )
     if state.get("done") and state.get("waited", 0) >= config.train.patience:
         raise ReviewRNNError(
-            f"{directory}: validation accuracy had not improved for {state['waited']} epoch(s) (--patience "
+            f"{directory}: {measure} had not improved for {state['waited']} epoch(s) (--patience "
             f"{config.train.patience}), so a run of {epochs} epochs would have stopped there too"
         )
     config.train.epochs, state["done"] = epochs, False

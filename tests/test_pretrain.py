@@ -308,6 +308,27 @@ def test_stop_request_saves_a_checkpoint_and_resume_ends_with_the_same_weights(m
             assert np.array_equal(ours[name], value), name
 
 
+def test_resume_with_more_epochs_gives_the_longer_run(make_corpus, tmp_path):
+    """pretrain --resume DIR --epochs N: a longer LM without starting over, the weights a run of N would have."""
+    spec = TextSpec(str(make_corpus()))
+    configs = lambda epochs, schedule="constant": tiny_configs(epochs=epochs, schedule=schedule, patience=9)  # noqa: E731
+    straight = pretrain_step(spec, *configs(3), tmp_path / "straight")
+    pretrain_step(spec, *configs(2), tmp_path / "short")
+    longer = resume_pretrain(tmp_path / "short", epochs=3)
+    assert longer.config.train.epochs == 3 and longer.perplexity == straight.perplexity
+    ours, theirs = load_checkpoint(tmp_path / "short")[3], load_checkpoint(tmp_path / "straight")[3]
+    assert all(np.array_equal(ours[name], value) for name, value in theirs.items() if name.startswith("model."))
+    assert len(json.loads((tmp_path / "short" / "history.json").read_text())) == 3
+    with pytest.raises(ReviewRNNError, match="give more to extend it"):
+        resume_pretrain(tmp_path / "short", epochs=3)
+    pretrain_step(spec, *configs(1, schedule="linear"), tmp_path / "decayed")
+    with pytest.raises(ReviewRNNError, match="a longer run needs a new one: pretrain again with its settings"):
+        resume_pretrain(tmp_path / "decayed", epochs=2)
+    flags = ["pretrain", "--resume", str(tmp_path / "short"), "--epochs", "4", "--hidden", "8"]
+    refused = CliRunner().invoke(app, flags)
+    assert refused.exit_code == 2 and "keeps its own settings" in refused.stderr and "not --hidden" in refused.stderr
+
+
 def test_a_diverged_pretraining_keeps_its_best_epoch_and_says_so(make_corpus, tmp_path, monkeypatch):
     from reviewrnn.trainstate import Divergence
 

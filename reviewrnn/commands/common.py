@@ -139,6 +139,17 @@ def given(context: typer.Context, name: str) -> bool:
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
+def check_resume_flags(context: typer.Context) -> None:
+    """A resumed run keeps its own settings; a flag that would be ignored is an error instead."""
+    for name in context.params:
+        if name not in ("resume", "epochs", "threads", "as_json") and given(context, name):
+            raise typer.BadParameter(
+                "a resumed run keeps its own settings; only --epochs (to train it further) and --threads go "
+                f"with it, not --{name.replace('_', '-')}",
+                param_hint="'--resume'",
+            )
+
+
 def adopt_language_model(context: typer.Context, init: Path, configs):
     """The LM of `--init` (train's and pretrain's): its shape and tokenizer settings go into the (model, train,
     tokenizer) configs, and a shape flag the user typed that differs from it is a one-line error."""

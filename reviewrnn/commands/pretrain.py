@@ -16,9 +16,11 @@ from reviewrnn.commands.common import (
     JsonOption,
     TrainingThreadsOption,
     adopt_language_model,
+    check_resume_flags,
     conflict,
     err,
     friendly_errors,
+    given,
     model_name,
     out,
     output_path,
@@ -87,7 +89,11 @@ def pretrain(
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
     resume: Annotated[
-        Path | None, typer.Option(help="Continue an interrupted pretraining run in this directory.")
+        Path | None,
+        typer.Option(
+            help="Continue an interrupted pretraining run in this directory, with its own settings; with --epochs, "
+            "pretrain a run (finished or not) to that many epochs (constant learning rate only)."
+        ),
     ] = None,
     init: Annotated[
         Path | None,
@@ -110,6 +116,7 @@ def pretrain(
       --no-corpus-texts --unlabeled shop.txt --name shop-lm
     Quick smoke run: reviewrnn pretrain --limit 500 --epochs 1
     Ctrl-C saves a checkpoint; continue with: reviewrnn pretrain --resume DIR
+    More epochs: reviewrnn pretrain --resume DIR --epochs 6
     """
     from reviewrnn.artifacts import load_checkpoint_config, models_root
     from reviewrnn.lmtexts import TextSpec
@@ -117,9 +124,11 @@ def pretrain(
     from reviewrnn.runs import output_directory
 
     if resume is not None:
-        process_settings(load_checkpoint_config(resume).train.threads)
+        check_resume_flags(context)
+        process_settings(threads or load_checkpoint_config(resume).train.threads)
+        more = epochs if given(context, "epochs") else None
         with LMDisplay() as display:
-            return _report(resume_pretrain(resume, display.callbacks()), as_json)
+            return _report(resume_pretrain(resume, display.callbacks(), more), as_json)
     configs = _configs(context.params)
     configs[0].embed_init = LM_MODEL.embed_init
     if init is None:

@@ -18,6 +18,7 @@ from reviewrnn.commands.common import (
     TextColumnOption,
     TrainingThreadsOption,
     adopt_language_model,
+    check_resume_flags,
     conflict,
     err,
     friendly_errors,
@@ -177,7 +178,7 @@ def train(
     from reviewrnn.source import CorpusSettings
 
     if resume is not None:
-        _check_resume_flags(context)
+        check_resume_flags(context)
         process_settings(threads or load_checkpoint_config(resume).train.threads)  # the same bits on any count
         with TrainingDisplay() as display:
             return _report(resume_step(resume, display.callbacks(), epochs), as_json)
@@ -201,17 +202,6 @@ def train(
         settings = CorpusSettings(corpus, text_column, label_column, mapping)
         outcome = train_step(settings, *configs, directory, tokenizer, display.callbacks(), start)
     _report(outcome, as_json)
-
-
-def _check_resume_flags(context: typer.Context) -> None:
-    """A resumed run keeps its own settings; a flag that would be ignored is an error instead."""
-    for name in context.params:
-        if name not in ("resume", "epochs", "threads", "as_json") and given(context, name):
-            raise typer.BadParameter(
-                "a resumed run keeps its own settings; only --epochs (to train it further) and --threads go "
-                f"with it, not --{name.replace('_', '-')}",
-                param_hint="'--resume'",
-            )
 
 
 def _initial(context: typer.Context, init: Path, part: str, configs) -> tuple[Path, object]:
