@@ -133,8 +133,6 @@ def read_chunks(texts: list[str], files: list[Path], stdin, cut: Cut) -> Iterato
         try:
             number = 0
             for raw_lines in line_chunks(Reader(handle, name), cut):
-                if number == 0:  # a byte-order mark (Windows editors write one) is not part of the first review
-                    raw_lines[0] = raw_lines[0].removeprefix(UTF8_BOM)
                 yield [Line(name, number + index, *decode(raw)) for index, raw in enumerate(raw_lines, 1)]
                 number += len(raw_lines)
         finally:
@@ -197,53 +195,83 @@ def line_chunks(reader: Reader, cut: Cut) -> Iterator[list[bytes]]:
     """Lines split on b"\\n" only, in chunks of what has arrived: up to `cut.lines` lines or CHUNK_BYTES,
     or fewer when no more input is waiting, so rows go out while a slow producer is still writing.
 
-    With `cut.cap`, a line keeps only its first (keep="head") or last ("tail") `cap` bytes, cut at a character.
+    With `cut.cap`, a line over `cap` bytes keeps only its first (keep="head") or last ("tail") `cap` bytes
+    after the whitespace at its ends, cut at a character: a review padded with whitespace keeps its words.
+    A line comes out the same however its bytes were split into reads (the same bytes from a file or a pipe).
     """
-    cap, keep = cut.cap, cut.keep
     lines: list[bytes] = []
-    size, partial, skipping = 0, bytearray(), False  # the line being read; skipping: its head is complete
-    over_cap = False  # the line being read has been over the cap
-    while block := reader.read():
+    size, line = 0, _LineSoFar(cut.cap, cut.keep)
+    for block in _without_mark(reader):
         *complete, rest = block.split(b"\n")
         for piece in complete:
-            if not skipping:
-                partial += piece
-            lines.append(_finished(bytes(partial), cap, keep, over_cap))
+            line.add(piece)
+            lines.append(line.finished())
             size += len(lines[-1])
-            partial, skipping, over_cap = bytearray(), False, False
+            line = _LineSoFar(cut.cap, cut.keep)
             if len(lines) >= cut.lines or size >= CHUNK_BYTES:
                 yield lines
                 lines, size = [], 0
-        if not skipping:
-            partial += rest  # a bytearray grows in place: a long line costs linear time
-            if cap is not None and len(partial) > cap:
-                partial, over_cap = bytearray(_spare_space_dropped(bytes(partial), keep, more=True)), True
-                if len(partial) > cap:
-                    partial, skipping = bytearray(clip(partial, cap, keep)), keep == "head"
+        line.add(rest)
         if lines and not reader.ready():
             yield lines
             lines, size = [], 0
-    if partial:
-        lines.append(_finished(bytes(partial), cap, keep, over_cap))
+    if line.length:  # a last line without its newline
+        lines.append(line.finished())
     if lines:
         yield lines
 
 
-def _finished(raw: bytes, cap: int | None, keep: str, over_cap: bool) -> bytes:
-    """A whole line as it is kept: a line over the cap clipped without whitespace at its ends."""
-    if over_cap or (cap is not None and len(raw) > cap):
-        return clip(raw.strip(), cap, keep).strip()
-    return raw
+def _without_mark(reader: Reader) -> Iterator[bytes]:
+    """The reader's blocks, without a UTF-8 byte-order mark at the start (Windows editors write one; it is
+    not part of the first review), even when the mark arrives split over reads."""
+    block = reader.read()
+    while block and len(block) < len(UTF8_BOM) and UTF8_BOM.startswith(block) and (more := reader.read()):
+        block += more
+    if block := block.removeprefix(UTF8_BOM):
+        yield block
+    while block := reader.read():
+        yield block
 
 
-def _spare_space_dropped(raw: bytes, keep: str, more: bool = False) -> bytes:
-    """A line over the cap without the whitespace at the end that is kept (its head's start, its tail's end),
-    so a review padded with whitespace keeps its words; with `more` of the line to come, a tail keeps one space
-    to part its last word from the next."""
-    if keep == "head":
-        return raw.lstrip()
-    kept = raw.rstrip()
-    return kept + b" " if more and kept and len(kept) < len(raw) else kept
+class _LineSoFar:
+    """The bytes kept of the line being read, in memory bounded by the cap however long the line is.
+
+    For "tail", `kept` ends at the last byte that is not whitespace and `spaces` holds the whitespace after
+    it (at most `cap` bytes of either), so a read that ends inside a run of whitespace changes nothing."""
+
+    def __init__(self, cap: int | None, keep: str) -> None:
+        self.cap, self.keep = cap, keep
+        self.kept, self.spaces, self.length = bytearray(), b"", 0
+        self.full = False  # "head": the kept head is complete; the rest of the line is only counted
+
+    def add(self, data: bytes) -> None:
+        self.length += len(data)
+        if self.full:
+            return
+        if self.keep == "head":
+            self.kept += data  # a bytearray grows in place: a long line costs linear time
+            if self.cap is not None and self.length > self.cap:
+                self.kept = bytearray(self.kept.lstrip())
+                if len(self.kept) > self.cap:
+                    self.kept, self.full = bytearray(clip(self.kept, self.cap, "head")), True
+            return
+        content = data.rstrip()
+        if content:
+            self.kept += self.spaces + content
+            self.spaces = data[len(content) :]
+        else:
+            self.spaces += data
+        if self.cap is not None:
+            self.spaces = self.spaces[-self.cap :]
+            if len(self.kept) > self.cap:
+                self.kept = bytearray(clip(self.kept, self.cap, "tail"))
+
+    def finished(self) -> bytes:
+        """The line as it is kept: whole up to the cap; over it, its head or tail without whitespace at its ends."""
+        raw = bytes(self.kept) + self.spaces
+        if self.cap is None or self.length <= self.cap:
+            return raw
+        return clip(raw.strip(), self.cap, self.keep).strip()
 
 
 def clip(raw: bytes, cap: int | None, keep: str) -> bytes:

@@ -27,6 +27,7 @@ from reviewrnn.tokenizer import encode
 CHUNK_LINES = 2048
 MAX_CHARS_PER_TOKEN = 64  # a line is cut to max_tokens * this many characters before tokenizing
 SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: tokenizers refuses a str holding one
+BLANKS = " \t\n\r\x0b\x0c"  # the whitespace lines.py drops at a long line's ends (bytes.strip()'s)
 
 
 class _Streaming:
@@ -40,6 +41,16 @@ class _Streaming:
         iterator = iter(lines)
         while chunk := list(islice(iterator, chunk_lines)):
             yield from zip(chunk, self.predict(chunk))
+
+
+def kept_text(text: str, cut: int, keep: str) -> tuple[str, int]:
+    """(the part of `text` that can matter: its first or last `cut` characters after the whitespace at its
+    ends, so padding cannot crowd out words; where that part starts in `text`)."""
+    start = len(text) - len(text.lstrip(BLANKS))
+    stripped = text.strip(BLANKS)
+    if keep == "head" or len(stripped) <= cut:
+        return stripped[:cut], start
+    return stripped[-cut:], start + len(stripped) - cut
 
 
 class Predictor(_Streaming):
@@ -63,8 +74,7 @@ class Predictor(_Streaming):
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """One Prediction per text, in order."""
-        cut = self.max_chars  # of the text without whitespace at its ends, so padding cannot crowd out words
-        clipped = [text.strip()[:cut] if self.keep == "head" else text.strip()[-cut:] for text in texts]
+        clipped = [kept_text(text, self.max_chars, self.keep)[0] for text in texts]
         try:
             token_ids = encode(self.tokenizer, clipped)
         except TypeError:  # a lone surrogate (argv undecodable as UTF-8, say): read it as U+FFFD

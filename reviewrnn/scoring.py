@@ -101,8 +101,9 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
     total = None
     raw_total = None
     not_clean = []  # why a model's scores on this corpus are not clean: reviews it or its LM has read
+    unchecked = []  # why it could not be told (a model without fingerprints)
     for model in loaded:
-        split, raw, unmapped = _model_probabilities(model, settings, split_name, device, not_clean)
+        split, raw, unmapped = _model_probabilities(model, settings, split_name, device, (not_clean, unchecked))
         probabilities = apply_temperature(raw, model.config.decision.temperature)
         raw_total = raw if raw_total is None else raw_total + raw
         if encoded is None:
@@ -124,6 +125,7 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
         "max_tokens": first.train.max_tokens,
         "truncated": int((encoded.full_lengths > first.train.max_tokens).sum()),
         "not_clean": not_clean,
+        "unchecked": unchecked,
     }
     if settings.label_map is not None:
         report |= {"label_map": settings.label_map.text, "unmapped": unmapped[0], "unmapped_values": unmapped[1]}
@@ -214,19 +216,27 @@ def _check_members(loaded: list, split_name: str) -> None:
             )
 
 
-def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device, not_clean: list | None = None):
+def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device, doubts: tuple[list, list]):
     """(the encoded split, class probabilities (N, K) before any temperature, (reviews a label map dropped,
-    the label values it dropped in the whole file)); a reason its scores are not clean goes into `not_clean`."""
+    the label values it dropped in the whole file)); `doubts` (not clean, unchecked) gets each reason its scores
+    are not clean, and why that could not be checked."""
+    not_clean, unchecked = doubts
     config = loaded.config
     train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names)
     if split_name == ALL:
         _check_unseen(source.info, config, loaded.directory)
-    if config.init is not None and not_clean is not None and (leak := pretrained_on_test(config.init, source.info)):
+    if config.init is not None and (leak := pretrained_on_test(config.init, source.info)):
         not_clean.append(f"{loaded.directory}: {leak}")
     encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
-    if not_clean is not None and not is_own_corpus(loaded.directory, settings):
-        if seen := count_seen(loaded.directory, encoded):
+    if not is_own_corpus(loaded.directory, settings):
+        seen, unknown = count_seen(loaded.directory, encoded)
+        if unknown:
+            unchecked.append(
+                f"{loaded.directory}: {unknown}, so the reviews of this file it trained on cannot be counted; "
+                f"`reviewrnn evaluate {loaded.directory} --calibrate` writes one (and fits its temperature again)"
+            )
+        elif seen:
             not_clean.append(
                 f"{loaded.directory}: {seen:,} of the {len(encoded):,} reviews scored are in its TRAIN or VALID "
                 "split (the same text, in this file or another); their scores are not clean: score reviews it "

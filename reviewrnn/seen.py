@@ -29,17 +29,23 @@ def fingerprints(encoded) -> np.ndarray:
 
 
 def save_seen(directory: Path, *sets) -> None:
-    """The fingerprints of every review in `sets` (EncodedSets), once each, as SEEN_FILE in `directory`."""
+    """The fingerprints of every review in `sets` (EncodedSets), once each, as SEEN_FILE in `directory`.
+    Empty reviews are left out: they all share one fingerprint, and an empty review tells nothing."""
+    kept = [fingerprints(encoded)[np.asarray(encoded.full_lengths) > 0] for encoded in sets]
     buffer = io.BytesIO()
-    np.save(buffer, np.unique(np.concatenate([fingerprints(encoded) for encoded in sets])))
+    np.save(buffer, np.unique(np.concatenate(kept)))
     atomic_write_bytes(Path(directory) / SEEN_FILE, buffer.getvalue())
 
 
-def count_seen(directory: Path, encoded) -> int | None:
-    """How many reviews of `encoded` the model in `directory` trained or was validated on; None for a model
-    saved before it kept its fingerprints."""
+def count_seen(directory: Path, encoded) -> tuple[int | None, str | None]:
+    """(how many reviews of `encoded` the model in `directory` trained or was validated on, None) or, where
+    it keeps no readable fingerprints, (None, why)."""
     path = Path(directory) / SEEN_FILE
-    if not path.is_file():
-        return None
-    seen = np.load(path, allow_pickle=False)
-    return int(np.isin(fingerprints(encoded), seen).sum())
+    try:
+        seen = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        return None, f"no {SEEN_FILE} (saved before models kept one)"
+    except (OSError, ValueError, EOFError) as error:
+        return None, f"{SEEN_FILE} unreadable ({error.__class__.__name__})"
+    found = np.isin(fingerprints(encoded), seen) & (np.asarray(encoded.full_lengths) > 0)
+    return int(found.sum()), None

@@ -13,7 +13,7 @@ import numpy as np
 
 from reviewrnn.calibration import apply_temperature
 from reviewrnn.inference import softmax
-from reviewrnn.predict import MAX_CHARS_PER_TOKEN, Predictor
+from reviewrnn.predict import MAX_CHARS_PER_TOKEN, Predictor, kept_text
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -59,12 +59,11 @@ class Trace:
 
 def trace_text(predictor: Predictor, text: str) -> Trace:
     """Tokenize as `predict` does (same truncation), then one forward pass for every prefix."""
-    cut = predictor.max_tokens * MAX_CHARS_PER_TOKEN
     head = predictor.keep == "head"
-    start = 0 if head else max(0, len(text) - cut)
     # A lone surrogate (argv that was not UTF-8) is not valid Unicode: read it as U+FFFD, as predict does.
     text = LONE_SURROGATE.sub("\ufffd", text)
-    encoding = predictor.tokenizer.encode(text[start : start + cut], add_special_tokens=False)
+    kept, start = kept_text(text, predictor.max_tokens * MAX_CHARS_PER_TOKEN, predictor.keep)
+    encoding = predictor.tokenizer.encode(kept, add_special_tokens=False)
     ids, tokens = encoding.ids, encoding.tokens
     offsets = [(a + start, b + start) for a, b in encoding.offsets]
     kept = slice(0, predictor.max_tokens) if head else slice(max(0, len(ids) - predictor.max_tokens), len(ids))

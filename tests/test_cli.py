@@ -872,8 +872,24 @@ def test_evaluate_counts_the_reviews_of_another_file_that_the_model_trained_on(t
         json.loads(cli("evaluate", trained_model, "--corpus", fresh, "--split", "all", "--json").stdout)["not_clean"]
         == []
     )
-    own = json.loads(cli("evaluate", trained_model, "--json", "--threads", "1").stdout)
-    assert own["not_clean"] == []  # its own TEST split, cut by the text's hash
+    own = cli("evaluate", trained_model, "--split", "valid", "--json", "--threads", "1").stdout
+    assert json.loads(own)["not_clean"] == []  # its own splits, read its own way: no warning about its own VALID
+
+
+def test_a_model_without_readable_fingerprints_says_it_cannot_count_seen_reviews(model_copy, session_corpus):
+    """An older model (no seen.npy) or a damaged seen.npy: a note instead of silence or a crash."""
+    args = ["evaluate", model_copy, "--corpus", session_corpus, "--label-map", "negative=negative positive=positive"]
+    (model_copy / "seen.npy").write_bytes((model_copy / "seen.npy").read_bytes()[:100])
+    damaged = cli(*args, "--json")
+    assert json.loads(damaged.stdout)["unchecked"] == [
+        f"{model_copy}: seen.npy unreadable (ValueError), so the reviews of this file it trained on cannot be "
+        f"counted; `reviewrnn evaluate {model_copy} --calibrate` writes one (and fits its temperature again)"
+    ]
+    (model_copy / "seen.npy").unlink()
+    older = cli(*args)
+    assert f"note: {model_copy}: no seen.npy (saved before models kept one)" in " ".join(older.stderr.split())
+    cli("evaluate", model_copy, "--calibrate", "--threads", "1")
+    assert json.loads(cli(*args, "--split", "valid", "--json").stdout)["not_clean"]  # another label map: checked
 
 
 def test_evaluate_says_when_it_scored_part_of_another_file(trained_model, session_corpus, tmp_path, monkeypatch):

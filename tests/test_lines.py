@@ -118,8 +118,42 @@ def test_a_long_line_padded_with_whitespace_keeps_its_words():
     tail = list(line_chunks(Pieces([b"good film", *blanks, b"\nshort\n"]), Cut(cap=11, keep="tail", lines=10)))
     head = list(line_chunks(Pieces([*blanks, b"good film", *blanks, b"\n"]), Cut(cap=11, keep="head", lines=10)))
     assert tail == [[b"good film", b"short"]] and head == [[b"good film"]]
-    parted = list(line_chunks(Pieces([b"x" * 9 + b" " * 40, b"yes\n"]), Cut(cap=11, keep="tail", lines=10)))
-    assert parted == [[b"xxxxxxx yes"]]  # the space between the words survives the cut
+    for pieces in ([b"x" * 9 + b" " * 40, b"yes\n"], [b"x" * 9 + b" " * 40 + b"yes\n"]):
+        assert list(line_chunks(Pieces(pieces), Cut(cap=11, keep="tail", lines=10))) == [[b"yes"]]
+    last = list(line_chunks(Pieces([b"good film\n", b" " * 40]), Cut(cap=11, keep="tail", lines=10)))
+    assert last == [[b"good film", b""]]  # a last line of whitespace alone is still a row
+
+
+def whole_line_reference(data: bytes, cap: int, keep: str) -> list[bytes]:
+    """What line_chunks must give, from the whole input at once: each line whole up to the cap; over it, the
+    head or tail of the line without whitespace at its ends, itself without whitespace at its ends."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return [line if len(line) <= cap else clip(line.strip(), cap, keep).strip() for line in lines]
+
+
+@given(
+    parts=st.lists(
+        st.sampled_from([b"a", b"word", " é ".encode(), "☃".encode(), b" ", b" " * 30, b"\t", b"\r", b"\n", b"x" * 25]),
+        max_size=40,
+    ),
+    mark=st.booleans(),
+    cap=st.integers(4, 40),
+    keep=st.sampled_from(["head", "tail"]),
+    cuts=st.lists(st.integers(1, 50), min_size=1, max_size=8),
+)
+def test_lines_are_the_same_however_the_reads_split_them(parts, mark, cap, keep, cuts):
+    """A file read in 64 KB blocks and a pipe fed a few bytes at a time must give the same rows (predict's
+    --file F, - < F and cat F | give the same bytes): checked against the whole input read at once."""
+    data = (b"\xef\xbb\xbf" if mark else b"") + b"".join(parts)
+    pieces, at, turn = [], 0, 0
+    while at < len(data):  # reads of the drawn sizes, in turn
+        pieces.append(data[at : at + cuts[turn % len(cuts)]])
+        at, turn = at + len(pieces[-1]), turn + 1
+    rows = [line for chunk in line_chunks(Pieces(pieces), Cut(cap=cap, keep=keep, lines=7)) for line in chunk]
+    assert rows == whole_line_reference(data, cap, keep)
 
 
 @given(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 
 import pytest
@@ -67,6 +68,10 @@ def test_a_review_padded_with_whitespace_is_scored_as_its_words(trained_model):
     result = CliRunner().invoke(app, args, input="".join(line + "\n" for line in lines))
     rows = result.stdout.splitlines()
     assert result.exit_code == 0 and len(rows) == 4 and rows[0].split("\t")[0] != "" and len(set(rows)) == 1, rows
+    traced = ["predict", "--model", str(trained_model), "--trace", "--format", "jsonl", lines[3]]
+    record = json.loads(CliRunner().invoke(app, traced).stdout)
+    assert record["tokens"] and record["label"] == rows[0].split("\t")[0]  # --trace reads the words predict read
+    assert f"{record['probability']:.4f}" == rows[0].split("\t")[1]
 
 
 def test_stream_covers_many_lines_in_order(predictor):

@@ -130,6 +130,8 @@ def _warn(report: dict) -> None:
         err.print(f"warning: no familiarity: {report['familiarity']['unreadable']}")
     for reason in report.get("not_clean", []):
         err.print(f"warning: {reason}")
+    for reason in report.get("unchecked", []):
+        err.print(f"note: {reason}")
 
 
 def _check_objective(objective: str) -> None:
@@ -160,7 +162,7 @@ def _fit_decision(models: list[Path], calibrate: bool, objective: str | None, de
         temperature = "none" if fitted["temperature"] is None else f"{fitted['temperature']:.3f}"
         err.print(
             f"calibrated on VALID: temperature {temperature}, ECE {fitted['valid_ece_before']:.4f} -> "
-            f"{fitted['valid_ece_after']:.4f}; domain profile saved"
+            f"{fitted['valid_ece_after']:.4f}; domain profile and TRAIN/VALID fingerprints saved"
         )
     return threshold_step(models[0], objective, device) if objective else None
 
