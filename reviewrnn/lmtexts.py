@@ -17,7 +17,7 @@ from reviewrnn.config import CorpusInfo, PretrainInfo
 from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, is_valid_text, pick_column, read_file
 from reviewrnn.corpusfile import READERS, resolve
 from reviewrnn.errors import ReviewRNNError, not_text
-from reviewrnn.lines import decode, file_problem, refuse_not_text
+from reviewrnn.lines import UTF8_BOM, decode, file_problem, refuse_not_text
 
 NO_CORPUS = "none"
 
@@ -129,7 +129,7 @@ def read_unlabeled(path: Path, text_column: str | None) -> tuple[list[str], str]
     if path.suffix.lower() not in READERS:
         data = path.read_bytes()  # once: a pipe (--unlabeled <(zcat reviews.gz)) cannot be read again to hash it
         refuse_not_text(data[:64], str(path), "> reviews.txt")
-        texts = [decode(raw)[0].strip() for raw in data.split(b"\n")]
+        texts = [decode(raw)[0].strip() for raw in data.removeprefix(UTF8_BOM).split(b"\n")]
         return [text for text in texts if text], hashlib.sha256(data).hexdigest()
     found = resolve(str(path))
     table = read_file(found)
