@@ -18,7 +18,7 @@ OLD_CHUNK_LINES, OLD_BATCH_SIZE = 256, 64
 class OldForward:
     """FastClassifier's interface over the old batching and forward pass."""
 
-    def __init__(self, config, weights):
+    def __init__(self, config, weights, threads=None):  # threads: predict --threads, which the old path lacked
         self.classifier = NumpyClassifier(config, weights)
         self.classes = config.num_classes
 
