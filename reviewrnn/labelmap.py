@@ -114,3 +114,13 @@ def _number(key: str) -> float | None:
     except ValueError:
         return None
     return number if number == number else None  # NaN is no rating
+
+
+SHOWN_VALUES = 6  # dropped label values named in a message; the rest are counted together
+
+
+def dropped_values(values: dict[str, int]) -> str:
+    """'3' 640, empty 12, 'five' 1, ...: the label values a --label-map dropped, the most frequent first."""
+    named = [f"{value!r} {count}" if value else f"empty {count}" for value, count in values.items()]
+    rest = len(named) - SHOWN_VALUES
+    return ", ".join(named[:SHOWN_VALUES]) + (f", {rest} more" if rest > 0 else "")

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reviewrnn.calibration import bound_note
+from reviewrnn.labelmap import dropped_values
 
 BAR_WIDTH = 20
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -108,9 +109,6 @@ def epoch_row(report, best: bool) -> str:
     return "  ".join(f"{value:>14}" for value in values) + ("  *best" if best else "")
 
 
-SHOWN_VALUES = 6  # unmapped label values named in the line; the rest are counted together
-
-
 def unmapped_line(corpus: str, label_map: str, unmapped: dict[str, int], values: dict[str, int] | None = None) -> str:
     """How many reviews of each split a --label-map dropped, for train's and evaluate's reports, and (where
     the reader counted them) which label values, so that a typo shows beside the ratings left out on purpose."""
@@ -119,13 +117,6 @@ def unmapped_line(corpus: str, label_map: str, unmapped: dict[str, int], values:
     if values and any(unmapped.values()):
         dropped += f" (values in the file: {dropped_values(values)})"
     return f"label map {label_map!r} on {corpus}: {dropped}"
-
-
-def dropped_values(values: dict[str, int]) -> str:
-    """'3' 640, empty 12, 'five' 1, ...: the label values a --label-map dropped, the most frequent first."""
-    named = [f"{value!r} {count}" if value else f"empty {count}" for value, count in values.items()]
-    rest = len(named) - SHOWN_VALUES
-    return ", ".join(named[:SHOWN_VALUES]) + (f", {rest} more" if rest > 0 else "")
 
 
 def corpus_table(summary: dict) -> Table:

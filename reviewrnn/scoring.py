@@ -223,7 +223,7 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     not_clean, unchecked = doubts
     config = loaded.config
     train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
-    source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names)
+    source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names, needed=split_name)
     if split_name == ALL:
         _check_unseen(source.info, config, loaded.directory)
     if config.init is not None and (leak := pretrained_on_test(config.init, source.info)):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from reviewrnn.config import CorpusInfo, TrainConfig
 from reviewrnn.corpus import Corpus, Examples, Split, load_corpus, split_corpus
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.labelmap import LabelMap
+from reviewrnn.labelmap import LabelMap, dropped_values
 
 SPLITS = ("train", "valid", "test")
 ALL = "all"  # every review of a file: evaluate --corpus on a labelled sample the model never trained on
@@ -35,30 +35,48 @@ class CorpusSettings:
 
 
 def read_split(
-    settings: CorpusSettings, valid_fraction: float, label_names: list[str] | None = None
+    settings: CorpusSettings, valid_fraction: float, label_names: list[str] | None = None, needed: str | None = None
 ) -> tuple[Corpus, Split]:
-    """The whole corpus in memory and its canonical split."""
+    """The whole corpus in memory and its canonical split (`needed`: see check_parts)."""
     corpus = load_corpus(
         settings.spec, settings.text_column, settings.label_column, label_names, settings.label_map, settings.labels
     )
     split = split_corpus(corpus.examples, valid_fraction)
-    check_parts(settings.spec, split.sizes(), split.unmapped)
+    check_parts(settings.spec, split.sizes(), split.unmapped, corpus.unmapped_values, needed)
     return corpus, split
 
 
-def check_parts(spec: str, sizes: dict[str, int], unmapped: dict[str, int] | None = None) -> None:
-    """TRAIN and TEST must keep reviews after de-duplication and --label-map; an empty VALID is the caller's
-    to judge."""
-    for part, size in sizes.items():
-        if size == 0 and part != "valid":
-            if unmapped and unmapped[part]:
-                raise ReviewRNNError(
-                    f"{spec}: the label map maps none of the {unmapped[part]} {part} reviews; "
-                    "give a --label-map for this file's labels"
-                )
+def check_parts(
+    spec: str,
+    sizes: dict[str, int],
+    unmapped: dict[str, int] | None = None,
+    values: dict[str, int] | None = None,
+    needed: str | None = None,
+) -> None:
+    """The parts a command reads must keep reviews after de-duplication and --label-map: TRAIN and TEST by
+    default (an empty VALID is the caller's to judge), only `needed` when a command reads one part (evaluate
+    --split), and any part for ALL. An error names the label values the map dropped, so a map written for
+    another file's labels shows what to write instead."""
+    unmapped = unmapped or {}
+    if needed == ALL:
+        if sum(sizes.values()) == 0:
+            raise _nothing_kept(spec, sum(unmapped.values()), "", values)
+        return
+    for part in (needed,) if needed else ("train", "test"):
+        if sizes[part] == 0:
+            if unmapped.get(part):
+                raise _nothing_kept(spec, unmapped[part], f" {part}", values)
             raise ReviewRNNError(
                 f"{spec}: the {part} split is empty after de-duplication; the corpus needs more reviews"
             )
+
+
+def _nothing_kept(spec: str, dropped: int, part: str, values: dict[str, int] | None) -> ReviewRNNError:
+    found = f" (its label values: {dropped_values(values)})" if values else ""
+    return ReviewRNNError(
+        f"{spec}: the label map maps none of the {dropped}{part} reviews{found}; "
+        "give a --label-map for this file's labels"
+    )
 
 
 def open_source(
@@ -67,17 +85,19 @@ def open_source(
     on_disk: bool = False,
     label_names: list[str] | None = None,
     limit: int | None = None,
+    needed: str | None = None,
 ) -> InMemorySource | OnDiskSource:
-    """The corpus, split, through the backend a run was trained with; `limit` keeps the first TRAIN reviews."""
+    """The corpus, split, through the backend a run was trained with; `limit` keeps the first TRAIN reviews;
+    `needed`: the one part (or ALL) the caller reads, when not TRAIN and TEST (check_parts)."""
     backend = OnDiskSource if on_disk else InMemorySource
-    return backend(settings, valid_fraction, label_names, limit)
+    return backend(settings, valid_fraction, label_names, limit, needed)
 
 
 class InMemorySource:
     """The corpus as Python lists (corpus.py): simple and fast for anything that fits in RAM."""
 
-    def __init__(self, settings: CorpusSettings, valid_fraction: float, label_names=None, limit=None) -> None:
-        corpus, split = read_split(settings, valid_fraction, label_names)
+    def __init__(self, settings: CorpusSettings, valid_fraction: float, label_names=None, limit=None, needed=None):
+        corpus, split = read_split(settings, valid_fraction, label_names, needed)
         train = Examples(split.train.texts[:limit], split.train.labels[:limit]) if limit else split.train
         self.parts = {"train": train, "valid": split.valid, "test": split.test}
         self.train_texts = train.texts
@@ -96,13 +116,13 @@ class InMemorySource:
 class OnDiskSource:
     """The corpus as memory-mapped Arrow (ondisk.py): flat memory whatever the corpus size."""
 
-    def __init__(self, settings: CorpusSettings, valid_fraction: float, label_names=None, limit=None) -> None:
+    def __init__(self, settings: CorpusSettings, valid_fraction: float, label_names=None, limit=None, needed=None):
         from reviewrnn.ondisk import TextColumn, load_disk_corpus
 
         corpus = load_disk_corpus(
             settings.spec, settings.text_column, settings.label_column, valid_fraction, label_names, settings.label_map
         )
-        check_parts(settings.spec, corpus.sizes(), corpus.unmapped())
+        check_parts(settings.spec, corpus.sizes(), corpus.unmapped(), corpus.unmapped_values, needed)
         self.corpus = corpus
         self.rows = {part: corpus.indices(part, limit if part == "train" else None) for part in SPLITS}
         self.train_texts = TextColumn(corpus, self.rows["train"])

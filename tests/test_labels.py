@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from reviewrnn.artifacts import load_config
 from reviewrnn.cli import app
 from reviewrnn.config import RunConfig
-from reviewrnn.corpus import load_corpus, split_corpus
+from reviewrnn.corpus import Examples, load_corpus, split_corpus
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.labelmap import UNMAPPED, LabelMap, LabelMapError
 from reviewrnn.ondisk import TextColumn, load_disk_corpus
@@ -327,7 +327,22 @@ def test_cli_corpus_train_evaluate_with_a_label_map(stars_csv, tmp_path, isolate
     # A file labelled by name: the model's star map drops every review, and the error says what to do.
     named = write_table(tmp_path / "named.csv", synthetic_reviews(200, seed=4))
     dropped = invoke("evaluate", model, "--corpus", named)
-    assert dropped.exit_code == 1 and "maps none of the" in dropped.output and "give a --label-map" in dropped.output
+    assert dropped.exit_code == 1 and "give a --label-map" in dropped.output
+    # It counts the split it scores (TEST here, not TRAIN) and names the labels the file has.
+    test_size = len(split_corpus(Examples(*map(list, zip(*synthetic_reviews(200, seed=4)))), 0.1).test)
+    assert f"maps none of the {test_size} test reviews" in dropped.output
+    assert "'negative'" in dropped.output and "'positive'" in dropped.output
+    # --split all needs reviews in some part, not in TEST: a file whose TEST half has no rating is scored.
+    rows = star_rows(seed=5)
+    test_texts = set(split_corpus(Examples([text for text, _ in rows], [0] * len(rows)), 0.1).test.texts)
+    unrated = write_table(
+        tmp_path / "unrated.csv", [(t, "" if t in test_texts else star) for t, star in rows], ("text", "stars")
+    )
+    refused = invoke("evaluate", model, "--corpus", unrated)
+    assert refused.exit_code == 1 and "maps none of the" in refused.output and "empty " in refused.output
+    whole = invoke("evaluate", model, "--corpus", unrated, "--split", "all", "--json")
+    assert whole.exit_code == 0, whole.output
+    assert json.loads(whole.stdout)["count"] > 0
     names = invoke("evaluate", model, "--corpus", named, "--label-map", "negative=negative positive=positive", "--json")
     assert names.exit_code == 0 and json.loads(names.stdout)["unmapped"] == 0
 
