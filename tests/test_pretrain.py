@@ -258,8 +258,9 @@ def test_pretrain_reads_a_corpus_with_its_own_column_names(tmp_path, isolated_en
     assert config.train.schedule == "constant"  # and its constant rate, whatever train's default
     spec = TextSpec.of_run(config.pretrain, config.corpus)  # what --resume reads the corpus with
     assert (spec.corpus_text_column, spec.corpus_label_column) == ("body", None)
-    result = CliRunner().invoke(app, [*args, "--corpus-column", "body", "--label-column", "stars", "--force"])
-    assert result.exit_code == 0, result.output  # train's column flags are accepted as they are
+    copied = ["--label-column", "stars", "--label-map", "1,2=negative 4,5=positive"]  # as README's step 8 gives train
+    result = CliRunner().invoke(app, [*args, "--corpus-column", "body", *copied, "--force"])
+    assert result.exit_code == 0, result.output  # train's corpus flags are accepted as they are
 
 
 def test_pretrain_init_continues_a_language_model_on_new_text(pretrained_lm, tmp_path, isolated_env):

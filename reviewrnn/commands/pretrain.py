@@ -53,6 +53,10 @@ def pretrain(
         str | None,
         typer.Option(help="Not read: a file's split depends on its texts alone (accepted as train takes it)."),
     ] = None,
+    label_map: Annotated[
+        str | None,
+        typer.Option(help="Not read either: accepted so that a train command's corpus flags can be copied."),
+    ] = None,
     cell: Annotated[Cell, typer.Option(help="rnn, gru or lstm: the classifier's cell.")] = LM_MODEL.cell,
     layers: Annotated[
         int, typer.Option(min=1, help="Stacked recurrent layers (1 if bidirectional).")
