@@ -100,11 +100,14 @@ def _safetensors_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return save({name: np.ascontiguousarray(value) for name, value in arrays.items()}, metadata={"format": "reviewrnn"})
 
 
-def load_checkpoint(directory: Path) -> tuple[RunConfig, Tokenizer, dict, dict[str, np.ndarray]]:
-    """The run config, tokenizer, trainer state and tensors saved by the last checkpoint in `directory`."""
+def load_checkpoint(
+    directory: Path, command: str = "train"
+) -> tuple[RunConfig, Tokenizer, dict, dict[str, np.ndarray]]:
+    """The run config, tokenizer, trainer state and tensors saved by the last checkpoint in `directory`;
+    `command` (train or pretrain) is the one a missing checkpoint's message says to start anew."""
     from safetensors.numpy import load_file
 
-    config, state = _checkpoint_state(directory)
+    config, state = _checkpoint_state(directory, command)
     folder = Path(directory) / CHECKPOINT_DIR
     tensors_path = folder / CHECKPOINT_TENSORS
     try:
@@ -115,19 +118,19 @@ def load_checkpoint(directory: Path) -> tuple[RunConfig, Tokenizer, dict, dict[s
     return config, load_tokenizer(folder / TOKENIZER_FILE), state, arrays
 
 
-def load_checkpoint_config(directory: Path) -> RunConfig:
+def load_checkpoint_config(directory: Path, command: str = "train") -> RunConfig:
     """The settings an interrupted run in `directory` resumes with, without reading its tensors."""
-    return _checkpoint_state(directory)[0]
+    return _checkpoint_state(directory, command)[0]
 
 
-def _checkpoint_state(directory: Path) -> tuple[RunConfig, dict]:
+def _checkpoint_state(directory: Path, command: str) -> tuple[RunConfig, dict]:
     _repair_if_idle(directory)
     folder = Path(directory) / CHECKPOINT_DIR
     state_path, tensors_path = folder / CHECKPOINT_STATE, folder / CHECKPOINT_TENSORS
     if not state_path.is_file() or not tensors_path.is_file():
         raise ReviewRNNError(
             f"{directory}: no resumable checkpoint ({folder} is missing or incomplete); "
-            "start a new run with `reviewrnn train`"
+            f"start a new run with `reviewrnn {command}`"
         )
     try:
         saved = json.loads(state_path.read_text(encoding="utf-8"))

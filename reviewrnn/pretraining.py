@@ -137,7 +137,7 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None, epochs:
 
     callbacks = callbacks or Callbacks()
     with training_lock(directory), StopOnSignals() as stop:
-        config, tokenizer, state, arrays = load_checkpoint(directory)
+        config, tokenizer, state, arrays = load_checkpoint(directory, "pretrain")
         if config.pretrain is None:
             raise ReviewRNNError(
                 f"{directory}: a classifier's run; continue it with: reviewrnn train --resume {directory}"

@@ -176,7 +176,9 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None, epochs: int
     with _lock_if(main, directory), StopOnSignals() as stop:
         config, tokenizer, state, arrays = load_checkpoint(directory)
         if config.pretrain is not None:
-            raise ReviewRNNError(f"{directory}: a language model's run; continue it with: reviewrnn pretrain --resume")
+            raise ReviewRNNError(
+                f"{directory}: a language model's run; continue it with: reviewrnn pretrain --resume {directory}"
+            )
         if (Path(directory) / CONFIG_FILE).is_file():  # the decision fitted when the run finished, if it did
             config.decision = load_config(directory).decision
         if epochs is not None:

@@ -380,6 +380,12 @@ def test_resume_refuses_a_finished_run_and_a_classifier_run(make_corpus, tmp_pat
         resume_pretrain(tmp_path / "lm")
     with pytest.raises(ReviewRNNError, match="train --resume"):
         resume_pretrain(trained_model)
+    with pytest.raises(ReviewRNNError, match="no resumable checkpoint.*start a new run with `reviewrnn pretrain`"):
+        resume_pretrain(tmp_path / "nothing-here")
+    from reviewrnn.runs import resume_step
+
+    with pytest.raises(ReviewRNNError, match=f"continue it with: reviewrnn pretrain --resume {tmp_path / 'lm'}$"):
+        resume_step(tmp_path / "lm")
 
 
 @pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

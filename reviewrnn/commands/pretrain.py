@@ -129,7 +129,7 @@ def pretrain(
 
     if resume is not None:
         check_resume_flags(context)
-        process_settings(threads or load_checkpoint_config(resume).train.threads)
+        process_settings(threads or load_checkpoint_config(resume, "pretrain").train.threads)
         more = epochs if given(context, "epochs") else None
         with LMDisplay() as display:
             return _report(resume_pretrain(resume, display.callbacks(), more), as_json)
