@@ -790,7 +790,8 @@ def test_a_valid_split_without_one_class_is_named_and_gets_no_threshold(isolated
     table = write_table(tmp_path / "one-sided.csv", rows)
     result = cli("train", "--corpus", table, "--valid-fraction", "0.3", "--name", "v", *TINY_TRAIN)
     warning = " ".join(result.stderr.split())
-    assert "warning: VALID holds no 'negative' review" in warning and "larger --valid-fraction" in warning
+    assert "warning: VALID holds no 'negative' review (all " in warning and "larger --valid-fraction" in warning
+    assert "of its reviews are of other classes" in warning  # its count is VALID's size, not the class's
     assert "not learned yet" not in warning
     config = json.loads((isolated_env["models"] / "v" / "config.json").read_text())
     assert config["train"]["valid_fraction"] == 0.3
@@ -948,3 +949,15 @@ def test_a_missing_model_is_named_without_touching_its_folder(tmp_path):
     result = cli("evaluate", deep, "--calibrate", code=1)
     assert "no such model directory" in one_error_line(result) and not (tmp_path / "no").exists()
     assert "no such model directory" in one_error_line(cli("predict", "--model", "/proc/no-such-model", "x", code=1))
+
+
+def test_a_one_review_valid_is_not_counted_as_the_missing_class():
+    """A 60-row sample left VALID one review, and the warning read "no 'positive' review (it has 1)"."""
+    from types import SimpleNamespace
+
+    from reviewrnn.commands.train import _one_sided_valid
+
+    config = SimpleNamespace(corpus=SimpleNamespace(label_names=["negative", "positive"]))
+    message = _one_sided_valid(SimpleNamespace(valid_labelled=[1, 0], config=config))
+    assert message.startswith("VALID holds no 'positive' review (its only review is of another class)")
+    assert _one_sided_valid(SimpleNamespace(valid_labelled=[1, 1], config=config)) is None

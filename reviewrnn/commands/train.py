@@ -275,9 +275,13 @@ def _one_sided_valid(outcome) -> str | None:
     if not missing:
         return None
     return (
-        f"VALID holds no {' or '.join(missing)} review (it has {sum(labelled)}): its accuracy, early stopping, "
+        f"VALID holds no {' or '.join(missing)} review ({_all_others(sum(labelled))}): its accuracy, early stopping, "
         "calibration and thresholds cannot judge that class; label more reviews or give a larger --valid-fraction"
     )
+
+
+def _all_others(count: int) -> str:
+    return "its only review is of another class" if count == 1 else f"all {count:,} of its reviews are of other classes"
 
 
 def _not_learned(outcome) -> str | None:
