@@ -193,6 +193,9 @@ def test_a_limit_takes_texts_from_every_source_in_turn(make_corpus, tmp_path):
 def test_no_text_at_all_is_a_clear_error(make_corpus):
     with pytest.raises(ReviewRNNError, match="no text to pretrain on"):
         gather_texts(TextSpec(str(make_corpus()), corpus_texts=False), 0.1)
+    # From the command line the flags alone say so: a usage error (2), before any corpus is read.
+    result = CliRunner().invoke(app, ["pretrain", "--corpus", str(make_corpus()), "--no-corpus-texts"])
+    assert result.exit_code == 2 and "--no-corpus-texts leaves no text to pretrain on" in result.output
 
 
 # --- the command and its directory ---------------------------------------------------------------

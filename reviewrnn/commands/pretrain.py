@@ -133,6 +133,8 @@ def pretrain(
         more = epochs if given(context, "epochs") else None
         with LMDisplay() as display:
             return _report(resume_pretrain(resume, display.callbacks(), more), as_json)
+    if not corpus_texts and not unlabeled:
+        raise conflict("--no-corpus-texts leaves no text to pretrain on; give --unlabeled FILE or drop it")
     configs = _configs(context.params)
     configs[0].embed_init = LM_MODEL.embed_init
     if init is None:
