@@ -30,6 +30,13 @@ class ReviewRNNError(Exception):
         super().__init__(str(message).translate(LINE_BREAKS), *args)
 
 
+class FlagConflict(ReviewRNNError):
+    """A flag that contradicts the model or run another flag names (train --init LM --hidden 64 where the LM
+    has 32): a usage error, exit 2, though only reading that model could tell."""
+
+    exit_code = 2
+
+
 def brief(error: object, limit: int = 120) -> str:
     """A library's error text on one line and cut short, to quote inside our own one-line message."""
     return " ".join(str(error).split())[:limit]

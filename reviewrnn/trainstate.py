@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import FlagConflict, ReviewRNNError
 
 if TYPE_CHECKING:
     from reviewrnn.config import RunConfig
@@ -170,7 +170,7 @@ def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> 
     if epochs == planned and not state.get("done"):
         return  # the same command again after an interrupted extension: a plain resume
     if epochs <= planned:
-        raise ReviewRNNError(f"--epochs {epochs}: {directory} is set to train {planned} epochs; give more to extend it")
+        raise FlagConflict(f"--epochs {epochs}: {directory} is set to train {planned} epochs; give more to extend it")
     if config.train.schedule != "constant":
         raise ReviewRNNError(
             f"{directory}: its learning rate decays over the {planned} epoch(s) it was started with "

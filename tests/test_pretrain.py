@@ -288,7 +288,7 @@ def test_pretrain_init_continues_a_language_model_on_new_text(pretrained_lm, tmp
     assert [getattr(config.model, name) for name in shape] == [getattr(lm.model, name) for name in shape]
     assert config.pretrain.sources == [str(shop.resolve())]
     result = CliRunner().invoke(app, [*args, "--name", "other", "--hidden", "32"])
-    assert result.exit_code == 1 and "differs from the language model's hidden 16" in result.stderr
+    assert result.exit_code == 2 and "differs from the language model's hidden 16" in result.stderr
 
 
 def test_stop_request_saves_a_checkpoint_and_resume_ends_with_the_same_weights(make_corpus, tmp_path, monkeypatch):
@@ -323,8 +323,9 @@ def test_resume_with_more_epochs_gives_the_longer_run(make_corpus, tmp_path):
     ours, theirs = load_checkpoint(tmp_path / "short")[3], load_checkpoint(tmp_path / "straight")[3]
     assert all(np.array_equal(ours[name], value) for name, value in theirs.items() if name.startswith("model."))
     assert len(json.loads((tmp_path / "short" / "history.json").read_text())) == 3
-    with pytest.raises(ReviewRNNError, match="give more to extend it"):
+    with pytest.raises(ReviewRNNError, match="give more to extend it") as fewer:
         resume_pretrain(tmp_path / "short", epochs=3)
+    assert fewer.value.exit_code == 2  # a usage error: --epochs contradicts the run --resume names
     pretrain_step(spec, *configs(1, schedule="linear"), tmp_path / "decayed")
     with pytest.raises(ReviewRNNError, match="a longer run needs a new one: pretrain again with its settings"):
         resume_pretrain(tmp_path / "decayed", epochs=2)
