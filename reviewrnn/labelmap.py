@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reviewrnn.errors import ReviewRNNError
+from reviewrnn.errors import FlagConflict, ReviewRNNError
 
 UNMAPPED = -1  # the label of a row the map drops
 EXAMPLE = '"1,2=negative 4,5=positive" (ranges too: "1-2=negative 4-5=positive")'
@@ -71,7 +71,7 @@ class LabelMap:
         names = list(label_names) if label_names is not None else list(self.names)
         for name in self.names:
             if name not in names:
-                raise ReviewRNNError(
+                raise FlagConflict(
                     f"{path}: --label-map names {name!r}, which this model does not know (its labels: "
                     f"{', '.join(names)}); map onto those names"
                 )

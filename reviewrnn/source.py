@@ -59,20 +59,25 @@ def check_parts(
     another file's labels shows what to write instead."""
     unmapped = unmapped or {}
     if needed == ALL:
-        if sum(sizes.values()) == 0:
+        if sum(sizes.values()) == 0 and any(unmapped.values()):
             raise _nothing_kept(spec, sum(unmapped.values()), "", values)
         return
     for part in (needed,) if needed else ("train", "test"):
         if sizes[part] == 0:
             if unmapped.get(part):
                 raise _nothing_kept(spec, unmapped[part], f" {part}", values)
+            if needed:  # a small file's VALID or TEST slice can be empty without any duplicate
+                raise ReviewRNNError(
+                    f"{spec}: its {part} split holds no review (a small file's {part} slice can be empty); "
+                    "score another split"
+                )
             raise ReviewRNNError(
                 f"{spec}: the {part} split is empty after de-duplication; the corpus needs more reviews"
             )
 
 
 def _nothing_kept(spec: str, dropped: int, part: str, values: dict[str, int] | None) -> ReviewRNNError:
-    found = f" (its label values: {dropped_values(values)})" if values else ""
+    found = f" (label values in the file: {dropped_values(values)})" if values else ""
     return ReviewRNNError(
         f"{spec}: the label map maps none of the {dropped}{part} reviews{found}; "
         "give a --label-map for this file's labels"

@@ -169,6 +169,11 @@ def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> 
     planned = config.train.epochs
     if epochs == planned and not state.get("done"):
         return  # the same command again after an interrupted extension: a plain resume
+    if state.get("done") and state.get("waited", 0) >= config.train.patience:  # first: no --epochs helps then
+        raise ReviewRNNError(
+            f"{directory}: {measure} had not improved for {state['waited']} epoch(s) (--patience "
+            f"{config.train.patience}), so a run of {epochs} epochs would have stopped there too"
+        )
     if epochs <= planned:
         raise FlagConflict(f"--epochs {epochs}: {directory} is set to train {planned} epochs; give more to extend it")
     if config.train.schedule != "constant":
@@ -176,10 +181,5 @@ def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> 
             f"{directory}: its learning rate decays over the {planned} epoch(s) it was started with "
             f"(--schedule {config.train.schedule}); a longer run needs a new one: {command} again with its "
             f"settings and --epochs {epochs}"
-        )
-    if state.get("done") and state.get("waited", 0) >= config.train.patience:
-        raise ReviewRNNError(
-            f"{directory}: {measure} had not improved for {state['waited']} epoch(s) (--patience "
-            f"{config.train.patience}), so a run of {epochs} epochs would have stopped there too"
         )
     config.train.epochs, state["done"] = epochs, False

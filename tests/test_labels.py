@@ -157,8 +157,29 @@ def test_a_map_leaving_a_class_without_reviews_names_it(stars_csv):
 
 
 def test_a_map_naming_a_label_the_model_lacks_is_refused(stars_csv):
-    with pytest.raises(ReviewRNNError, match="names 'good', which this model does not know"):
+    with pytest.raises(ReviewRNNError, match="names 'good', which this model does not know") as refused:
         open_source(settings(stars_csv, "1,2=negative 4,5=good"), 0.1, label_names=["negative", "positive"])
+    assert refused.value.exit_code == 2  # the flag contradicts the model: a usage error
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_a_map_keeping_nothing_is_checked_on_the_part_read_and_names_the_values(tmp_path, on_disk):
+    """Both backends: evaluate checks the part it scores (TRAIN and TEST for everything else) and names the
+    file's label values, so a map written for other labels shows what to write."""
+    names = ["negative", "positive"]  # a model's labels, as evaluate passes them
+    path = write_table(tmp_path / "named.csv", synthetic_reviews(200, seed=4), ("text", "stars"))
+    for needed in (None, "test", "all"):
+        with pytest.raises(ReviewRNNError, match=r"maps none of the \d+ .*'negative' \d+, 'positive' \d+"):
+            open_source(settings(path), 0.1, on_disk=on_disk, label_names=names, needed=needed)
+    rows = star_rows(seed=5)
+    test_texts = set(split_corpus(Examples([text for text, _ in rows], [0] * len(rows)), 0.1).test.texts)
+    path = write_table(
+        tmp_path / "unrated.csv", [(t, "" if t in test_texts else s) for t, s in rows], ("text", "stars")
+    )
+    with pytest.raises(ReviewRNNError, match="maps none of the .* test reviews"):
+        open_source(settings(path), 0.1, on_disk=on_disk, label_names=names)
+    assert open_source(settings(path), 0.1, on_disk=on_disk, label_names=names, needed="train").info.sizes["train"]
+    assert open_source(settings(path), 0.1, on_disk=on_disk, label_names=names, needed="all").info.sizes["test"] == 0
 
 
 # --- config.json ----------------------------------------------------------------------------------
@@ -339,7 +360,11 @@ def test_cli_corpus_train_evaluate_with_a_label_map(stars_csv, tmp_path, isolate
         tmp_path / "unrated.csv", [(t, "" if t in test_texts else star) for t, star in rows], ("text", "stars")
     )
     refused = invoke("evaluate", model, "--corpus", unrated)
-    assert refused.exit_code == 1 and "maps none of the" in refused.output and "empty " in refused.output
+    assert (
+        refused.exit_code == 1
+        and "maps none of the" in refused.output
+        and "values in the file: empty " in refused.output
+    )
     whole = invoke("evaluate", model, "--corpus", unrated, "--split", "all", "--json")
     assert whole.exit_code == 0, whole.output
     assert json.loads(whole.stdout)["count"] > 0

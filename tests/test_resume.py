@@ -324,6 +324,8 @@ def test_a_run_is_not_extended_where_it_would_not_be_the_longer_run(make_corpus,
         match=r"had not improved for 1 epoch\(s\) \(--patience 1\), so a run of 9 epochs would have stopped there too",
     ):
         resume_step(stopped, epochs=9)
+    with pytest.raises(ReviewRNNError, match=r"\(--patience 1\), so a run of 5 epochs"):  # not "give more": none helps
+        resume_step(stopped, epochs=5)
 
 
 def test_an_interrupted_extension_leaves_the_model_as_usable_and_the_same_command_resumes_it(

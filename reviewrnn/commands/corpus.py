@@ -37,7 +37,8 @@ def corpus(
     Star ratings: reviewrnn corpus reviews.csv --label-column stars
       --label-map "1,2=negative 4,5=positive"
     """
-    from reviewrnn.render import corpus_table, dropped_values
+    from reviewrnn.labelmap import dropped_values
+    from reviewrnn.render import corpus_table
     from reviewrnn.source import CorpusSettings, corpus_summary
 
     summary = corpus_summary(CorpusSettings(name, text_column, label_column, label_map_option(label_map)))
