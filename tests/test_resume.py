@@ -296,6 +296,12 @@ def test_a_finished_run_extended_with_more_epochs_is_the_longer_run_bit_for_bit(
         resume_step(extended)
     with pytest.raises(ReviewRNNError, match="is set to train 2 epochs; give more"):
         resume_step(extended, epochs=2)
+    from typer.testing import CliRunner
+
+    from reviewrnn.cli import app
+
+    fewer = CliRunner().invoke(app, ["train", "--resume", str(extended), "--epochs", "1"])
+    assert fewer.exit_code == 2 and "give more to extend it" in fewer.stderr  # a usage error, one line
     outcome = resume_step(extended, epochs=4)
     assert outcome.config.train.epochs == 4 and load_model(extended).config.train.epochs == 4
     ours, theirs = load_checkpoint(extended)[3], load_checkpoint(straight)[3]
