@@ -30,9 +30,10 @@ class ReviewRNNError(Exception):
         super().__init__(str(message).translate(LINE_BREAKS), *args)
 
 
-class FlagConflict(ReviewRNNError):
-    """A flag that contradicts the model or run another flag names (train --init LM --hidden 64 where the LM
-    has 32): a usage error, exit 2, though only reading that model could tell."""
+class FlagError(ReviewRNNError):
+    """A flag the run cannot take, found below the CLI: one that cannot be read (labelmap.LabelMapError), or
+    one that contradicts the model or run another flag names (train --init LM --hidden 64 where the LM has
+    32). A usage error, exit 2, though only reading that model could tell."""
 
     exit_code = 2
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reviewrnn.errors import FlagConflict, ReviewRNNError
+from reviewrnn.errors import FlagError, ReviewRNNError
 
 UNMAPPED = -1  # the label of a row the map drops
 EXAMPLE = '"1,2=negative 4,5=positive" (ranges too: "1-2=negative 4-5=positive")'
@@ -17,10 +17,8 @@ _NUMBER = r"-?\d+(?:\.\d+)?"
 _RANGE = re.compile(rf"({_NUMBER})(?:-({_NUMBER}))?")
 
 
-class LabelMapError(ReviewRNNError):
+class LabelMapError(FlagError):
     """A --label-map that cannot be read: the CLI reports it as a usage error (exit 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ class LabelMap:
         names = list(label_names) if label_names is not None else list(self.names)
         for name in self.names:
             if name not in names:
-                raise FlagConflict(
+                raise FlagError(
                     f"{path}: --label-map names {name!r}, which this model does not know (its labels: "
                     f"{', '.join(names)}); map onto those names"
                 )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reviewrnn.errors import FlagConflict, ReviewRNNError
+from reviewrnn.errors import FlagError, ReviewRNNError
 
 if TYPE_CHECKING:
     from reviewrnn.config import RunConfig
@@ -175,7 +175,7 @@ def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> 
             f"{config.train.patience}), so a run of {epochs} epochs would have stopped there too"
         )
     if epochs <= planned:
-        raise FlagConflict(f"--epochs {epochs}: {directory} is set to train {planned} epochs; give more to extend it")
+        raise FlagError(f"--epochs {epochs}: {directory} is set to train {planned} epochs; give more to extend it")
     if config.train.schedule != "constant":
         raise ReviewRNNError(
             f"{directory}: its learning rate decays over the {planned} epoch(s) it was started with "

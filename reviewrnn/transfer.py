@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reviewrnn.artifacts import TOKENIZER_FILE, WEIGHTS_FILE, load_config
 from reviewrnn.config import CorpusInfo, InitInfo, ModelConfig, RunConfig, TokenizerConfig
-from reviewrnn.errors import FlagConflict, ReviewRNNError
+from reviewrnn.errors import FlagError, ReviewRNNError
 from reviewrnn.fetch import sha256_file
 
 SHAPE_FIELDS = ("cell", "embed", "hidden", "layers", "bidirectional")
@@ -96,7 +96,7 @@ def language_model_config(init: InitInfo) -> RunConfig | None:
 def _agree(name: str, ours, theirs, given: bool, directory: Path) -> None:
     if given and ours != theirs:
         flag = name.replace("_", "-")
-        raise FlagConflict(
+        raise FlagError(
             f"--{flag} {_text(ours)} differs from the language model's {name} {_text(theirs)} ({directory}); "
             f"drop --{flag} to use the model's, or pretrain with it"
         )

@@ -274,14 +274,14 @@ def _one_sided_valid(outcome) -> str | None:
     missing = [repr(name) for name, count in zip(names, labelled, strict=True) if count == 0]
     if not missing:
         return None
+    count = sum(labelled)
+    others = (
+        f"all {count:,} of its reviews are of other classes" if count > 1 else "its only review is of another class"
+    )
     return (
-        f"VALID holds no {' or '.join(missing)} review ({_all_others(sum(labelled))}): its accuracy, early stopping, "
+        f"VALID holds no {' or '.join(missing)} review ({others}): its accuracy, early stopping, "
         "calibration and thresholds cannot judge that class; label more reviews or give a larger --valid-fraction"
     )
-
-
-def _all_others(count: int) -> str:
-    return "its only review is of another class" if count == 1 else f"all {count:,} of its reviews are of other classes"
 
 
 def _not_learned(outcome) -> str | None:
