@@ -3,8 +3,8 @@ files (one review per line, or a CSV/TSV/JSONL/Parquet text column), never the c
 
 Held-out text for perplexity follows the corpus's own VALID rule (corpus.is_valid_text): the corpus's
 VALID reviews, and the --unlabeled texts the same hash puts there. An --unlabeled text that is one of
-the corpus's TEST reviews is dropped and counted, so pointing --unlabeled at the labelled file itself
-cannot leak TEST into pretraining.
+the corpus's TEST reviews, or a near copy of one (nearcopy.py), is dropped and counted, so pointing
+--unlabeled at the labelled file itself, or at a re-export of it, cannot leak TEST into pretraining.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, is_valid_text, pick_colu
 from reviewrnn.corpusfile import READERS, resolve
 from reviewrnn.errors import ReviewRNNError, not_text
 from reviewrnn.lines import UTF8_BOM, decode, file_problem, refuse_not_text
+from reviewrnn.nearcopy import NearCopies
 
 NO_CORPUS = "none"
 
@@ -60,10 +61,11 @@ def gather_texts(spec: TextSpec, valid_fraction: float, limit: int | None = None
     if not spec.corpus_texts and not spec.unlabeled:
         raise ReviewRNNError("no text to pretrain on: drop --no-corpus-texts or give --unlabeled FILE")
     train, held_out, sources, digests = [], [], [], []  # train and held_out: one list of texts per source
-    test, corpus_info = set(), CorpusInfo(NO_CORPUS, None, "", "", [], {})
+    test, corpus_info = NearCopies(()), CorpusInfo(NO_CORPUS, None, "", "", [], {})
     if spec.corpus != NO_CORPUS:
         corpus_info, parts = _read_corpus(spec, valid_fraction)
-        test = set(parts["test"].texts)
+        if spec.unlabeled:  # the corpus's own TRAIN texts are never TEST: keys only for the files' texts
+            test = NearCopies(parts["test"].texts)
         if spec.corpus_texts:
             train.append(list(parts["train"].texts))
             held_out.append(list(parts["valid"].texts))

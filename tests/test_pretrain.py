@@ -166,6 +166,20 @@ def test_test_texts_never_reach_the_tokenizer_or_the_batches(make_corpus, tmp_pa
     assert outcome.config.pretrain.sizes["test_dropped"] == len(test_texts)
 
 
+def test_a_re_export_of_test_reviews_is_dropped_too(make_corpus, tmp_path):
+    """A TEST review re-saved with its case, markup and spacing changed is not the same string, but is TEST."""
+    corpus = make_corpus(count=300)
+    test_texts = sorted(split_corpus(load_corpus(str(corpus)).examples).test.texts)
+    edits = [str.upper, lambda t: t.replace(" ", "  ") + " !", lambda t: "<br />" + t.replace(" ", " <i>", 1)]
+    copies = [edits[i % len(edits)](text) for i, text in enumerate(test_texts)]
+    extra = [text + " indeed" for text, _ in synthetic_reviews(60, seed=9)]
+    unlabeled = tmp_path / "export.txt"
+    unlabeled.write_text("\n".join(copies + extra) + "\n", encoding="utf-8")
+    texts = gather_texts(TextSpec(str(corpus), False, [unlabeled]), 0.1)
+    assert texts.info.sizes["test_dropped"] == len(copies)
+    assert sorted(texts.train + texts.held_out) == sorted(set(extra))
+
+
 def test_held_out_text_is_the_corpus_valid_split_and_never_trained_on(make_corpus):
     corpus = make_corpus(count=300)
     split = split_corpus(load_corpus(str(corpus)).examples)

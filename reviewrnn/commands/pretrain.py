@@ -183,7 +183,8 @@ def _report(outcome, as_json: bool) -> None:
     if per_source:
         out.print("training texts: " + ", ".join(f"{source} {count:,}" for source, count in per_source.items()))
     if sizes.get("test_dropped"):
-        out.print(f"left out {sizes['test_dropped']:,} --unlabeled texts that are TEST reviews (TEST only scores)")
+        dropped = sizes["test_dropped"]
+        out.print(f"left out {dropped:,} --unlabeled texts that are TEST reviews or near copies (TEST only scores)")
     err.print(f"next: reviewrnn train --init {outcome.directory}")
 
 
