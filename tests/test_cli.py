@@ -875,6 +875,11 @@ def test_evaluate_counts_the_reviews_of_another_file_that_the_model_trained_on(t
     )
     own = cli("evaluate", trained_model, "--split", "valid", "--json", "--threads", "1").stdout
     assert json.loads(own)["not_clean"] == []  # its own splits, read its own way: no warning about its own VALID
+    # Its own TRAIN split is what it learned from: scored, with a warning (it once said nothing).
+    result = cli("evaluate", trained_model, "--split", "train", "--threads", "1")
+    assert "accuracy" in result.stdout.lower()
+    assert f"warning: {trained_model}: it learned from these TRAIN reviews" in " ".join(result.stderr.split())
+    assert "score --split test for a clean figure" in " ".join(result.stderr.split())
 
 
 def test_a_model_without_readable_fingerprints_says_it_cannot_count_seen_reviews(model_copy, session_corpus):
