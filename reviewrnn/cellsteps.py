@@ -39,6 +39,14 @@ class Buffers:
         return Buffers(self.z[:rows], self.x[:rows], self.h[:rows], self.c[:rows])
 
 
+def sigmoid_of_negated(gates: np.ndarray) -> None:
+    """gates holds -a (fastforward._gate_layout negates sigmoid gates); leaves sigmoid(a) = 1 / (1 + exp(-a)).
+    exp(-a) overflows to inf for a < -88, and 1 / inf is sigmoid's 0: run_direction silences that warning."""
+    np.exp(gates, out=gates)
+    np.add(gates, 1.0, out=gates)
+    np.reciprocal(gates, out=gates)
+
+
 def _recurrent_product(
     h: np.ndarray, w_hh: np.ndarray, z: np.ndarray, layout: exactrows.Layout
 ) -> tuple[Step, np.ndarray]:
@@ -85,9 +93,8 @@ def lstm_step(d, buffers: Buffers, hidden: int) -> Step:
     def step() -> None:
         product()
         np.add(hz, x_calls, out=z_calls)
-        np.tanh(z, out=z)  # tanh(a / 2) for i, f, o (pre-scaled), tanh(a) for g
-        np.multiply(sigmoids, 0.5, out=sigmoids)
-        np.add(sigmoids, 0.5, out=sigmoids)
+        sigmoid_of_negated(sigmoids)  # i, f, o
+        np.tanh(g, out=g)
         np.multiply(c, f, out=c)
         np.multiply(i, g, out=tmp)
         np.add(c, tmp, out=c)
@@ -116,9 +123,7 @@ def gru_step(d, buffers: Buffers, hidden: int) -> Step:
     def step() -> None:
         product()
         np.add(hz_rz, x_rz, out=rz_calls)
-        np.tanh(rz, out=rz)  # tanh(a / 2) for r and z (pre-scaled)
-        np.multiply(rz, 0.5, out=rz)
-        np.add(rz, 0.5, out=rz)
+        sigmoid_of_negated(rz)
         np.add(hz_n, d.b_hn, out=n_calls)
         np.multiply(n, r, out=n)
         np.add(n, x_n, out=n)

@@ -83,8 +83,9 @@ class _TokenTable:
 class _Direction:
     """One direction of one layer, in the order the step loop wants its gates.
 
-    Sigmoid gates are pre-scaled by 1/2, so one tanh pass over all gates gives tanh(a / 2) for them
-    (sigmoid(a) = (1 + tanh(a / 2)) / 2) and tanh(a) for the candidate. LSTM gates are reordered
+    Sigmoid gates come negated, so sigmoid(a) = 1 / (1 + exp(-a)) is an exp, an addition and a
+    reciprocal in place: numpy's float32 exp is 1.6-1.9x faster than its tanh on an AVX2 CPU (where
+    the tanh form, (1 + tanh(a / 2)) / 2, took a third of an LSTM step). LSTM gates are reordered
     i, f, o, g so the three sigmoids are adjacent.
     """
 
@@ -98,13 +99,13 @@ class _Direction:
 
 
 def _gate_layout(cell: str, hidden: int) -> tuple[np.ndarray, np.ndarray]:
-    """(row order, scale) applied to torch's stacked gate rows."""
+    """(row order, scale) applied to torch's stacked gate rows: sigmoid gates first, negated."""
     rows = np.arange(GATES[cell] * hidden)
     if cell == "lstm":  # torch: i, f, g, o -> i, f, o, g
         i, f, g, o = np.split(rows, 4)
         rows = np.concatenate([i, f, o, g])
     sigmoids = {"rnn": 0, "gru": 2, "lstm": 3}[cell] * hidden
-    scale = np.where(np.arange(len(rows)) < sigmoids, 0.5, 1.0).astype(np.float32)
+    scale = np.where(np.arange(len(rows)) < sigmoids, -1.0, 1.0).astype(np.float32)
     return rows, scale
 
 

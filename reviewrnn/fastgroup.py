@@ -136,13 +136,14 @@ def run_direction(cell: str, d, feed, live: np.ndarray, collect) -> np.ndarray:
     block's reviews have all ended, the steps leave it out (a group pads no more than its blocks would).
     """
     buffers = Buffers.zeros(int(live[0]), d.w_hh.shape[0], d.w_hh.shape[1])
-    for start, end in _phases(live):
-        rows = buffers.head(int(live[start]))
-        step = STEPS[cell](d, rows, d.w_hh.shape[0])
-        for t in range(start, end):
-            feed(t, rows.x)
-            step()
-            collect(t, buffers.h)
+    with np.errstate(over="ignore"):  # in this thread: a saturated gate's exp(-a) is inf, its sigmoid 0
+        for start, end in _phases(live):
+            rows = buffers.head(int(live[start]))
+            step = STEPS[cell](d, rows, d.w_hh.shape[0])
+            for t in range(start, end):
+                feed(t, rows.x)
+                step()
+                collect(t, buffers.h)
     return collect.result()
 
 

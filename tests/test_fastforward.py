@@ -148,3 +148,31 @@ def test_every_product_layout_gives_the_plain_forward_pass(cell, layout, monkeyp
     plain = NumpyClassifier(model.config, weights)
     expected = np.concatenate([plain.probabilities(text[None, :], np.array([len(text)])) for text in texts])
     np.testing.assert_allclose(model.score(texts), expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_saturated_gates_give_exact_zeros_and_ones_without_a_warning(cell):
+    """Sigmoid gates are 1 / (1 + exp(-a)): for a < -88, exp(-a) is inf in float32, the gate exactly 0, and
+    numpy's overflow warning (which would reach a pipeline's stderr) is silenced on every worker thread."""
+    import warnings
+
+    model = classifier(cell=cell, threads=2)
+    for directions in model.layers:
+        for direction in directions:
+            direction.w_hh *= 400.0  # pre-activations in the hundreds: every sigmoid saturates
+    texts = reviews(3 * BLOCK_ROWS, seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):  # this thread's state; the workers start from numpy's default
+            saturated = model.score(texts)
+    assert np.isfinite(saturated).all()
+    hidden = model.config.hidden
+    gates = np.array([-500.0, -90.0, -30.0, 0.0, 30.0, 90.0, 500.0], dtype=np.float32)
+    from reviewrnn.cellsteps import sigmoid_of_negated
+
+    values = np.tile(-gates, (1, hidden))  # the negated pre-activations, as the gate layout leaves them
+    with np.errstate(over="ignore"):
+        sigmoid_of_negated(values)
+    assert values[0, 0] == 0.0 and values[0, 1] == 0.0 and values[0, 3] == 0.5 and values[0, 6] == 1.0
+    expected = torch.sigmoid(torch.from_numpy(gates)).numpy()
+    np.testing.assert_allclose(values[0, :7], expected, atol=1e-7, rtol=0)
