@@ -143,6 +143,12 @@ class FastClassifier:
         self.threads = threads or len(os.sched_getaffinity(0))
         self._pool = None  # a ThreadPoolExecutor once two blocks need it
 
+    def close(self) -> None:
+        """Ends the worker threads now (a run that builds an engine per epoch would otherwise keep them)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
     def probabilities(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """ids (B, T) right-padded, lengths (B,) >= 1 -> class probabilities (B, K)."""
         return self.score([row[:length] for row, length in zip(ids, lengths)])

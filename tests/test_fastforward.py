@@ -176,3 +176,19 @@ def test_saturated_gates_give_exact_zeros_and_ones_without_a_warning(cell):
     assert values[0, 0] == 0.0 and values[0, 1] == 0.0 and values[0, 3] == 0.5 and values[0, 6] == 1.0
     expected = torch.sigmoid(torch.from_numpy(gates)).numpy()
     np.testing.assert_allclose(values[0, :7], expected, atol=1e-7, rtol=0)
+
+
+def test_close_ends_the_worker_threads_and_a_later_score_starts_new_ones():
+    import threading
+
+    def workers() -> int:
+        return sum(thread.name.startswith("reviewrnn-forward") for thread in threading.enumerate())
+
+    model, texts = classifier(threads=2), reviews(4 * BLOCK_ROWS, seed=8)
+    before = workers()
+    first = model.score(texts)
+    assert workers() == before + 2
+    model.close()
+    assert workers() == before
+    np.testing.assert_array_equal(model.score(texts), first)
+    model.close()

@@ -171,6 +171,34 @@ def test_history_and_best_epoch(encoded):
         assert report.to_dict()["epoch"] == report.epoch
 
 
+def test_validation_on_cpu_runs_predicts_numpy_pass_and_agrees_with_torch(encoded, monkeypatch):
+    """Each epoch's VALID accuracy and loss come from fastforward.py (faster than torch's forward on CPU),
+    on training's thread count, with its workers ended after each epoch; they are torch's to float32 rounding."""
+    import threading
+
+    from reviewrnn import fastforward
+
+    engines = []
+    real_init = fastforward.FastClassifier.__init__
+
+    def spy(self, config, weights, threads=None):
+        engines.append(threads)
+        real_init(self, config, weights, threads)
+
+    monkeypatch.setattr(fastforward.FastClassifier, "__init__", spy)
+    torch.set_num_threads(2)
+    before = threading.active_count()
+    model, result = fit(encoded, epochs=3, cell="lstm", threads=2)
+    assert engines == [2, 2, 2] and threading.active_count() == before
+    last = result.history[-1]
+    sets, _ = encoded
+    reference = predict_probabilities(model, sets["valid"], 64, CPU)  # the last epoch's weights, through torch
+    labels = np.asarray(sets["valid"].labels)
+    assert last.valid_accuracy == float((reference.argmax(1) == labels).mean())
+    loss = float(-np.log(np.clip(reference[np.arange(len(labels)), labels], 1e-12, 1.0)).mean())
+    assert last.valid_loss == pytest.approx(loss, abs=1e-6)
+
+
 def test_early_stopping_when_validation_stops_improving(encoded):
     _, result = fit(encoded, epochs=10, patience=1, lr=1e-12)
     assert result.stopped_early
