@@ -252,7 +252,7 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
 
 # Why a model's own split gives no clean figure of how it does on reviews it never met. Its VALID is
 # what it was tuned on, as every validation split is, and scoring it is a tuning step: no warning.
-OWN_SPLIT_DOUBTS = {"train": "it learned from these TRAIN reviews, so their scores measure what it remembers"}
+OWN_SPLIT_DOUBTS = {"train": "it learned from its TRAIN split, so these scores measure what it remembers"}
 
 
 def _check_unseen(corpus: CorpusInfo, config, directory) -> None:

@@ -31,6 +31,7 @@ from reviewrnn.threadtune import ThreadTuner
 from reviewrnn.trainstate import Divergence, EpochEnd, EpochReport, StepReport, TrainResult, TrainState
 
 LR_FLOOR = 0.05
+VALID_CHUNK = 16_384  # VALID reviews scored at once on CPU
 
 
 def _validate(model, valid: EncodedSet, config: TrainConfig, device) -> tuple[float, float]:
@@ -43,17 +44,21 @@ def _validate(model, valid: EncodedSet, config: TrainConfig, device) -> tuple[fl
 def _valid_probabilities(model, valid: EncodedSet, batch_size: int, device) -> np.ndarray:
     """(N, K) on CPU through predict's numpy pass (fastforward.py), on the threads training runs on: VALID
     took 10 s of each `make run` epoch's end through torch's forward on the AVX2 Zen 3. The two agree to
-    float32 rounding (tests: 1e-5); elsewhere, and for an empty review, the torch model."""
+    float32 rounding (tests: 1e-5); elsewhere, and for an empty review, the torch model. VALID goes in
+    chunks of VALID_CHUNK reviews, so an --on-disk VALID is never all in memory (a row's bits do not
+    depend on its chunk)."""
     if device.type != "cpu" or not len(valid) or valid.lengths.min() == 0:
         return predict_probabilities(model, valid, batch_size, device)
     from reviewrnn.fastforward import FastClassifier
 
+    model.eval()  # as predict_probabilities leaves it: the loop sets train() again at each epoch's start
     weights = {name: tensor.detach().numpy() for name, tensor in model.state_dict().items()}
     engine = FastClassifier(model.config, weights, threads=torch.get_num_threads())
     try:
-        return engine.score(valid.ids).astype(np.float64)
+        chunks = [engine.score(valid.ids[start : start + VALID_CHUNK]) for start in range(0, len(valid), VALID_CHUNK)]
     finally:
         engine.close()
+    return np.concatenate(chunks).astype(np.float64)
 
 
 def class_weights(labels: np.ndarray, num_classes: int, mode: str) -> np.ndarray | None:

@@ -780,7 +780,7 @@ def test_train_warns_when_the_model_has_learned_nothing(predicted, labelled, acc
 def test_a_valid_split_without_one_class_is_named_and_gets_no_threshold(isolated_env, tmp_path):
     """A small labelled set can leave VALID one-sided: its 100% then says nothing, and a threshold chosen on it
     would be arbitrary (a new user's trial saved one at 0.592)."""
-    from reviewrnn.corpus import is_test_text, is_valid_text
+    from reviewrnn.splits import is_test_text, is_valid_text
 
     rows = [
         (text, label)
@@ -878,7 +878,7 @@ def test_evaluate_counts_the_reviews_of_another_file_that_the_model_trained_on(t
     # Its own TRAIN split is what it learned from: scored, with a warning (it once said nothing).
     result = cli("evaluate", trained_model, "--split", "train", "--threads", "1")
     assert "accuracy" in result.stdout.lower()
-    assert f"warning: {trained_model}: it learned from these TRAIN reviews" in " ".join(result.stderr.split())
+    assert f"warning: {trained_model}: it learned from its TRAIN split" in " ".join(result.stderr.split())
     assert "score --split test for a clean figure" in " ".join(result.stderr.split())
 
 
