@@ -30,12 +30,13 @@ from rich.table import Table
 from reviewrnn import runtime
 from reviewrnn.atomic import atomic_write_json
 from reviewrnn.config import CELLS, DEFAULT_LENGTH_EDGES, ModelConfig, TokenizerConfig, TrainConfig
-from reviewrnn.corpus import Examples, load_corpus, split_corpus
+from reviewrnn.corpus import Examples, load_corpus
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.metrics import accuracy_by_length, wilson_interval
 from reviewrnn.presets import PRESETS
 from reviewrnn.runs import package_versions
 from reviewrnn.source import CorpusSettings
+from reviewrnn.splits import split_corpus
 
 TABLE_WIDTH = 150  # the table has ten columns: keep them readable when stdout is a file or a narrow terminal
 out, err = Console(width=max(Console().width, TABLE_WIDTH)), Console(stderr=True)

@@ -39,9 +39,10 @@ from reviewrnn.config import (  # noqa: E402
     TrainConfig,
     pretrain_configs,
 )
-from reviewrnn.corpus import load_corpus, split_corpus  # noqa: E402
+from reviewrnn.corpus import load_corpus  # noqa: E402
 from reviewrnn.lmtexts import TextSpec  # noqa: E402
 from reviewrnn.runs import package_versions  # noqa: E402
+from reviewrnn.splits import split_corpus  # noqa: E402
 
 out, err = Console(width=160), Console(stderr=True)
 DEFAULT_SIZES = "500,1000,2500,5000,all"

@@ -38,11 +38,12 @@ from rich.table import Table
 from reviewrnn import blas, cpu, exactrows
 from reviewrnn.artifacts import load_model, save_model
 from reviewrnn.config import CorpusInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
-from reviewrnn.corpus import Examples, load_corpus, split_corpus
+from reviewrnn.corpus import Examples, load_corpus
 from reviewrnn.data import encode_set
 from reviewrnn.fastforward import FastClassifier
 from reviewrnn.inference import GATES
 from reviewrnn.model import RecurrentClassifier, predict_probabilities
+from reviewrnn.splits import split_corpus
 from reviewrnn.tokenizer import train_tokenizer
 
 console = Console(width=None if sys.stdout.isatty() else 132)

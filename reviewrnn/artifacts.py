@@ -6,25 +6,23 @@ checks every tensor against the config."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
 
-from reviewrnn.atomic import atomic_write_bytes, atomic_write_json, recover_swap, swap_in
+from reviewrnn.atomic import atomic_write_bytes, atomic_write_json, swap_in
 from reviewrnn.config import RunConfig
 from reviewrnn.domain import DomainProfile, load_profile
 from reviewrnn.errors import ReviewRNNError, brief
 from reviewrnn.filemodes import shareable
 from reviewrnn.inference import expected_shapes
+from reviewrnn.modellock import repair_if_idle
 from reviewrnn.tokenizer import load_tokenizer
 
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "config.json", "model.safetensors", "tokenizer.json"
@@ -124,7 +122,7 @@ def load_checkpoint_config(directory: Path, command: str = "train") -> RunConfig
 
 
 def _checkpoint_state(directory: Path, command: str) -> tuple[RunConfig, dict]:
-    _repair_if_idle(directory)
+    repair_if_idle(directory)
     folder = Path(directory) / CHECKPOINT_DIR
     state_path, tensors_path = folder / CHECKPOINT_STATE, folder / CHECKPOINT_TENSORS
     if not state_path.is_file() or not tensors_path.is_file():
@@ -143,83 +141,10 @@ def _checkpoint_state(directory: Path, command: str) -> tuple[RunConfig, dict]:
     return config, state
 
 
-@contextlib.contextmanager
-def training_lock(directory: Path, busy_hint: str = "wait for it to finish or choose another --name") -> Iterator[None]:
-    """Hold an exclusive lock for one run that writes into `directory`; a second one refuses at once.
-
-    The lock is an flock on a hidden file beside the directory, released by the kernel even if the
-    process is killed, so a crash never leaves a stale lock behind (only, at worst, an unlocked file).
-    The holder repairs a swap that a crash left half done, before it writes.
-    """
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    handle = _try_lock(directory)
-    if handle is None:
-        raise ReviewRNNError(f"{directory} is being written by another run (lock {_lock_path(directory)}); {busy_hint}")
-    try:
-        recover_swap(directory)
-        yield
-    finally:
-        _unlock(handle, directory)
-
-
-def _lock_path(directory: Path) -> Path:
-    return directory.parent / f".{directory.name}.lock"
-
-
-def _try_lock(directory: Path):
-    """The locked lock file's handle, or None when another process holds it.
-
-    The holder deletes the file when it is done, so a process that opened it just before may lock a
-    file no longer in place: it checks the name still leads to what it locked, and tries again if not.
-    """
-    while True:
-        handle = open(_lock_path(directory), "a+")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.stat(_lock_path(directory)).st_ino == os.fstat(handle.fileno()).st_ino:
-                return handle
-        except BlockingIOError:
-            handle.close()
-            return None
-        except FileNotFoundError:
-            pass  # the file was deleted under us: the lock protects nothing
-        except BaseException:
-            handle.close()
-            raise
-        handle.close()
-
-
-def _unlock(handle, directory: Path) -> None:
-    try:
-        _lock_path(directory).unlink(missing_ok=True)  # before unlocking: a waiter that locks it will see it gone
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    finally:
-        handle.close()
-
-
-def _repair_if_idle(directory: Path) -> None:
-    """A reader's repair of a crash mid-swap, done only when no run holds the lock: a live writer
-    between its two renames is not a crash, and moving its old model back would break its swap.
-    Only where a parked model exists: a mistyped path in a folder the user cannot write stays an error."""
-    directory = Path(directory)
-    if directory.exists() or not any(directory.parent.glob(f".{directory.name}.old-*/model")):
-        return
-    try:
-        handle = _try_lock(directory)
-    except OSError:  # a folder we may read and not write: leave the repair to its owner
-        return
-    if handle is not None:
-        try:
-            recover_swap(directory)
-        finally:
-            _unlock(handle, directory)
-
-
 def require_model_directories(directories: list[Path]) -> None:
     """Every model a command reads, checked before any slow work, with one wording and exit code (1)."""
     for directory in directories:
-        _repair_if_idle(directory)  # a crash mid-swap left the model parked beside its place
+        repair_if_idle(directory)  # a crash mid-swap left the model parked beside its place
         if not Path(directory).is_dir():
             raise ReviewRNNError(f"{directory}: no such model directory; train one with `reviewrnn train`")
 

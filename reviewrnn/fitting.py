@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from reviewrnn.artifacts import CONFIG_FILE, load_model, require_model_directories, training_lock
+from reviewrnn.artifacts import CONFIG_FILE, load_model, require_model_directories
 from reviewrnn.atomic import atomic_write_json
 from reviewrnn.calibration import apply_temperature, fit_temperature, reliability
 from reviewrnn.domain import DOMAIN_FILE, build_profile
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.modellock import training_lock
 from reviewrnn.seen import save_seen
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.threshold import check_binary, curve, find_threshold, parse_objective

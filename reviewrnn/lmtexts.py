@@ -1,7 +1,7 @@
 """The texts a language model learns from: a labelled corpus's TRAIN texts (labels ignored) and --unlabeled
 files (one review per line, or a CSV/TSV/JSONL/Parquet text column), never the corpus's TEST texts.
 
-Held-out text for perplexity follows the corpus's own VALID rule (corpus.is_valid_text): the corpus's
+Held-out text for perplexity follows the corpus's own VALID rule (splits.is_valid_text): the corpus's
 VALID reviews, and the --unlabeled texts the same hash puts there. An --unlabeled text that is one of
 the corpus's TEST reviews, or a near copy of one (nearcopy.py), is dropped and counted, so pointing
 --unlabeled at the labelled file itself, or at a re-export of it, cannot leak TEST into pretraining.
@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reviewrnn.config import CorpusInfo, PretrainInfo
-from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, is_valid_text, pick_column, read_file
+from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, pick_column, read_file
 from reviewrnn.corpusfile import READERS, resolve
 from reviewrnn.errors import ReviewRNNError, not_text
 from reviewrnn.lines import UTF8_BOM, decode, file_problem, refuse_not_text
 from reviewrnn.nearcopy import NearCopies
+from reviewrnn.splits import is_valid_text
 
 NO_CORPUS = "none"
 

@@ -2,7 +2,7 @@
 
 The in-memory path keeps every text and token id in Python lists, which is fine for IMDB's 50k
 reviews and not for millions. Here the file becomes a memory-mapped Arrow table once; the split is
-computed by `Dataset.map(batched=True)` with the same hash rule as `corpus.split_corpus`; each part
+computed by `Dataset.map(batched=True)` with the same hash rule as `splits.split_corpus`; each part
 is tokenized by another batched map into an Arrow cache file; and training batches read their ids
 straight from that mapped file. What stays in RAM is a few numbers per review (split, label,
 length), so memory stays flat as the corpus grows.
@@ -26,8 +26,6 @@ from reviewrnn.corpus import (
     TEXT_COLUMNS,
     encode_labels,
     infer_label_names,
-    is_test_text,
-    is_valid_text,
     label_key,
     pick_column,
     read_file,
@@ -36,6 +34,7 @@ from reviewrnn.corpusfile import CorpusFile, quiet_datasets, resolve, unreadable
 from reviewrnn.data import EncodedSet, RaggedIds, truncate
 from reviewrnn.errors import ReviewRNNError, not_text
 from reviewrnn.labelmap import UNMAPPED, LabelMap
+from reviewrnn.splits import is_test_text, is_valid_text
 from reviewrnn.tokenizer import encode
 
 PARTS = {"train": 0, "valid": 1, "test": 2}

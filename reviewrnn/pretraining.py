@@ -15,11 +15,12 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from reviewrnn.artifacts import load_checkpoint, save_run, training_lock
+from reviewrnn.artifacts import load_checkpoint, save_run
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.config import ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.lmtexts import LMTexts, TextSpec, gather_texts
+from reviewrnn.modellock import training_lock
 from reviewrnn.runend import raise_if_unfinished
 from reviewrnn.tokenizer import encode
 from reviewrnn.trainstate import extend_run

@@ -28,12 +28,12 @@ from reviewrnn.artifacts import (
     load_config,
     models_root,
     save_run,
-    training_lock,
 )
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.config import InitInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
 from reviewrnn.domain import DOMAIN_FILE
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.modellock import training_lock
 from reviewrnn.runend import raise_if_unfinished
 from reviewrnn.seen import SEEN_FILE
 from reviewrnn.source import CorpusSettings, open_source

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reviewrnn.config import CorpusInfo, TrainConfig
-from reviewrnn.corpus import Corpus, Examples, Split, load_corpus, split_corpus
+from reviewrnn.corpus import Corpus, Examples, load_corpus
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.labelmap import LabelMap, dropped_values
+from reviewrnn.splits import Split, split_corpus
 
 SPLITS = ("train", "valid", "test")
 ALL = "all"  # every review of a file: evaluate --corpus on a labelled sample the model never trained on

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.numpy import save_file
 
-from reviewrnn import artifacts
+from reviewrnn import artifacts, modellock
 from reviewrnn.artifacts import (
     CONFIG_FILE,
     TOKENIZER_FILE,
@@ -432,7 +432,7 @@ def test_a_reader_leaves_a_live_writers_swap_alone(trained_model, tmp_path):
     retired = models / ".m.old-abc123"
     retired.mkdir()
     shutil.copytree(trained_model, retired / "model")
-    with artifacts.training_lock(models / "m"):
+    with modellock.training_lock(models / "m"):
         shutil.rmtree(models / "m", ignore_errors=True)  # the holder repaired on entry; be mid-swap again
         shutil.copytree(trained_model, retired / "model", dirs_exist_ok=True)
         with pytest.raises(ReviewRNNError, match="no such model directory"):
@@ -445,20 +445,20 @@ def test_a_reader_leaves_a_live_writers_swap_alone(trained_model, tmp_path):
 def test_a_lock_file_deleted_under_a_new_holder_is_not_trusted(tmp_path, monkeypatch):
     """A run that opened the lock file just before the last holder deleted it would lock a file no
     longer in place, and a third run could lock a fresh one beside it: the lock is taken again."""
-    real_flock, deleted = artifacts.fcntl.flock, []
+    real_flock, deleted = modellock.fcntl.flock, []
 
     def flock_then_deleted(descriptor, operation):
         real_flock(descriptor, operation)
-        if not deleted and operation & artifacts.fcntl.LOCK_EX:
+        if not deleted and operation & modellock.fcntl.LOCK_EX:
             deleted.append(descriptor)
             (tmp_path / ".m.lock").unlink()  # as the previous holder's exit would
 
-    monkeypatch.setattr(artifacts.fcntl, "flock", flock_then_deleted)
-    with artifacts.training_lock(tmp_path / "m"):
+    monkeypatch.setattr(modellock.fcntl, "flock", flock_then_deleted)
+    with modellock.training_lock(tmp_path / "m"):
         assert deleted and (tmp_path / ".m.lock").is_file()  # held on the file that is in place
-        monkeypatch.setattr(artifacts.fcntl, "flock", real_flock)
+        monkeypatch.setattr(modellock.fcntl, "flock", real_flock)
         with pytest.raises(ReviewRNNError, match="being written by another run"):
-            with artifacts.training_lock(tmp_path / "m"):
+            with modellock.training_lock(tmp_path / "m"):
                 pass
     assert not (tmp_path / ".m.lock").exists()
 

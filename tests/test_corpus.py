@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 
 from reviewrnn import fetch as fetch_module
 from reviewrnn.cli import app
-from reviewrnn.corpus import LABEL_COLUMNS, Examples, Preferred, is_test_text, load_corpus, pick_column, split_corpus
+from reviewrnn.corpus import LABEL_COLUMNS, Examples, Preferred, load_corpus, pick_column
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.splits import is_test_text, split_corpus
 
 ROWS = [
     ("a fine film, well acted", "positive"),

@@ -19,12 +19,12 @@ from reviewrnn.artifacts import CONFIG_FILE, load_model
 from reviewrnn.calibration import apply_temperature
 from reviewrnn.cli import app
 from reviewrnn.config import DecisionConfig
-from reviewrnn.corpus import is_test_text
 from reviewrnn.domain import DOMAIN_FILE
 from reviewrnn.predict import Predictor
 from reviewrnn.runs import train_step
 from reviewrnn.scoring import evaluate_step
 from reviewrnn.source import CorpusSettings
+from reviewrnn.splits import is_test_text
 
 TEXTS = ["great superb film", "awful boring plot", "the music was wonderful", "a dreadful story", "the cast"]
 
@@ -241,7 +241,7 @@ def test_threshold_chart_leaves_a_gap_where_precision_is_undefined():
 @pytest.mark.parametrize("flag", [["--calibrate"], ["--find-threshold", "f1"]])
 def test_evaluate_does_not_rewrite_a_model_that_a_run_is_writing(model_copy, flag):
     """`train --force` or `--resume` into the same directory would swap it away under the rewrite."""
-    from reviewrnn.artifacts import training_lock
+    from reviewrnn.modellock import training_lock
 
     before = (model_copy / "config.json").read_bytes()
     with training_lock(model_copy):

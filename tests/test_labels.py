@@ -15,11 +15,12 @@ from typer.testing import CliRunner
 from reviewrnn.artifacts import load_config
 from reviewrnn.cli import app
 from reviewrnn.config import RunConfig
-from reviewrnn.corpus import Examples, load_corpus, split_corpus
+from reviewrnn.corpus import Examples, load_corpus
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.labelmap import UNMAPPED, LabelMap, LabelMapError
 from reviewrnn.ondisk import TextColumn, load_disk_corpus
 from reviewrnn.source import CorpusSettings, corpus_summary, open_source
+from reviewrnn.splits import split_corpus
 from reviewrnn.train import class_weights, summed_loss
 
 MAP = "1,2=negative 4,5=positive"

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from conftest import synthetic_reviews, write_table
 
-from reviewrnn.corpus import load_corpus, split_corpus
+from reviewrnn.corpus import load_corpus
 from reviewrnn.data import RaggedIds, encode_set
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.ondisk import TextColumn, encode_on_disk, load_disk_corpus
 from reviewrnn.runs import train_step
 from reviewrnn.scoring import evaluate_step
 from reviewrnn.source import CorpusSettings
+from reviewrnn.splits import split_corpus
 from reviewrnn.tokenizer import train_tokenizer
 
 

@@ -10,11 +10,11 @@ from conftest import synthetic_reviews, tiny_configs, write_table
 
 from reviewrnn.artifacts import load_model
 from reviewrnn.callbacks import Callbacks
-from reviewrnn.corpus import is_test_text
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.runs import output_directory, train_step
 from reviewrnn.scoring import evaluate_step
 from reviewrnn.source import CorpusSettings, corpus_summary, read_split
+from reviewrnn.splits import is_test_text
 from reviewrnn.tokenizing import tokenize_step
 
 

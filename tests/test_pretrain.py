@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from reviewrnn.artifacts import load_checkpoint, load_config, load_model
 from reviewrnn.cli import app
 from reviewrnn.config import ModelConfig, TrainConfig
-from reviewrnn.corpus import Examples, load_corpus, split_corpus
+from reviewrnn.corpus import Examples, load_corpus
 from reviewrnn.data import EncodedSet
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.lm import LanguageModel, cutoffs
@@ -27,6 +27,7 @@ from reviewrnn.lmtrain import LMTrainer, held_out_loss, token_counts
 from reviewrnn.model import RecurrentClassifier
 from reviewrnn.pretraining import pretrain_step, resume_pretrain
 from reviewrnn.runtime import seed_everything
+from reviewrnn.splits import split_corpus
 
 VOCAB = 12
 

@@ -16,10 +16,11 @@ import pytest
 import torch
 from conftest import tiny_configs
 
-from reviewrnn.artifacts import load_checkpoint, load_model, save_run, training_lock
+from reviewrnn.artifacts import load_checkpoint, load_model, save_run
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.errors import ReviewRNNError, TrainingInterrupted
 from reviewrnn.model import RecurrentClassifier
+from reviewrnn.modellock import training_lock
 from reviewrnn.runs import prepare_run, resume_step, train_step
 from reviewrnn.runtime import seed_everything
 from reviewrnn.source import CorpusSettings

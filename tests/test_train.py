@@ -13,12 +13,13 @@ from conftest import synthetic_reviews, tiny_configs
 from reviewrnn import runtime
 from reviewrnn.artifacts import load_model
 from reviewrnn.averaging import WeightAverage
-from reviewrnn.corpus import Examples, split_corpus
+from reviewrnn.corpus import Examples
 from reviewrnn.data import encode_set
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.model import RecurrentClassifier, predict_probabilities
 from reviewrnn.runs import train_step
 from reviewrnn.source import CorpusSettings
+from reviewrnn.splits import split_corpus
 from reviewrnn.tokenizer import train_tokenizer
 from reviewrnn.train import train_model
 

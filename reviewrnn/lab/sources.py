@@ -7,7 +7,7 @@ the split is kept by (corpus, columns, validation share, label order).
 from __future__ import annotations
 
 from reviewrnn.config import RunConfig
-from reviewrnn.corpus import Split
+from reviewrnn.splits import Split
 
 _SPLITS: dict[tuple, Split] = {}
 
