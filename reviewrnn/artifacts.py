@@ -62,10 +62,12 @@ def save_run(
     weights: dict[str, np.ndarray] | None,
     checkpoint: tuple[dict, dict[str, np.ndarray]] | None = None,
     carried: tuple[str, ...] = (),
+    extra: dict[str, bytes] | None = None,
 ) -> Path:
     """Stage the whole model directory beside `directory`, then swap it in: readers see the old one or the new one.
     `weights` are the best epoch's (None before any epoch has finished: the directory holds only the checkpoint).
-    `carried` files of the old directory go into the new one as they are (a resumed run's domain profile)."""
+    `carried` files of the old directory go into the new one as they are (a resumed run's domain profile);
+    `extra` files are written as given (a language model's text prints)."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.staging-"))
@@ -82,6 +84,8 @@ def save_run(
             atomic_write_bytes(folder / CHECKPOINT_TENSORS, _safetensors_bytes(arrays))
             atomic_write_bytes(folder / TOKENIZER_FILE, tokenizer_json.encode("utf-8"))
             atomic_write_json(folder / CHECKPOINT_STATE, {"config": config.to_dict(), "state": state})
+        for name, data in (extra or {}).items():
+            atomic_write_bytes(staging / name, data)
         for name in carried:
             if (directory / name).is_file() and not (staging / name).exists():
                 shutil.copy2(directory / name, staging / name)

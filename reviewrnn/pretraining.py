@@ -22,6 +22,7 @@ from reviewrnn.errors import ReviewRNNError
 from reviewrnn.lmtexts import LMTexts, TextSpec, gather_texts
 from reviewrnn.modellock import training_lock
 from reviewrnn.runend import raise_if_unfinished
+from reviewrnn.textprints import PRINTS_FILE, prints_file
 from reviewrnn.tokenizer import encode
 from reviewrnn.trainstate import extend_run
 from reviewrnn.transfer import Pretrained, init_info, lm_weights
@@ -109,7 +110,7 @@ def pretrain_step(
         prepared = prepare_lm(texts, tokenizer, model, train, tokenizer_config)
         if start is not None:
             prepared.config.init = init_info(start, "all")
-        return _train_and_save(prepared, None, directory, stop, callbacks)
+        return _train_and_save(prepared, None, directory, stop, callbacks, prints_file(texts.train))
 
 
 def lm_tokenizer(texts: LMTexts, train: TrainConfig, config: TokenizerConfig, on_stage) -> Tokenizer:
@@ -168,11 +169,14 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None, epochs:
             )
         prepared = prepare_lm(texts, tokenizer, config.model, config.train, config.tokenizer)
         prepared.config = config
-        return _train_and_save(prepared, (state, arrays), directory, stop, callbacks)
+        return _train_and_save(prepared, (state, arrays), directory, stop, callbacks, prints_file(texts.train))
 
 
-def _train_and_save(prepared: PreparedLM, checkpoint, directory: Path, stop, callbacks: Callbacks) -> PretrainOutcome:
-    """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop."""
+def _train_and_save(
+    prepared: PreparedLM, checkpoint, directory: Path, stop, callbacks: Callbacks, prints: bytes
+) -> PretrainOutcome:
+    """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop.
+    Every save writes `prints`, the fingerprints of the training texts (textprints.py), beside the weights."""
     import torch
 
     from reviewrnn import runtime
@@ -197,7 +201,7 @@ def _train_and_save(prepared: PreparedLM, checkpoint, directory: Path, stop, cal
     def save(current: LMTrainer) -> None:
         best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
         history = [history_row(epoch) for epoch in current.state.history]
-        save_run(directory, config, tokenizer_json, history, best, current.checkpoint())
+        save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), extra={PRINTS_FILE: prints})
 
     stop.before_training(callbacks.stage)(f"training on {len(prepared.train_set):,} chunks")
     result = trainer.run(callbacks, on_checkpoint=save, should_stop=stop)

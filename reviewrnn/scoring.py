@@ -21,7 +21,7 @@ from reviewrnn.errors import ReviewRNNError
 from reviewrnn.seen import count_seen
 from reviewrnn.source import ALL, SPLITS, CorpusSettings, open_source
 from reviewrnn.threshold import thresholded_labels
-from reviewrnn.transfer import language_model_config, pretrained_on_test
+from reviewrnn.transfer import language_model_config, pretraining_leak
 
 FAMILIARITY_SAMPLE = 2000  # reviews whose familiarity evaluate summarises, evenly spread over the split
 
@@ -226,10 +226,12 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names, needed=split_name)
     if split_name == ALL:
         _check_unseen(source.info, config, loaded.directory)
-    if config.init is not None and (leak := pretrained_on_test(config.init, source.info)):
-        not_clean.append(f"{loaded.directory}: {leak}")
-    encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
     own = is_own_corpus(loaded.directory, settings)
+    # Its own TRAIN split was the LM's text by design, and is warned about below.
+    if config.init is not None and not (own and split_name in OWN_SPLIT_DOUBTS):
+        if leak := pretraining_leak(config.init, source, split_name):
+            not_clean.append(f"{loaded.directory}: {leak}")
+    encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
     if own and split_name in OWN_SPLIT_DOUBTS:
         not_clean.append(f"{loaded.directory}: {OWN_SPLIT_DOUBTS[split_name]}; score --split test for a clean figure")
     elif not own:

@@ -109,14 +109,16 @@ class InMemorySource:
         self.train_texts = train.texts
         self.info = _info(corpus, split.sizes(), len(train), split.duplicates_dropped, settings, split.unmapped)
 
+    def texts(self, part: str) -> list[str]:
+        """One part's texts (ALL: every part's), in the order encode() gives their reviews."""
+        return [text for name in (SPLITS if part == ALL else (part,)) for text in self.parts[name].texts]
+
     def encode(self, tokenizer, part: str, max_tokens: int, keep: str):
         """One part as a data.EncodedSet: ids truncated to `max_tokens`, keeping the head or the tail."""
         from reviewrnn.data import encode_set
 
-        parts = [self.parts[name] for name in SPLITS] if part == ALL else [self.parts[part]]
-        texts = [text for examples in parts for text in examples.texts]
-        labels = [label for examples in parts for label in examples.labels]
-        return encode_set(tokenizer, texts, labels, max_tokens, keep)
+        labels = [label for name in (SPLITS if part == ALL else (part,)) for label in self.parts[name].labels]
+        return encode_set(tokenizer, self.texts(part), labels, max_tokens, keep)
 
 
 class OnDiskSource:
@@ -135,14 +137,22 @@ class OnDiskSource:
         train_used, unmapped = len(self.rows["train"]), corpus.unmapped()
         self.info = _info(corpus, corpus.sizes(), train_used, corpus.duplicates_dropped, settings, unmapped)
 
+    def texts(self, part: str):
+        """One part's texts (ALL: every part's), read from the mapped table a slice at a time."""
+        from reviewrnn.ondisk import TextColumn
+
+        return TextColumn(self.corpus, self._rows(part))
+
     def encode(self, tokenizer, part: str, max_tokens: int, keep: str):
         """One part as a data.EncodedSet whose ids are read from an Arrow cache file."""
-        import numpy as np
-
         from reviewrnn.ondisk import encode_on_disk
 
-        rows = np.concatenate([self.rows[name] for name in SPLITS]) if part == ALL else self.rows[part]
-        return encode_on_disk(self.corpus, rows, tokenizer, max_tokens, keep)
+        return encode_on_disk(self.corpus, self._rows(part), tokenizer, max_tokens, keep)
+
+    def _rows(self, part: str):
+        import numpy as np
+
+        return np.concatenate([self.rows[name] for name in SPLITS]) if part == ALL else self.rows[part]
 
 
 def _info(corpus, sizes, train_used: int, duplicates_dropped: int, settings, unmapped) -> CorpusInfo:

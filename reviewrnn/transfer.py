@@ -85,6 +85,36 @@ def pretrained_on_test(init: InitInfo, corpus: CorpusInfo) -> str | None:
     )
 
 
+def pretraining_leak(init: InitInfo, source, part: str) -> str | None:
+    """Why the reviews of `source`'s `part` (source.py) are not clean of the classifier's language model: how
+    many of them, near copies included, the LM learned from (textprints.py). For an LM that keeps no prints
+    (saved before it did), the older check by file: whether it read the classifier's corpus file itself."""
+    from reviewrnn.textprints import count_read
+
+    texts = source.texts(part)
+    count, _ = count_read(Path(init.path), texts)
+    if count is None:
+        return pretrained_on_test(init, source.info)
+    if not count:
+        return None
+    name = source.info.name
+    return (
+        f"{count:,} of the {len(texts):,} reviews scored (or near copies of them) were pretraining text of its "
+        f"language model {init.path}, so their scores are not clean; pretrain with --corpus {name} to keep "
+        "its TEST half out, or score reviews the language model never read"
+    )
+
+
+def test_read_in_pretraining(config: RunConfig) -> str | None:
+    """pretraining_leak for a classifier's own TEST split (train --init says so when it ends)."""
+    from reviewrnn.source import CorpusSettings, open_source
+
+    settings = CorpusSettings.of_run(config.corpus)
+    train = config.train
+    source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names, needed="test")
+    return pretraining_leak(config.init, source, "test")
+
+
 def language_model_config(init: InitInfo) -> RunConfig | None:
     """The config of the LM a classifier started from, where its directory is still there."""
     if not (Path(init.path) / "config.json").is_file():

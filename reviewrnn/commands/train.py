@@ -244,10 +244,10 @@ def _report(outcome, as_json: bool) -> None:
 
             out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped, corpus.unmapped_values))
     if outcome.config.init is not None:
-        from reviewrnn.transfer import pretrained_on_test
+        from reviewrnn.transfer import test_read_in_pretraining
 
-        if leak := pretrained_on_test(outcome.config.init, corpus):
-            err.print(Text.assemble(("warning: ", "bold yellow"), leak))
+        if leak := test_read_in_pretraining(outcome.config):
+            err.print(Text.assemble(("warning: ", "bold yellow"), f"TEST: {leak}"))
     one_sided, unlearned = _one_sided_valid(outcome), _not_learned(outcome)
     if one_sided is not None:  # then VALID's accuracy cannot say whether it has learned
         err.print(Text.assemble(("warning: ", "bold yellow"), one_sided))
