@@ -14,14 +14,12 @@ import numpy as np
 
 from reviewrnn.artifacts import write_eval
 from reviewrnn.calibration import apply_temperature, reliability
+from reviewrnn.cleanscores import check_unseen, is_own_corpus, score_doubts
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo
 from reviewrnn.corpus import Preferred
-from reviewrnn.corpusfile import HUB_PREFIX
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.seen import count_seen
 from reviewrnn.source import ALL, SPLITS, CorpusSettings, open_source
 from reviewrnn.threshold import thresholded_labels
-from reviewrnn.transfer import language_model_config, pretraining_leak
 
 FAMILIARITY_SAMPLE = 2000  # reviews whose familiarity evaluate summarises, evenly spread over the split
 
@@ -48,35 +46,6 @@ def evaluate_step(
     if len(directories) == 1 and report["split"] == "test" and is_own_corpus(directories[0], settings):
         write_eval(directories[0], report)
     return report
-
-
-def trained_on_file(directory: Path, spec: str) -> bool:
-    """Whether `spec` (as --corpus names it, a relative path say) names the corpus the model trained on."""
-    from reviewrnn.artifacts import load_config
-
-    own = CorpusSettings.of_run(load_config(directory).corpus).spec
-    if spec == own:
-        return True
-    local = [not name.startswith(HUB_PREFIX) and name != "imdb" for name in (spec, own)]
-    return all(local) and Path(spec).resolve() == Path(own).resolve()
-
-
-def is_own_corpus(directory: Path, settings: CorpusSettings | None) -> bool:
-    """The model's own corpus read its own way: the same file, and no other column or --label-map."""
-    if settings is None:
-        return True
-    from reviewrnn.artifacts import load_config
-
-    own = CorpusSettings.of_run(load_config(directory).corpus)
-    same_map = settings.label_map is None or (
-        own.label_map is not None and settings.label_map.text == own.label_map.text
-    )
-    return (
-        trained_on_file(directory, settings.spec)
-        and settings.text_column in (None, own.text_column)
-        and settings.label_column in (None, own.label_column)
-        and same_map
-    )
 
 
 def _score_models(directories, settings, split_name, edges, device_name, threads) -> dict:
@@ -225,58 +194,14 @@ def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, devi
     train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names, needed=split_name)
     if split_name == ALL:
-        _check_unseen(source.info, config, loaded.directory)
-    own = is_own_corpus(loaded.directory, settings)
-    # Its own TRAIN split was the LM's text by design, and is warned about below.
-    if config.init is not None and not (own and split_name in OWN_SPLIT_DOUBTS):
-        if leak := pretraining_leak(config.init, source, split_name):
-            not_clean.append(f"{loaded.directory}: {leak}")
+        check_unseen(source.info, config, loaded.directory)
     encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)
-    if own and split_name in OWN_SPLIT_DOUBTS:
-        not_clean.append(f"{loaded.directory}: {OWN_SPLIT_DOUBTS[split_name]}; score --split test for a clean figure")
-    elif not own:
-        seen, unknown = count_seen(loaded.directory, encoded)
-        if unknown:
-            unchecked.append(
-                f"{loaded.directory}: {unknown}, so the reviews of this file it trained on cannot be counted; "
-                f"`reviewrnn evaluate {loaded.directory} --calibrate` writes one (and fits its temperature again)"
-            )
-        elif seen:
-            not_clean.append(
-                f"{loaded.directory}: {seen:,} of the {len(encoded):,} reviews scored are in its TRAIN or VALID "
-                "split (the same text, in this file or another); their scores are not clean: score reviews it "
-                "never saw"
-            )
+    reasons, unknowns = score_doubts(loaded, settings, source, split_name, encoded)
+    not_clean += reasons
+    unchecked += unknowns
     unmapped = source.info.unmapped
     dropped = sum(unmapped.values()) if split_name == ALL else unmapped.get(split_name, 0)
     return encoded, split_probabilities(loaded, encoded, device), (dropped, source.info.unmapped_values)
-
-
-# Why a model's own split gives no clean figure of how it does on reviews it never met. Its VALID is
-# what it was tuned on, as every validation split is, and scoring it is a tuning step: no warning.
-OWN_SPLIT_DOUBTS = {"train": "it learned from its TRAIN split, so these scores measure what it remembers"}
-
-
-def _check_unseen(corpus: CorpusInfo, config, directory) -> None:
-    """--split all must not score a file the model learned from: its training corpus (whose TRAIN and VALID
-    reviews it has seen), or any text its language model (train --init) pretrained on."""
-    if _same_file(corpus, config.corpus.sha256, config.corpus.name):
-        raise ReviewRNNError(
-            f"{corpus.name} is the corpus {directory} was trained on; --split all would score its own training "
-            "reviews: use --split test"
-        )
-    lm = language_model_config(config.init) if config.init is not None else None
-    if lm is not None and any(_same_file(corpus, digest, None) for digest in lm.pretrain.sha256):
-        kept_out = _same_file(corpus, lm.corpus.sha256, lm.corpus.name)  # its TEST half was left out
-        advice = "use --split test (kept out of pretraining)" if kept_out else "no part of it is clean of the LM"
-        raise ReviewRNNError(
-            f"{corpus.name} was pretraining text of {config.init.path}, the language model {directory} started "
-            f"from; --split all would score texts it learned from: {advice}"
-        )
-
-
-def _same_file(corpus: CorpusInfo, sha256: str | None, name: str | None) -> bool:
-    return corpus.sha256 == sha256 if corpus.sha256 and sha256 else corpus.name == name
 
 
 def split_probabilities(loaded, encoded, device) -> np.ndarray:

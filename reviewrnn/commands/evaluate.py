@@ -81,8 +81,9 @@ def evaluate(
     An ensemble writes no eval.json. Input that reads unlike the model's training corpus gets one
     warning on stderr.
     """
+    from reviewrnn.cleanscores import trained_on_file
     from reviewrnn.render import class_table, confusion_table, length_table, summary_line, unmapped_line
-    from reviewrnn.scoring import evaluate_step, trained_on_file
+    from reviewrnn.scoring import evaluate_step
     from reviewrnn.source import CorpusSettings
 
     if label_map is not None and corpus is None:
