@@ -767,13 +767,13 @@ def test_train_default_epochs_and_schedule_differ_from_scratch_and_from_a_langua
 def test_train_warns_when_the_model_has_learned_nothing(predicted, labelled, accuracy, warned):
     from types import SimpleNamespace
 
-    from reviewrnn.commands.train import _not_learned
     from reviewrnn.config import RunConfig
+    from reviewrnn.runadvice import not_learned
 
     outcome = SimpleNamespace(
         valid_predicted=predicted, valid_labelled=labelled, best_valid_accuracy=accuracy, config=RunConfig()
     )
-    found = _not_learned(outcome)
+    found = not_learned(outcome)
     assert found == warned if warned is None else warned in found
 
 
@@ -960,9 +960,9 @@ def test_a_one_review_valid_is_not_counted_as_the_missing_class():
     """A 60-row sample left VALID one review, and the warning read "no 'positive' review (it has 1)"."""
     from types import SimpleNamespace
 
-    from reviewrnn.commands.train import _one_sided_valid
+    from reviewrnn.runadvice import one_sided_valid
 
     config = SimpleNamespace(corpus=SimpleNamespace(label_names=["negative", "positive"]))
-    message = _one_sided_valid(SimpleNamespace(valid_labelled=[1, 0], config=config))
+    message = one_sided_valid(SimpleNamespace(valid_labelled=[1, 0], config=config))
     assert message.startswith("VALID holds no 'positive' review (its only review is of another class)")
-    assert _one_sided_valid(SimpleNamespace(valid_labelled=[1, 1], config=config)) is None
+    assert one_sided_valid(SimpleNamespace(valid_labelled=[1, 1], config=config)) is None

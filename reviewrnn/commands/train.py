@@ -48,7 +48,6 @@ from reviewrnn.presets import PRESET_SUMMARY, PRESETS, Preset, apply_preset
 
 M, T = ModelConfig, TrainConfig
 UNSET_DEFAULTS = ("batch_size", "epochs", "schedule")
-NOT_LEARNED_MARGIN = 0.01  # VALID accuracy within a point of the majority share: nothing learned (train warns)
 
 
 @friendly_errors
@@ -243,61 +242,9 @@ def _report(outcome, as_json: bool) -> None:
             from reviewrnn.render import unmapped_line
 
             out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped, corpus.unmapped_values))
-    if outcome.config.init is not None:
-        from reviewrnn.transfer import test_read_in_pretraining
+    from reviewrnn.runadvice import run_warnings
 
-        if leak := test_read_in_pretraining(outcome.config):
-            err.print(Text.assemble(("warning: ", "bold yellow"), f"TEST: {leak}"))
-    one_sided, unlearned = _one_sided_valid(outcome), _not_learned(outcome)
-    if one_sided is not None:  # then VALID's accuracy cannot say whether it has learned
-        err.print(Text.assemble(("warning: ", "bold yellow"), one_sided))
-    elif unlearned is not None:
-        corpus_sizes, limit = corpus.sizes, outcome.config.train.limit
-        limited = limit is not None and corpus_sizes.get("train_used", 0) >= limit  # more of the corpus exists
-        more = "a larger --limit" if limited else "more labelled reviews"
-        err.print(
-            Text.assemble(
-                ("warning: ", "bold yellow"),
-                f"{unlearned}: it has not learned yet; train longer (--epochs) or on {more}",
-            )
-        )
+    for warning in run_warnings(outcome):
+        err.print(Text.assemble(("warning: ", "bold yellow"), warning))
     if not as_json:
         err.print(f"next: reviewrnn evaluate {outcome.directory}")
-
-
-def _one_sided_valid(outcome) -> str | None:
-    """A VALID split without some class (a small labelled set) cannot judge that class: its accuracy, early
-    stopping, calibration and thresholds all read one side. Says which class is missing, or None."""
-    labelled, names = outcome.valid_labelled, outcome.config.corpus.label_names
-    if not labelled or not sum(labelled):
-        return None
-    missing = [repr(name) for name, count in zip(names, labelled, strict=True) if count == 0]
-    if not missing:
-        return None
-    count = sum(labelled)
-    others = (
-        f"all {count:,} of its reviews are of other classes" if count > 1 else "its only review is of another class"
-    )
-    return (
-        f"VALID holds no {' or '.join(missing)} review ({others}): its accuracy, early stopping, "
-        "calibration and thresholds cannot judge that class; label more reviews or give a larger --valid-fraction"
-    )
-
-
-def _not_learned(outcome) -> str | None:
-    """Why the kept model has learned nothing, or None: it gives every VALID review one label, or it is
-    right no more often than always answering VALID's most common label (plus a point, for noise)."""
-    predicted, labelled, names = outcome.valid_predicted, outcome.valid_labelled, outcome.config.corpus.label_names
-    if not predicted or sum(predicted) < 2:
-        return None
-    if sum(1 for count in predicted if count) == 1:
-        return f"the model gives every VALID review the label {names[predicted.index(max(predicted))]!r}"
-    if labelled and sum(labelled):
-        share = max(labelled) / sum(labelled)
-        if outcome.best_valid_accuracy < share + NOT_LEARNED_MARGIN:
-            common = names[labelled.index(max(labelled))]
-            return (
-                f"VALID accuracy {outcome.best_valid_accuracy:.1%} is no better than always answering "
-                f"{common!r} ({share:.1%})"
-            )
-    return None
