@@ -22,20 +22,16 @@ from tokenizers import Tokenizer
 
 from reviewrnn.artifacts import (
     CONFIG_FILE,
-    EVAL_FILE,
-    FAMILIARITY_FILES,
     load_checkpoint,
     load_config,
     models_root,
-    save_run,
 )
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.config import InitInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
-from reviewrnn.domain import DOMAIN_FILE
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.modellock import training_lock
 from reviewrnn.runend import raise_if_unfinished
-from reviewrnn.seen import SEEN_FILE
+from reviewrnn.runfiles import record_diverged_epoch, saver
 from reviewrnn.source import CorpusSettings, open_source
 from reviewrnn.tokenizer import load_tokenizer
 from reviewrnn.tokenizing import cached_tokenizer
@@ -258,12 +254,12 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
     if checkpoint is not None:
         trainer.restore(*checkpoint)
         session.callbacks.stage(f"resuming at epoch {trainer.state.epoch}, step {trainer.state.step}")
-    save = _saver(prepared, directory, distributed, checkpoint)
+    save = saver(prepared.config, prepared.tokenizer.to_str(), directory, distributed, checkpoint)
     session.stop.before_training(session.callbacks.stage)("training")
     result = trainer.run(session.callbacks, on_checkpoint=save, should_stop=session.stop)
     on_diverged = None
     if distributed.is_main:  # history.json gets the epoch that diverged, for `reviewrnn clipping`
-        on_diverged = functools.partial(_record_diverged_epoch, directory, trainer, result.diverged)
+        on_diverged = functools.partial(record_diverged_epoch, directory, trainer, result.diverged)
     raise_if_unfinished(result, trainer, directory, session.stop, save, "train", on_diverged)
     seconds = time.perf_counter() - started
     valid_counts = (None, None)  # predicted, labelled
@@ -281,44 +277,3 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         distributed.is_main,
         *valid_counts,
     )
-
-
-def _saver(prepared: PreparedRun, directory: Path, distributed, checkpoint) -> Callable:
-    """The checkpoint callback: the best weights, history and trainer state, swapped in after every epoch.
-
-    A resumed run keeps what after_training fitted last time until it fits them again (a run stopped while
-    extending leaves a model as usable as before), and its TEST report while the weights are those it scored.
-    """
-    config, tokenizer_json = prepared.config, prepared.tokenizer.to_str()
-    carried = (DOMAIN_FILE, SEEN_FILE, *FAMILIARITY_FILES) if checkpoint is not None else ()
-    resumed_best = checkpoint[0].get("best_epoch") if checkpoint is not None else None
-
-    def save(current) -> None:
-        if not distributed.is_main:
-            return
-        best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
-        history = [epoch.to_dict() for epoch in current.state.history]
-        same_weights = bool(resumed_best) and current.state.best_epoch == resumed_best
-        kept = carried + ((EVAL_FILE,) if same_weights else ())
-        save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), kept)
-
-    return save
-
-
-def _record_diverged_epoch(directory: Path, trainer, message: str) -> None:
-    """Append the epoch that diverged to history.json: its steps up to the bad one, and why it stopped,
-    so `reviewrnn clipping` can show what led to the explosion."""
-    from reviewrnn.artifacts import HISTORY_FILE
-    from reviewrnn.atomic import atomic_write_json
-
-    progress = trainer.state.progress
-    history = [epoch.to_dict() for epoch in trainer.state.history]
-    history.append(
-        {
-            "epoch": trainer.state.epoch,
-            "diverged": message,
-            "step_losses": progress.losses,
-            "step_grad_norms": progress.norms,
-        }
-    )
-    atomic_write_json(Path(directory) / HISTORY_FILE, history)
