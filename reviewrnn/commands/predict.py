@@ -18,7 +18,7 @@ import typer
 from reviewrnn.commands.common import ThreadsOption, conflict, err, friendly_errors, reader_gone, silence_stdout
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.formats import json_line, row_writer
-from reviewrnn.lines import Cut, Line, file_problem, read_chunks, refuse_not_text
+from reviewrnn.lines import Cut, Line, file_problem, refuse_not_text
 
 TextsArgument = Annotated[
     list[str] | None, typer.Argument(help="Reviews to classify; '-' (or nothing) reads stdin, one per line.")
@@ -111,6 +111,7 @@ def predict(
     first, in their order, then each --file.
     """
     from reviewrnn.predict import CHUNK_LINES, load_predictor
+    from reviewrnn.predictinput import input_chunks, read_tables
 
     texts, files = texts or [], files or []
     stdin = _check_input(texts, files)
@@ -126,44 +127,13 @@ def predict(
     # A JSON Lines record is parsed whole (--text-column), so its line is never cut.
     cap = None if echo_text or trace or text_column else 4 * predictor.max_chars + 3
     cut = Cut(cap, predictor.keep, CHUNK_LINES)
-    tables = _read_tables(files, text_column)  # whole, before any output: a bad table prints nothing
-    chunks = _warn_invalid_once(_input_chunks(texts, files, stdin, cut, text_column, tables))
+    tables = read_tables(files, text_column)  # whole, before any output: a bad table prints nothing
+    chunks = _warn_invalid_once(input_chunks(texts, files, stdin, cut, text_column, tables))
     if trace:
         _write_traces(predictor, (line for chunk in chunks for line in chunk), as_json=output_format == "jsonl")
         return
     with _progress(show=err.is_terminal and (stdin is not None or bool(files))) as advance:
         _write_rows(predictor, chunks, row_writer(output_format, echo_text, familiarity), advance)
-
-
-def _read_tables(files: list[Path], column: str | None) -> dict[Path, list[Line]]:
-    if not files:  # TEXT arguments and stdin: nothing to import for tables at cold start
-        return {}
-    from reviewrnn.tableinput import is_table, read_table
-
-    return {path: read_table(path, column) for path in files if is_table(path)}
-
-
-def _input_chunks(
-    texts: list[str], files: list[Path], stdin, cut: Cut, column: str | None, tables: dict[Path, list[Line]]
-) -> Iterator[list[Line]]:
-    """Chunks of input in order: TEXT arguments and stdin, then each --file. A table file gives its text
-    column, one row per record; with --text-column, stdin and other files are JSON Lines."""
-
-    def parsed(chunks: Iterator[list[Line]]) -> Iterator[list[Line]]:
-        if not column:
-            return chunks
-        from reviewrnn.tableinput import json_line_chunks
-
-        return json_line_chunks(chunks, column)
-
-    if texts or not files:
-        yield from parsed(read_chunks(texts, [], stdin, cut))
-    for path in files:
-        if path in tables:
-            lines = tables[path]
-            yield from (lines[start : start + cut.lines] for start in range(0, len(lines), cut.lines))
-        else:
-            yield from parsed(read_chunks([], [path], None, cut))
 
 
 def _check_trace(trace: bool, output_format: str, models: list[Path]) -> None:
