@@ -22,7 +22,7 @@ from reviewrnn.errors import ReviewRNNError
 from reviewrnn.lmtexts import LMTexts, TextSpec, gather_texts
 from reviewrnn.modellock import training_lock
 from reviewrnn.runend import raise_if_unfinished
-from reviewrnn.textprints import PRINTS_FILE, prints_file
+from reviewrnn.textprints import PRINTS_FILE, load_prints, prints_file
 from reviewrnn.tokenizer import encode
 from reviewrnn.trainstate import extend_run
 from reviewrnn.transfer import Pretrained, init_info, lm_weights
@@ -110,7 +110,8 @@ def pretrain_step(
         prepared = prepare_lm(texts, tokenizer, model, train, tokenizer_config)
         if start is not None:
             prepared.config.init = init_info(start, "all")
-        return _train_and_save(prepared, None, directory, stop, callbacks, prints_file(texts.train))
+        prints = prints_file(texts.train, _inherited_prints(prepared.config))
+        return _train_and_save(prepared, None, directory, stop, callbacks, prints)
 
 
 def lm_tokenizer(texts: LMTexts, train: TrainConfig, config: TokenizerConfig, on_stage) -> Tokenizer:
@@ -169,7 +170,16 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None, epochs:
             )
         prepared = prepare_lm(texts, tokenizer, config.model, config.train, config.tokenizer)
         prepared.config = config
-        return _train_and_save(prepared, (state, arrays), directory, stop, callbacks, prints_file(texts.train))
+        prints = prints_file(texts.train, _inherited_prints(config))
+        return _train_and_save(prepared, (state, arrays), directory, stop, callbacks, prints)
+
+
+def _inherited_prints(config: RunConfig):
+    """The prints of the LM a `pretrain --init` run continues (its weights learned from those texts too), or
+    None: no parent, or one saved before LMs kept prints (then only this run's texts are known)."""
+    if config.init is None:
+        return None
+    return load_prints(Path(config.init.path))[0]
 
 
 def _train_and_save(

@@ -14,7 +14,7 @@ def run_warnings(outcome) -> list[str]:
         from reviewrnn.transfer import test_read_in_pretraining
 
         if leak := test_read_in_pretraining(outcome.config):
-            warnings.append(f"TEST: {leak}")
+            warnings.append(leak)
     one_sided, unlearned = one_sided_valid(outcome), not_learned(outcome)
     if one_sided is not None:  # then VALID's accuracy cannot say whether it has learned
         warnings.append(one_sided)

@@ -15,38 +15,52 @@ from pathlib import Path
 
 import numpy as np
 
-from reviewrnn.nearcopy import copy_key
+from reviewrnn.nearcopy import copy_keys
 
 PRINTS_FILE = "lm_texts.npy"
 SLICE = 8192  # texts keyed at a time: an --on-disk part is read a slice at a time, never whole
 
 
-def text_prints(texts: Sequence[str]) -> np.ndarray:
-    """One 64-bit hash per text of its near-copy key, (N,) uint64; a text with no word gets none."""
+def _print(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def text_prints(texts: Sequence[str]) -> list[list[int]]:
+    """Each text's prints: a 64-bit hash of each of its near-copy keys (none for a text with no word)."""
     prints = []
     for start in range(0, len(texts), SLICE):
-        for text in texts[start : start + SLICE]:
-            key = copy_key(text)
-            if key:
-                prints.append(int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little"))
-    return np.array(prints, dtype=np.uint64)
+        prints.extend([_print(key) for key in copy_keys(text)] for text in texts[start : start + SLICE])
+    return prints
 
 
-def prints_file(texts: Sequence[str]) -> bytes:
-    """PRINTS_FILE's bytes: the texts' prints, once each, sorted."""
+def prints_file(texts: Sequence[str], inherited: np.ndarray | None = None) -> bytes:
+    """PRINTS_FILE's bytes: the prints of every text, and `inherited` ones (the LM this one continues), once
+    each, sorted."""
+    own = np.fromiter((value for values in text_prints(texts) for value in values), dtype=np.uint64)
     buffer = io.BytesIO()
-    np.save(buffer, np.unique(text_prints(texts)))
+    np.save(buffer, np.unique(own if inherited is None else np.concatenate([own, inherited])))
     return buffer.getvalue()
 
 
-def count_read(directory: Path, texts: Sequence[str]) -> tuple[int | None, str | None]:
-    """(how many of `texts` the language model in `directory` learned from, None), or (None, why) where it
-    keeps no readable prints (an LM saved before it kept them, or its directory moved)."""
+def load_prints(directory: Path) -> tuple[np.ndarray | None, str | None]:
+    """(the prints a language model keeps, None), or (None, why) where it keeps no readable ones (an LM saved
+    before it kept them)."""
     path = Path(directory) / PRINTS_FILE
     try:
-        known = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False), None
     except FileNotFoundError:
         return None, f"no {PRINTS_FILE} in {directory}"
     except (OSError, ValueError, EOFError) as error:
         return None, f"{path} unreadable ({error.__class__.__name__})"
-    return int(np.isin(text_prints(texts), known).sum()), None
+
+
+def count_read(directory: Path, texts: Sequence[str]) -> tuple[int | None, str | None]:
+    """(how many of `texts` the language model in `directory` learned from, a near copy counting, None), or
+    (None, why) where it keeps no readable prints."""
+    known, why = load_prints(directory)
+    if known is None:
+        return None, why
+    prints = text_prints(texts)
+    flat = np.fromiter((value for values in prints for value in values), dtype=np.uint64)
+    found = iter(np.isin(flat, known).tolist())
+    return sum(any([next(found) for _ in values]) for values in prints), None

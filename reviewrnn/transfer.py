@@ -85,10 +85,10 @@ def pretrained_on_test(init: InitInfo, corpus: CorpusInfo) -> str | None:
     )
 
 
-def pretraining_leak(init: InitInfo, source, part: str) -> str | None:
+def pretraining_leak(init: InitInfo, source, part: str, what: str = "reviews scored") -> str | None:
     """Why the reviews of `source`'s `part` (source.py) are not clean of the classifier's language model: how
-    many of them, near copies included, the LM learned from (textprints.py). For an LM that keeps no prints
-    (saved before it did), the older check by file: whether it read the classifier's corpus file itself."""
+    many of them, near copies included, the LM (or the LM it continued) learned from (textprints.py). For an
+    LM that keeps no prints (saved before it did), the older check by file: whether it read the corpus file."""
     from reviewrnn.textprints import count_read
 
     texts = source.texts(part)
@@ -97,11 +97,18 @@ def pretraining_leak(init: InitInfo, source, part: str) -> str | None:
         return pretrained_on_test(init, source.info)
     if not count:
         return None
+    lm = language_model_config(init)
+    kept_out = lm is not None and lm.corpus.sha256 is not None and lm.corpus.sha256 == source.info.sha256
     name = source.info.name
+    if part == "test" and not kept_out:
+        advice = f"pretrain with --corpus {name} to keep its TEST half out, or score reviews it never read"
+    elif part == "test":  # kept out of its own text: the LM it continued (pretrain --init) read them
+        advice = f"it continued a language model that read them; start from one pretrained with --corpus {name}"
+    else:  # other parts' reviews, in the LM's own text
+        advice = "score reviews the language model never read (--split test)"
     return (
-        f"{count:,} of the {len(texts):,} reviews scored (or near copies of them) were pretraining text of its "
-        f"language model {init.path}, so their scores are not clean; pretrain with --corpus {name} to keep "
-        "its TEST half out, or score reviews the language model never read"
+        f"{count:,} of the {len(texts):,} {what} (or near copies of them) were pretraining text of its "
+        f"language model {init.path}, so their scores are not clean; {advice}"
     )
 
 
@@ -112,7 +119,7 @@ def test_read_in_pretraining(config: RunConfig) -> str | None:
     settings = CorpusSettings.of_run(config.corpus)
     train = config.train
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names, needed="test")
-    return pretraining_leak(config.init, source, "test")
+    return pretraining_leak(config.init, source, "test", "TEST reviews")
 
 
 def language_model_config(init: InitInfo) -> RunConfig | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from reviewrnn.nearcopy import NearCopies, copy_key
 
 
@@ -40,3 +42,28 @@ def test_membership_is_exact_or_near_and_wordless_texts_match_only_themselves():
     assert "A fine film." in known and "a FINE film" in known and "dull and long." in known
     assert "A fine film indeed." not in known
     assert "!!!" in known and "???" not in known and "" not in known  # no words: no key to match by
+
+
+def test_an_export_that_deleted_the_tags_or_the_accents_is_still_a_near_copy():
+    """Exports often delete tags outright ("end<br /><br />I'm" -> "endI'm") and fold accents (é -> e)."""
+    original = "A great ending.<br /><br />I'm sure: the café scene works"
+    known = NearCopies([original])
+    assert "a great ending.I'm sure: the cafe scene works" in known  # tags deleted, accent folded
+    assert "A GREAT ENDING. I'M SURE: THE CAFÉ SCENE WORKS" in known  # tags as a space
+    assert "A great ending I'm sure the cafe scene fails" not in known
+    # and the other way round: the known text lost its tags, the one asked about kept them
+    assert original in NearCopies(["a great ending.I'm sure: the cafe scene works"])
+
+
+def test_language_model_prints_count_near_copies_once_each(tmp_path):
+    from reviewrnn.textprints import PRINTS_FILE, count_read, prints_file
+
+    learned = ["Loved it.<br />Truly", "plain words here", "!!!"]
+    (tmp_path / PRINTS_FILE).write_bytes(prints_file(learned))
+    scored = ["loved it.truly", "LOVED IT TRULY", "plain words here.", "other words", "!!!", ""]
+    assert count_read(tmp_path, scored) == (3, None)  # a wordless text has no print: never counted
+    inherited = np.load(tmp_path / PRINTS_FILE)
+    (tmp_path / PRINTS_FILE).write_bytes(prints_file(["other words"], inherited))  # a continued LM keeps both
+    assert count_read(tmp_path, scored) == (4, None)
+    (tmp_path / PRINTS_FILE).unlink()
+    assert count_read(tmp_path, scored) == (None, f"no {PRINTS_FILE} in {tmp_path}")

@@ -89,40 +89,59 @@ def test_train_init_records_the_lm_and_uses_its_tokenizer_and_shape(pretrained_l
 
 def test_train_init_warns_when_the_lm_read_its_corpus_test_reviews(session_corpus, make_corpus, isolated_env, tmp_path):
     """An LM pretrained on a file as --unlabeled text (under another --corpus) has read that file's TEST half,
-    and so has one pretrained on an export of its texts (another file, lower-cased: another sha256): a
-    classifier trained and scored on the file gets a warning, with the count, that its TEST scores are not
-    clean. The LM keeps its texts' prints (lm_texts.npy); one without them falls back to the file's sha256."""
+    and so has one pretrained on an export of its texts (another file, upper-cased: another sha256), and one
+    that continued either (pretrain --init): a classifier trained and scored on the file gets a warning, with
+    the count, that its TEST scores are not clean. The LM keeps its texts' prints (lm_texts.npy, a continued
+    LM its parent's too); one without them falls back to the file's sha256."""
     from reviewrnn.splits import split_corpus
 
     shop = make_corpus(count=200, name="shop.csv", seed=6)
-    test_texts = split_corpus(load_corpus(str(shop)).examples).test.texts
+    split = split_corpus(load_corpus(str(shop)).examples)
     export = tmp_path / "export.txt"
-    export.write_text("\n".join(text.lower() for text in load_corpus(str(shop)).examples.texts) + "\n", "utf-8")
+    export.write_text("\n".join(text.upper() for text in load_corpus(str(shop)).examples.texts) + "\n", "utf-8")
     lm_args = ["pretrain", "--corpus", str(session_corpus), "--epochs", "1", "--embed", "16", "--hidden", "16", *SMALL]
     runs = {"leaky": ["--unlabeled", str(shop)], "export": ["--unlabeled", str(export)]}
     runs["clean"] = ["--unlabeled", str(shop), "--corpus", str(shop)]
+    runs["clean-export"] = ["--unlabeled", str(export), "--corpus", str(shop)]  # TEST's near copies dropped
+    adapted = ["--init", str(isolated_env["models"] / "pretrained" / "leaky"), "--corpus", str(shop)]
+    runs["adapted"] = ["--unlabeled", str(shop), *adapted]  # its own text holds no TEST; its parent's did
     for name, extra in runs.items():
-        assert CliRunner().invoke(app, [*lm_args, "--name", name, *extra]).exit_code == 0
+        result = CliRunner().invoke(app, [*lm_args, "--name", name, *extra])
+        assert result.exit_code == 0, result.output
+        if "--unlabeled" in extra and "--corpus" in extra:  # said even when nothing was left out
+            assert re.search(r"left out \d+ --unlabeled texts that are TEST reviews or near copies", result.stdout)
+
     # The LM learned from the file's lines outside its own held-out share (about 90%); those it held out for
     # perplexity are not counted, as a classifier's VALID reviews are not its training reviews.
-    warning = re.compile(
-        rf"(\d+) of the {len(test_texts)} reviews scored \(or near copies of them\) were pretraining text of its "
-        rf"language model (\S+), so their scores are not clean"
-    )
-    for name, warned in (("leaky", True), ("export", True), ("clean", False)):
+    def warning(what: str) -> re.Pattern:
+        return re.compile(
+            rf"(\d+) of the {len(split.test)} {what} \(or near copies of them\) were pretraining text of its "
+            rf"language model (\S+), so their scores are not clean; (pretrain with --corpus \S+ to keep its TEST half "
+            r"out|it continued a language model that read them; start from one pretrained with --corpus)"
+        )
+
+    cases = (("leaky", True), ("export", True), ("adapted", True), ("clean", False), ("clean-export", False))
+    for name, warned in cases:
         lm = isolated_env["models"] / "pretrained" / name
         assert (lm / "lm_texts.npy").is_file()
         result = CliRunner().invoke(app, ["train", "--corpus", str(shop), "--init", str(lm), "--name", name, *SMALL])
         assert result.exit_code == 0, result.output
-        found = warning.search(" ".join(result.stderr.split()))
-        assert bool(found) == warned, result.stderr
+        found = warning("TEST reviews").search(" ".join(result.stderr.split()))
+        assert bool(found) == warned, (name, result.stderr)
         if warned:
-            assert 0.7 * len(test_texts) <= int(found[1]) <= len(test_texts) and found[2] == str(lm)
-            assert f"warning: TEST: {found[0]}" in " ".join(result.stderr.split())
+            assert 0.7 * len(split.test) <= int(found[1]) <= len(split.test) and found[2] == str(lm)
+            assert ("continued" in found[3]) == (name == "adapted")
+            assert f"warning: {found[0]}" in " ".join(result.stderr.split())
         scored = CliRunner().invoke(app, ["evaluate", str(isolated_env["models"] / name), "--json"])
         assert scored.exit_code == 0, scored.output
-        assert bool(warning.search(" ".join(scored.stderr.split()))) == warned
+        assert bool(warning("reviews scored").search(" ".join(scored.stderr.split()))) == warned
         assert len(json.loads(scored.stdout)["not_clean"]) == warned
+    # The export's VALID lines were the clean-export LM's training text: its VALID scores say so, and the
+    # advice is not the --corpus it already has.
+    valid = CliRunner().invoke(app, ["evaluate", str(isolated_env["models"] / "clean-export"), "--split", "valid"])
+    said = " ".join(valid.stderr.split())
+    assert f"of the {len(split.valid)} reviews scored (or near copies of them) were pretraining text" in said
+    assert "score reviews the language model never read (--split test)" in said and "--corpus" not in said
     # LMs saved before they kept prints: the file's sha256 still tells the leaky one, the export goes unseen.
     for name, warned in (("leaky", True), ("export", False)):
         (isolated_env["models"] / "pretrained" / name / "lm_texts.npy").unlink()

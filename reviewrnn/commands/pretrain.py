@@ -182,8 +182,11 @@ def _report(outcome, as_json: bool) -> None:
     )
     if per_source:
         out.print("training texts: " + ", ".join(f"{source} {count:,}" for source, count in per_source.items()))
-    if sizes.get("test_dropped"):
-        dropped = sizes["test_dropped"]
+    from reviewrnn.lmtexts import NO_CORPUS
+
+    corpus = outcome.config.corpus.name
+    if corpus != NO_CORPUS and any(source != f"{corpus}:train" for source in info.sources):  # files were checked
+        dropped = sizes.get("test_dropped", 0)  # said when 0 too: the check ran
         out.print(f"left out {dropped:,} --unlabeled texts that are TEST reviews or near copies (TEST only scores)")
     err.print(f"next: reviewrnn train --init {outcome.directory}")
 
