@@ -51,8 +51,11 @@ def score_doubts(loaded, settings: CorpusSettings, source, split_name: str, enco
     own = is_own_corpus(directory, settings)
     # Its own TRAIN split was the LM's text by design, and is warned about as such.
     if config.init is not None and not (own and split_name in OWN_SPLIT_DOUBTS):
-        if leak := pretraining_leak(config.init, source, split_name):
+        leak, note = pretraining_leak(config.init, source, split_name)
+        if leak:
             not_clean.append(f"{directory}: {leak}")
+        if note:
+            unchecked.append(f"{directory}: {note}")
     if own and split_name in OWN_SPLIT_DOUBTS:
         not_clean.append(f"{directory}: {OWN_SPLIT_DOUBTS[split_name]}; score --split test for a clean figure")
     elif not own:

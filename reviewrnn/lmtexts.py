@@ -63,15 +63,16 @@ def gather_texts(spec: TextSpec, valid_fraction: float, limit: int | None = None
         raise ReviewRNNError("no text to pretrain on: drop --no-corpus-texts or give --unlabeled FILE")
     train, held_out, sources, digests = [], [], [], []  # train and held_out: one list of texts per source
     test, corpus_info = NearCopies(()), CorpusInfo(NO_CORPUS, None, "", "", [], {})
+    near_test = 0  # the corpus's TRAIN texts left out as near copies of its TEST reviews
     if spec.corpus != NO_CORPUS:
         corpus_info, parts = _read_corpus(spec, valid_fraction)
-        if spec.unlabeled:  # the corpus's own TRAIN texts are never TEST: keys only for the files' texts
-            test = NearCopies(parts["test"].texts)
-        if spec.corpus_texts:
-            train.append(list(parts["train"].texts))
+        test = NearCopies(parts["test"].texts)
+        if spec.corpus_texts:  # the split drops exact duplicates only: a TRAIN near copy of TEST is TEST here
+            train.append([text for text in parts["train"].texts if text not in test])
             held_out.append(list(parts["valid"].texts))
             sources.append(f"{corpus_info.name}:train")
             digests.append(corpus_info.sha256 or "")
+            near_test = len(parts["train"].texts) - len(train[0])
     seen, dropped = {text for texts in train + held_out for text in texts}, 0
     for path in spec.unlabeled:
         texts, digest = read_unlabeled(path, spec.text_column)
@@ -94,7 +95,7 @@ def gather_texts(spec: TextSpec, valid_fraction: float, limit: int | None = None
             f"too little text to pretrain on ({len(train)} training and {len(held_out)} held-out texts); "
             "give more --unlabeled text or a larger --limit"
         )
-    sizes = {"texts": len(train), "held_out": len(held_out), "test_dropped": dropped}
+    sizes = {"texts": len(train), "held_out": len(held_out), "test_dropped": dropped, "train_near_test": near_test}
     info = PretrainInfo(sources, digests, spec.text_column, sizes, per_source)
     return LMTexts(train, held_out, info, corpus_info)
 

@@ -25,13 +25,15 @@ ACCENTS = range(0x300, 0x370)  # combining diacritical marks: é and e are one w
 @functools.cache
 def _translation() -> dict[int, int | None]:
     """Every assigned character that is punctuation, a symbol, a separator or a control, mapped to a space;
-    Latin accents (after NFKD) deleted. Letters, digits and other marks stay: a Devanagari vowel sign is
-    part of its word, not a break."""
-    table: dict[int, int | None] = {
-        code: 0x20
-        for code in range(sys.maxunicode + 1)
-        if unicodedata.category(chr(code))[0] in "PSZ" or unicodedata.category(chr(code)) in ("Cc", "Cf")
-    }
+    format characters and Latin accents (after NFKD) deleted. Letters, digits and other marks stay: a
+    Devanagari vowel sign is part of its word, not a break."""
+    table: dict[int, int | None] = {}
+    for code in range(sys.maxunicode + 1):
+        category = unicodedata.category(chr(code))
+        if category[0] in "PSZ" or category == "Cc":
+            table[code] = 0x20
+        elif category == "Cf":  # soft hyphen, zero-width space and joiners: an export may drop them
+            table[code] = None
     return table | dict.fromkeys(ACCENTS)
 
 

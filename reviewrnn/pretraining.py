@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from tokenizers import Tokenizer
 
 from reviewrnn.artifacts import load_checkpoint, save_run
@@ -110,7 +111,7 @@ def pretrain_step(
         prepared = prepare_lm(texts, tokenizer, model, train, tokenizer_config)
         if start is not None:
             prepared.config.init = init_info(start, "all")
-        prints = prints_file(texts.train, _inherited_prints(prepared.config))
+        prints = _prints(texts.train, prepared.config, directory, resumed=False)
         return _train_and_save(prepared, None, directory, stop, callbacks, prints)
 
 
@@ -125,6 +126,7 @@ def lm_tokenizer(texts: LMTexts, train: TrainConfig, config: TokenizerConfig, on
     key = {"tokenizers": metadata.version("tokenizers"), "lm": info.sources, "sha256": info.sha256}
     key |= {"text_column": info.text_column, "limit": train.limit, "valid_fraction": train.valid_fraction}
     key |= {"tokenizer": asdict(config), "corpus": texts.corpus.name, "corpus_text_column": texts.corpus.text_column}
+    key |= {"near_copies_of_test": "left out"}  # since TRAIN's near copies of TEST were dropped: other texts
     if train.limit and len(info.sources) > 1:  # a limit takes texts from the sources in turn (lmtexts.in_turn)
         key |= {"texts_per_source": info.texts_per_source}
     return cached_tokenizer(key, texts.train, config, on_stage, None)
@@ -170,20 +172,29 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None, epochs:
             )
         prepared = prepare_lm(texts, tokenizer, config.model, config.train, config.tokenizer)
         prepared.config = config
-        prints = prints_file(texts.train, _inherited_prints(config))
+        prints = _prints(texts.train, config, directory, resumed=True)
         return _train_and_save(prepared, (state, arrays), directory, stop, callbacks, prints)
 
 
-def _inherited_prints(config: RunConfig):
-    """The prints of the LM a `pretrain --init` run continues (its weights learned from those texts too), or
-    None: no parent, or one saved before LMs kept prints (then only this run's texts are known)."""
-    if config.init is None:
-        return None
-    return load_prints(Path(config.init.path))[0]
+def _prints(texts: list[str], config: RunConfig, directory: Path, resumed: bool) -> bytes | None:
+    """PRINTS_FILE's bytes for this LM: its training texts' prints, with those of the LM it continues
+    (pretrain --init: its weights learned from those texts too) and, resumed, those it saved before (its
+    parent may have moved since). None where the set would be incomplete: a parent that keeps no prints
+    (saved before LMs kept them) leaves the file out, so checks fall back to the file sha256s."""
+    known = []
+    previous = load_prints(directory)[0] if resumed else None
+    if config.init is not None:
+        parent = load_prints(Path(config.init.path))[0]
+        if parent is None and previous is None:
+            return None
+        known += [array for array in (parent, previous) if array is not None]
+    elif previous is not None:
+        known.append(previous)
+    return prints_file(texts, np.concatenate(known) if known else None)
 
 
 def _train_and_save(
-    prepared: PreparedLM, checkpoint, directory: Path, stop, callbacks: Callbacks, prints: bytes
+    prepared: PreparedLM, checkpoint, directory: Path, stop, callbacks: Callbacks, prints: bytes | None
 ) -> PretrainOutcome:
     """Train with a checkpoint after every epoch; after SIGINT/SIGTERM, save one at the next step and stop.
     Every save writes `prints`, the fingerprints of the training texts (textprints.py), beside the weights."""
@@ -211,7 +222,8 @@ def _train_and_save(
     def save(current: LMTrainer) -> None:
         best = None if current.best_state is None else {k: v.numpy() for k, v in current.best_state.items()}
         history = [history_row(epoch) for epoch in current.state.history]
-        save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), extra={PRINTS_FILE: prints})
+        extra = {PRINTS_FILE: prints} if prints is not None else {}
+        save_run(directory, config, tokenizer_json, history, best, current.checkpoint(), extra=extra)
 
     stop.before_training(callbacks.stage)(f"training on {len(prepared.train_set):,} chunks")
     result = trainer.run(callbacks, on_checkpoint=save, should_stop=stop)

@@ -11,9 +11,9 @@ def run_warnings(outcome) -> list[str]:
     """The warnings for a runs.TrainOutcome, in the order they matter."""
     warnings = []
     if outcome.config.init is not None:
-        from reviewrnn.transfer import test_read_in_pretraining
+        from reviewrnn.transfer import lm_read_test_reviews
 
-        if leak := test_read_in_pretraining(outcome.config):
+        if leak := lm_read_test_reviews(outcome.config):
             warnings.append(leak)
     one_sided, unlearned = one_sided_valid(outcome), not_learned(outcome)
     if one_sided is not None:  # then VALID's accuracy cannot say whether it has learned

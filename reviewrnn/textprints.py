@@ -44,23 +44,29 @@ def prints_file(texts: Sequence[str], inherited: np.ndarray | None = None) -> by
 
 def load_prints(directory: Path) -> tuple[np.ndarray | None, str | None]:
     """(the prints a language model keeps, None), or (None, why) where it keeps no readable ones (an LM saved
-    before it kept them)."""
+    before it kept them, one moved away, a damaged file)."""
     path = Path(directory) / PRINTS_FILE
     try:
-        return np.load(path, allow_pickle=False), None
+        known = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         return None, f"no {PRINTS_FILE} in {directory}"
     except (OSError, ValueError, EOFError) as error:
         return None, f"{path} unreadable ({error.__class__.__name__})"
+    if known.ndim != 1 or known.dtype != np.uint64:
+        return None, f"{path} unreadable (not a list of 64-bit prints)"
+    return known, None
 
 
 def count_read(directory: Path, texts: Sequence[str]) -> tuple[int | None, str | None]:
     """(how many of `texts` the language model in `directory` learned from, a near copy counting, None), or
-    (None, why) where it keeps no readable prints."""
+    (None, why) where it keeps no readable prints. Counted a slice at a time: memory stays flat."""
     known, why = load_prints(directory)
     if known is None:
         return None, why
-    prints = text_prints(texts)
-    flat = np.fromiter((value for values in prints for value in values), dtype=np.uint64)
-    found = iter(np.isin(flat, known).tolist())
-    return sum(any([next(found) for _ in values]) for values in prints), None
+    count = 0
+    for start in range(0, len(texts), SLICE):
+        prints = text_prints(texts[start : start + SLICE])
+        flat = np.fromiter((value for values in prints for value in values), dtype=np.uint64)
+        found = iter(np.isin(flat, known).tolist())
+        count += sum(any([next(found) for _ in values]) for values in prints)  # a list: every key consumed
+    return count, None

@@ -85,41 +85,56 @@ def pretrained_on_test(init: InitInfo, corpus: CorpusInfo) -> str | None:
     )
 
 
-def pretraining_leak(init: InitInfo, source, part: str, what: str = "reviews scored") -> str | None:
-    """Why the reviews of `source`'s `part` (source.py) are not clean of the classifier's language model: how
-    many of them, near copies included, the LM (or the LM it continued) learned from (textprints.py). For an
-    LM that keeps no prints (saved before it did), the older check by file: whether it read the corpus file."""
+def pretraining_leak(init: InitInfo, source, part: str, what: str = "reviews scored") -> tuple[str | None, str | None]:
+    """(why the reviews of `source`'s `part` (source.py) are not clean of the classifier's language model, or
+    None; why that could be checked only by file, or None). Counted by the texts the LM, or the LM it
+    continued, learned from, near copies included (textprints.py); for an LM that keeps no prints (saved
+    before it did, or moved away), the older check by file sha256: whether it read the corpus file itself."""
     from reviewrnn.textprints import count_read
 
     texts = source.texts(part)
-    count, _ = count_read(Path(init.path), texts)
+    count, why = count_read(Path(init.path), texts)
     if count is None:
-        return pretrained_on_test(init, source.info)
+        return pretrained_on_test(init, source.info), f"{why}, so its pretraining text is checked by file sha256 only"
     if not count:
-        return None
+        return None, None
     lm = language_model_config(init)
-    kept_out = lm is not None and lm.corpus.sha256 is not None and lm.corpus.sha256 == source.info.sha256
     name = source.info.name
-    if part == "test" and not kept_out:
+    kept_out = lm is not None and _same_corpus(lm.corpus, source.info)  # its TEST half was kept out of the LM
+    if not kept_out:
         advice = f"pretrain with --corpus {name} to keep its TEST half out, or score reviews it never read"
-    elif part == "test":  # kept out of its own text: the LM it continued (pretrain --init) read them
-        advice = f"it continued a language model that read them; start from one pretrained with --corpus {name}"
-    else:  # other parts' reviews, in the LM's own text
+    elif part != "test":  # its other parts' reviews were the LM's own text
         advice = "score reviews the language model never read (--split test)"
-    return (
+    elif lm.init is not None:  # kept out of its own text: the LM it continued (pretrain --init) read them
+        advice = f"it continued a language model that read them; start from one pretrained with --corpus {name}"
+    else:  # an LM from before TRAIN's near copies of TEST were left out of pretraining
+        advice = "pretrain it again: near copies of TEST reviews are now left out of pretraining"
+    leak = (
         f"{count:,} of the {len(texts):,} {what} (or near copies of them) were pretraining text of its "
         f"language model {init.path}, so their scores are not clean; {advice}"
     )
+    return leak, None
 
 
-def test_read_in_pretraining(config: RunConfig) -> str | None:
-    """pretraining_leak for a classifier's own TEST split (train --init says so when it ends)."""
+def _same_corpus(one: CorpusInfo, other: CorpusInfo) -> bool:
+    """The same corpus file by sha256, or by name where one has none (a Hub id)."""
+    return one.sha256 == other.sha256 if one.sha256 and other.sha256 else one.name == other.name
+
+
+def lm_read_test_reviews(config: RunConfig) -> str | None:
+    """pretraining_leak for a classifier's own TEST split, said when `train --init` ends: the corpus read
+    again, or a note where it cannot be (moved or changed since training began: the model is saved anyway)."""
     from reviewrnn.source import CorpusSettings, open_source
 
     settings = CorpusSettings.of_run(config.corpus)
     train = config.train
-    source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names, needed="test")
-    return pretraining_leak(config.init, source, "test", "TEST reviews")
+    try:
+        source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names, needed="test")
+    except ReviewRNNError as error:
+        return f"its TEST reviews could not be checked against its language model's text: {error}"
+    if source.info.sha256 != config.corpus.sha256:
+        return f"{config.corpus.name} changed since training began; its TEST reviews were not checked"
+    return pretraining_leak(config.init, source, "test", "TEST reviews")[0]
 
 
 def language_model_config(init: InitInfo) -> RunConfig | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reviewrnn.nearcopy import NearCopies, copy_key
+from reviewrnn.nearcopy import NearCopies, copy_key, copy_keys
 
 
 def test_near_copies_share_a_key_and_other_words_do_not():
@@ -20,7 +20,7 @@ def test_near_copies_share_a_key_and_other_words_do_not():
     assert copy_key(original) == "loved it the plot twists all works 10 10"
     assert copy_key(original.replace("&amp;", "&").replace('"', "&quot;")) == copy_key(original)  # entities
     assert copy_key("Loved it. The plot twists works 10/10") != copy_key(original)  # a word dropped
-    assert copy_key("Ｌｏｖｅｄ ｉｔ") == copy_key("loved it")  # full-width letters (NFKC)
+    assert copy_key("Ｌｏｖｅｄ ｉｔ") == copy_key("loved it")  # full-width letters (NFKD)
 
 
 def test_only_tags_of_review_markup_are_removed():
@@ -34,7 +34,7 @@ def test_combining_marks_belong_to_their_word():
     """Devanagari vowel signs are marks, not letters: 'अच्छा' and 'अच्छी' are different words."""
     assert copy_key("बहुत अच्छा") != copy_key("बहुत अच्छी")
     assert copy_key("बहुत अच्छा!") == copy_key("बहुत  अच्छा")
-    assert copy_key("Café") == copy_key("café")  # composed or not (NFKC), the same word
+    assert copy_key("Café") == copy_key("café")  # composed or not (NFKD), the same word
 
 
 def test_membership_is_exact_or_near_and_wordless_texts_match_only_themselves():
@@ -42,6 +42,15 @@ def test_membership_is_exact_or_near_and_wordless_texts_match_only_themselves():
     assert "A fine film." in known and "a FINE film" in known and "dull and long." in known
     assert "A fine film indeed." not in known
     assert "!!!" in known and "???" not in known and "" not in known  # no words: no key to match by
+
+
+def test_a_tag_between_two_words_may_have_become_a_space_or_nothing():
+    """'end<br />Start' was exported as 'end Start' by one tool and 'endStart' by another: both are copies."""
+    assert copy_keys("the end<br />Start again") == {"the end start again", "the endstart again"}
+    assert "The endStart again" in NearCopies(["the end<br />Start again"])
+    assert "The end start again" in NearCopies(["the end<br />Start again"])
+    assert copy_keys("no tags at all") == {"no tags at all"}
+    assert copy_key("soft\u00adhyphen and zero\u200bwidth") == "softhyphen and zerowidth"  # format characters
 
 
 def test_an_export_that_deleted_the_tags_or_the_accents_is_still_a_near_copy():

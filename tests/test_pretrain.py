@@ -467,3 +467,51 @@ def test_a_signal_while_the_texts_are_read_stops_pretraining_before_it_writes(ma
     with pytest.raises(TrainingInterrupted, match="^stopped before training began; nothing was written$") as caught:
         pretrain_step(TextSpec(str(make_corpus())), *tiny_configs(epochs=1), directory, Callbacks(stage))
     assert caught.value.exit_code == 130 and not directory.exists()
+
+
+def test_a_train_text_that_is_a_near_copy_of_a_test_review_is_left_out_of_pretraining(tmp_path):
+    """The canonical split drops exact duplicates only: an upper-cased copy of a TEST review can sit in TRAIN.
+    The classifier's split stays as it is; the language model does not read it."""
+    from reviewrnn.splits import is_test_text, is_valid_text
+
+    texts = [text for text, _ in synthetic_reviews(400, seed=12)]
+    pair = next(
+        t for t in texts if is_test_text(t) and not is_test_text(t.upper()) and not is_valid_text(t.upper(), 0.1)
+    )
+    corpus = write_table(
+        tmp_path / "c.csv", [(text, "positive" if i % 2 else "negative") for i, text in enumerate(texts)]
+    )
+    with open(corpus, "a", encoding="utf-8") as handle:
+        handle.write(f"{pair.upper()},positive\n")
+    split = split_corpus(load_corpus(str(corpus)).examples)
+    assert pair in split.test.texts and pair.upper() in split.train.texts
+    gathered = gather_texts(TextSpec(str(corpus)), 0.1)
+    assert pair.upper() not in gathered.train and gathered.info.sizes["train_near_test"] == 1
+    assert len(gathered.train) == len(split.train.texts) - 1
+
+
+def test_a_continued_language_model_keeps_its_parents_prints_or_none(tmp_path):
+    """pretrain --init: the parent's prints join the child's; a parent without them (an older LM) leaves the
+    child without a file, so checks fall back to file sha256s instead of calling its reviews clean; a resumed
+    run keeps what it saved before, should the parent have moved."""
+    from types import SimpleNamespace
+
+    from reviewrnn.pretraining import _prints
+    from reviewrnn.textprints import PRINTS_FILE, count_read, prints_file
+
+    parent, child = tmp_path / "parent", tmp_path / "child"
+    parent.mkdir()
+    child.mkdir()
+    (parent / PRINTS_FILE).write_bytes(prints_file(["the parent read this review"]))
+    continued, fresh = SimpleNamespace(init=SimpleNamespace(path=str(parent))), SimpleNamespace(init=None)
+    (child / PRINTS_FILE).write_bytes(_prints(["the child read this one"], continued, child, resumed=False))
+    both = ["The parent read this review.", "the child read this one", "neither read this"]
+    assert count_read(child, both) == (2, None)
+    assert count_read(child, both[:1]) == (1, None)
+    (child / PRINTS_FILE).write_bytes(_prints(["the child read this one"], fresh, child, resumed=False))
+    assert count_read(child, both) == (1, None)  # no parent: its own texts
+    (child / PRINTS_FILE).write_bytes(_prints(["the child read this one"], continued, child, resumed=False))
+    (parent / PRINTS_FILE).unlink()  # the parent moved or is older: a resumed run keeps what it had
+    (child / PRINTS_FILE).write_bytes(_prints(["the child read this one"], continued, child, resumed=True))
+    assert count_read(child, both) == (2, None)
+    assert _prints(["the child read this one"], continued, tmp_path / "new", resumed=False) is None

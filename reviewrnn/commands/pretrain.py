@@ -171,6 +171,7 @@ def _report(outcome, as_json: bool) -> None:
         "texts_per_source": per_source,
         "tokens": sizes.get("tokens"),
         "test_texts_dropped": sizes.get("test_dropped"),
+        "train_near_test_dropped": sizes.get("train_near_test"),
         "seconds": round(outcome.seconds, 1),
     }
     if as_json:
@@ -188,6 +189,8 @@ def _report(outcome, as_json: bool) -> None:
     if corpus != NO_CORPUS and any(source != f"{corpus}:train" for source in info.sources):  # files were checked
         dropped = sizes.get("test_dropped", 0)  # said when 0 too: the check ran
         out.print(f"left out {dropped:,} --unlabeled texts that are TEST reviews or near copies (TEST only scores)")
+    if near := sizes.get("train_near_test"):  # the split keeps exact duplicates of TEST out of TRAIN, not near ones
+        out.print(f"left out {near:,} of {corpus}'s TRAIN texts that are near copies of its TEST reviews")
     err.print(f"next: reviewrnn train --init {outcome.directory}")
 
 
