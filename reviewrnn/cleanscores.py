@@ -11,7 +11,7 @@ from reviewrnn.corpusfile import HUB_PREFIX
 from reviewrnn.errors import ReviewRNNError
 from reviewrnn.seen import count_seen
 from reviewrnn.source import CorpusSettings
-from reviewrnn.transfer import language_model_config, pretraining_leak
+from reviewrnn.transfer import language_model_config, pretraining_leak, same_file
 
 
 def trained_on_file(directory: Path, spec: str) -> bool:
@@ -82,20 +82,16 @@ OWN_SPLIT_DOUBTS = {"train": "it learned from its TRAIN split, so these scores m
 def check_unseen(corpus: CorpusInfo, config, directory) -> None:
     """--split all must not score a file the model learned from: its training corpus (whose TRAIN and VALID
     reviews it has seen), or any text its language model (train --init) pretrained on."""
-    if _same_file(corpus, config.corpus.sha256, config.corpus.name):
+    if same_file(corpus, config.corpus.sha256, config.corpus.name):
         raise ReviewRNNError(
             f"{corpus.name} is the corpus {directory} was trained on; --split all would score its own training "
             "reviews: use --split test"
         )
     lm = language_model_config(config.init) if config.init is not None else None
-    if lm is not None and any(_same_file(corpus, digest, None) for digest in lm.pretrain.sha256):
-        kept_out = _same_file(corpus, lm.corpus.sha256, lm.corpus.name)  # its TEST half was left out
+    if lm is not None and any(same_file(corpus, digest, None) for digest in lm.pretrain.sha256):
+        kept_out = same_file(corpus, lm.corpus.sha256, lm.corpus.name)  # its TEST half was left out
         advice = "use --split test (kept out of pretraining)" if kept_out else "no part of it is clean of the LM"
         raise ReviewRNNError(
             f"{corpus.name} was pretraining text of {config.init.path}, the language model {directory} started "
             f"from; --split all would score texts it learned from: {advice}"
         )
-
-
-def _same_file(corpus: CorpusInfo, sha256: str | None, name: str | None) -> bool:
-    return corpus.sha256 == sha256 if corpus.sha256 and sha256 else corpus.name == name

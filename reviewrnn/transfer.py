@@ -100,7 +100,8 @@ def pretraining_leak(init: InitInfo, source, part: str, what: str = "reviews sco
         return None, None
     lm = language_model_config(init)
     name = source.info.name
-    kept_out = lm is not None and _same_corpus(lm.corpus, source.info)  # its TEST half was kept out of the LM
+    # Its TEST half was kept out of the LM's text when the LM was pretrained with this --corpus.
+    kept_out = lm is not None and same_file(source.info, lm.corpus.sha256, lm.corpus.name)
     if not kept_out:
         advice = f"pretrain with --corpus {name} to keep its TEST half out, or score reviews it never read"
     elif part != "test":  # its other parts' reviews were the LM's own text
@@ -116,9 +117,9 @@ def pretraining_leak(init: InitInfo, source, part: str, what: str = "reviews sco
     return leak, None
 
 
-def _same_corpus(one: CorpusInfo, other: CorpusInfo) -> bool:
-    """The same corpus file by sha256, or by name where one has none (a Hub id)."""
-    return one.sha256 == other.sha256 if one.sha256 and other.sha256 else one.name == other.name
+def same_file(corpus: CorpusInfo, sha256: str | None, name: str | None) -> bool:
+    """Whether `corpus` is the file with this sha256, or, where either has none (a Hub id), this name."""
+    return corpus.sha256 == sha256 if corpus.sha256 and sha256 else corpus.name == name
 
 
 def lm_read_test_reviews(config: RunConfig) -> str | None:
