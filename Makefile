@@ -81,6 +81,7 @@ bench-takeoff: install
 
 # Accuracy beside TF-IDF+LR and fastText (the bench extra); after `install`, so torch stays the pinned build.
 # Smoke run: make bench-accuracy ACCURACY_ARGS="--limit 2000 --epochs 1 --reviewrnn gru --threads 1"
+# #13's single-model goal: ACCURACY_ARGS="--reviewrnn pretrained --seeds 3" (pretrains an LM first; hours on 2 cores)
 bench-accuracy: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/accuracy.py $(ACCURACY_ARGS)
 

@@ -19,7 +19,6 @@ import argparse
 import math
 import sys
 import tempfile
-import time
 from functools import partial
 from pathlib import Path
 
@@ -37,10 +36,8 @@ from reviewrnn.config import (  # noqa: E402
     ModelConfig,
     TokenizerConfig,
     TrainConfig,
-    pretrain_configs,
 )
 from reviewrnn.corpus import load_corpus  # noqa: E402
-from reviewrnn.lmtexts import TextSpec  # noqa: E402
 from reviewrnn.runs import package_versions  # noqa: E402
 from reviewrnn.splits import split_corpus  # noqa: E402
 
@@ -84,19 +81,9 @@ def sizes(spec: str, available: int) -> list[int]:
 
 def pretrain(args: argparse.Namespace, root: Path) -> tuple[Path, dict]:
     """The LM on all TRAIN texts (or --lm's); its directory and what it cost."""
-    from reviewrnn.artifacts import load_config
-    from reviewrnn.pretraining import pretrain_step
-
     if args.lm is not None:
         return args.lm, {"reused": str(args.lm)}
-    err.print("[bold]pretraining[/] the language model on TRAIN texts")
-    model, train = pretrain_configs(epochs=args.lm_epochs, limit=args.limit, threads=args.threads)
-    started = time.perf_counter()
-    outcome = pretrain_step(TextSpec("imdb"), model, train, TokenizerConfig(), root / "lm")
-    sizes_ = load_config(outcome.directory).pretrain.sizes
-    cost = {"seconds": time.perf_counter() - started, "perplexity": outcome.perplexity, "sizes": sizes_}
-    err.print(f"  held-out perplexity {outcome.perplexity:.1f} in {cost['seconds'] / 60:.1f} min")
-    return outcome.directory, cost
+    return accuracy.pretrain_lm("imdb", root, args.lm_epochs, None, args.limit, args.threads)
 
 
 def schedule(n: int, args: argparse.Namespace, from_lm: bool) -> dict:
@@ -117,17 +104,12 @@ def fit_recurrent(lm_dir: Path, part: str | None, n: int, seed: int, args, direc
     from reviewrnn.predict import load_predictor
     from reviewrnn.runs import train_step
     from reviewrnn.source import CorpusSettings
-    from reviewrnn.transfer import adopt, init_info, open_pretrained, start_pooling
 
-    lm = open_pretrained(lm_dir)
     model, tokenizer = ModelConfig(), TokenizerConfig()
-    adopt(lm, model, tokenizer, given=set())
+    tokenizer_path, init = accuracy.init_from_lm(lm_dir, part, model, tokenizer)
     train = TrainConfig(limit=n, seed=seed, threads=args.threads, **schedule(n, args, from_lm=part is not None))
     runtime.set_threads(train.threads)
-    init = init_info(lm, part, model) if part else None
-    if part:
-        start_pooling(model, part, pool_chosen=False)  # as train --init does
-    outcome = train_step(CorpusSettings("imdb"), model, train, tokenizer, directory, lm.tokenizer_path, None, init)
+    outcome = train_step(CorpusSettings("imdb"), model, train, tokenizer, directory, tokenizer_path, None, init)
     predictor = load_predictor([directory])
     index = {name: i for i, name in enumerate(predictor.label_names)}
 

@@ -48,3 +48,57 @@ def test_every_benchmark_script_imports(script, monkeypatch):
         for name in set(sys.modules) - before:
             if str(BENCHMARKS) in str(getattr(sys.modules[name], "__file__", "") or ""):
                 del sys.modules[name]
+
+
+def test_bench_accuracy_trains_the_pretrained_recipe_from_each_seed_and_adds_their_mean(make_corpus, tmp_path):
+    """`--reviewrnn pretrained --seeds 2`: one LM pretrained on TRAIN texts, then `train --init` from it per seed
+    (the LM's shape, tokenizer and weights, as the command does), one row each and a row of their mean."""
+    import json
+
+    from reviewrnn.artifacts import load_config
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import accuracy
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    corpus, models = make_corpus(count=300), tmp_path / "models"
+    flags = ["--corpus", str(corpus), "--no-peers", "--reviewrnn", "pretrained", "--seeds", "2", "--threads", "1"]
+    args = accuracy.parse_args([*flags, "--lm-epochs", "1", "--lm-hidden", "16", "--epochs", "2"])
+    args.models_dir = models
+    report = {"notes": [], "methods": []}
+    accuracy.benchmark(args, tmp_path / "scratch", report)
+    first, second, mean = report["methods"]
+    assert [first["method"], second["method"]] == ["reviewrnn pretrained seed 0", "reviewrnn pretrained seed 1"]
+    assert mean["method"] == "reviewrnn pretrained, mean of 2 seeds"
+    assert mean["test_accuracy"] == pytest.approx((first["test_accuracy"] + second["test_accuracy"]) / 2)
+    assert mean["test_sd"] == pytest.approx(abs(first["test_accuracy"] - second["test_accuracy"]) / 2**0.5)
+    lm = models / "lm"
+    assert report["pretraining"]["hidden"] == 16 and report["pretraining"]["epochs"] == 1
+    assert any(note.startswith("pretrained: a language model of hidden 16") for note in report["notes"])
+    for seed in (0, 1):
+        config = load_config(models / f"pretrained-seed-{seed}")
+        assert config.train.seed == seed and config.train.epochs == 2 and config.train.schedule == "constant"
+        assert config.model.hidden == 16 and config.model.pool == "mean"  # the LM's shape, a whole-LM start's pool
+        assert config.init.path == str(lm.resolve()) and config.init.part == "all"
+        tokenizer = json.loads((models / f"pretrained-seed-{seed}" / "tokenizer.json").read_text())
+        assert tokenizer == json.loads((lm / "tokenizer.json").read_text())
+    assert "pretrained" in accuracy.render(report).caption
+
+
+def test_bench_accuracy_seeds_leave_ensembles_whole():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import accuracy
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    runs = accuracy.with_seeds(accuracy.recurrent_runs("gru,lstm*2,pretrained", {}), 3)
+    assert [run.name for run in runs] == [
+        *(f"gru seed {k}" for k in range(3)),
+        "lstm*2",
+        *(f"pretrained seed {k}" for k in range(3)),
+    ]
+    assert [run.train.seed for run in runs] == [0, 1, 2, 0, 0, 1, 2]
+    assert {run.group for run in runs} == {"gru", None, "pretrained"}
+    with pytest.raises(accuracy.ReviewRNNError, match="pretrained, none"):
+        accuracy.recurrent_runs("bogus", {})
