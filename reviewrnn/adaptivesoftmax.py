@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 SLICE_VALUES = 1 << 19  # logits per slice (2 MB of float32): one slice's passes stay in the L2/L3 cache
 
@@ -25,14 +26,21 @@ class ClusterLogProb(torch.autograd.Function):
     def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         rows = max(1, SLICE_VALUES // weight.size(0))
         log_norm = hidden.new_empty(hidden.size(0))  # log of each row's softmax denominator
+        log_prob = hidden.new_empty(hidden.size(0))
         for start in range(0, hidden.size(0), rows):
-            logits = hidden[start : start + rows] @ weight.t()
+            part = slice(start, start + rows)
+            logits = hidden[part] @ weight.t()
             top = logits.amax(dim=1, keepdim=True)
-            log_norm[start : start + rows] = logits.sub_(top).exp_().sum(dim=1).log_().add_(top.squeeze(1))
+            shifted = logits.sub_(top)  # <= 0, and 0 at each row's maximum: the sum below is >= 1
+            own = shifted.gather(1, target[part, None]).squeeze(1)
+            log_sum = shifted.exp_().sum(dim=1).log_()
+            log_prob[part] = own - log_sum  # <= 0 exactly, as a log-probability must be
+            log_norm[part] = log_sum + top.squeeze(1)
         ctx.save_for_backward(hidden, weight, target, log_norm)
-        return (hidden * weight[target]).sum(dim=1) - log_norm
+        return log_prob
 
     @staticmethod
+    @once_differentiable  # log_norm is saved as a constant: a second derivative would be wrong, so none
     def backward(ctx, grad: torch.Tensor):
         hidden, weight, target, log_norm = ctx.saved_tensors
         rows = max(1, SLICE_VALUES // weight.size(0))
@@ -51,6 +59,11 @@ class ClusterLogProb(torch.autograd.Function):
 
 def target_log_prob(softmax: nn.AdaptiveLogSoftmaxWithLoss, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """softmax(input, target).output: log p(target) per row, input (N, H), target (N,) in [0, n_classes)."""
+    if target.numel() and (int(target.min()) < 0 or int(target.max()) >= softmax.n_classes):
+        raise RuntimeError(  # torch's own message for the same mistake
+            f"Target values should be in [0, {softmax.n_classes - 1}], "
+            f"but values in range [{int(target.min())}, {int(target.max())}] were found."
+        )
     head_index = target.clone()  # the head's column for each row: the target itself, or its cluster's
     output = input.new_zeros(target.size(0))
     bounds = [0, *softmax.cutoffs]
@@ -59,7 +72,9 @@ def target_log_prob(softmax: nn.AdaptiveLogSoftmaxWithLoss, input: torch.Tensor,
         if rows.numel() == 0:
             continue
         head_index[rows] = softmax.shortlist_size + k
-        down, up = softmax.tail[k][0], softmax.tail[k][1]  # bias-free linear layers, as torch builds them
+        down, up = softmax.tail[k][0], softmax.tail[k][1]
+        if down.bias is not None or up.bias is not None:  # torch builds them without; ClusterLogProb has none
+            raise ValueError("adaptive softmax clusters with a bias are not supported")
         in_cluster = ClusterLogProb.apply(down(input.index_select(0, rows)), up.weight, target[rows] - low)
         output = output.index_copy(0, rows, in_cluster)
     head = torch.log_softmax(softmax.head(input), dim=1)

@@ -105,7 +105,9 @@ class LanguageModel(nn.Module):
         chosen = self.dropout(states[keep])  # (N, H)
         if chosen.numel() == 0:
             return states.sum() * 0.0
-        return -target_log_prob(softmax, chosen, targets[keep]).sum()
+        if self.fast_cpu_path and chosen.device.type == "cpu":
+            return -target_log_prob(softmax, chosen, targets[keep]).sum()
+        return -softmax(chosen, targets[keep]).output.sum()  # CUDA: torch's few large kernels
 
     def encoder_state(self) -> dict[str, torch.Tensor]:
         """The weights a RecurrentClassifier shares with this model, under the classifier's names."""

@@ -28,7 +28,7 @@ def gradients(softmax, input, target, log_prob) -> tuple[torch.Tensor, torch.Ten
         (2000, [25, 100, 500], 600, False, 1 << 19),  # lm.cutoffs' shape of clusters, one slice each
         (2000, [25, 100, 500], 600, False, 700),  # slices of 1, 1 and 4 rows: every slice boundary
         (300, [40], 257, True, 1000),  # one cluster, a head bias
-        (2000, [25, 100, 500], 1, False, 1 << 19),  # one row: all clusters but one empty
+        (2000, [25, 100, 500], 1, False, 1 << 19),  # one row, target 0: every cluster empty
     ],
 )
 def test_target_log_prob_matches_torchs_adaptive_softmax(vocab, cutoffs, rows, head_bias, slice_values, monkeypatch):
@@ -61,3 +61,52 @@ def test_target_log_prob_without_gradients_and_at_extreme_logits():
         ours, theirs = target_log_prob(softmax, input, target), softmax(input, target).output
     assert torch.isfinite(ours).all()
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-2)
+
+
+def test_target_log_prob_in_float64_is_torchs_to_float64_rounding():
+    torch.manual_seed(2)
+    softmax = torch.nn.AdaptiveLogSoftmaxWithLoss(16, 900, [30, 200], div_value=2.0).double()
+    input, target = torch.randn(300, 16, dtype=torch.float64), torch.randint(0, 900, (300,))
+    ours = gradients(softmax, input, target, lambda x, t: target_log_prob(softmax, x, t))
+    theirs = gradients(softmax, input, target, lambda x, t: softmax(x, t).output)
+    for mine, truth in zip((ours[0], ours[1], *ours[2].values()), (theirs[0], theirs[1], *theirs[2].values())):
+        torch.testing.assert_close(mine, truth, rtol=1e-12, atol=1e-12)
+    assert (ours[0] <= 0).all()
+
+
+def test_target_log_prob_refuses_what_torch_refuses():
+    softmax = torch.nn.AdaptiveLogSoftmaxWithLoss(16, 500, [20, 100])
+    with pytest.raises(RuntimeError, match=r"Target values should be in \[0, 499\]"):
+        target_log_prob(softmax, torch.randn(3, 16), torch.tensor([0, 500, 3]))
+    hidden, weights = torch.randn(3, 16, requires_grad=True), torch.ones(3, requires_grad=True)
+    log_prob = target_log_prob(softmax, hidden, torch.tensor([1, 50, 300]))
+    (grad,) = torch.autograd.grad(log_prob, hidden, grad_outputs=weights, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):  # a second derivative would leave out
+        grad.sum().backward()  # the cluster normaliser's dependence on the weights: refused, not wrong
+
+
+def test_the_language_models_loss_and_gradients_are_torchs_on_the_fast_path():
+    """lm.LanguageModel's CPU path (target_log_prob) against torch's module (fast_cpu_path False): the loss it
+    trains on and every weight's gradient."""
+    from reviewrnn.config import ModelConfig
+    from reviewrnn.lm import LanguageModel
+
+    torch.manual_seed(3)
+    model = LanguageModel(ModelConfig(cell="gru", vocab_size=600, embed=16, hidden=32, dropout=0.0)).double()
+    ids, lengths = torch.randint(4, 600, (6, 40)), torch.tensor([40, 33, 20, 9, 2, 1])
+    found = {}
+    for fast in (True, False):
+        model.fast_cpu_path = fast
+        model.zero_grad()
+        total, count = model(ids, lengths)
+        (total / count).backward()
+        found[fast] = (
+            total.detach(),
+            count,
+            {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None},
+        )
+    assert found[True][1] == found[False][1] == 2 * (40 + 33 + 20 + 9 + 2 + 1 - 6)
+    torch.testing.assert_close(found[True][0], found[False][0], rtol=1e-12, atol=1e-10)
+    assert found[True][2].keys() == found[False][2].keys()
+    for name, grad in found[False][2].items():
+        torch.testing.assert_close(found[True][2][name], grad, rtol=1e-9, atol=1e-11, msg=name)
