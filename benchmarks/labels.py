@@ -28,7 +28,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import accuracy  # noqa: E402  (benchmarks/accuracy.py: the peers and the scoring bracket)
 
-from reviewrnn import runtime  # noqa: E402
+from reviewrnn import cpu, runtime  # noqa: E402
 from reviewrnn.atomic import atomic_write_json  # noqa: E402
 from reviewrnn.config import (  # noqa: E402
     INIT_DEFAULTS,
@@ -183,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         "notes": [
             "Pretraining reads TRAIN texts only (VALID is its held-out text, TEST never). The reviewrnn columns share "
             "the LM's tokenizer and shape; choices on all of VALID for every method; two seeds: one line each.",
+            accuracy.machine_text(),
         ],
         "threads": args.threads,
+        "machine": cpu.identity(),
         "versions": package_versions(),
         "cells": [],
     }

@@ -21,6 +21,25 @@ def identity() -> dict:
     return {"cpu": model, "vector": list(flags)}
 
 
+def describe() -> str:
+    """One line for a report: 'AMD EPYC (family 25, model 1): avx avx2 fma ...'. The model name alone can
+    be the same for CPUs of different generations (both EPYCs of this project's machines read 'AMD EPYC')."""
+    model, flags = _read()
+    generation = _generation()
+    return f"{model}{f' ({generation})' if generation else ''}: {' '.join(flags) or 'no vector flags read'}"
+
+
+@functools.cache
+def _generation() -> str:
+    """'family F, model M' from /proc/cpuinfo, or '' where unreadable."""
+    with contextlib.suppress(OSError):
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        found = [re.search(rf"^{key}\s*:\s*(\S+)$", text, re.MULTILINE) for key in ("cpu family", "model")]
+        if all(found):
+            return f"family {found[0].group(1)}, model {found[1].group(1)}"
+    return ""
+
+
 @functools.cache
 def _read() -> tuple[str, tuple[str, ...]]:
     model, flags = "unknown", []

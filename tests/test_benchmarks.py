@@ -57,11 +57,7 @@ def test_bench_accuracy_trains_the_pretrained_recipe_from_each_seed_and_adds_the
 
     from reviewrnn.artifacts import load_config
 
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import accuracy
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    accuracy = bench_accuracy()
     corpus, models = make_corpus(count=300), tmp_path / "models"
     flags = ["--corpus", str(corpus), "--no-peers", "--reviewrnn", "pretrained", "--seeds", "2", "--threads", "1"]
     args = accuracy.parse_args([*flags, "--lm-epochs", "1", "--lm-hidden", "16", "--epochs", "2"])
@@ -84,14 +80,73 @@ def test_bench_accuracy_trains_the_pretrained_recipe_from_each_seed_and_adds_the
         tokenizer = json.loads((models / f"pretrained-seed-{seed}" / "tokenizer.json").read_text())
         assert tokenizer == json.loads((lm / "tokenizer.json").read_text())
     assert "pretrained" in accuracy.render(report).caption
+    assert [bucket["ci_low"] for bucket in mean["by_length"]] == [None] * len(mean["by_length"])  # a mean, no interval
+    assert mean["details"]["seeds"] == [0, 1] and mean["test_ci95"] is None
 
 
-def test_bench_accuracy_seeds_leave_ensembles_whole():
+def bench_accuracy():
+    """benchmarks/accuracy.py as a module (the scripts are not a package)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
         import accuracy
     finally:
         sys.path.remove(str(BENCHMARKS))
+    return accuracy
+
+
+def test_bench_accuracy_reuses_an_lm_and_trains_at_the_commands_batch_size(
+    pretrained_lm, session_corpus, trained_model, tmp_path
+):
+    """--lm: a GRU LM's classifier trains at `train --init`'s batch for a GRU (128, not the config's 64); the
+    TEST check finds nothing to say of an LM pretrained with this corpus; a classifier as --lm is refused
+    before any row trains."""
+    accuracy = bench_accuracy()
+    flags = ["--corpus", str(session_corpus), "--no-peers", "--reviewrnn", "pretrained", "--epochs", "1"]
+    args = accuracy.parse_args([*flags, "--threads", "1", "--lm", str(pretrained_lm)])
+    args.models_dir = tmp_path / "models"
+    report = {"notes": [], "methods": []}
+    accuracy.benchmark(args, tmp_path / "scratch", report)
+    (row,) = report["methods"]
+    assert row["method"] == "reviewrnn pretrained" and row["details"]["train"]["batch_size"] == 128
+    assert row["details"]["model"]["cell"] == "gru" and row["details"]["init"]["part"] == "all"
+    assert report["pretraining"] == {"reused": str(pretrained_lm)}
+    assert not any("pretraining text" in note or "sha256" in note for note in report["notes"])
+    args.lm = trained_model
+    with pytest.raises(accuracy.ReviewRNNError, match="a classifier, not a language model"):
+        accuracy.benchmark(args, tmp_path / "scratch2", {"notes": [], "methods": []})
+
+
+def test_bench_accuracy_refuses_lm_flags_it_would_ignore(capsys):
+    accuracy = bench_accuracy()
+    for argv in (
+        ["--lm", "x"],
+        ["--reviewrnn", "gru", "--lm-hidden", "64"],
+        ["--reviewrnn", "pretrained", "--lm", "x", "--lm-epochs", "2"],
+    ):
+        with pytest.raises(SystemExit) as stopped:
+            accuracy.parse_args(argv)
+        assert stopped.value.code == 2
+    assert "--lm reuses one" in capsys.readouterr().err
+    with pytest.raises(accuracy.ReviewRNNError, match="names gru more than once"):
+        accuracy.with_seeds(accuracy.recurrent_runs("gru,lstm,gru", {}), 2)
+
+
+def test_bench_accuracy_cells_and_presets_train_at_the_commands_batch_sizes():
+    from reviewrnn.config import CELL_BATCH_SIZE
+    from reviewrnn.presets import PRESETS
+
+    accuracy = bench_accuracy()
+    runs = accuracy.recurrent_runs("rnn,gru,lstm,presets", PRESETS)
+    assert {run.name: run.train.batch_size for run in runs} == {
+        "rnn": CELL_BATCH_SIZE["rnn"],
+        "gru": CELL_BATCH_SIZE["gru"],
+        "lstm": CELL_BATCH_SIZE["lstm"],
+        **{f"preset:{name}": CELL_BATCH_SIZE[values["cell"]] for name, values in PRESETS.items()},
+    }
+
+
+def test_bench_accuracy_seeds_leave_ensembles_whole():
+    accuracy = bench_accuracy()
     runs = accuracy.with_seeds(accuracy.recurrent_runs("gru,lstm*2,pretrained", {}), 3)
     assert [run.name for run in runs] == [
         *(f"gru seed {k}" for k in range(3)),

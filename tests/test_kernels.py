@@ -145,3 +145,22 @@ def test_a_first_use_while_scoring_still_measures_the_backward(fresh, mode):
     with mode():
         assert torch.allclose(run_layer(layer, "gru", x), layer(x)[0], atol=1e-5)
     assert kernels.chosen()["gru:5x4"][1] != "env"
+
+
+def test_the_cpu_line_of_a_report_names_the_generation(tmp_path, monkeypatch):
+    """Both EPYCs of this project read 'AMD EPYC' as their model name: the family and model tell them apart."""
+    info = tmp_path / "cpuinfo"
+    info.write_text("cpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx fma sse2\n")
+    real = cpu.Path
+
+    monkeypatch.setattr(cpu, "Path", lambda path: info if path == "/proc/cpuinfo" else real(path))
+    for cached in (cpu._read, cpu._generation):
+        cached.cache_clear()
+    try:
+        assert cpu.describe() == "AMD EPYC (family 25, model 1): avx avx2 fma sse2"
+        info.write_text("model name\t: Some CPU\n")
+        cpu._read.cache_clear(), cpu._generation.cache_clear()
+        assert cpu.describe() == "Some CPU: no vector flags read"
+    finally:
+        for cached in (cpu._read, cpu._generation):
+            cached.cache_clear()  # the real machine's again, for the other tests
