@@ -617,13 +617,13 @@ def language_model(args: argparse.Namespace, runs: list[RecurrentRun], models_di
             f"TRAIN texts for {epochs} epoch{'s' if epochs > 1 else ''} first (held-out perplexity "
             f"{cost['perplexity']:.1f}, {cost['seconds'] / 60:.1f} min, not in train s), then `train --init` from it"
         )
-    for line in test_leak(init_info(lm, "all"), args.corpus):
+    for line in leak_lines(init_info(lm, "all"), args.corpus):
         err.print(f"[yellow]warning:[/] {line}")
         report["notes"].append(f"pretrained: {line}")
     return lm.directory
 
 
-def test_leak(init, corpus: str) -> list[str]:
+def leak_lines(init, corpus: str) -> list[str]:
     """What `train --init` says at its end about the LM and this corpus's TEST reviews: a leak, or why the
     check was by file only (transfer.pretraining_leak); nothing when the LM never read them."""
     from reviewrnn.source import open_source
