@@ -350,7 +350,10 @@ def pretrain_lm(corpus: str, root: Path, epochs: int, hidden: int | None, limit,
     model, train = pretrain_configs(epochs=epochs, limit=limit, threads=threads)
     if hidden:
         model.hidden = hidden
-    err.print(f"[bold]pretraining[/] a language model of hidden {model.hidden} on TRAIN texts ({epochs} epochs)")
+    err.print(
+        f"[bold]pretraining[/] a language model of hidden {model.hidden} on TRAIN texts "
+        f"({epochs} epoch{'s' if epochs > 1 else ''})"
+    )
     runtime.set_threads(train.threads)  # as `reviewrnn pretrain` does at its entry
     started = time.perf_counter()
     outcome = pretrain_step(TextSpec(corpus), model, train, TokenizerConfig(), root / "lm")
@@ -444,23 +447,26 @@ def bucket_header(row: dict) -> str:
 
 
 def render(report: dict) -> Table:
+    """The table: a column per length bucket that holds TEST reviews, a --seeds mean row in bold."""
     rows = report["methods"]
     table = Table(title=report["title"], title_justify="left", caption_justify="left")
-    table.add_column("method")
+    table.add_column("method", min_width=24)
     table.add_column("test acc", justify="right")
-    for bucket in rows[0]["by_length"] if rows else []:
-        table.add_column(bucket_header(bucket), justify="right")
+    kept = [k for k, bucket in enumerate(rows[0]["by_length"] if rows else []) if bucket["count"]]
+    for k in kept:
+        table.add_column(bucket_header(rows[0]["by_length"][k]), justify="right")
     table.add_column("train s", justify="right")
     table.add_column("predict s", justify="right")
     for row in rows:
-        buckets = [f"{b['accuracy']:.1%}" if b["accuracy"] is not None else "-" for b in row["by_length"]]
+        buckets = [row["by_length"][k]["accuracy"] for k in kept]
         spread = f" ±{row['test_sd']:.2%}" if "test_sd" in row else ""  # a --seeds mean row
         table.add_row(
             row["method"],
             f"{row['test_accuracy']:.2%}{spread}",
-            *buckets,
+            *(f"{value:.1%}" if value is not None else "-" for value in buckets),
             f"{row['train_seconds']:.1f}",
             f"{row['predict_seconds']:.1f}",
+            style="bold" if "seeds_of" in row else None,
         )
     table.caption = "\n".join(report["notes"] + [f"{row['method']}: {row['settings']}" for row in rows])
     return table
@@ -502,6 +508,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"{lm_flags[0]} is for `pretrained` rows; add pretrained to --reviewrnn")
     if args.lm and len(lm_flags) > 1:
         parser.error(f"{lm_flags[1]} shapes a language model pretrained here; --lm reuses one: drop one of them")
+    try:
+        runs = with_seeds(recurrent_runs(args.reviewrnn, PRESETS), args.seeds)
+    except ReviewRNNError as error:
+        parser.error(str(error))
+    if args.no_peers and not runs:
+        parser.error("nothing to run: drop --no-peers or name reviewrnn runs with --reviewrnn")
     return args
 
 
@@ -559,12 +571,15 @@ def benchmark(args: argparse.Namespace, scratch: Path, report: dict) -> None:
     if tokenizers:
         shared = ", ".join(f"{info['source']} in {info['seconds']:.1f} s" for _, info in tokenizers.values())
         report["notes"].append(
-            f"reviewrnn: train s is wall clock around runs.train_step (corpus read, encoding, training, saving) "
+            f"reviewrnn: train s is wall clock around training (corpus read, encoding, training, saving) "
             f"with the tokenizer made beforehand ({shared}); predict s is the numpy Predictor of `reviewrnn predict`"
         )
+    ensembles = [run.name for run in runs if run.members > 1]
+    if ensembles and args.seeds > 1:
+        report["notes"].append(f"--seeds {args.seeds} leaves ensembles as one row each: {', '.join(ensembles)}")
     if lm_dir is not None:
         report["notes"].append(
-            "reviewrnn pretrained: train s is wall clock around runs.train_step from the LM's weights and tokenizer"
+            "reviewrnn pretrained: train s is wall clock around training from the LM's weights and tokenizer"
         )
     for name, group, fit in methods:
         err.print(f"[bold]{name}[/]: training")
@@ -600,7 +615,7 @@ def language_model(args: argparse.Namespace, runs: list[RecurrentRun], models_di
     if not any(run.init_part for run in runs):
         return None
     if args.lm is not None:
-        lm = open_pretrained(args.lm)  # not a language model: an error before any row trains
+        lm = reused_lm(args.lm)  # not a language model: an error before any row trains
         report["pretraining"] = {"reused": str(args.lm)}
         report["notes"].append(f"pretrained: the language model in {args.lm} (reused: its pretraining not timed here)")
     else:
@@ -621,6 +636,21 @@ def language_model(args: argparse.Namespace, runs: list[RecurrentRun], models_di
         err.print(f"[yellow]warning:[/] {line}")
         report["notes"].append(f"pretrained: {line}")
     return lm.directory
+
+
+def reused_lm(path: Path):
+    """--lm's language model, or an error that names --lm (not train's --init, whose words open_pretrained uses)."""
+    from reviewrnn.transfer import open_pretrained
+
+    if not path.is_dir():
+        what = "a file" if path.exists() else "no such directory"
+        raise ReviewRNNError(
+            f"--lm {path}: {what}; give the directory `reviewrnn pretrain` saved (models/pretrained/NAME)"
+        )
+    try:
+        return open_pretrained(path)
+    except ReviewRNNError as error:
+        raise ReviewRNNError(f"--lm {error}".replace("--init takes", "--lm takes")) from None
 
 
 def leak_lines(init, corpus: str) -> list[str]:
@@ -699,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
             err.print("[red]stopped[/] (Ctrl-C); the table holds the methods that finished")
             code = 130
         except ReviewRNNError as error:
-            err.print(f"[red]error:[/] {error}")
+            err.print(f"[red]error:[/] {error}", soft_wrap=True)  # one line, whatever the terminal's width
             return 1
     if report["methods"]:
         out.print(render(report))

@@ -79,7 +79,10 @@ def test_bench_accuracy_trains_the_pretrained_recipe_from_each_seed_and_adds_the
         assert config.init.path == str(lm.resolve()) and config.init.part == "all"
         tokenizer = json.loads((models / f"pretrained-seed-{seed}" / "tokenizer.json").read_text())
         assert tokenizer == json.loads((lm / "tokenizer.json").read_text())
-    assert "pretrained" in accuracy.render(report).caption
+    table = accuracy.render(report)
+    assert "pretrained" in table.caption
+    headers = [str(column.header) for column in table.columns]  # buckets without TEST reviews are left out
+    assert all("n=0" not in header for header in headers) and len(headers) < 4 + len(mean["by_length"])
     assert [bucket["ci_low"] for bucket in mean["by_length"]] == [None] * len(mean["by_length"])  # a mean, no interval
     assert mean["details"]["seeds"] == [0, 1] and mean["test_ci95"] is None
 
@@ -111,14 +114,21 @@ def test_bench_accuracy_reuses_an_lm_and_trains_at_the_commands_batch_size(
     assert row["details"]["model"]["cell"] == "gru" and row["details"]["init"]["part"] == "all"
     assert report["pretraining"] == {"reused": str(pretrained_lm)}
     assert not any("pretraining text" in note or "sha256" in note for note in report["notes"])
-    args.lm = trained_model
-    with pytest.raises(accuracy.ReviewRNNError, match="a classifier, not a language model"):
+    for lm, words in ((trained_model, "a classifier, not a language model; --lm takes"), (tmp_path, "config.json")):
+        args.lm = lm
+        with pytest.raises(accuracy.ReviewRNNError, match=f"^--lm {lm}.*{words}"):
+            accuracy.benchmark(args, tmp_path / "scratch2", {"notes": [], "methods": []})
+    args.lm = trained_model / "config.json"
+    with pytest.raises(accuracy.ReviewRNNError, match=r"^--lm .*config\.json: a file; give the directory"):
         accuracy.benchmark(args, tmp_path / "scratch2", {"notes": [], "methods": []})
 
 
 def test_bench_accuracy_refuses_lm_flags_it_would_ignore(capsys):
     accuracy = bench_accuracy()
     for argv in (
+        ["--reviewrnn", "gru,gru"],
+        ["--reviewrnn", "bogus"],
+        ["--reviewrnn", "none", "--no-peers"],
         ["--lm", "x"],
         ["--reviewrnn", "gru", "--lm-hidden", "64"],
         ["--reviewrnn", "pretrained", "--lm", "x", "--lm-epochs", "2"],
@@ -126,7 +136,9 @@ def test_bench_accuracy_refuses_lm_flags_it_would_ignore(capsys):
         with pytest.raises(SystemExit) as stopped:
             accuracy.parse_args(argv)
         assert stopped.value.code == 2
-    assert "--lm reuses one" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "names gru more than once" in said and "unknown run 'bogus'" in said and "nothing to run" in said
+    assert "--lm reuses one" in said
     with pytest.raises(accuracy.ReviewRNNError, match="names gru more than once"):
         accuracy.with_seeds(accuracy.recurrent_runs("gru,lstm,gru", {}), 2)
 
