@@ -631,6 +631,11 @@ def language_model(args: argparse.Namespace, runs: list[RecurrentRun], models_di
             f"pretrained: a language model of hidden {cost['hidden']} pretrained on {cost['sizes']['texts']:,} "
             f"TRAIN texts for {epochs} epoch{'s' if epochs > 1 else ''} first (held-out perplexity "
             f"{cost['perplexity']:.1f}, {cost['seconds'] / 60:.1f} min, not in train s), then `train --init` from it"
+            + (
+                f"; {cost['sizes']['train_near_test']:,} TRAIN texts left out as near copies of TEST reviews"
+                if cost["sizes"].get("train_near_test")
+                else ""
+            )
         )
     for line in leak_lines(init_info(lm, "all"), args.corpus):
         err.print(f"[yellow]warning:[/] {line}")
