@@ -1,7 +1,10 @@
-"""Pretraining speed: training tokens/s of the language model with the adaptive softmax it uses (lm.py), against a
-full softmax tied to the embedding, on IMDB TRAIN chunks; per cell, one thread unless --threads says otherwise.
+"""Pretraining speed: training tokens/s of the language model with the adaptive softmax it uses (lm.py, computed by
+adaptivesoftmax.py a slice of rows at a time), against torch's own AdaptiveLogSoftmaxWithLoss forward (the same
+weights and function) and a full softmax tied to the embedding, on IMDB TRAIN chunks; per cell, one thread unless
+--threads says otherwise. Each rate is printed with its ratio to torch's adaptive softmax from the same run.
 
   python benchmarks/lm_softmax.py --steps 20 --threads 1
+  python benchmarks/lm_softmax.py --threads 2 --cells lstm --kinds sliced,torch   # the sliced softmax's A/B
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ class TiedFullSoftmax(LanguageModel):
         return functional.cross_entropy(logits, ids, reduction="sum")
 
 
+class TorchAdaptiveSoftmax(LanguageModel):
+    """The same model through torch's AdaptiveLogSoftmaxWithLoss forward: the baseline of adaptivesoftmax.py."""
+
+    def _summed(self, softmax, states, targets, keep):
+        return -softmax(self.dropout(states[keep]), targets[keep]).output.sum()
+
+
+KINDS = {"sliced": LanguageModel, "torch": TorchAdaptiveSoftmax, "full": TiedFullSoftmax}
+
+
 def tokens_per_second(kind: type, config: ModelConfig, chunks, steps: int, batch_size: int) -> float:
     torch.manual_seed(0)
     model = kind(config)
@@ -58,7 +71,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cells", default="lstm,gru")
     parser.add_argument("--texts", type=int, default=3000, help="IMDB TRAIN texts to cut chunks from")
+    parser.add_argument("--kinds", default="sliced,torch,full", help=f"softmaxes to time, of {', '.join(KINDS)}")
     args = parser.parse_args()
+    kinds = [name.strip() for name in args.kinds.split(",") if name.strip()]
+    if not kinds or set(kinds) - set(KINDS):
+        parser.error(f"--kinds: choose from {', '.join(KINDS)}")
     runtime.set_threads(args.threads)
     runtime.keep_freed_memory()
     train = TrainConfig(limit=args.texts, max_tokens=256)
@@ -68,9 +85,10 @@ def main() -> None:
     print(f"{len(chunks)} chunks of up to 256 tokens, batch {train.batch_size}, {args.threads} thread(s)")
     for cell in args.cells.split(","):
         config = ModelConfig(cell=cell, vocab_size=tokenizer.get_vocab_size(), dropout=0.1)
-        for kind in (LanguageModel, TiedFullSoftmax):
-            rate = tokens_per_second(kind, config, chunks, args.steps, train.batch_size)
-            print(f"{cell} bidirectional {config.hidden}, {kind.__name__}: {rate:,.0f} training tokens/s")
+        rates = {name: tokens_per_second(KINDS[name], config, chunks, args.steps, train.batch_size) for name in kinds}
+        for name, rate in rates.items():
+            ratio = f" ({rate / rates['torch']:.2f}x torch's adaptive softmax)" if "torch" in rates else ""
+            print(f"{cell} bidirectional {config.hidden}, {KINDS[name].__name__}: {rate:,.0f} training tokens/s{ratio}")
 
 
 if __name__ == "__main__":
