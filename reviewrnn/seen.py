@@ -40,12 +40,21 @@ def save_seen(directory: Path, *sets) -> None:
 def count_seen(directory: Path, encoded) -> tuple[int | None, str | None]:
     """(how many reviews of `encoded` the model in `directory` trained or was validated on, None) or, where
     it keeps no readable fingerprints, (None, why)."""
-    path = Path(directory) / SEEN_FILE
-    try:
-        seen = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        return None, f"no {SEEN_FILE} (saved before models kept one)"
-    except (OSError, ValueError, EOFError) as error:
-        return None, f"{SEEN_FILE} unreadable ({error.__class__.__name__})"
+    seen, why = load_print_file(
+        Path(directory) / SEEN_FILE, SEEN_FILE, f"no {SEEN_FILE} (saved before models kept one)"
+    )
+    if seen is None:
+        return None, why
     found = np.isin(fingerprints(encoded), seen) & (np.asarray(encoded.full_lengths) > 0)
     return int(found.sum()), None
+
+
+def load_print_file(path: Path, name: str, missing: str) -> tuple[np.ndarray | None, str | None]:
+    """(the array of fingerprints saved at `path`, None), or (None, why): `missing` where there is no file,
+    '`name` unreadable (the error)' where numpy cannot read it. No pickles: the file may come from anywhere."""
+    try:
+        return np.load(path, allow_pickle=False), None
+    except FileNotFoundError:
+        return None, missing
+    except (OSError, ValueError, EOFError) as error:
+        return None, f"{name} unreadable ({error.__class__.__name__})"

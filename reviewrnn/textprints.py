@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from reviewrnn.nearcopy import copy_keys
+from reviewrnn.seen import load_print_file
 
 PRINTS_FILE = "lm_texts.npy"
 SLICE = 8192  # texts keyed at a time: an --on-disk part is read a slice at a time, never whole
@@ -46,12 +47,9 @@ def load_prints(directory: Path) -> tuple[np.ndarray | None, str | None]:
     """(the prints a language model keeps, None), or (None, why) where it keeps no readable ones (an LM saved
     before it kept them, one moved away, a damaged file)."""
     path = Path(directory) / PRINTS_FILE
-    try:
-        known = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        return None, f"no {PRINTS_FILE} in {directory}"
-    except (OSError, ValueError, EOFError) as error:
-        return None, f"{path} unreadable ({error.__class__.__name__})"
+    known, why = load_print_file(path, str(path), f"no {PRINTS_FILE} in {directory}")
+    if known is None:
+        return None, why
     if known.ndim != 1 or known.dtype != np.uint64:
         return None, f"{path} unreadable (not a list of 64-bit prints)"
     return known, None
