@@ -169,3 +169,15 @@ def test_bench_accuracy_seeds_leave_ensembles_whole():
     assert {run.group for run in runs} == {"gru", None, "pretrained"}
     with pytest.raises(accuracy.ReviewRNNError, match="pretrained, none"):
         accuracy.recurrent_runs("bogus", {})
+
+
+def test_bench_names_the_faster_matmul_library_from_its_own_measurement(monkeypatch):
+    """The caption follows the run's figures: on the AVX2 EPYCs MKL went further, on the AVX-512 one oneDNN."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.delitem(sys.modules, "bench", raising=False)  # undone after the test: no `bench` left behind
+    bench = importlib.import_module("bench")
+
+    assert bench.faster_library(105.0, 64.0) == "MKL's kernels go further here."
+    assert bench.faster_library(215.0, 465.0) == "oneDNN's kernels go further here."
+    assert "alike" in bench.faster_library(65.0, 65.0) and "alike" in bench.faster_library(65.0, 63.0)
+    assert "not measured" in bench.faster_library(65.0, None)
