@@ -85,7 +85,9 @@ class _Direction:
 
     Sigmoid gates come negated, so sigmoid(a) = 1 / (1 + exp(-a)) is an exp, an addition and a
     reciprocal in place: numpy's float32 exp was 1.6-1.9x faster than its tanh on the AVX2 Zen 3 of
-    2026-12-02 (where the tanh form, (1 + tanh(a / 2)) / 2, took a third of an LSTM step). LSTM gates are reordered
+    2026-12-02 (where the tanh form, (1 + tanh(a / 2)) / 2, took a third of an LSTM step). tanh gates
+    come scaled by -2 for the same reason: tanh(a) = 2 / (1 + exp(-2a)) - 1. Both scales are powers of
+    two, so the pre-activations are exactly the unscaled ones times the scale. LSTM gates are reordered
     i, f, o, g so the three sigmoids are adjacent.
     """
 
@@ -99,13 +101,14 @@ class _Direction:
 
 
 def _gate_layout(cell: str, hidden: int) -> tuple[np.ndarray, np.ndarray]:
-    """(row order, scale) applied to torch's stacked gate rows: sigmoid gates first, negated."""
+    """(row order, scale) applied to torch's stacked gate rows: sigmoid gates first, negated; then the
+    tanh gates, scaled by -2 (see cellsteps.sigmoid_of_negated and tanh_of_scaled)."""
     rows = np.arange(GATES[cell] * hidden)
     if cell == "lstm":  # torch: i, f, g, o -> i, f, o, g
         i, f, g, o = np.split(rows, 4)
         rows = np.concatenate([i, f, o, g])
     sigmoids = {"rnn": 0, "gru": 2, "lstm": 3}[cell] * hidden
-    scale = np.where(np.arange(len(rows)) < sigmoids, -1.0, 1.0).astype(np.float32)
+    scale = np.where(np.arange(len(rows)) < sigmoids, -1.0, -2.0).astype(np.float32)
     return rows, scale
 
 
