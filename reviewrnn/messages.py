@@ -23,6 +23,13 @@ def best_epoch_kept(best_epoch: int, directory: Path) -> str:
     return f"; the best epoch ({best_epoch}) is saved in {directory}"
 
 
+def interrupted_before_replacing(epoch: int, step: int, directory: Path) -> str:
+    return (
+        f"stopped at epoch {epoch}, step {step}, before its first epoch finished; {directory} still holds "
+        "the model it was to replace, and nothing of this run was saved; run the command again to start over"
+    )
+
+
 def interrupted(epoch: int, step: int, directory: Path, command: str = "train") -> str:
     return (
         f"stopped at epoch {epoch}, step {step}; checkpoint saved in {directory}"

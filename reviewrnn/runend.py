@@ -1,5 +1,6 @@
 """How a training run ends when it does not finish, for `train` and `pretrain` alike: an interrupted run
-saves its checkpoint and says how to resume; a diverged one says which epoch it kept."""
+saves its checkpoint and says how to resume (unless that checkpoint would replace a finished model);
+a diverged one says which epoch it kept."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reviewrnn import messages
+from reviewrnn.artifacts import WEIGHTS_FILE
 from reviewrnn.errors import TrainingDiverged, TrainingInterrupted
 
 
@@ -16,6 +18,11 @@ def raise_if_unfinished(
     """Nothing for a finished run. `stop` is the run's StopOnSignals (its exit_code says which signal);
     `on_diverged` runs when a diverged run has a best epoch to keep."""
     if result.interrupted:
+        if result.best_state is None and (Path(directory) / WEIGHTS_FILE).is_file():
+            # A --force run stopped in its first epoch: a checkpoint alone would be swapped in for the model
+            # it was to replace, and that model is worth more than a part of one epoch.
+            message = messages.interrupted_before_replacing(trainer.state.epoch, trainer.state.step, directory)
+            raise TrainingInterrupted(message, stop.exit_code)
         save(trainer)
         message = messages.interrupted(trainer.state.epoch, trainer.state.step, directory, command)
         raise TrainingInterrupted(message, stop.exit_code)

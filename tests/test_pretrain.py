@@ -515,3 +515,19 @@ def test_a_continued_language_model_keeps_its_parents_prints_or_none(tmp_path):
     (child / PRINTS_FILE).write_bytes(_prints(["the child read this one"], continued, child, resumed=True))
     assert count_read(child, both) == (2, None)
     assert _prints(["the child read this one"], continued, tmp_path / "new", resumed=False) is None
+
+
+def test_a_forced_pretrain_stopped_in_its_first_epoch_keeps_the_lm_it_was_to_replace(
+    make_corpus, tmp_path, monkeypatch
+):
+    from test_resume import files_under
+
+    from reviewrnn.interrupts import StopOnSignals
+
+    spec, directory = TextSpec(str(make_corpus())), tmp_path / "lm"
+    pretrain_step(spec, *tiny_configs(epochs=1), directory)
+    before = files_under(directory)
+    monkeypatch.setattr(StopOnSignals, "__call__", lambda self: True)  # a Ctrl-C at the first step boundary
+    with pytest.raises(TrainingInterrupted, match="before its first epoch finished; .* still holds the model"):
+        pretrain_step(spec, *tiny_configs(epochs=2, seed=1), directory)
+    assert files_under(directory) == before

@@ -376,3 +376,30 @@ def test_an_extension_stops_early_where_the_longer_run_would(make_corpus, isolat
     outcome = resume_step(extended, epochs=12)
     assert (outcome.best_epoch, outcome.stopped_early) == (long_run.best_epoch, long_run.stopped_early)
     assert len(json.loads((extended / "history.json").read_text())) == len(finished)
+
+
+def files_under(directory: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(directory)): path.read_bytes() for path in directory.rglob("*") if path.is_file()}
+
+
+def test_a_forced_run_stopped_in_its_first_epoch_keeps_the_model_it_was_to_replace(
+    make_corpus, isolated_env, monkeypatch
+):
+    """A new user's Ctrl-C during a `--force` run's first epoch left only a checkpoint where a model had been."""
+    from reviewrnn.interrupts import StopOnSignals
+
+    settings = CorpusSettings(str(make_corpus()))
+    directory = isolated_env["models"] / "kept"
+    train_step(settings, *tiny_configs(epochs=1), directory)
+    before = files_under(directory)
+    monkeypatch.setattr(StopOnSignals, "__call__", lambda self: True)  # a Ctrl-C at the first step boundary
+    kept = "before its first epoch finished; .* still holds the model"
+    with pytest.raises(TrainingInterrupted, match=kept) as caught:
+        train_step(settings, *tiny_configs(epochs=2, seed=1), directory)
+    assert caught.value.exit_code == 130
+    assert files_under(directory) == before
+    load_model(directory)
+    fresh = isolated_env["models"] / "fresh"  # nothing to keep there: the checkpoint is saved, to resume from
+    with pytest.raises(TrainingInterrupted, match="checkpoint saved in .*resume with: reviewrnn train --resume"):
+        train_step(settings, *tiny_configs(epochs=2), fresh)
+    assert load_checkpoint(fresh)[2]["history"] == []
