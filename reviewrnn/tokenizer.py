@@ -27,6 +27,7 @@ class TokenizerReport:
     """What `reviewrnn tokenize` prints: size, lengths and how much falls outside the vocabulary."""
 
     vocab_size: int
+    reviews: int  # the TRAIN reviews it learned from (with a label map, only those the map keeps)
     median_tokens: float
     p90_tokens: float
     p99_tokens: float
@@ -103,6 +104,7 @@ def describe(tokenizer: Tokenizer, texts: list[str], seconds: float = 0.0) -> To
     unknown = sum(row.count(unk) for row in ids)
     return TokenizerReport(
         vocab_size=tokenizer.get_vocab_size(),
+        reviews=len(texts),
         median_tokens=statistics.median(lengths),
         p90_tokens=quantile(lengths, 0.9),
         p99_tokens=quantile(lengths, 0.99),

@@ -411,3 +411,18 @@ def test_the_values_a_map_dropped_are_counted_by_value(tmp_path, stars_csv):
     assert corpus.unmapped_values == {"3": threes, "five": 1, "6": 1, "": 1}
     info = open_source(settings(tmp_path / "typos.csv"), 0.1).info
     assert info.unmapped_values == corpus.unmapped_values and sum(info.unmapped.values()) == threes + 3
+
+
+def test_tokenize_takes_the_label_map_train_takes_and_reads_the_train_reviews_it_keeps(tmp_path, isolated_env):
+    """A new user's star file with one empty rating: tokenize refused it (every review needs a label) and had
+    no --label-map; with the map it reads the TRAIN reviews train keeps, as corpus counts them."""
+    rows = [*star_rows(), ("a review whose rating was never filled in", "")]
+    stars = write_table(tmp_path / "stars.csv", rows, ("text", "stars"))
+    refused = invoke("tokenize", "--corpus", stars, "--label-column", "stars", "--out", tmp_path / "tok.json")
+    assert refused.exit_code == 1 and "empty label in column 'stars'" in refused.output
+    args = ["--corpus", stars, "--label-column", "stars", "--label-map", MAP]
+    made = invoke("tokenize", *args, "--vocab-size", "150", "--out", tmp_path / "tok.json", "--json")
+    assert made.exit_code == 0, made.output
+    summary = json.loads(invoke("corpus", stars, "--label-column", "stars", "--label-map", MAP, "--json").stdout)
+    assert json.loads(made.stdout)["reviews"] == summary["splits"]["train"]["count"]
+    assert (tmp_path / "tok.json").is_file()

@@ -59,6 +59,7 @@ def tokenize(
     corpus: CorpusOption = "imdb",
     text_column: TextColumnOption = None,
     label_column: LabelColumnOption = None,
+    label_map: LabelMapOption = None,
     vocab_size: Annotated[int, typer.Option(min=100, help="Subword vocabulary size.")] = TokenizerConfig.vocab_size,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write tokenizer.json (default: models/tokenizer.json).")
@@ -71,6 +72,8 @@ def tokenize(
     \b
     Example: reviewrnn tokenize --vocab-size 16000 --out models/tok16k.json
     then:    reviewrnn train --tokenizer models/tok16k.json
+    Star ratings: give the --label-column and --label-map that train will get, so
+    the tokenizer reads the TRAIN reviews train keeps (a missing rating is dropped).
     """
     from reviewrnn.artifacts import models_root
     from reviewrnn.atomic import atomic_write_bytes
@@ -81,7 +84,7 @@ def tokenize(
     out_path = out_path or models_root() / "tokenizer.json"
     if out_path.exists() and not force:
         raise ReviewRNNError(f"{out_path} already exists; pass --force to replace it or choose another --out")
-    settings = CorpusSettings(corpus, text_column, label_column)
+    settings = CorpusSettings(corpus, text_column, label_column, label_map_option(label_map))
     tokenizer, report = tokenize_step(settings, TokenizerConfig(vocab_size=vocab_size), TrainConfig.valid_fraction)
     atomic_write_bytes(out_path, tokenizer.to_str().encode("utf-8"))
     figures = {"path": str(out_path), **report.__dict__}
@@ -89,7 +92,8 @@ def tokenize(
         out.print_json(json.dumps(figures))
         return
     out.print(
-        f"vocabulary {report.vocab_size}  tokens per review: median {report.median_tokens:.0f}, "
+        f"vocabulary {report.vocab_size} from {report.reviews:,} TRAIN reviews  "
+        f"tokens per review: median {report.median_tokens:.0f}, "
         f"p90 {report.p90_tokens:.0f}, p99 {report.p99_tokens:.0f}  unknown {report.unknown_rate:.3%}  "
         f"time {report.seconds:.1f} s"
     )
