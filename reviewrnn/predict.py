@@ -67,6 +67,7 @@ class Predictor(_Streaming):
         self.engine = FastClassifier(loaded.config.model, loaded.weights, threads)  # what predict() runs
         self.classifier = NumpyClassifier(loaded.config.model, loaded.weights)  # plain equations, for --trace
         self.label_names = loaded.config.corpus.label_names
+        self.text_column = loaded.config.corpus.text_column  # a table's --file is read through it first
         self.max_tokens = loaded.config.train.max_tokens
         self.keep = loaded.config.train.truncate
         self.max_chars = self.max_tokens * MAX_CHARS_PER_TOKEN  # the most of a line that can matter
@@ -131,7 +132,7 @@ class EnsemblePredictor(_Streaming):
                     f"{first.keep}; ensemble only models trained with the same --truncate"
                 )
         self.directory = first.directory
-        self.label_names, self.keep = first.label_names, first.keep
+        self.label_names, self.keep, self.text_column = first.label_names, first.keep, first.text_column
         self.max_chars = max(member.max_chars for member in self.members)
         self.decision = Decision(first.label_names, threshold=threshold, directory=first.directory)
 

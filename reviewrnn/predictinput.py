@@ -9,12 +9,16 @@ from pathlib import Path
 from reviewrnn.lines import Cut, Line, read_chunks
 
 
-def read_tables(files: list[Path], column: str | None) -> dict[Path, list[Line]]:
-    """Every --file that is a table (CSV/TSV/JSONL/Parquet), read whole: a bad one fails before any output."""
+def read_tables(files: list[Path], column: str | None, model_column: str | None = None) -> dict[Path, list[Line]]:
+    """Every --file that is a table (CSV/TSV/JSONL/Parquet), read whole: a bad one fails before any output.
+    Without --text-column, the model's own text column is tried first, as `evaluate --corpus` does."""
     if not files:  # TEXT arguments and stdin: nothing to import for tables at cold start
         return {}
+    from reviewrnn.corpus import Preferred
     from reviewrnn.tableinput import is_table, read_table
 
+    if column is None and model_column:
+        column = Preferred(model_column)
     return {path: read_table(path, column) for path in files if is_table(path)}
 
 

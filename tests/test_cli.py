@@ -371,7 +371,7 @@ def test_predict_reads_the_text_column_of_a_table_one_row_per_record(with_model,
     expected[2] = ["", ""]
     table = write_table(tmp_path / "shop.csv", [(text, stars) for text, stars in zip(texts, "5135")], ("body", "stars"))
     error = one_error_line(cli("predict", "--file", table, code=1))
-    assert "no text column (looked for text, review; columns: body, stars); name it with --text-column" in error
+    assert "no text column (looked for review, text; columns: body, stars); name it with --text-column" in error
     jsonl = write_table(tmp_path / "shop.jsonl", [(t, "5") for t in texts], ("body", "stars"))
     parquet = write_table(tmp_path / "shop.parquet", [(t, "5") for t in texts], ("body", "stars"))
     for path in (table, jsonl, parquet):
@@ -387,6 +387,28 @@ def test_predict_reads_the_text_column_of_a_table_one_row_per_record(with_model,
     failed = cli("predict", "--file", table, "--file", broken, "--text-column", "body", code=1)
     assert failed.stdout == ""  # tables are read before any row is written
     assert one_error_line(failed) == f"error: {broken}:2: not valid JSON (JSONDecodeError); fix or remove that line"
+
+
+def test_predict_reads_a_table_through_the_models_own_text_column(trained_model, tmp_path):
+    """A new user's model trained with --text-column body could not predict --file on a CSV of the same
+    shape without --text-column again, while evaluate --corpus found the column from the model."""
+    import shutil
+
+    model = tmp_path / "body-model"
+    shutil.copytree(trained_model, model)
+    config = json.loads((model / "config.json").read_text())
+    config["corpus"]["text_column"] = "body"
+    (model / "config.json").write_text(json.dumps(config))
+    texts = ["a great superb film", "awful boring plot"]
+    table = write_table(tmp_path / "shop.csv", [(text, "5") for text in texts], ("body", "stars"))
+    rows = cli("predict", "-m", model, "--file", table).stdout.splitlines()
+    assert rows == cli("predict", "-m", model, *texts).stdout.splitlines()
+    assert cli("predict", "-m", model, "-m", model, "--file", table).stdout.count("\n") == 2  # an ensemble too
+    other = write_table(tmp_path / "other.csv", [(text, "5") for text in texts], ("text", "stars"))
+    assert cli("predict", "-m", model, "--file", other).stdout.splitlines() == rows  # else the usual names
+    neither = write_table(tmp_path / "neither.csv", [(text, "5") for text in texts], ("comment", "stars"))
+    error = one_error_line(cli("predict", "-m", model, "--file", neither, code=1))
+    assert "no text column (looked for body, text, review; columns: comment, stars)" in error
 
 
 def test_predict_text_column_reads_stdin_as_json_lines(with_model):

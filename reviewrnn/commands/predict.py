@@ -127,7 +127,7 @@ def predict(
     # A JSON Lines record is parsed whole (--text-column), so its line is never cut.
     cap = None if echo_text or trace or text_column else 4 * predictor.max_chars + 3
     cut = Cut(cap, predictor.keep, CHUNK_LINES)
-    tables = read_tables(files, text_column)  # whole, before any output: a bad table prints nothing
+    tables = read_tables(files, text_column, predictor.text_column)  # whole, before output: a bad one prints none
     chunks = _warn_invalid_once(input_chunks(texts, files, stdin, cut, text_column, tables))
     if trace:
         _write_traces(predictor, (line for chunk in chunks for line in chunk), as_json=output_format == "jsonl")
