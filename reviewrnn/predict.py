@@ -135,6 +135,12 @@ class EnsemblePredictor(_Streaming):
         self.label_names, self.keep, self.text_column = first.label_names, first.keep, first.text_column
         self.max_chars = max(member.max_chars for member in self.members)
         self.decision = Decision(first.label_names, threshold=threshold, directory=first.directory)
+        # A member's saved threshold was fitted to its own probabilities, not to the members' mean.
+        self.unused_thresholds = {
+            member.directory: member.decision.threshold
+            for member in self.members
+            if threshold is None and member.decision.threshold is not None
+        }
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         """One Prediction per text, in order: the members' mean probabilities (blank lines stay blank).

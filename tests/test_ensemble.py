@@ -130,3 +130,20 @@ def test_trace_needs_one_model(trained_model, second_model):
         app, ["predict", "--trace", "-m", str(trained_model), "-m", str(second_model), "a great film"]
     )
     assert result.exit_code == 2 and "one model" in result.stderr
+
+
+def test_an_ensemble_says_its_members_saved_thresholds_are_not_used(trained_model, second_model, tmp_path):
+    """A new user's ensemble dropped a member's fitted threshold (0.5604) without a word."""
+    with_threshold = lambda c: c.setdefault("decision", {}).update(threshold=0.7)  # noqa: E731
+    fitted = edited_copy(trained_model, tmp_path, "fitted", with_threshold)
+    runner = CliRunner()
+    result = runner.invoke(app, ["predict", "-m", str(fitted), "-m", str(second_model), "a great film"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.strip() == (
+        f"note: saved thresholds not used ({fitted}: 0.7): an ensemble takes the most probable label of the "
+        "members' mean probabilities; give --threshold to set one for it"
+    )
+    given = runner.invoke(app, ["predict", "-m", str(fitted), "-m", str(second_model), "--threshold", "0.6", "x"])
+    assert given.exit_code == 0 and given.stderr == ""
+    alone = runner.invoke(app, ["predict", "-m", str(fitted), "--format", "jsonl", "a great film"])
+    assert alone.stderr == "" and json.loads(alone.stdout)["threshold"] == 0.7  # one model uses its own

@@ -120,6 +120,7 @@ def predict(
     if threads is not None:  # the tokenizer's Rayon pool reads this when it starts, at the first batch
         os.environ["RAYON_NUM_THREADS"] = str(threads)
     predictor = load_predictor(models or [_default_model()], threshold, familiarity, threads)
+    _note_unused_thresholds(getattr(predictor, "unused_thresholds", {}))
     if sys.stdout is None:
         raise ReviewRNNError("standard output is closed; send it to a file or a pipe (> labels.tsv)")
     # Without --text or --trace nothing past the first (or last) max_chars of a line is needed: keep
@@ -152,6 +153,15 @@ def _check_familiarity(familiarity: bool, output_format: str, trace: bool, model
         raise conflict("--familiarity adds a field to JSON rows; add --format jsonl")
     if len(models) > 1:
         raise conflict("--familiarity measures against one model's LM; give a single --model")
+
+
+def _note_unused_thresholds(unused: dict[Path, float]) -> None:
+    if unused:
+        saved = ", ".join(f"{directory}: {value:.4g}" for directory, value in unused.items())
+        err.print(
+            f"note: saved thresholds not used ({saved}): an ensemble takes the most probable label of the "
+            "members' mean probabilities; give --threshold to set one for it"
+        )
 
 
 def _default_model() -> Path:
