@@ -8,6 +8,8 @@ a bad file gets the same one-line error whichever path reads it.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from reviewrnn.lines import COMPRESSED, refuse_not_text
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 HUB_PREFIX = "hub:"
+RAGGED_ROW = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 @dataclass(frozen=True)
@@ -98,12 +101,19 @@ def unreadable(found: CorpusFile, error: Exception) -> ReviewRNNError:
     """One line for a reader's failure: `datasets` wraps pandas/pyarrow errors in many types."""
     cause = error.__cause__ or error
     if isinstance(cause, UnicodeDecodeError) and (line := first_non_utf8_line(found.path)):
+        converted = found.path.with_name(f"utf8-{found.path.name}")  # paths as given: the command runs from here
         return ReviewRNNError(
             f"{found.path}:{line}: not UTF-8 text; convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8 "
-            f"{found.path.name} > utf8-{found.path.name}"
+            f"{shlex.quote(str(found.path))} > {shlex.quote(str(converted))}"
         )
     if found.reader == "json" and (clash := json_type_clash(found.path)):
         return ReviewRNNError(clash)
+    if ragged := RAGGED_ROW.search(str(cause)):  # pandas' C parser: "Expected 2 fields in line 3, saw 3"
+        expected, line, saw = ragged.groups()
+        return ReviewRNNError(
+            f"{found.path}:{line}: {saw} fields where the header has {expected}; put quotes around a text that "
+            f"holds the separator ({found.separator!r}), or save the file as tab-separated .tsv"
+        )
     detail = brief(cause, 200)
     return ReviewRNNError(f"{found.path}: cannot read as {found.reader.upper()}: {detail}")
 

@@ -422,7 +422,8 @@ def test_a_file_not_in_utf8_is_named_with_its_line_and_how_to_convert(tmp_path, 
     path = tmp_path / f"latin{suffix}"
     rows = ["text", "label"], ["good one", "1"], ["caf\xe9 was bad", "0"]
     path.write_bytes("\n".join(separator.join(row) for row in rows).encode("latin-1"))
-    with pytest.raises(ReviewRNNError, match=f"{re.escape(str(path))}:3: not UTF-8 text; .*iconv -f latin1"):
+    converted = f"iconv -f latin1 -t utf-8 {path} > {path.with_name('utf8-' + path.name)}"  # runs from anywhere
+    with pytest.raises(ReviewRNNError, match=f"{re.escape(str(path))}:3: not UTF-8 text; .*{re.escape(converted)}$"):
         load_corpus(str(path))
     wide = tmp_path / f"wide{suffix}"
     wide.write_bytes("\n".join(separator.join(row) for row in rows).encode("utf-16"))

@@ -203,7 +203,7 @@ def test_parquet_without_rows(tmp_path):
 def test_ragged_csv(tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text('text,label\n"a b",1\n"c d",0,7,8\n"e",1\n')
-    expect_error(path, "cannot read as CSV")
+    expect_error(path, "ragged.csv:3: 4 fields where the header has 2; put quotes around a text that holds")
 
 
 def test_unreadable_csv(tmp_path):
@@ -213,7 +213,12 @@ def test_unreadable_csv(tmp_path):
     path.write_bytes(b"\x00\x01garbage\n\x00\x00\x81\n")
     expect_error(path, "binary.csv:2: not UTF-8 text")
     path.write_bytes(b"text,label\ngood,1\nbad,0,extra,more\n")
-    expect_error(path, "cannot read as CSV: Error tokenizing data. C error: Expected 2 fields in line 3, saw 4")
+    expect_error(path, "binary.csv:3: 4 fields where the header has 2; put quotes around a text that holds the sep")
+    tabs = tmp_path / "ragged.tsv"  # a new user had seen pandas' own words, with no way to fix it
+    tabs.write_text("text\tlabel\ngood\t1\nbad\t0\textra\n")
+    expect_error(
+        tabs, "ragged.tsv:3: 3 fields where the header has 2; put quotes around a text that holds the separator ('\\t')"
+    )
 
 
 def test_corrupt_parquet(tmp_path):
