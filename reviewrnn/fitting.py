@@ -19,7 +19,7 @@ from reviewrnn.errors import ReviewRNNError
 from reviewrnn.modellock import training_lock
 from reviewrnn.seen import save_seen
 from reviewrnn.source import CorpusSettings, open_source
-from reviewrnn.threshold import check_binary, curve, find_threshold, parse_objective
+from reviewrnn.threshold import check_binary, curve, find_threshold, parse_objective, thin_side
 
 CALIBRATION_BUSY = "wait for the run to finish, then calibrate or choose the threshold"
 
@@ -127,6 +127,7 @@ def threshold_step(directory: Path, objective: str, device_name: str = "auto") -
             "count": len(valid),
             "chosen": chosen,
             "curve": curve(positive, np.asarray(valid.labels), chosen["threshold"]),
+            "warning": thin_side(chosen, valid.labels),
         }
 
 

@@ -15,6 +15,7 @@ from reviewrnn.errors import ReviewRNNError
 
 OBJECTIVES = ("f1", "balanced-accuracy")  # and precision=X / recall=X, a target for one of them
 TABLE_STEP = 0.05  # the printed curve: thresholds 0.05, 0.10, ..., 0.95 and the chosen one
+FEW_CALLED = 30  # fewer VALID reviews than this called one class by the chosen threshold may get a warning
 
 
 def parse_objective(text: str) -> tuple[str, float | None]:
@@ -97,6 +98,23 @@ def find_threshold(
             f"no threshold reaches {name} {target} on VALID (the most is {best[name]:.3f}); ask for a lower target"
         )
     return reaching[0] if name == "precision" else reaching[-1]
+
+
+def thin_side(chosen: dict, labels: np.ndarray) -> str | None:
+    """A warning when the chosen threshold calls fewer than FEW_CALLED VALID reviews one class, and under a
+    quarter of the reviews that class has there: a precision measured on a handful of reviews is luck,
+    though the rule picked it faithfully. A small VALID split alone is not warned about."""
+    labels = np.asarray(labels)
+    count = len(labels)
+    called = round(chosen["positive_share"] * count)
+    present = int((labels == 1).sum())
+    for side, which, has in ((called, "positive", present), (count - called, "negative", count - present)):
+        if side < FEW_CALLED and side < has / 4:
+            return (
+                f"the chosen threshold calls {side} of VALID's {count} reviews {which} ({has} are): its scores are "
+                "measured on too few to trust; label more reviews or ask for a less extreme target"
+            )
+    return None
 
 
 def curve(positive: np.ndarray, labels: np.ndarray, chosen: float | None = None, step: float = TABLE_STEP) -> list:

@@ -191,6 +191,18 @@ def flip_test_labels(path: Path) -> None:
     write_table(path, body)
 
 
+def test_a_threshold_that_calls_a_handful_of_valid_reviews_one_class_is_warned_about(model_copy):
+    """A new user's precision=0.95 on a weak model called 3 VALID reviews positive; TEST accuracy fell to 22.7%
+    with only the curve table as a hint. The rule still picks it; a warning says what it rests on."""
+    few = cli("evaluate", model_copy, "--find-threshold", "recall=0.01", "--json", "--threads", "1")
+    search = json.loads(few.stdout)["threshold_search"]
+    called = round(search["chosen"]["positive_share"] * search["count"])
+    assert called < 30 and search["warning"].startswith(f"the chosen threshold calls {called} of VALID's")
+    assert f"warning: {search['warning']}" in few.stderr
+    balanced = cli("evaluate", model_copy, "--find-threshold", "balanced-accuracy", "--json", "--threads", "1")
+    assert json.loads(balanced.stdout)["threshold_search"]["warning"] is None and "warning" not in balanced.stderr
+
+
 def test_find_threshold_reads_valid_and_never_test(tmp_path):
     """TEST's labels flipped would move any threshold chosen on it; the one chosen on VALID stays put."""
     corpus = write_table(tmp_path / "noisy.csv", synthetic_reviews(600, seed=3, polarity_words=1, words=(10, 30)))

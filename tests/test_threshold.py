@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.threshold import candidates, check_binary, curve, find_threshold, parse_objective, thresholded_labels
+from reviewrnn.threshold import (
+    candidates,
+    check_binary,
+    curve,
+    find_threshold,
+    parse_objective,
+    thin_side,
+    thresholded_labels,
+)
 
 # P(positive) and the truth. Thresholds that change a decision: 0, .225, .375, .6, .85, just above .9.
 #   t      called  precision recall  F1     balanced accuracy
@@ -86,3 +94,14 @@ def test_thresholded_labels_and_the_binary_check():
     check_binary(["negative", "positive"], "m")
     with pytest.raises(ReviewRNNError, match="m: a decision threshold needs two classes, this model has 3"):
         check_binary(["a", "b", "c"], "m")
+
+
+def test_thin_side_warns_when_a_handful_of_a_class_is_called_it():
+    labels = np.array([1] * 220 + [0] * 63)  # the new user's VALID: 78% positive
+    assert thin_side({"positive_share": 3 / 283}, labels).startswith(
+        "the chosen threshold calls 3 of VALID's 283 reviews positive (220 are)"
+    )
+    assert "calls 2 of VALID's 283 reviews negative (63 are)" in thin_side({"positive_share": 281 / 283}, labels)
+    assert thin_side({"positive_share": 0.5}, labels) is None
+    small = np.array([1] * 32 + [0] * 32)  # a small VALID split, split sensibly: no warning
+    assert thin_side({"positive_share": 39 / 64}, small) is None

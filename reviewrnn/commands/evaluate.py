@@ -97,6 +97,8 @@ def evaluate(
 
         check_chart_possible(png)  # before _fit_decision saves anything into the model
     found = _fit_decision(models, calibrate, find_threshold, device, threads)
+    if found and found["warning"]:
+        err.print(f"warning: {found['warning']}")
     settings = CorpusSettings(corpus, text_column, label_column, label_map_option(label_map)) if corpus else None
     report = evaluate_step(models, settings, split, parse_edges(edges), device, threads)
     _warn(report)
