@@ -52,7 +52,8 @@ def tanh_of_scaled(values: np.ndarray, out: np.ndarray) -> None:
     here); leaves tanh(a) = 2 / (1 + exp(-2a)) - 1 in out, which may be values. numpy's float32 tanh
     took 1.9x its exp per value on the AVX2 Zen 1 (7.2 against 3.7 ns) and 1.6-1.9x on the Zen 3, and
     the three passes after the exp are cheap. Saturation gives exact -1 and 1, as in sigmoid_of_negated;
-    near 0 the result is within an ulp of 1 (1.2e-7) of tanh, which is an absolute bound, not a relative one."""
+    the result is within 3e-7 of tanh (1.9e-7 measured over [-12, 12]: about 1.6 float32 ulps of 1), an
+    absolute bound, not a relative one near 0. exp(-2a) underflows for a > 44: run_direction silences that."""
     np.exp(values, out=out)
     np.add(out, 1.0, out=out)
     np.divide(2.0, out, out=out)

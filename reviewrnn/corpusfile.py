@@ -7,6 +7,7 @@ a bad file gets the same one-line error whichever path reads it.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shlex
@@ -19,7 +20,7 @@ from reviewrnn.lines import COMPRESSED, refuse_not_text
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 HUB_PREFIX = "hub:"
-RAGGED_ROW = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+RAGGED_ROW = re.compile(r"Expected \d+ fields in line \d+, saw \d+")  # pandas' C parser
 
 
 @dataclass(frozen=True)
@@ -108,14 +109,32 @@ def unreadable(found: CorpusFile, error: Exception) -> ReviewRNNError:
         )
     if found.reader == "json" and (clash := json_type_clash(found.path)):
         return ReviewRNNError(clash)
-    if ragged := RAGGED_ROW.search(str(cause)):  # pandas' C parser: "Expected 2 fields in line 3, saw 3"
-        expected, line, saw = ragged.groups()
+    if RAGGED_ROW.search(str(cause)) and (ragged := first_ragged_row(found.path, found.separator)):
+        line, fields, header = ragged
+        tsv = ", or save the file as tab-separated .tsv" if found.reader == "csv" else ""
         return ReviewRNNError(
-            f"{found.path}:{line}: {saw} fields where the header has {expected}; put quotes around a text that "
-            f"holds the separator ({found.separator!r}), or save the file as tab-separated .tsv"
+            f"{found.path}:{line}: {fields} fields where the header has {header}; put quotes around a text "
+            f"that holds the separator ({found.separator!r}){tsv}"
         )
     detail = brief(cause, 200)
     return ReviewRNNError(f"{found.path}: cannot read as {found.reader.upper()}: {detail}")
+
+
+def first_ragged_row(path: Path, separator: str) -> tuple[int, int, int] | None:
+    """(file line where the record starts, its fields, the header's fields) of the first record whose field
+    count differs from the header's, or None. pandas' own "line" skips newlines inside quotes, and it can
+    take a wider first row's extra field as an index, so the count is made here, as csv reads the file."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        reader = csv.reader(handle, delimiter=separator)
+        header = next(reader, None)
+        if header is None:
+            return None
+        start = reader.line_num + 1
+        for row in reader:
+            if row and len(row) != len(header):
+                return start, len(row), len(header)
+            start = reader.line_num + 1
+    return None
 
 
 def json_type_clash(path: Path) -> str | None:

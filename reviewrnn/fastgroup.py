@@ -136,7 +136,7 @@ def run_direction(cell: str, d, feed, live: np.ndarray, collect) -> np.ndarray:
     block's reviews have all ended, the steps leave it out (a group pads no more than its blocks would).
     """
     buffers = Buffers.zeros(int(live[0]), d.w_hh.shape[0], d.w_hh.shape[1])
-    with np.errstate(over="ignore"):  # in this thread: a saturated gate's exp(-a) is inf, its sigmoid 0
+    with np.errstate(over="ignore", under="ignore"):  # in this thread: a saturated gate's exp is inf or 0
         for start, end in _phases(live):
             rows = buffers.head(int(live[start]))
             step = STEPS[cell](d, rows, d.w_hh.shape[0])

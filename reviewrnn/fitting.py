@@ -127,7 +127,7 @@ def threshold_step(directory: Path, objective: str, device_name: str = "auto") -
             "count": len(valid),
             "chosen": chosen,
             "curve": curve(positive, np.asarray(valid.labels), chosen["threshold"]),
-            "warning": thin_side(chosen, valid.labels),
+            "warning": thin_side(chosen, valid.labels, config.corpus.label_names),
         }
 
 

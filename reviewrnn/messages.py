@@ -35,3 +35,12 @@ def interrupted(epoch: int, step: int, directory: Path, command: str = "train") 
         f"stopped at epoch {epoch}, step {step}; checkpoint saved in {directory}"
         f"; resume with: reviewrnn {command} --resume {directory}"
     )
+
+
+def unused_thresholds(unused: dict) -> str:
+    """An ensemble's members' saved thresholds, {directory: threshold}, which its mean does not use."""
+    saved = ", ".join(f"{directory}: {value:.4g}" for directory, value in unused.items())
+    return (
+        f"saved thresholds not used ({saved}): an ensemble takes the most probable label of the members' "
+        "mean probabilities; give --threshold to set one for it"
+    )

@@ -95,6 +95,11 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
         "truncated": int((encoded.full_lengths > first.train.max_tokens).sum()),
         "not_clean": not_clean,
         "unchecked": unchecked,
+        "unused_thresholds": {  # an ensemble's members' own thresholds: not for their mean
+            str(model.directory): model.config.decision.threshold
+            for model in loaded
+            if len(loaded) > 1 and model.config.decision.threshold is not None
+        },
     }
     if settings.label_map is not None:
         report |= {"label_map": settings.label_map.text, "unmapped": unmapped[0], "unmapped_values": unmapped[1]}

@@ -100,7 +100,7 @@ def find_threshold(
     return reaching[0] if name == "precision" else reaching[-1]
 
 
-def thin_side(chosen: dict, labels: np.ndarray) -> str | None:
+def thin_side(chosen: dict, labels: np.ndarray, label_names: Sequence[str] = ("negative", "positive")) -> str | None:
     """A warning when the chosen threshold calls fewer than FEW_CALLED VALID reviews one class, and under a
     quarter of the reviews that class has there: a precision measured on a handful of reviews is luck,
     though the rule picked it faithfully. A small VALID split alone is not warned about."""
@@ -108,10 +108,11 @@ def thin_side(chosen: dict, labels: np.ndarray) -> str | None:
     count = len(labels)
     called = round(chosen["positive_share"] * count)
     present = int((labels == 1).sum())
-    for side, which, has in ((called, "positive", present), (count - called, "negative", count - present)):
+    sides = ((called, label_names[1], present), (count - called, label_names[0], count - present))
+    for side, which, has in sides:
         if side < FEW_CALLED and side < has / 4:
             return (
-                f"the chosen threshold calls {side} of VALID's {count} reviews {which} ({has} are): its scores are "
+                f"the chosen threshold calls {side} of VALID's {count} reviews {which!r} ({has} are): its scores are "
                 "measured on too few to trust; label more reviews or ask for a less extreme target"
             )
     return None

@@ -150,13 +150,14 @@ def test_every_product_layout_gives_the_plain_forward_pass(cell, layout, monkeyp
     np.testing.assert_allclose(model.score(texts), expected, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_saturated_gates_give_exact_zeros_and_ones_without_a_warning(cell):
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_saturated_gates_give_exact_zeros_and_ones_without_a_warning(cell, threads):
     """Sigmoid gates are 1 / (1 + exp(-a)): for a < -88, exp(-a) is inf in float32, the gate exactly 0, and
     numpy's overflow warning (which would reach a pipeline's stderr) is silenced on every worker thread."""
     import warnings
 
-    model = classifier(cell=cell, threads=2)
+    model = classifier(cell=cell, threads=threads)  # one thread: the steps run under this thread's errstate
     for directions in model.layers:
         for direction in directions:
             direction.w_hh *= 400.0  # pre-activations in the hundreds: every sigmoid saturates

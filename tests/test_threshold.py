@@ -99,9 +99,10 @@ def test_thresholded_labels_and_the_binary_check():
 def test_thin_side_warns_when_a_handful_of_a_class_is_called_it():
     labels = np.array([1] * 220 + [0] * 63)  # the new user's VALID: 78% positive
     assert thin_side({"positive_share": 3 / 283}, labels).startswith(
-        "the chosen threshold calls 3 of VALID's 283 reviews positive (220 are)"
+        "the chosen threshold calls 3 of VALID's 283 reviews 'positive' (220 are)"
     )
-    assert "calls 2 of VALID's 283 reviews negative (63 are)" in thin_side({"positive_share": 281 / 283}, labels)
+    assert "calls 2 of VALID's 283 reviews 'negative' (63 are)" in thin_side({"positive_share": 281 / 283}, labels)
+    assert "reviews 'good' (220 are)" in thin_side({"positive_share": 3 / 283}, labels, ("bad", "good"))
     assert thin_side({"positive_share": 0.5}, labels) is None
     small = np.array([1] * 32 + [0] * 32)  # a small VALID split, split sensibly: no warning
     assert thin_side({"positive_share": 39 / 64}, small) is None

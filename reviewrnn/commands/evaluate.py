@@ -135,6 +135,10 @@ def _warn(report: dict) -> None:
         err.print(f"warning: {reason}")
     for reason in report.get("unchecked", []):
         err.print(f"note: {reason}")
+    if report.get("unused_thresholds"):
+        from reviewrnn.messages import unused_thresholds
+
+        err.print(f"note: {unused_thresholds(report['unused_thresholds'])}")
 
 
 def _check_objective(objective: str) -> None:

@@ -157,11 +157,9 @@ def _check_familiarity(familiarity: bool, output_format: str, trace: bool, model
 
 def _note_unused_thresholds(unused: dict[Path, float]) -> None:
     if unused:
-        saved = ", ".join(f"{directory}: {value:.4g}" for directory, value in unused.items())
-        err.print(
-            f"note: saved thresholds not used ({saved}): an ensemble takes the most probable label of the "
-            "members' mean probabilities; give --threshold to set one for it"
-        )
+        from reviewrnn.messages import unused_thresholds
+
+        err.print(f"note: {unused_thresholds(unused)}")
 
 
 def _default_model() -> Path:
