@@ -72,8 +72,8 @@ def tokenize(
     \b
     Example: reviewrnn tokenize --vocab-size 16000 --out models/tok16k.json
     then:    reviewrnn train --tokenizer models/tok16k.json
-    Star ratings: give the --label-column and --label-map that train will get, so
-    the tokenizer reads the TRAIN reviews train keeps (a missing rating is dropped).
+    Star ratings: give the --label-column and --label-map that train will get,
+    so it reads the TRAIN reviews train keeps (a missing rating is dropped).
     """
     from reviewrnn.artifacts import models_root
     from reviewrnn.atomic import atomic_write_bytes
