@@ -315,6 +315,38 @@ def test_train_human_output_and_refusal_to_overwrite(tiny_csv, isolated_env):
     cli("train", "--corpus", tiny_csv, "--limit", "60", "--name", "m", "--force", *TINY_TRAIN)
 
 
+def test_force_replaces_only_a_model_directory(tiny_csv, isolated_env, tmp_path, monkeypatch):
+    """A new user's `--out DIR --force` swapped a folder of their own files, and `--out models` every model,
+    for the new run's directory; `--out . --force` trained the whole run, then failed on the rename."""
+    from test_resume import files_under
+
+    own = tmp_path / "my-folder"
+    (own / "sub").mkdir(parents=True)
+    (own / "notes.txt").write_text("mine")
+    (own / "sub" / "data.csv").write_text("a,b\n")
+    a_file = tmp_path / "keep.txt"
+    a_file.write_text("mine")
+    (tmp_path / "elsewhere").mkdir()
+    (isolated_env["models"] / "other").mkdir(parents=True, exist_ok=True)
+    (isolated_env["models"] / "other" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    for target, said in (
+        (own, "is not a reviewrnn model (no config.json or checkpoint/ in it); --force replaces only a model"),
+        (isolated_env["models"], "is not a reviewrnn model"),  # the folder of every model
+        (a_file, "is a file, not a model directory"),
+        (Path("."), "holds the current directory"),
+        (own / "sub", "is not a reviewrnn model"),
+    ):
+        before = files_under(tmp_path)
+        error = one_error_line(cli("train", "--corpus", tiny_csv, "--out", target, "--force", *TINY_TRAIN, code=1))
+        assert said in error, error
+        assert files_under(tmp_path) == before  # refused before anything was read or written
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cli("train", "--corpus", tiny_csv, "--limit", "60", "--out", empty, "--force", *TINY_TRAIN)  # nothing to lose
+    assert (empty / "config.json").is_file()
+
+
 def test_train_runtime_errors_are_one_line(tmp_path):
     missing = cli("train", "--corpus", tmp_path / "x.csv", *TINY_TRAIN, code=1)
     assert "no such corpus file" in one_error_line(missing, progress=True)

@@ -91,7 +91,9 @@ def pretrain(
     out_dir: Annotated[
         Path | None, typer.Option("--out", callback=output_path, help="Exact output directory (overrides --name).")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing language model directory (never another folder).")
+    ] = False,
     resume: Annotated[
         Path | None,
         typer.Option(

@@ -140,7 +140,7 @@ def train(
     out_dir: Annotated[
         Path | None, typer.Option("--out", callback=output_path, help="Exact output directory (overrides --name).")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace an existing model directory (never another folder).")] = False,
     preset: Annotated[
         Preset | None,
         typer.Option(help=f"A named recipe ({PRESET_SUMMARY}); flags given explicitly still win."),
