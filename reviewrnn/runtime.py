@@ -36,10 +36,14 @@ def default_threads() -> int:
 
 
 def set_threads(threads: int | None) -> int:
+    """torch's thread count; an explicit --threads also caps the tokenizer's Rayon pool, which reads
+    RAYON_NUM_THREADS when it starts (a new user's `--threads 1` runs had kept every core busy encoding)."""
     chosen = threads or default_threads()
     if chosen < 1:
         raise ReviewRNNError(f"--threads must be at least 1, got {chosen}")
     torch.set_num_threads(chosen)
+    if threads is not None:
+        os.environ["RAYON_NUM_THREADS"] = str(threads)
     return chosen
 
 

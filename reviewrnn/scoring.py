@@ -213,9 +213,16 @@ def split_probabilities(loaded, encoded, device) -> np.ndarray:
     """Class probabilities (N, K) of a whole encoded split: on CPU through predict's forward pass
     (fastforward.py, several times torch's speed here), elsewhere through the torch model."""
     if device.type == "cpu" and len(encoded) and encoded.lengths.min() > 0:
+        import torch
+
         from reviewrnn.fastforward import FastClassifier
 
-        return FastClassifier(loaded.config.model, loaded.weights).score(encoded.ids).astype(np.float64)
+        # as many workers as torch has threads: the command's --threads (runtime.set_threads), not every core
+        engine = FastClassifier(loaded.config.model, loaded.weights, threads=torch.get_num_threads())
+        try:
+            return engine.score(encoded.ids).astype(np.float64)
+        finally:
+            engine.close()
     from reviewrnn.model import predict_probabilities
 
     return predict_probabilities(torch_model(loaded, device), encoded, 256, device)

@@ -117,6 +117,7 @@ def isolated_env(tmp_path, monkeypatch) -> dict[str, Path]:
     monkeypatch.setenv("REVIEWRNN_MODELS", str(models))
     monkeypatch.delenv("REVIEWRNN_MODEL", raising=False)
     monkeypatch.delenv("REVIEWRNN_DEBUG", raising=False)
+    monkeypatch.delenv("RAYON_NUM_THREADS", raising=False)  # runtime.set_threads sets it; undone after the test
     monkeypatch.chdir(work)
     single_thread()  # a command under test may have set more (runtime.set_threads)
     return {"cache": cache, "models": models, "work": work}

@@ -178,3 +178,20 @@ def test_eval_json_is_the_own_corpus_read_its_own_way(trained_model, session_cor
     report = evaluate_step(trained_model, replace(own, label_map=swapped), device_name="cpu", threads=1)
     assert report["accuracy"] < 0.2  # the labels really were read the other way round
     assert (trained_model / "eval.json").read_bytes() == saved
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_evaluate_scores_on_as_many_workers_as_its_threads(trained_model, monkeypatch, threads):
+    """A new user's `evaluate --threads 1` kept both cores busy: the forward pass took every core."""
+    from reviewrnn import fastforward
+
+    made = []
+    original = fastforward.FastClassifier.__init__
+
+    def spy(self, config, weights, threads=None):
+        made.append(threads)
+        original(self, config, weights, threads)
+
+    monkeypatch.setattr(fastforward.FastClassifier, "__init__", spy)
+    evaluate_step([trained_model], threads=threads)
+    assert made == [threads]

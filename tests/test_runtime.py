@@ -28,9 +28,13 @@ def test_cuda_without_a_gpu_is_an_error_not_a_fallback():
 
 
 def test_set_threads():
+    import os
+
     try:
         assert runtime.set_threads(1) == 1 and torch.get_num_threads() == 1
+        assert os.environ["RAYON_NUM_THREADS"] == "1"  # the tokenizer's pool too, when it starts
         assert runtime.set_threads(None) == runtime.default_threads() >= 1
+        assert os.environ["RAYON_NUM_THREADS"] == "1"  # no --threads: left as it was
     finally:
         torch.set_num_threads(1)
 
