@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,35 @@ def save_model(
 ) -> Path:
     """Write a finished model (no checkpoint); see save_run."""
     return save_run(directory, config, tokenizer_json, history, weights)
+
+
+def output_directory(name: str | None, out: Path | None, cell: str, force: bool) -> Path:
+    """models/<name>/ (a timestamped name by default); an existing model is replaced only with --force.
+
+    --force replaces a model directory (or an empty one) and nothing else: a new user's `--out DIR --force`
+    had swapped a folder of their own files, and `--out models` every model, for the new run's directory.
+    """
+    directory = out or models_root() / (name or f"{cell}-{datetime.now():%Y%m%d-%H%M%S}")
+    if not directory.exists():
+        return directory
+    if not force:
+        raise ReviewRNNError(f"{directory} already exists; choose another --name/--out or pass --force to replace it")
+    if Path.cwd().resolve().is_relative_to(directory.resolve()):
+        raise ReviewRNNError(f"{directory} holds the current directory; give a new folder to --name/--out")
+    if not directory.is_dir():
+        raise ReviewRNNError(f"{directory} is a file, not a model directory; --force replaces only a model")
+    if not is_model_directory(directory):
+        raise ReviewRNNError(
+            f"{directory} is not a reviewrnn model (no config.json or checkpoint/ in it); --force replaces only "
+            "a model directory, so choose another --name/--out"
+        )
+    return directory
+
+
+def is_model_directory(directory: Path) -> bool:
+    """What --force may replace: a model or language model (config.json), a run stopped before its first
+    epoch ended (checkpoint/), or an empty folder."""
+    return (directory / CONFIG_FILE).is_file() or (directory / CHECKPOINT_DIR).is_dir() or not any(directory.iterdir())
 
 
 def save_run(

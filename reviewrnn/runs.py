@@ -13,7 +13,6 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,11 +20,9 @@ from typing import TYPE_CHECKING
 from tokenizers import Tokenizer
 
 from reviewrnn.artifacts import (
-    CHECKPOINT_DIR,
     CONFIG_FILE,
     load_checkpoint,
     load_config,
-    models_root,
 )
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.config import InitInfo, ModelConfig, RunConfig, TokenizerConfig, TrainConfig
@@ -66,35 +63,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def output_directory(name: str | None, out: Path | None, cell: str, force: bool) -> Path:
-    """models/<name>/ (a timestamped name by default); an existing model is replaced only with --force.
-
-    --force replaces a model directory (or an empty one) and nothing else: a new user's `--out DIR --force`
-    had swapped a folder of their own files, and `--out models` every model, for the new run's directory.
-    """
-    directory = out or models_root() / (name or f"{cell}-{datetime.now():%Y%m%d-%H%M%S}")
-    if not directory.exists():
-        return directory
-    if not force:
-        raise ReviewRNNError(f"{directory} already exists; choose another --name/--out or pass --force to replace it")
-    if Path.cwd().resolve().is_relative_to(directory.resolve()):
-        raise ReviewRNNError(f"{directory} holds the current directory; give a new folder to --name/--out")
-    if not directory.is_dir():
-        raise ReviewRNNError(f"{directory} is a file, not a model directory; --force replaces only a model")
-    if not is_model_directory(directory):
-        raise ReviewRNNError(
-            f"{directory} is not a reviewrnn model (no config.json or checkpoint/ in it); --force replaces only "
-            "a model directory, so choose another --name/--out"
-        )
-    return directory
-
-
-def is_model_directory(directory: Path) -> bool:
-    """What --force may replace: a model or language model (config.json), a run stopped before its first
-    epoch ended (checkpoint/), or an empty folder."""
-    return (directory / CONFIG_FILE).is_file() or (directory / CHECKPOINT_DIR).is_dir() or not any(directory.iterdir())
 
 
 @dataclass

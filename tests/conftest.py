@@ -217,3 +217,19 @@ def pretrained_lm(session_env, session_corpus) -> Path:
     directory = session_env / "models" / "pretrained" / "tiny-lm"
     pretrain_step(TextSpec(str(session_corpus)), model_config, train_config, tokenizer_config, directory)
     return directory
+
+
+@pytest.fixture
+def engine_threads(monkeypatch) -> list:
+    """The `threads` each FastClassifier is built with from now on in this test, in order."""
+    from reviewrnn import fastforward
+
+    made = []
+    real_init = fastforward.FastClassifier.__init__
+
+    def spy(self, config, weights, threads=None):
+        made.append(threads)
+        real_init(self, config, weights, threads)
+
+    monkeypatch.setattr(fastforward.FastClassifier, "__init__", spy)
+    return made

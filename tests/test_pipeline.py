@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 from conftest import synthetic_reviews, tiny_configs, write_table
 
-from reviewrnn.artifacts import load_model
+from reviewrnn.artifacts import load_model, output_directory
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.errors import ReviewRNNError
-from reviewrnn.runs import output_directory, train_step
+from reviewrnn.runs import train_step
 from reviewrnn.scoring import evaluate_step
 from reviewrnn.source import CorpusSettings, corpus_summary, read_split
 from reviewrnn.splits import is_test_text
@@ -181,17 +181,7 @@ def test_eval_json_is_the_own_corpus_read_its_own_way(trained_model, session_cor
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_evaluate_scores_on_as_many_workers_as_its_threads(trained_model, monkeypatch, threads):
+def test_evaluate_scores_on_as_many_workers_as_its_threads(trained_model, engine_threads, threads):
     """A new user's `evaluate --threads 1` kept both cores busy: the forward pass took every core."""
-    from reviewrnn import fastforward
-
-    made = []
-    original = fastforward.FastClassifier.__init__
-
-    def spy(self, config, weights, threads=None):
-        made.append(threads)
-        original(self, config, weights, threads)
-
-    monkeypatch.setattr(fastforward.FastClassifier, "__init__", spy)
     evaluate_step([trained_model], threads=threads)
-    assert made == [threads]
+    assert engine_threads == [threads]

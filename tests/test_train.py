@@ -172,21 +172,12 @@ def test_history_and_best_epoch(encoded):
         assert report.to_dict()["epoch"] == report.epoch
 
 
-def test_validation_on_cpu_runs_predicts_numpy_pass_and_agrees_with_torch(encoded, monkeypatch):
+def test_validation_on_cpu_runs_predicts_numpy_pass_and_agrees_with_torch(encoded, engine_threads):
     """Each epoch's VALID accuracy and loss come from fastforward.py (faster than torch's forward on CPU),
     on training's thread count, with its workers ended after each epoch; they are torch's to float32 rounding."""
     import threading
 
-    from reviewrnn import fastforward
-
-    engines = []
-    real_init = fastforward.FastClassifier.__init__
-
-    def spy(self, config, weights, threads=None):
-        engines.append(threads)
-        real_init(self, config, weights, threads)
-
-    monkeypatch.setattr(fastforward.FastClassifier, "__init__", spy)
+    engines = engine_threads
     torch.set_num_threads(2)
     before = threading.active_count()
     model, result = fit(encoded, epochs=3, cell="lstm", threads=2)

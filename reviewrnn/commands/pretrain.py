@@ -124,10 +124,9 @@ def pretrain(
     Ctrl-C saves a checkpoint; continue with: reviewrnn pretrain --resume DIR
     More epochs: reviewrnn pretrain --resume DIR --epochs 6
     """
-    from reviewrnn.artifacts import load_checkpoint_config, models_root
+    from reviewrnn.artifacts import load_checkpoint_config, models_root, output_directory
     from reviewrnn.lmtexts import TextSpec
     from reviewrnn.pretraining import pretrain_step, resume_pretrain
-    from reviewrnn.runs import output_directory
 
     if resume is not None:
         check_resume_flags(context)

@@ -172,8 +172,8 @@ def train(
     Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
     More epochs: reviewrnn train --resume models/NAME --epochs 8
     """
-    from reviewrnn.artifacts import load_checkpoint_config
-    from reviewrnn.runs import output_directory, resume_step, train_step
+    from reviewrnn.artifacts import load_checkpoint_config, output_directory
+    from reviewrnn.runs import resume_step, train_step
     from reviewrnn.source import CorpusSettings
 
     if resume is not None:
