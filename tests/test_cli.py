@@ -234,6 +234,13 @@ def test_tokenize(tiny_csv, tmp_path):
     one_error_line(cli("tokenize", "--corpus", tiny_csv, "--out", out, code=1))
     result = cli("tokenize", "--corpus", tiny_csv, "--vocab-size", "150", "--out", out, "--force")
     assert "vocabulary" in result.stdout and f"saved {out}" in result.stderr
+    folder = tmp_path / "my tokenizers"  # was a raw IsADirectoryError with --force, and "already exists" without
+    (folder / "keep.txt").parent.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    for force in ((), ("--force",)):
+        refused = one_error_line(cli("tokenize", "--corpus", tiny_csv, "--out", folder, *force, code=1))
+        assert refused == f"error: {folder} is a folder; --out takes a file name, e.g. --out '{folder}/tokenizer.json'"
+    assert [p.name for p in folder.iterdir()] == ["keep.txt"]
 
 
 def test_tokenize_default_output_is_in_the_models_folder(tiny_csv, isolated_env):
@@ -899,9 +906,13 @@ def test_square_brackets_in_user_text_are_text_not_rich_markup(tmp_path):
 def test_resume_takes_only_epochs_beside_it(trained_model):
     """Other flags were ignored without a word; a resumed run keeps its own settings."""
     result = cli("train", "--resume", trained_model, "--lr", "0.5", code=2)
-    assert "only --epochs (to train it further) and --threads go with it, not --lr" in one_error_line(result)
+    assert "only --epochs (to train it further), --threads and --json go with it, not --lr" in one_error_line(result)
     result = cli("train", "--resume", trained_model, "--json", "--device", "cpu", code=2)
     assert "not --device" in one_error_line(result)
+    result = cli("train", "--resume", trained_model, "--no-calibrate", code=2)  # named as typed, not as --calibrate
+    assert one_error_line(result).endswith("not --no-calibrate (see `reviewrnn train -h`)")
+    result = cli("train", "--resume", trained_model, "--no-bidirectional", code=2)
+    assert "not --no-bidirectional" in one_error_line(result)
 
 
 def test_evaluate_counts_the_reviews_of_another_file_that_the_model_trained_on(trained_model, session_corpus, tmp_path):

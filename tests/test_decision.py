@@ -169,19 +169,26 @@ def test_find_threshold_saves_what_it_prints(model_copy, tmp_path):
     assert png.stat().st_size > 1000
 
 
-@pytest.mark.parametrize("cause", ["no matplotlib", "folder is a file"])
+@pytest.mark.parametrize("cause", ["no matplotlib", "folder is a file", "a type it cannot write", "no type"])
 def test_a_chart_that_cannot_be_drawn_fails_before_anything_is_saved(model_copy, tmp_path, monkeypatch, cause):
+    """A file type matplotlib cannot write failed with its ValueError only after the threshold was saved."""
     config_before = (model_copy / CONFIG_FILE).read_bytes()
-    png = tmp_path / "decision.png"
+    png, code, said = tmp_path / "decision.png", 1, "cannot create its folder"
     if cause == "no matplotlib":
         monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
-    else:
+        said = "matplotlib"
+    elif cause == "folder is a file":
         (tmp_path / "charts").write_text("a file where the folder would go")
         png = tmp_path / "charts" / "decision.png"
+    else:
+        pytest.importorskip("matplotlib")
+        png, code = tmp_path / ("decision.txt" if cause == "a type it cannot write" else "decision"), 2
+        said = "Invalid value for '--png'" if cause == "no type" else "matplotlib cannot write '.txt' files"
     args = ["evaluate", model_copy, "--find-threshold", "f1", "--calibrate", "--png", png, "--threads", "1"]
-    result = cli(*args, code=1)
-    assert ("matplotlib" if cause == "no matplotlib" else "cannot create its folder") in result.stderr
+    result = cli(*args, code=code)
+    assert said in result.stderr
     assert (model_copy / CONFIG_FILE).read_bytes() == config_before and not png.exists()
+    assert not png.with_suffix(".png").exists()
 
 
 def flip_test_labels(path: Path) -> None:

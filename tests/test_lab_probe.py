@@ -221,7 +221,9 @@ def test_probe_cli(sentence_model, tmp_path):
     result = runner.invoke(app, ["probe", "synthetic", "--cell", "rnn", "--cell", "lstm", *tiny, "--json"])
     assert [c["name"] for c in json.loads(result.stdout)] == ["rnn", "lstm"]
     assert runner.invoke(app, ["probe", "synthetic", "--cell", "transformer", *tiny]).exit_code == 2
-    assert runner.invoke(app, ["probe", "filler", str(sentence_model), "--distances", "5,1"]).exit_code == 2
+    for bad in ("5,1", "0,x"):  # the one-line error names the option, as for any other flag
+        refused = runner.invoke(app, ["probe", "filler", str(sentence_model), "--distances", bad])
+        assert refused.exit_code == 2 and f"Invalid value for '--distances': '{bad}'" in refused.stderr
     if pytest.importorskip("matplotlib"):
         png = tmp_path / "p.png"
         assert runner.invoke(app, [*args, "--png", png]).exit_code == 0 and png.stat().st_size > 1000

@@ -144,10 +144,19 @@ def check_resume_flags(context: typer.Context) -> None:
     for name in context.params:
         if name not in ("resume", "epochs", "threads", "as_json") and given(context, name):
             raise typer.BadParameter(
-                "a resumed run keeps its own settings; only --epochs (to train it further) and --threads go "
-                f"with it, not --{name.replace('_', '-')}",
+                "a resumed run keeps its own settings; only --epochs (to train it further), --threads and "
+                f"--json go with it, not {typed_flag(context, name)}",
                 param_hint="'--resume'",
             )
+
+
+def typed_flag(context: typer.Context, name: str) -> str:
+    """The flag as the user typed it: --no-calibrate for a switch turned off, not --calibrate."""
+    for param in context.command.params:
+        if param.name == name:
+            off = getattr(param, "secondary_opts", None) and context.params[name] is False
+            return (param.secondary_opts if off else param.opts)[0]
+    return f"--{name.replace('_', '-')}"
 
 
 def adopt_language_model(context: typer.Context, init: Path, configs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -82,6 +83,9 @@ def tokenize(
     from reviewrnn.tokenizing import tokenize_step
 
     out_path = out_path or models_root() / "tokenizer.json"
+    if out_path.is_dir():  # --force would not replace a folder with a file
+        shown = shlex.quote(str(out_path / "tokenizer.json"))
+        raise ReviewRNNError(f"{out_path} is a folder; --out takes a file name, e.g. --out {shown}")
     if out_path.exists() and not force:
         raise ReviewRNNError(f"{out_path} already exists; pass --force to replace it or choose another --out")
     settings = CorpusSettings(corpus, text_column, label_column, label_map_option(label_map))

@@ -94,8 +94,10 @@ def evaluate(
         _check_objective(find_threshold)
     if png is not None:
         from reviewrnn.calibration_chart import check_chart_possible
+        from reviewrnn.commands.lab_options import check_chart_type
 
         check_chart_possible(png)  # before _fit_decision saves anything into the model
+        check_chart_type(png)
     found = _fit_decision(models, calibrate, find_threshold, device, threads)
     if found and found["warning"]:
         err.print(f"warning: {found['warning']}")

@@ -1,4 +1,5 @@
-"""What the lab commands (compare, probe, gradients, clipping, study) share: options, the chart check, tables."""
+"""What the lab commands (compare, probe, gradients, clipping, study) share: options, the chart checks (evaluate's
+too), tables."""
 
 from __future__ import annotations
 
@@ -12,11 +13,26 @@ PngOption = Annotated[Path | None, typer.Option("--png", help=f"Also draw a PNG 
 
 
 def require_charts(png: Path | None) -> None:
-    """Fail before any long computation when a PNG is asked for and matplotlib is missing."""
+    """Fail before any long computation when a PNG is asked for and matplotlib is missing or cannot
+    write that kind of file."""
     if png is not None:
         from reviewrnn.lab.charts import pyplot
 
         pyplot()
+        check_chart_type(png)
+
+
+def check_chart_type(png: Path) -> None:
+    """A usage error for a file type matplotlib cannot write (it failed only after the work was done),
+    or for a name without one (matplotlib would write NAME.png, not the file we name)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kind = Path(png).suffix.lower().removeprefix(".")
+    if kind not in FigureCanvasBase.get_supported_filetypes():
+        what = f"'.{kind}' files" if kind else "a file without a type"
+        raise typer.BadParameter(
+            f"{str(png)!r}: matplotlib cannot write {what}; end the name with .png, .svg or .pdf", param_hint="'--png'"
+        )
 
 
 def show_table(table) -> None:

@@ -25,9 +25,13 @@ def parse_distances(value: str) -> tuple[int, ...]:
     try:
         distances = tuple(int(part) for part in value.split(","))
     except ValueError:
-        raise typer.BadParameter(f"{value!r}: give increasing integers separated by commas, e.g. 0,16,64") from None
+        raise typer.BadParameter(
+            f"{value!r}: give increasing integers separated by commas, e.g. 0,16,64", param_hint="'--distances'"
+        ) from None
     if distances[0] < 0 or any(b <= a for a, b in zip(distances, distances[1:])):
-        raise typer.BadParameter(f"{value!r}: distances must be >= 0 and increase, e.g. 0,16,64")
+        raise typer.BadParameter(
+            f"{value!r}: distances must be >= 0 and increase, e.g. 0,16,64", param_hint="'--distances'"
+        )
     return distances
 
 
