@@ -44,3 +44,11 @@ def unused_thresholds(unused: dict) -> str:
         f"saved thresholds not used ({saved}): an ensemble takes the most probable label of the members' "
         "mean probabilities; give --threshold to set one for it"
     )
+
+
+def stopped_early(best_epoch: int, patience: int, epochs: int, measure: str) -> str:
+    """Why the epoch table ended before --epochs: the run had waited --patience epochs for a better one."""
+    return (
+        f"stopped after epoch {best_epoch + patience} of {epochs}: {patience} epoch{'s' if patience != 1 else ''} in "
+        f"a row did not beat epoch {best_epoch}'s {measure} (--patience {patience})"
+    )

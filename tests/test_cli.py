@@ -243,6 +243,16 @@ def test_tokenize(tiny_csv, tmp_path):
     assert [p.name for p in folder.iterdir()] == ["keep.txt"]
 
 
+def test_an_early_stop_is_said_not_only_seen_as_a_short_epoch_table(tiny_csv, isolated_env):
+    """With --patience the epoch table ended at epoch 2 of 6 and nothing said why."""
+    args = ["train", "--corpus", tiny_csv, "--limit", "100", *TINY_TRAIN, "--epochs", "6", "--patience", "1"]
+    result = cli(*args, "--lr", "1e-9", "--name", "still")  # VALID accuracy cannot move: epoch 1 stays the best
+    expected = "note: stopped after epoch 2 of 6: 1 epoch in a row did not beat epoch 1's validation accuracy"
+    assert f"{expected} (--patience 1)" in result.stderr.replace("\n", " ")
+    learns = cli(*args, "--name", "learns", "--lr", "0.01", "--patience", "6", "--json")
+    assert json.loads(learns.stdout)["stopped_early"] is False and "stopped after" not in learns.stderr
+
+
 def test_tokenize_default_output_is_in_the_models_folder(tiny_csv, isolated_env):
     cli("tokenize", "--corpus", tiny_csv, "--vocab-size", "100")
     assert (isolated_env["models"] / "tokenizer.json").is_file()

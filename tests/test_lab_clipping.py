@@ -59,6 +59,25 @@ def test_history_and_recorder_agree(clip_runs):
     clipped, unclipped = (run_from_model(d) for d in directories)
     assert (clipped.clip_norm, unclipped.clip_norm) == (1.0, 0.0) and clipped.seed == unclipped.seed
     assert clipped.grad_norms[0] == pytest.approx(unclipped.grad_norms[0])  # same seed, same first step
+    assert clipped.cell == unclipped.cell == "rnn"
+
+
+def test_the_clipping_chart_names_the_runs_cells(monkeypatch, tmp_path):
+    """Its title said "Vanilla RNN" over `reviewrnn clipping` of two LSTMs."""
+    pytest.importorskip("matplotlib")
+    from reviewrnn.lab import charts
+
+    titles = []
+    monkeypatch.setattr(charts, "_save", lambda figure, path: titles.append(figure.axes[0].get_title()))
+    run = ClipRun("r", 1.0, 0, [0.7, 0.6], [0.5, 2.0], [0.6]).to_dict()
+    old_results = {key: value for key, value in run.items() if key != "cell"}  # a results.json from before
+    for runs in ([run | {"cell": "lstm"}], [run | {"cell": "gru"}, run | {"cell": "lstm"}], [old_results]):
+        charts.clipping_chart(runs, tmp_path / "c.png")
+    assert titles == [
+        "LSTM with and without gradient clipping",
+        "GRU, LSTM with and without gradient clipping",
+        "Vanilla RNN with and without gradient clipping",
+    ]
 
 
 def test_clipping_cli(clip_runs, tmp_path):

@@ -227,6 +227,7 @@ def test_pretrain_command_writes_a_language_model_directory(make_corpus, tmp_pat
     summary = json.loads(result.stdout)
     directory = isolated_env["models"] / "pretrained" / "lm"
     assert summary["model"] == str(directory) and summary["held_out_perplexity"] > 1
+    assert summary["stopped_early"] is False  # its held-out perplexity fell every epoch (below)
     config = load_config(directory)
     assert config.pretrain.sources[1] == str(extra.resolve()) and len(config.pretrain.sha256) == 2
     per_source = dict(zip(config.pretrain.sources, config.pretrain.texts_per_source, strict=True))

@@ -173,6 +173,7 @@ def _report(outcome, as_json: bool) -> None:
         "tokens": sizes.get("tokens"),
         "test_texts_dropped": sizes.get("test_dropped"),
         "train_near_test_dropped": sizes.get("train_near_test"),
+        "stopped_early": outcome.stopped_early,
         "seconds": round(outcome.seconds, 1),
     }
     if as_json:
@@ -182,6 +183,11 @@ def _report(outcome, as_json: bool) -> None:
         f"saved {outcome.directory} (best epoch {outcome.best_epoch}, held-out perplexity "
         f"{outcome.perplexity:.1f}, {sizes.get('tokens', 0):,} tokens, {outcome.seconds / 60:.1f} min)"
     )
+    if outcome.stopped_early:
+        from reviewrnn.messages import stopped_early
+
+        train = outcome.config.train
+        err.print(f"note: {stopped_early(outcome.best_epoch, train.patience, train.epochs, 'held-out perplexity')}")
     if per_source:
         out.print("training texts: " + ", ".join(f"{source} {count:,}" for source, count in per_source.items()))
     from reviewrnn.lmtexts import NO_CORPUS

@@ -238,6 +238,11 @@ def _report(outcome, as_json: bool) -> None:
             f"saved {outcome.directory} (best epoch {outcome.best_epoch}, validation accuracy "
             f"{outcome.best_valid_accuracy:.2%}, {outcome.seconds / 60:.1f} min)"
         )
+        if outcome.stopped_early:
+            from reviewrnn.messages import stopped_early
+
+            train = outcome.config.train
+            err.print(f"note: {stopped_early(outcome.best_epoch, train.patience, train.epochs, 'validation accuracy')}")
         if corpus.label_map is not None:
             from reviewrnn.render import unmapped_line
 

@@ -122,8 +122,15 @@ def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(values, kernel, mode="valid")
 
 
-def clipping_chart(runs: list[dict], path: Path, title: str = "Vanilla RNN with and without gradient clipping") -> Path:
-    """Loss (top) and pre-clip gradient norm (bottom, log) per step; one colour per clipping setting."""
+CELL_NAMES = {"rnn": "Vanilla RNN", "gru": "GRU", "lstm": "LSTM"}
+
+
+def clipping_chart(runs: list[dict], path: Path, title: str | None = None) -> Path:
+    """Loss (top) and pre-clip gradient norm (bottom, log) per step; one colour per clipping setting.
+    The default title names the runs' cells (a results.json from before runs named theirs: the study's RNN)."""
+    if title is None:
+        cells = dict.fromkeys(CELL_NAMES.get(run.get("cell", "rnn"), run.get("cell")) for run in runs)
+        title = f"{', '.join(cells)} with and without gradient clipping"
     plt = pyplot()
     figure, (loss_axis, norm_axis) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     colours, styles = {}, {}

@@ -33,6 +33,7 @@ class ClipRun:
     valid_accuracy: list[float] = field(default_factory=list)  # per finished epoch
     diverged: str | None = None
     test_accuracy: float | None = None
+    cell: str = "rnn"  # the chart's title names it; the study's clipping runs are vanilla RNNs
 
     def to_dict(self) -> dict:
         return asdict(self) | {"summary": summarise(self)}
@@ -92,6 +93,7 @@ def run_from_model(directory: Path) -> ClipRun:
         valid,
         diverged,
         _test_accuracy(directory),
+        config.model.cell,
     )
 
 
