@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -616,6 +617,22 @@ def test_corpus_table_fits_an_80_column_terminal(tmp_path, isolated_env, monkeyp
     table = done.stdout.decode().split("\nfile ")[0]
     assert "…" not in table and max(len(line) for line in table.splitlines()[1:]) <= 80
     assert all(f"│ {name} " in table for name in (*classes, "reviews", "median words", "p99 words"))
+
+
+def test_tables_into_a_file_or_pipe_keep_one_row_per_line_unless_columns_is_set(trained_model, tmp_path, monkeypatch):
+    """Not on a terminal, rich wrapped every table at 80 columns: compare's six columns broke each row in two."""
+    second = tmp_path / "second"
+    shutil.copytree(trained_model, second)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    piped = run_cli("compare", trained_model, second, "--edges", "0,8,16", "--threads", "1")
+    assert piped.returncode == 0, piped.stderr
+    rows = [line for line in piped.stdout.decode().splitlines() if line.startswith("│")]
+    assert max(len(line) for line in rows) > 80
+    assert sorted(line.split("│")[1].strip() for line in rows[-2:]) == sorted([trained_model.name, "second"])
+    assert any("gap, read whole" in line for line in piped.stdout.decode().splitlines())  # one header line
+    monkeypatch.setenv("COLUMNS", "60")  # still obeyed
+    narrow = run_cli("compare", trained_model, second, "--edges", "0,8,16", "--threads", "1")
+    assert max(len(line) for line in narrow.stdout.decode().splitlines() if line[0] in "┏┃┡│└") <= 60
 
 
 def test_python_m_help():

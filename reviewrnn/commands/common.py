@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.text import Text
 
 # Typer (0.28, as pinned) carries its own copy of click: `import click` would see other classes and contexts.
@@ -26,7 +26,24 @@ class StdoutGone(BrokenPipeError):
 
 class _StdoutConsole(Console):
     """rich exits 1 when the reader of stdout has gone; a Unix tool in a pipeline (`| head -1`) exits 0.
-    Raising StdoutGone lets friendly_errors stop every command the same way."""
+    Raising StdoutGone lets friendly_errors stop every command the same way.
+
+    Into a file or a pipe, tables keep their natural width (up to UNWRAPPED_WIDTH), one row per line: rich
+    would wrap them at 80 columns there (or at the width of a terminal on stdin), so a log of the lab's wide
+    tables was hard to read and differed with the terminal that started it. COLUMNS, when set, still rules."""
+
+    UNWRAPPED_WIDTH = 1000
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dimensions = super().size
+        if self._width is None and not self.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+            return ConsoleDimensions(self.UNWRAPPED_WIDTH, dimensions.height)
+        return dimensions
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
