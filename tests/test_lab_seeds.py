@@ -76,3 +76,18 @@ def test_t_quantiles_match_the_textbook_values():
     assert t_975(2) == pytest.approx(4.303, abs=1e-3)
     assert t_975(30) == pytest.approx(2.042, abs=1e-3)
     assert t_975(200) == pytest.approx(1.96, abs=1e-3)
+
+
+def test_intervals_stop_at_what_is_possible():
+    """Two seeds far apart (t = 12.7) gave a gap interval hundreds of points wide and accuracy past 100%."""
+    rnn = [run("rnn", 0.95, 0.1), run("rnn-seed1", 0.9, 0.9)]  # gaps +85 and 0 points; accuracies 67% and 90%
+    gru = [run("gru", 0.1, 0.95), run("gru-seed1", 0.9, 0.9)]  # gaps -85 and 0
+    summary = summarise_cells({"rnn": rnn, "gru": gru})
+    cell = summary["cells"][0]
+    assert (cell["gap"]["ci_low"], cell["gap"]["ci_high"]) == (-1.0, 1.0)  # by the formula: about -5.0 to +5.8
+    assert cell["accuracy"]["ci_high"] == 1.0 and cell["accuracy"]["ci_low"] == 0.0
+    assert not cell["gap"]["clear"]
+    gap_pair = next(p for p in summary["pairs"] if p["measure"] == "gap")
+    assert (gap_pair["ci_low"], gap_pair["ci_high"]) == (-2.0, 2.0) and not gap_pair["clear"]
+    accuracy_pair = next(p for p in summary["pairs"] if p["measure"] == "accuracy")
+    assert -1.0 <= accuracy_pair["ci_low"] < accuracy_pair["ci_high"] <= 1.0

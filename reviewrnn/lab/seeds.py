@@ -41,13 +41,17 @@ def spread(values: list[float]) -> dict:
     return {"mean": float(array.mean()), "sd": sd, "min": float(array.min()), "max": float(array.max())}
 
 
-def combined_interval(values: list[float], variances: list[float]) -> tuple[float, float, float]:
-    """(mean, low, high): the seed mean with between- and within-seed half-widths added in quadrature."""
+def combined_interval(
+    values: list[float], variances: list[float], possible: tuple[float, float] = (-1.0, 1.0)
+) -> tuple[float, float, float]:
+    """(mean, low, high): the seed mean with between- and within-seed half-widths added in quadrature,
+    cut to the `possible` values (0-1 for an accuracy, ±1 for a gap): with 2 seeds, t = 12.7 stretched a
+    gap's interval past ±100 points, which no pair of accuracies can give."""
     k, mean = len(values), float(np.mean(values))
     between = t_975(k - 1) * float(np.std(values, ddof=1)) / math.sqrt(k) if k > 1 else 0.0
     within = Z_95 * math.sqrt(float(np.mean(variances)))
     half = math.hypot(between, within)
-    return mean, mean - half, mean + half
+    return mean, max(mean - half, possible[0]), min(mean + half, possible[1])
 
 
 def binomial_variance(accuracy: float, count: int) -> float:
@@ -100,7 +104,7 @@ def cell_summary(cell: str, runs: list[dict]) -> dict:
     """A cell over its seed runs (compare.ModelLengths dicts, read whole): buckets, accuracy and gap."""
     accuracies = [run["accuracy"] for run in runs]
     acc_mean, acc_low, acc_high = combined_interval(
-        accuracies, [binomial_variance(run["accuracy"], run["count"]) for run in runs]
+        accuracies, [binomial_variance(run["accuracy"], run["count"]) for run in runs], possible=(0.0, 1.0)
     )
     return {
         "cell": cell,
@@ -129,9 +133,11 @@ def pair(a: dict, b: dict, measure: str, runs: dict[str, list[dict]]) -> dict:
     difference = float(np.mean(values_a) - np.mean(values_b))
     half = math.hypot(between, Z_95 * math.sqrt(within))
     wins = sum(x > y for x in values_a for y in values_b)
+    possible = 1.0 if measure == "accuracy" else 2.0  # a gap is ±1 itself, so two gaps differ by up to 2
     return {
         "a": a["cell"], "b": b["cell"], "measure": measure, "difference": difference,
-        "ci_low": difference - half, "ci_high": difference + half, "clear": abs(difference) > half,
+        "ci_low": max(difference - half, -possible), "ci_high": min(difference + half, possible),
+        "clear": abs(difference) > half,
         "wins": int(wins), "pairs": len(values_a) * len(values_b),
     }  # fmt: skip
 

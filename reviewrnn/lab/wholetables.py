@@ -52,7 +52,8 @@ def seed_gap_table(seeds: dict) -> Table:
     title = "Shortest minus longest bucket over seeds, read whole; bold: the interval excludes 0"
     notes = [
         "Interval: seed mean ± sqrt((t(0.975, k-1) · SD/√k)² + (1.96 · √(mean binomial variance))²): the spread "
-        "between seeds, and the review-level noise within a seed (same TEST reviews for every seed, so not /k)."
+        "between seeds, and the review-level noise within a seed (same TEST reviews for every seed, so not /k); "
+        "cut at what is possible (0-100% for an accuracy, ±100 points for a gap)."
     ]
     return Table(title, columns, rows, notes=notes)
 
