@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reviewrnn import fetch
-from reviewrnn.corpusfile import HUB_PREFIX, CorpusFile, quiet_datasets, resolve, unreadable
-from reviewrnn.errors import ReviewRNNError, brief, not_text
+from reviewrnn.corpusfile import HUB_PREFIX, CorpusFile, quiet_datasets, resolve, row_line, unreadable
+from reviewrnn.errors import ReviewRNNError, RowError, brief, empty_text, not_text
 from reviewrnn.labelmap import UNMAPPED, LabelMap
 
 TEXT_COLUMNS = ("text", "review")
@@ -64,10 +64,17 @@ def load_corpus(
     if spec.startswith(HUB_PREFIX):
         return _load_hub(spec.removeprefix(HUB_PREFIX), text_column, label_column, label_names, label_map)
     found = resolve(spec)
+    try:
+        return _read_corpus(found, text_column, label_column, label_names, label_map, labels)
+    except RowError as error:
+        raise error.at_line(row_line(found, error.row)) from None
+
+
+def _read_corpus(found: CorpusFile, text_column, label_column, label_names, label_map, labels: bool) -> Corpus:
     dataset, path = read_file(found), found.path
     text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
-    if not labels and found.name != "imdb":
-        texts = _check_texts(dataset[text_col], path, text_col)
+    if not labels and found.name != "imdb":  # pretraining: labels unread, and an empty text is no error
+        texts = _check_texts(dataset[text_col], path, text_col, labelled=False)
         return Corpus(found.name, Examples(texts, [0] * len(texts)), [], text_col, "", path, found.sha256)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     texts = _check_texts(dataset[text_col], path, text_col)
@@ -151,13 +158,16 @@ def pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...
     raise ColumnError(f"{path}: no {role} column ({looked})", "name it with", role)
 
 
-def _check_texts(values, path, column: str) -> list[str]:
+def _check_texts(values, path, column: str, labelled: bool = True) -> list[str]:
+    """Every text a string; in a labelled corpus, one with words (an empty one was trained on as is)."""
     texts = list(values)
     if not texts:
         raise ReviewRNNError(f"{path}: the corpus has no rows; it needs at least one review per class")
     for row, text in enumerate(texts, start=1):
         if not isinstance(text, str):
             raise not_text(path, row, column, text)
+        if labelled and not text.strip():
+            raise empty_text(path, row, column)
     return texts
 
 
@@ -179,7 +189,7 @@ def encode_labels(
         return label_map.encode(keys, label_names, path)
     for row, key in enumerate(keys, start=first_row):
         if key == "":
-            raise ReviewRNNError(f"{path}: row {row}: empty label in column {column!r}; every review needs a label")
+            raise RowError(path, row, f"empty label in column {column!r}; every review needs a label")
     if label_names is None:
         label_names = infer_label_names(set(keys), path, column)
     index = {name.lower(): i for i, name in enumerate(label_names)}
@@ -189,10 +199,9 @@ def encode_labels(
     labels = []
     for row, key in enumerate(keys, start=first_row):
         if key not in index:
-            raise ReviewRNNError(
-                f"{path}: row {row}: label {key!r} is not one of {', '.join(label_names)}; "
-                "fix the label column or map it with --label-map"
-            )
+            choices = ", ".join(label_names)
+            advice = "fix the label column or map it with --label-map"
+            raise RowError(path, row, f"label {key!r} is not one of {choices}; {advice}")
         labels.append(index[key])
     return labels, list(label_names)
 
@@ -202,9 +211,8 @@ def label_key(value, path, row: int, column: str) -> str:
     if value is None:
         return ""
     if isinstance(value, list | dict):
-        raise ReviewRNNError(
-            f"{path}: row {row}: column {column!r} holds a {type(value).__name__}; a label is a class name or number"
-        )
+        kind = type(value).__name__
+        raise RowError(path, row, f"column {column!r} holds a {kind}; a label is a class name or number")
     key = str(value).strip().lower()
     try:
         return str(int(key))

@@ -137,6 +137,30 @@ def first_ragged_row(path: Path, separator: str) -> tuple[int, int, int] | None:
     return None
 
 
+def row_line(found: CorpusFile, row: int) -> int | None:
+    """The file line where data row `row` (1-based, as the readers count rows) starts: CSV and TSV as pandas
+    reads them (the header first, blank lines skipped, a quoted text across lines), JSON Lines skipping blank
+    lines. None for Parquet and a JSON array, which have no lines to count, or a row past the end."""
+    if found.reader in ("csv", "tsv"):
+        with open(found.path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+            reader = csv.reader(handle, delimiter=found.separator)
+            if next(reader, None) is None:
+                return None
+            start, seen = reader.line_num + 1, 0
+            for record in reader:
+                if record and not (len(record) == 1 and not record[0].strip()):  # pandas skips blank lines
+                    seen += 1
+                    if seen == row:
+                        return start
+                start = reader.line_num + 1
+        return None
+    if found.reader == "json" and first_byte(found.path) != b"[":
+        with open(found.path, "rb") as handle:
+            records = (number for number, raw in enumerate(handle, start=1) if raw.strip())
+            return next((number for seen, number in enumerate(records, start=1) if seen == row), None)
+    return None
+
+
 def json_type_clash(path: Path) -> str | None:
     """The first JSON Lines record whose field holds another kind of value than an earlier record's (text
     in one, a number in another): Arrow gives one column one type, and its error names no line."""

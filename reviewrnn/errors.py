@@ -43,9 +43,31 @@ def brief(error: object, limit: int = 120) -> str:
     return " ".join(str(error).split())[:limit]
 
 
-def not_text(source, row: int, column: str, value) -> ReviewRNNError:
+class RowError(ReviewRNNError):
+    """A problem in one data row of a table. The readers count rows; an editor counts lines, and a quoted
+    text with line breaks, a blank line or the header puts them apart, so the loader that knows the file
+    gives the line with `at_line` (corpusfile.row_line: CSV, TSV and JSON Lines)."""
+
+    def __init__(self, source, row: int, detail: str):
+        self.source, self.row, self.detail = source, row, detail
+        super().__init__(f"{source}: row {row}: {detail}")
+
+    def __reduce__(self):  # an error raised inside `datasets`' map must survive pickling
+        return RowError, (self.source, self.row, self.detail)
+
+    def at_line(self, line: int | None) -> ReviewRNNError:
+        """The same error at the file's line (path:line: ..., as for other errors in files), when known."""
+        return ReviewRNNError(f"{self.source}:{line}: {self.detail}") if line else self
+
+
+def not_text(source, row: int, column: str, value) -> RowError:
     """The error for a table cell that should hold a review's text and holds a number or other value."""
-    return ReviewRNNError(f"{source}: row {row}: column {column!r} is {type(value).__name__}, expected text")
+    return RowError(source, row, f"column {column!r} is {type(value).__name__}, expected text")
+
+
+def empty_text(source, row: int, column: str) -> RowError:
+    """A labelled review without words: nothing to learn from or to score (a rating with no review)."""
+    return RowError(source, row, f"empty text in column {column!r}; remove the rows without a review text")
 
 
 class TrainingInterrupted(ReviewRNNError):

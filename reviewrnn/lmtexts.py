@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reviewrnn.config import CorpusInfo, PretrainInfo
 from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, pick_column, read_file
-from reviewrnn.corpusfile import READERS, resolve
+from reviewrnn.corpusfile import READERS, resolve, row_line
 from reviewrnn.errors import ReviewRNNError, not_text
 from reviewrnn.lines import UTF8_BOM, decode, file_problem, refuse_not_text
 from reviewrnn.nearcopy import NearCopies
@@ -141,7 +141,7 @@ def read_unlabeled(path: Path, text_column: str | None) -> tuple[list[str], str]
     texts = []
     for row, text in enumerate(table[column], start=1):
         if text is not None and not isinstance(text, str):
-            raise not_text(path, row, column, text)
+            raise not_text(path, row, column, text).at_line(row_line(found, row))
         if text and text.strip():
             texts.append(text)
     return texts, found.sha256

@@ -30,9 +30,9 @@ from reviewrnn.corpus import (
     pick_column,
     read_file,
 )
-from reviewrnn.corpusfile import CorpusFile, quiet_datasets, resolve, unreadable
+from reviewrnn.corpusfile import CorpusFile, quiet_datasets, resolve, row_line, unreadable
 from reviewrnn.data import EncodedSet, RaggedIds, truncate
-from reviewrnn.errors import ReviewRNNError, not_text
+from reviewrnn.errors import ReviewRNNError, RowError, empty_text, not_text
 from reviewrnn.labelmap import UNMAPPED, LabelMap
 from reviewrnn.splits import is_test_text, is_valid_text
 from reviewrnn.tokenizer import encode
@@ -117,15 +117,18 @@ def load_disk_corpus(
         label_names = infer_label_names(keys, path, label_col)
     settings = [CACHE_VERSION, digest, text_col, label_col, label_names, valid_fraction]
     settings += [label_map.text] if label_map else []  # keeps the cache key of runs without a map
-    split = dataset.map(
-        _SplitRows(path, text_col, label_col, label_names, valid_fraction, label_map),
-        batched=True,
-        batch_size=MAP_BATCH,
-        with_indices=True,
-        remove_columns=dataset.column_names,  # the new file holds only the small per-row columns
-        cache_file_name=_cache_file("split", settings),
-        new_fingerprint=_key(settings),
-    )
+    try:
+        split = dataset.map(
+            _SplitRows(path, text_col, label_col, label_names, valid_fraction, label_map),
+            batched=True,
+            batch_size=MAP_BATCH,
+            with_indices=True,
+            remove_columns=dataset.column_names,  # the new file holds only the small per-row columns
+            cache_file_name=_cache_file("split", settings),
+            new_fingerprint=_key(settings),
+        )
+    except RowError as error:
+        raise error.at_line(row_line(found, error.row)) from None
     if len(split) != len(dataset):  # a cache file from another version of this file: never reuse it silently
         raise ReviewRNNError(f"{path}: the split cache does not match the file; delete {fetch.cache_dir() / 'ondisk'}")
     table = split.data.table
@@ -178,6 +181,8 @@ class _SplitRows:
         for offset, text in enumerate(texts):
             if not isinstance(text, str):
                 raise not_text(self.path, indices[offset] + 1, self.text_col, text)
+            if not text.strip():
+                raise empty_text(self.path, indices[offset] + 1, self.text_col)
         labels, _ = encode_labels(
             batch[self.label_col], self.path, self.label_col, self.label_names, indices[0] + 1, self.label_map
         )

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from reviewrnn.corpus import TEXT_COLUMNS, ColumnError, pick_column
-from reviewrnn.corpusfile import READERS, refuse_not_text_file
-from reviewrnn.errors import ReviewRNNError, brief, not_text
+from reviewrnn.corpusfile import READERS, CorpusFile, refuse_not_text_file, row_line
+from reviewrnn.errors import ReviewRNNError, RowError, brief, not_text
 from reviewrnn.lines import Line
 
 
@@ -36,7 +36,10 @@ def read_table(path: Path, column: str | None) -> list[Line]:
     except OSError as error:
         raise ReviewRNNError(f"{path}: cannot read ({error.strerror or error})") from None
     name = _pick(list(columns), column, path)
-    return [Line(str(path), row, _text(value, path, row, name)) for row, value in enumerate(columns[name], 1)]
+    try:
+        return [Line(str(path), row, _text(value, path, row, name)) for row, value in enumerate(columns[name], 1)]
+    except RowError as error:  # named by the file's line, as the other readers name it
+        raise error.at_line(row_line(CorpusFile(str(path), path, reader, ""), error.row)) from None
 
 
 def json_line_chunks(chunks: Iterator[list[Line]], column: str, skip: str = "arg") -> Iterator[list[Line]]:
@@ -56,7 +59,6 @@ def _columns(path: Path, reader: str) -> dict[str, list]:
             raise ReviewRNNError(f"{path}: cannot read as Parquet: {brief(error, 200)}") from None
         return {name: table.column(name).to_pylist() for name in table.column_names}
     from reviewrnn.corpus import read_file
-    from reviewrnn.corpusfile import CorpusFile
 
     return read_file(CorpusFile(str(path), path, reader, ""))  # pandas: every field as text, BOM and quotes
 
@@ -91,7 +93,10 @@ def _json_records(path: Path, column: str | None) -> list[Line]:
             name = _pick(list(record), column, path)
         if name not in record:
             raise ReviewRNNError(f"{path}:{number}: no field {name!r} (found: {', '.join(record)}); fix --text-column")
-        lines.append(Line(str(path), number, _text(record[name], path, number, name)))
+        try:
+            lines.append(Line(str(path), number, _text(record[name], path, number, name)))
+        except RowError as error:  # JSON Lines: `number` is already the file's line
+            raise (error if head.startswith(b"[") else error.at_line(number)) from None
     return lines
 
 
@@ -116,7 +121,10 @@ def _field(line: Line, column: str) -> Line:
     if not isinstance(record, dict) or column not in record:
         keys = ", ".join(record) if isinstance(record, dict) else type(record).__name__
         raise ReviewRNNError(f"{where}: no field {column!r} (found: {keys}); fix --text-column")
-    return Line(line.source, line.number, _text(record[column], line.source, line.number, column), line.invalid)
+    try:
+        return Line(line.source, line.number, _text(record[column], line.source, line.number, column), line.invalid)
+    except RowError as error:
+        raise error.at_line(line.number) from None
 
 
 def _text(value, source, row: int, column: str) -> str:

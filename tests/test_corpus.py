@@ -158,13 +158,51 @@ def test_missing_explicit_column(tmp_path):
 
 def test_unknown_label_when_label_names_are_given(tmp_path):
     path = write_table(tmp_path / "u.csv", [("a", "positive"), ("b", "neutral")])
-    expect_error(path, "row 2", "'neutral'", label_names=["negative", "positive"])
+    expect_error(path, "u.csv:3:", "'neutral'", label_names=["negative", "positive"])  # line 3: after the header
 
 
 def test_empty_label(tmp_path):
     path = tmp_path / "e.csv"
     path.write_text("text,label\nhello,1\nbye,\n")
-    expect_error(path, "row 2", "empty label")
+    expect_error(path, "e.csv:3:", "empty label")
+
+
+@pytest.mark.parametrize("backend", ["memory", "on disk"])
+def test_a_bad_row_is_named_by_the_line_an_editor_shows(tmp_path, backend):
+    """Errors counted data rows ("row 4"): a quoted text across lines, a blank line and the header put the
+    row at line 7 of the file. An empty text was kept as a review; it is an error in a labelled corpus."""
+    from reviewrnn.ondisk import load_disk_corpus
+
+    load = (lambda path: load_corpus(str(path))) if backend == "memory" else (
+        lambda path: load_disk_corpus(str(path), None, None, 0.1)
+    )  # fmt: skip
+    head = 'text,label\n"good film",positive\n"two\nlines",negative\n\nfine,positive\n'
+    cases = {
+        "label.csv": (head + "bad one,\nok,positive\n", ":7: empty label in column 'label'"),
+        "text.csv": (head + "  ,positive\nok,negative\n", ":7: empty text in column 'text'; remove the rows"),
+    }
+    if backend == "memory":  # pandas skips a line of spaces as blank; the Arrow reader takes it for a row
+        cases["spaces.csv"] = (head + "   \nx,\n", ":8: empty label")
+    cases["rows.jsonl"] = (
+        '{"text": "a", "label": "positive"}\n\n{"text": "b", "label": "negative"}\n{"text": "", "label": "positive"}\n',
+        ":4: empty text in column 'text'",
+    )
+    for name, (content, expected) in cases.items():
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        with pytest.raises(ReviewRNNError) as caught:
+            load(path)
+        assert str(caught.value).startswith(f"{path}{expected}"), (name, str(caught.value))
+
+
+def test_unlabeled_text_may_be_empty_and_a_parquet_row_keeps_its_number(tmp_path):
+    path = tmp_path / "texts.csv"
+    path.write_text("text,label\nsome words,\n,\nmore,\n", encoding="utf-8")
+    assert load_corpus(str(path), labels=False).examples.texts == ["some words", "", "more"]
+    pandas = pytest.importorskip("pandas")
+    parquet = tmp_path / "rows.parquet"
+    pandas.DataFrame({"text": ["a", "b", " "], "label": ["positive", "negative", "positive"]}).to_parquet(parquet)
+    expect_error(parquet, ": row 3: empty text")  # no lines in a Parquet file: the row it is
 
 
 def test_single_class(tmp_path):

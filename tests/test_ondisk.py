@@ -123,11 +123,11 @@ def test_ragged_ids_behave_like_a_list_of_arrays():
 
 def test_bad_rows_are_named(tmp_path):
     broken_label = write_table(tmp_path / "labels.csv", [("good", "positive"), ("bad", "negative"), ("meh", "")])
-    with pytest.raises(ReviewRNNError, match=r"labels\.csv: row 3: empty label in column 'sentiment'"):
+    with pytest.raises(ReviewRNNError, match=r"labels\.csv:4: empty label in column 'sentiment'"):
         load_disk_corpus(str(broken_label), None, None, 0.1)
     null_text = tmp_path / "texts.jsonl"
     null_text.write_text('{"text": "fine", "label": 1}\n{"text": null, "label": 0}\n', encoding="utf-8")
-    with pytest.raises(ReviewRNNError, match=r"texts\.jsonl: row 2: column 'text' is NoneType, expected text"):
+    with pytest.raises(ReviewRNNError, match=r"texts\.jsonl:2: column 'text' is NoneType, expected text"):
         load_disk_corpus(str(null_text), None, None, 0.1)
     with pytest.raises(ReviewRNNError, match="--on-disk reads local files"):
         load_disk_corpus("hub:imdb", None, None, 0.1)
