@@ -33,6 +33,22 @@ def training_lock(directory: Path, busy_hint: str = "wait for it to finish or ch
         _unlock(handle, directory)
 
 
+@contextlib.contextmanager
+def lock_if_free(directory: Path) -> Iterator[bool]:
+    """The run lock, held, when no run holds it (True); False at once when one does. For a reader's small write
+    beside a model (evaluate's eval.json), which must not land in a model that a --force run is replacing.
+    A folder it may not write raises OSError."""
+    directory = Path(directory)
+    handle = _try_lock(directory)
+    if handle is None:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        _unlock(handle, directory)
+
+
 def _lock_path(directory: Path) -> Path:
     return directory.parent / f".{directory.name}.lock"
 

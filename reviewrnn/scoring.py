@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reviewrnn.artifacts import write_eval
+from reviewrnn.artifacts import save_eval, weights_stamp
 from reviewrnn.calibration import apply_temperature, reliability
 from reviewrnn.cleanscores import check_unseen, is_own_corpus, score_doubts
 from reviewrnn.config import DEFAULT_LENGTH_EDGES, CorpusInfo
@@ -34,7 +34,8 @@ def evaluate_step(
 ) -> dict:
     """Score a saved model on a split of its corpus (or another one). One model scored on its own
     corpus's TEST split also gets MODEL/eval.json, the report `compare` and `clipping` reuse: scoring
-    another file or split must not replace it.
+    another file or split must not replace it. Where it cannot be saved for the weights scored (a run
+    holds the model, or replaced it meanwhile), the report says why in `eval_json_not_saved`.
 
     Several models are scored as an ensemble: the mean of their probabilities, and no file is
     written. All read the same corpus (the first model's unless `settings` names another), each
@@ -42,9 +43,11 @@ def evaluate_step(
     the first. The models are checked against each other before anything is scored.
     """
     directories = [models] if isinstance(models, Path) else list(models)
+    scored = weights_stamp(directories[0])  # before loading: a model swapped in after this is not saved over
     report = _score_models(directories, settings, split_name, edges, device_name, threads)
     if len(directories) == 1 and report["split"] == "test" and is_own_corpus(directories[0], settings):
-        write_eval(directories[0], report)
+        if (why := save_eval(directories[0], report, scored)) is not None:
+            report["eval_json_not_saved"] = why
     return report
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -15,6 +16,7 @@ from safetensors.numpy import save_file
 from reviewrnn import artifacts, modellock
 from reviewrnn.artifacts import (
     CONFIG_FILE,
+    EVAL_FILE,
     TOKENIZER_FILE,
     WEIGHTS_FILE,
     default_model_dir,
@@ -193,6 +195,42 @@ def test_atomic_write_json_allows_nan_and_ends_with_newline(tmp_path):
 def test_write_eval(tmp_path):
     path = write_eval(tmp_path, {"accuracy": 0.5})
     assert path == tmp_path / "eval.json" and json.loads(path.read_text()) == {"accuracy": 0.5}
+
+
+@pytest.mark.parametrize("meanwhile", ["a run holds the model", "a run replaced the model", "nothing"])
+def test_eval_json_is_saved_only_for_the_weights_scored(model_copy, monkeypatch, meanwhile):
+    """A plain evaluate wrote the old model's TEST report into the model a --force run had swapped in meanwhile
+    (compare and clipping reuse eval.json). It now checks, under the run lock, that the weights are those scored."""
+    from reviewrnn import scoring
+
+    (model_copy / EVAL_FILE).write_text('{"before": true}\n')
+    real = scoring._score_models
+
+    def scoring_while_a_run_works(*args):
+        report = real(*args)
+        if meanwhile == "a run replaced the model":  # a new weights file, as swap_in leaves it
+            weights = model_copy / WEIGHTS_FILE
+            atomic_write_bytes(weights, weights.read_bytes())
+        return report
+
+    monkeypatch.setattr(scoring, "_score_models", scoring_while_a_run_works)
+    with modellock.training_lock(model_copy) if meanwhile == "a run holds the model" else contextlib.nullcontext():
+        report = scoring.evaluate_step(model_copy, threads=1)
+    saved = json.loads((model_copy / EVAL_FILE).read_text())
+    if meanwhile == "nothing":
+        assert saved == json.loads(json.dumps(report)) and "eval_json_not_saved" not in report
+    else:
+        assert saved == {"before": True}
+        expected = "another run is writing" if meanwhile == "a run holds the model" else "was replaced while"
+        assert expected in report["eval_json_not_saved"]
+    if meanwhile == "a run holds the model":  # the command says so on stderr
+        from typer.testing import CliRunner
+
+        from reviewrnn.cli import app
+
+        with modellock.training_lock(model_copy):
+            said = CliRunner().invoke(app, ["evaluate", str(model_copy), "--threads", "1"])
+        assert said.exit_code == 0 and f"note: {model_copy}/eval.json not saved: another run" in said.stderr
 
 
 # --- loading errors ----------------------------------------------------------------------------------

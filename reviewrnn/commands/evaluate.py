@@ -141,6 +141,8 @@ def _warn(report: dict) -> None:
         from reviewrnn.messages import unused_thresholds
 
         err.print(f"note: {unused_thresholds(report['unused_thresholds'])}")
+    if why := report.get("eval_json_not_saved"):
+        err.print(f"note: {report['model']}/eval.json not saved: {why}")
 
 
 def _check_objective(objective: str) -> None:
