@@ -82,22 +82,10 @@ def evaluate(
     warning on stderr.
     """
     from reviewrnn.cleanscores import trained_on_file
-    from reviewrnn.render import class_table, confusion_table, length_table, summary_line, unmapped_line
     from reviewrnn.scoring import evaluate_step
     from reviewrnn.source import CorpusSettings
 
-    if label_map is not None and corpus is None:
-        raise conflict("--label-map goes with --corpus; the model's own corpus is read with its own map")
-    if split == "all" and corpus is None:
-        raise conflict("--split all goes with --corpus FILE: every review of a labelled file the model never saw")
-    if find_threshold is not None:
-        _check_objective(find_threshold)
-    if png is not None:
-        from reviewrnn.calibration_chart import check_chart_possible
-        from reviewrnn.commands.lab_options import check_chart_type
-
-        check_chart_possible(png)  # before _fit_decision saves anything into the model
-        check_chart_type(png)
+    _check_flags(corpus, label_map, split, find_threshold, png)
     found = _fit_decision(models, calibrate, find_threshold, device, threads)
     if found and found["warning"]:
         err.print(f"warning: {found['warning']}")
@@ -115,10 +103,34 @@ def evaluate(
         err.print(f"wrote {decision_chart(report['calibration'], found, png)}")
     if as_json:
         out.print_json(json.dumps(report | ({"threshold_search": found} if found else {})))
-        return
+    else:
+        _print_report(report, found)
+
+
+def _check_flags(corpus, label_map, split: str, find_threshold, png) -> None:
+    """Flags that do not go together, a misspelt objective, a chart that cannot be drawn: before any model is
+    read, and before _fit_decision saves anything into it."""
+    if label_map is not None and corpus is None:
+        raise conflict("--label-map goes with --corpus; the model's own corpus is read with its own map")
+    if split == "all" and corpus is None:
+        raise conflict("--split all goes with --corpus FILE: every review of a labelled file the model never saw")
+    if find_threshold is not None:
+        _check_objective(find_threshold)
+    if png is not None:
+        from reviewrnn.calibration_chart import check_chart_possible
+        from reviewrnn.commands.lab_options import check_chart_type
+
+        check_chart_possible(png)
+        check_chart_type(png)
+
+
+def _print_report(report: dict, found: dict | None) -> None:
+    """The human report: summary, classes, confusion, accuracy by length, then the decision."""
+    from reviewrnn.render import class_table, confusion_table, length_table, summary_line, unmapped_line
+
     out.print(summary_line(report))
     if "label_map" in report:
-        unmapped = {split: report["unmapped"]}
+        unmapped = {report["split"]: report["unmapped"]}
         out.print(unmapped_line(report["corpus"], report["label_map"], unmapped, report["unmapped_values"]))
     out.print(class_table(report))
     out.print(confusion_table(report))

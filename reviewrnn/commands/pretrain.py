@@ -163,22 +163,29 @@ def _refuse_leaking_shape(model: ModelConfig) -> None:
 
 def _report(outcome, as_json: bool) -> None:
     info = outcome.config.pretrain
-    sizes, per_source = info.sizes, dict(zip(info.sources, info.texts_per_source, strict=False))
-    summary = {
-        "model": str(outcome.directory),
-        "best_epoch": outcome.best_epoch,
-        "held_out_perplexity": outcome.perplexity,
-        "texts": sizes.get("texts"),
-        "texts_per_source": per_source,
-        "tokens": sizes.get("tokens"),
-        "test_texts_dropped": sizes.get("test_dropped"),
-        "train_near_test_dropped": sizes.get("train_near_test"),
-        "stopped_early": outcome.stopped_early,
-        "seconds": round(outcome.seconds, 1),
-    }
     if as_json:
+        sizes = info.sizes
+        summary = {
+            "model": str(outcome.directory),
+            "best_epoch": outcome.best_epoch,
+            "held_out_perplexity": outcome.perplexity,
+            "texts": sizes.get("texts"),
+            "texts_per_source": dict(zip(info.sources, info.texts_per_source, strict=False)),
+            "tokens": sizes.get("tokens"),
+            "test_texts_dropped": sizes.get("test_dropped"),
+            "train_near_test_dropped": sizes.get("train_near_test"),
+            "stopped_early": outcome.stopped_early,
+            "seconds": round(outcome.seconds, 1),
+        }
         out.print_json(json.dumps(summary))
-        return
+    else:
+        _print_report(outcome)
+
+
+def _print_report(outcome) -> None:
+    """The saved LM, its texts by source, and what was left out of them for TEST's sake."""
+    info = outcome.config.pretrain
+    sizes, per_source = info.sizes, dict(zip(info.sources, info.texts_per_source, strict=False))
     out.print(
         f"saved {outcome.directory} (best epoch {outcome.best_epoch}, held-out perplexity "
         f"{outcome.perplexity:.1f}, {sizes.get('tokens', 0):,} tokens, {outcome.seconds / 60:.1f} min)"

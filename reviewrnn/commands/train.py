@@ -219,6 +219,21 @@ def _initial(context: typer.Context, init: Path, part: str, configs) -> tuple[Pa
 def _report(outcome, as_json: bool) -> None:
     if not outcome.is_main:
         return
+    if as_json:
+        out.print_json(json.dumps(_summary(outcome)))
+    else:
+        _print_saved(outcome)
+    from reviewrnn.runadvice import run_warnings
+
+    for warning in run_warnings(outcome):
+        err.print(Text.assemble(("warning: ", "bold yellow"), warning))
+    if not as_json:
+        err.print(f"next: reviewrnn evaluate {outcome.directory}")
+
+
+def _summary(outcome) -> dict:
+    """train --json: the saved model, its best epoch and accuracy, what the map dropped, VALID's predictions."""
+    corpus = outcome.config.corpus
     summary = {
         "model": str(outcome.directory),
         "best_epoch": outcome.best_epoch,
@@ -226,30 +241,25 @@ def _report(outcome, as_json: bool) -> None:
         "stopped_early": outcome.stopped_early,
         "seconds": round(outcome.seconds, 1),
     }
-    corpus = outcome.config.corpus
     if corpus.label_map is not None:
         summary |= {"label_map": corpus.label_map, "unmapped": corpus.unmapped}
     if outcome.valid_predicted is not None:
         summary["valid_predicted"] = dict(zip(corpus.label_names, outcome.valid_predicted, strict=True))
-    if as_json:
-        out.print_json(json.dumps(summary))
-    else:
-        out.print(
-            f"saved {outcome.directory} (best epoch {outcome.best_epoch}, validation accuracy "
-            f"{outcome.best_valid_accuracy:.2%}, {outcome.seconds / 60:.1f} min)"
-        )
-        if outcome.stopped_early:
-            from reviewrnn.messages import stopped_early
+    return summary
 
-            train = outcome.config.train
-            err.print(f"note: {stopped_early(outcome.best_epoch, train.patience, train.epochs, 'validation accuracy')}")
-        if corpus.label_map is not None:
-            from reviewrnn.render import unmapped_line
 
-            out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped, corpus.unmapped_values))
-    from reviewrnn.runadvice import run_warnings
+def _print_saved(outcome) -> None:
+    corpus = outcome.config.corpus
+    out.print(
+        f"saved {outcome.directory} (best epoch {outcome.best_epoch}, validation accuracy "
+        f"{outcome.best_valid_accuracy:.2%}, {outcome.seconds / 60:.1f} min)"
+    )
+    if outcome.stopped_early:
+        from reviewrnn.messages import stopped_early
 
-    for warning in run_warnings(outcome):
-        err.print(Text.assemble(("warning: ", "bold yellow"), warning))
-    if not as_json:
-        err.print(f"next: reviewrnn evaluate {outcome.directory}")
+        train = outcome.config.train
+        err.print(f"note: {stopped_early(outcome.best_epoch, train.patience, train.epochs, 'validation accuracy')}")
+    if corpus.label_map is not None:
+        from reviewrnn.render import unmapped_line
+
+        out.print(unmapped_line(corpus.name, corpus.label_map, corpus.unmapped, corpus.unmapped_values))
