@@ -281,16 +281,17 @@ def write_eval(directory: Path, report: dict) -> Path:
 
 
 def weights_stamp(directory: Path) -> tuple[int, ...] | None:
-    """Which weights file the directory holds now: a saved model is swapped in whole, so a new one is a new file."""
+    """Which weights and config the directory holds now. Both are written whole (a model swapped in, or a
+    threshold or temperature fitted into config.json), so a change is a new file."""
     try:
-        found = os.stat(Path(directory) / WEIGHTS_FILE)
+        files = [os.stat(Path(directory) / name) for name in (WEIGHTS_FILE, CONFIG_FILE)]
     except OSError:
         return None
-    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
+    return tuple(value for found in files for value in (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns))
 
 
 def save_eval(directory: Path, report: dict, scored: tuple[int, ...] | None) -> str | None:
-    """MODEL/eval.json for the weights that were scored (`scored`, their weights_stamp), under the run lock;
+    """MODEL/eval.json for the model that was scored (`scored`, its weights_stamp), under the run lock;
     or why it was not written. A plain evaluate had written the old model's report into the model a --force
     run swapped in meanwhile, where compare and clipping would reuse it."""
     from reviewrnn.modellock import lock_if_free
@@ -298,9 +299,9 @@ def save_eval(directory: Path, report: dict, scored: tuple[int, ...] | None) -> 
     try:
         with lock_if_free(directory) as free:
             if not free:
-                return "another run is writing this model; evaluate it again when that run has finished"
+                return "another process holds the model's lock (a run writing it, or an evaluate saving); try again"
             if weights_stamp(directory) != scored:
-                return "the model was replaced while it was scored; evaluate the new one again"
+                return "the model or its config changed while it was scored; evaluate it again"
             write_eval(directory, report)
     except OSError as error:
         return f"cannot write in {directory} ({error.strerror or error})"

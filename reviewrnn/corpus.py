@@ -74,12 +74,14 @@ def _read_corpus(found: CorpusFile, text_column, label_column, label_names, labe
     dataset, path = read_file(found), found.path
     text_col = pick_column(dataset.column_names, text_column, TEXT_COLUMNS, "text", path)
     if not labels and found.name != "imdb":  # pretraining: labels unread, and an empty text is no error
-        texts = _check_texts(dataset[text_col], path, text_col, labelled=False)
+        texts = _check_texts(dataset[text_col], path, text_col)
         return Corpus(found.name, Examples(texts, [0] * len(texts)), [], text_col, "", path, found.sha256)
     label_col = pick_column(dataset.column_names, label_column, LABEL_COLUMNS, "label", path)
     texts = _check_texts(dataset[text_col], path, text_col)
     raw = list(dataset[label_col])
     labels, names = encode_labels(raw, path, label_col, label_names, label_map=label_map)
+    if label_names is None:  # to train on: a kept review needs words (a model's own corpus reads as it always did)
+        refuse_empty_texts(texts, labels, path, text_col)
     _check_mapped(labels, label_names, label_map, path, label_col)
     dropped = _unmapped_values(raw, labels, path, label_col)
     return Corpus(found.name, Examples(texts, labels), names, text_col, label_col, path, found.sha256, dropped)
@@ -158,17 +160,22 @@ def pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...
     raise ColumnError(f"{path}: no {role} column ({looked})", "name it with", role)
 
 
-def _check_texts(values, path, column: str, labelled: bool = True) -> list[str]:
-    """Every text a string; in a labelled corpus, one with words (an empty one was trained on as is)."""
+def _check_texts(values, path, column: str) -> list[str]:
     texts = list(values)
     if not texts:
         raise ReviewRNNError(f"{path}: the corpus has no rows; it needs at least one review per class")
     for row, text in enumerate(texts, start=1):
         if not isinstance(text, str):
             raise not_text(path, row, column, text)
-        if labelled and not text.strip():
-            raise empty_text(path, row, column)
     return texts
+
+
+def refuse_empty_texts(texts: list[str], labels: list[int], path, column: str) -> None:
+    """A review to train on without words was learned as an empty review; one a --label-map drops (a 3-star
+    rating with no text) is no matter."""
+    for row, (text, label) in enumerate(zip(texts, labels, strict=True), start=1):
+        if label != UNMAPPED and not text.strip():
+            raise empty_text(path, row, column)
 
 
 def encode_labels(

@@ -142,13 +142,21 @@ def row_line(found: CorpusFile, row: int) -> int | None:
     reads them (the header first, blank lines skipped, a quoted text across lines), JSON Lines skipping blank
     lines. None for Parquet and a JSON array, which have no lines to count, or a row past the end."""
     if found.reader in ("csv", "tsv"):
+        blank = " \t\r\n".replace(found.separator, "")  # as has_data_rows: what pandas skips as a blank line
         with open(found.path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-            reader = csv.reader(handle, delimiter=found.separator)
+            last = [""]  # the raw line csv read last: a quoted "" is a row, a line of spaces is not
+
+            def remember(lines):
+                for line in lines:
+                    last[0] = line
+                    yield line
+
+            reader = csv.reader(remember(handle), delimiter=found.separator)
             if next(reader, None) is None:
                 return None
             start, seen = reader.line_num + 1, 0
-            for record in reader:
-                if record and not (len(record) == 1 and not record[0].strip()):  # pandas skips blank lines
+            for _ in reader:
+                if reader.line_num > start or last[0].strip(blank):
                     seen += 1
                     if seen == row:
                         return start

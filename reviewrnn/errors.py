@@ -66,7 +66,7 @@ def not_text(source, row: int, column: str, value) -> RowError:
 
 
 def empty_text(source, row: int, column: str) -> RowError:
-    """A labelled review without words: nothing to learn from or to score (a rating with no review)."""
+    """A review to train on without words: nothing to learn from (a rating with no review)."""
     return RowError(source, row, f"empty text in column {column!r}; remove the rows without a review text")
 
 

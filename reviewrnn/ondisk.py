@@ -134,10 +134,22 @@ def load_disk_corpus(
     table = split.data.table
     parts = _parts_without_duplicates(table)
     labels = table.column("label").to_numpy().astype(np.int64)
+    if training and (row := _first_empty_text(dataset, text_col, labels)) is not None:  # as corpus.py, uncached
+        raise empty_text(path, row, text_col).at_line(row_line(found, row))
     if label_map is not None and training:
         label_map.check_present(np.bincount(labels[labels != UNMAPPED], minlength=len(label_names)), path, label_col)
     dropped = _dropped_values(dataset, label_col, labels, path) if label_map is not None else {}
     return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, labels, dropped)
+
+
+def _first_empty_text(dataset, text_col: str, labels: np.ndarray) -> int | None:
+    """The 1-based row of the first kept review whose text is empty or blank, if any."""
+    import pyarrow.compute
+
+    texts = dataset.data.table.column(text_col)
+    blank = pyarrow.compute.equal(pyarrow.compute.utf8_trim_whitespace(texts), "").to_numpy(zero_copy_only=False)
+    found = np.flatnonzero(blank & (labels != UNMAPPED))
+    return int(found[0]) + 1 if len(found) else None
 
 
 def _dropped_values(dataset, label_col: str, labels: np.ndarray, path) -> dict[str, int]:
@@ -181,8 +193,6 @@ class _SplitRows:
         for offset, text in enumerate(texts):
             if not isinstance(text, str):
                 raise not_text(self.path, indices[offset] + 1, self.text_col, text)
-            if not text.strip():
-                raise empty_text(self.path, indices[offset] + 1, self.text_col)
         labels, _ = encode_labels(
             batch[self.label_col], self.path, self.label_col, self.label_names, indices[0] + 1, self.label_map
         )

@@ -197,7 +197,9 @@ def test_write_eval(tmp_path):
     assert path == tmp_path / "eval.json" and json.loads(path.read_text()) == {"accuracy": 0.5}
 
 
-@pytest.mark.parametrize("meanwhile", ["a run holds the model", "a run replaced the model", "nothing"])
+@pytest.mark.parametrize(
+    "meanwhile", ["a run holds the model", "a run replaced the model", "a threshold was fitted", "nothing"]
+)
 def test_eval_json_is_saved_only_for_the_weights_scored(model_copy, monkeypatch, meanwhile):
     """A plain evaluate wrote the old model's TEST report into the model a --force run had swapped in meanwhile
     (compare and clipping reuse eval.json). It now checks, under the run lock, that the weights are those scored."""
@@ -208,9 +210,9 @@ def test_eval_json_is_saved_only_for_the_weights_scored(model_copy, monkeypatch,
 
     def scoring_while_a_run_works(*args):
         report = real(*args)
-        if meanwhile == "a run replaced the model":  # a new weights file, as swap_in leaves it
-            weights = model_copy / WEIGHTS_FILE
-            atomic_write_bytes(weights, weights.read_bytes())
+        if meanwhile in ("a run replaced the model", "a threshold was fitted"):  # a new file, as either leaves it
+            changed = model_copy / (WEIGHTS_FILE if meanwhile == "a run replaced the model" else CONFIG_FILE)
+            atomic_write_bytes(changed, changed.read_bytes())
         return report
 
     monkeypatch.setattr(scoring, "_score_models", scoring_while_a_run_works)
@@ -221,7 +223,7 @@ def test_eval_json_is_saved_only_for_the_weights_scored(model_copy, monkeypatch,
         assert saved == json.loads(json.dumps(report)) and "eval_json_not_saved" not in report
     else:
         assert saved == {"before": True}
-        expected = "another run is writing" if meanwhile == "a run holds the model" else "was replaced while"
+        expected = "another process holds" if meanwhile == "a run holds the model" else "changed while it was scored"
         assert expected in report["eval_json_not_saved"]
     if meanwhile == "a run holds the model":  # the command says so on stderr
         from typer.testing import CliRunner
@@ -230,7 +232,7 @@ def test_eval_json_is_saved_only_for_the_weights_scored(model_copy, monkeypatch,
 
         with modellock.training_lock(model_copy):
             said = CliRunner().invoke(app, ["evaluate", str(model_copy), "--threads", "1"])
-        assert said.exit_code == 0 and f"note: {model_copy}/eval.json not saved: another run" in said.stderr
+        assert said.exit_code == 0 and f"note: {model_copy}/eval.json not saved: another process" in said.stderr
 
 
 # --- loading errors ----------------------------------------------------------------------------------

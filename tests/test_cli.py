@@ -252,6 +252,8 @@ def test_an_early_stop_is_said_not_only_seen_as_a_short_epoch_table(tiny_csv, is
     assert f"{expected} (--patience 1)" in result.stderr.replace("\n", " ")
     learns = cli(*args, "--name", "learns", "--lr", "0.01", "--patience", "6", "--json")
     assert json.loads(learns.stdout)["stopped_early"] is False and "stopped after" not in learns.stderr
+    at_the_end = cli(*args, "--name", "end", "--lr", "1e-9", "--epochs", "3", "--patience", "2")
+    assert "stopped after" not in at_the_end.stderr  # patience ran out on the last epoch: not an early stop
 
 
 def test_tokenize_default_output_is_in_the_models_folder(tiny_csv, isolated_env):

@@ -181,8 +181,8 @@ def test_a_bad_row_is_named_by_the_line_an_editor_shows(tmp_path, backend):
         "label.csv": (head + "bad one,\nok,positive\n", ":7: empty label in column 'label'"),
         "text.csv": (head + "  ,positive\nok,negative\n", ":7: empty text in column 'text'; remove the rows"),
     }
-    if backend == "memory":  # pandas skips a line of spaces as blank; the Arrow reader takes it for a row
-        cases["spaces.csv"] = (head + "   \nx,\n", ":8: empty label")
+    cases["spaces.csv"] = (head + "   \nx,\n", ":8: empty label")  # a line of spaces is blank to both readers
+    cases["quoted.csv"] = (head + '""\n" ",positive\n', ":7: empty label")  # a quoted "" is a row, not blank
     cases["rows.jsonl"] = (
         '{"text": "a", "label": "positive"}\n\n{"text": "b", "label": "negative"}\n{"text": "", "label": "positive"}\n',
         ":4: empty text in column 'text'",
@@ -195,7 +195,21 @@ def test_a_bad_row_is_named_by_the_line_an_editor_shows(tmp_path, backend):
         assert str(caught.value).startswith(f"{path}{expected}"), (name, str(caught.value))
 
 
-def test_unlabeled_text_may_be_empty_and_a_parquet_row_keeps_its_number(tmp_path):
+def test_an_empty_text_is_refused_only_where_a_model_would_learn_from_it(tmp_path):
+    """A rating with no text that the label map drops is no matter; a model's own corpus (its label names
+    given) reads as it did when it trained; pretraining reads texts alone; Parquet has rows, not lines."""
+    from reviewrnn.labelmap import LabelMap
+    from reviewrnn.ondisk import load_disk_corpus
+
+    stars = tmp_path / "stars.csv"
+    stars.write_text("text,stars\ngreat,5\nawful,1\n,3\nfine,4\nbad,2\n", encoding="utf-8")
+    mapped = LabelMap.parse("1,2=negative 4,5=positive")
+    assert len(load_corpus(str(stars), label_column="stars", label_map=mapped).examples) == 5
+    assert load_disk_corpus(str(stars), None, "stars", 0.1, label_map=mapped).labels.tolist().count(-1) == 1
+    kept = tmp_path / "kept.csv"
+    kept.write_text("text,label\ngreat,positive\n ,negative\nbad,negative\n", encoding="utf-8")
+    expect_error(kept, "kept.csv:3: empty text")
+    assert load_corpus(str(kept), label_names=["negative", "positive"]).examples.texts == ["great", " ", "bad"]
     path = tmp_path / "texts.csv"
     path.write_text("text,label\nsome words,\n,\nmore,\n", encoding="utf-8")
     assert load_corpus(str(path), labels=False).examples.texts == ["some words", "", "more"]

@@ -182,13 +182,13 @@ def test_a_chart_that_cannot_be_drawn_fails_before_anything_is_saved(model_copy,
         png = tmp_path / "charts" / "decision.png"
     else:
         pytest.importorskip("matplotlib")
-        png, code = tmp_path / ("decision.txt" if cause == "a type it cannot write" else "decision"), 2
+        png, code = tmp_path / "new" / ("decision.txt" if cause == "a type it cannot write" else "decision"), 2
         said = "Invalid value for '--png'" if cause == "no type" else "matplotlib cannot write '.txt' files"
     args = ["evaluate", model_copy, "--find-threshold", "f1", "--calibrate", "--png", png, "--threads", "1"]
     result = cli(*args, code=code)
     assert said in result.stderr
     assert (model_copy / CONFIG_FILE).read_bytes() == config_before and not png.exists()
-    assert not png.with_suffix(".png").exists()
+    assert not png.with_suffix(".png").exists() and not (tmp_path / "new").exists()  # no folder made either
 
 
 def flip_test_labels(path: Path) -> None:

@@ -120,8 +120,8 @@ def _check_flags(corpus, label_map, split: str, find_threshold, png) -> None:
         from reviewrnn.calibration_chart import check_chart_possible
         from reviewrnn.commands.lab_options import check_chart_type
 
+        check_chart_type(png)  # first: a refused name leaves no folder behind
         check_chart_possible(png)
-        check_chart_type(png)
 
 
 def _print_report(report: dict, found: dict | None) -> None:

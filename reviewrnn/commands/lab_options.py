@@ -12,6 +12,10 @@ PLOTS_HINT = "needs matplotlib, the plots extra: .venv/bin/pip install -e '.[plo
 PngOption = Annotated[Path | None, typer.Option("--png", help=f"Also draw a PNG chart here ({PLOTS_HINT}).")]
 
 
+# Image files matplotlib writes by itself: not pgf (it needs LaTeX, and failed after the work), raw or rgba.
+CHART_TYPES = {"png", "svg", "svgz", "pdf", "eps", "ps", "jpg", "jpeg", "webp", "tif", "tiff", "gif", "avif"}
+
+
 def require_charts(png: Path | None) -> None:
     """Fail before any long computation when a PNG is asked for and matplotlib is missing or cannot
     write that kind of file."""
@@ -28,7 +32,7 @@ def check_chart_type(png: Path) -> None:
     from matplotlib.backend_bases import FigureCanvasBase
 
     kind = Path(png).suffix.lower().removeprefix(".")
-    if kind not in FigureCanvasBase.get_supported_filetypes():
+    if kind not in CHART_TYPES & set(FigureCanvasBase.get_supported_filetypes()):
         what = f"'.{kind}' files" if kind else "a file without a type"
         raise typer.BadParameter(
             f"{str(png)!r}: matplotlib cannot write {what}; end the name with .png, .svg or .pdf", param_hint="'--png'"
