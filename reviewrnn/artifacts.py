@@ -19,7 +19,7 @@ from tokenizers import Tokenizer
 
 from reviewrnn.atomic import atomic_write_bytes, atomic_write_json, swap_in
 from reviewrnn.config import RunConfig
-from reviewrnn.domain import DomainProfile, load_profile
+from reviewrnn.domain import DOMAIN_FILE, DomainProfile, load_profile
 from reviewrnn.errors import ReviewRNNError, brief
 from reviewrnn.filemodes import shareable
 from reviewrnn.inference import expected_shapes
@@ -72,16 +72,41 @@ def output_directory(name: str | None, out: Path | None, cell: str, force: bool)
         raise ReviewRNNError(f"{directory} is a file, not a model directory; --force replaces only a model")
     if not is_model_directory(directory):
         raise ReviewRNNError(
-            f"{directory} is not a reviewrnn model (no config.json or checkpoint/ in it); --force replaces only "
-            "a model directory, so choose another --name/--out"
+            f"{directory} is not a reviewrnn model (no reviewrnn config.json or checkpoint/ in it); --force "
+            "replaces only a model directory, so choose another --name/--out"
+        )
+    if foreign := sorted(entry.name for entry in directory.iterdir() if entry.name not in model_entries()):
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ReviewRNNError(
+            f"{directory} also holds files reviewrnn did not write ({shown}), which --force would delete with "
+            "the model; move them out first, or choose another --name/--out"
         )
     return directory
 
 
+def model_entries() -> frozenset[str]:
+    """Everything reviewrnn writes into a model directory: --force refuses to delete anything else with it.
+    (Imported here, not at the top: predict's cold start needs none of these modules.)"""
+    from reviewrnn.seen import SEEN_FILE
+    from reviewrnn.textprints import PRINTS_FILE
+
+    core = {CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, HISTORY_FILE, EVAL_FILE, CHECKPOINT_DIR, *FAMILIARITY_FILES}
+    return frozenset(core | {DOMAIN_FILE, SEEN_FILE, PRINTS_FILE})
+
+
 def is_model_directory(directory: Path) -> bool:
-    """What --force may replace: a model or language model (config.json), a run stopped before its first
-    epoch ended (checkpoint/), or an empty folder."""
-    return (directory / CONFIG_FILE).is_file() or (directory / CHECKPOINT_DIR).is_dir() or not any(directory.iterdir())
+    """What --force may replace: a model or language model (a config.json that reads as reviewrnn's, not just
+    any app's config.json), a run stopped before its first epoch ended (checkpoint/state.json), or an empty
+    folder. A trial's Hugging Face folder and a project with its own config.json had been replaced whole."""
+    if not any(directory.iterdir()) or (directory / CHECKPOINT_DIR / CHECKPOINT_STATE).is_file():
+        return True
+    try:
+        path = directory / CONFIG_FILE
+        raw = json.loads(path.read_text(encoding="utf-8")) if path.stat().st_size <= MAX_CONFIG_BYTES else None
+    except (OSError, ValueError):
+        return False
+    sections = isinstance(raw, dict) and all(isinstance(raw.get(name), dict) for name in ("model", "train"))
+    return sections and isinstance(raw.get("format_version"), int)
 
 
 def save_run(

@@ -349,13 +349,20 @@ def test_force_replaces_only_a_model_directory(tiny_csv, isolated_env, tmp_path,
     (tmp_path / "elsewhere").mkdir()
     (isolated_env["models"] / "other").mkdir(parents=True, exist_ok=True)
     (isolated_env["models"] / "other" / "config.json").write_text("{}")
+    app = tmp_path / "my-app"  # a second trial: any project's config.json, or a checkpoint/ of another tool
+    (app / "checkpoint").mkdir(parents=True)
+    (app / "config.json").write_text('{"name": "my app", "model": {}}')
+    (app / "checkpoint" / "epoch=3.ckpt").write_text("weights")
+    (app / "main.py").write_text("code")
     monkeypatch.chdir(tmp_path / "elsewhere")
     for target, said in (
-        (own, "is not a reviewrnn model (no config.json or checkpoint/ in it); --force replaces only a model"),
+        (own, "is not a reviewrnn model (no reviewrnn config.json or checkpoint/ in it); --force replaces only a"),
         (isolated_env["models"], "is not a reviewrnn model"),  # the folder of every model
         (a_file, "is a file, not a model directory"),
         (Path("."), "holds the current directory"),
         (own / "sub", "is not a reviewrnn model"),
+        (isolated_env["models"] / "other", "is not a reviewrnn model"),
+        (app, "is not a reviewrnn model"),
     ):
         before = files_under(tmp_path)
         error = one_error_line(cli("train", "--corpus", tiny_csv, "--out", target, "--force", *TINY_TRAIN, code=1))
@@ -365,6 +372,25 @@ def test_force_replaces_only_a_model_directory(tiny_csv, isolated_env, tmp_path,
     empty.mkdir()
     cli("train", "--corpus", tiny_csv, "--limit", "60", "--out", empty, "--force", *TINY_TRAIN)  # nothing to lose
     assert (empty / "config.json").is_file()
+    (empty / "NOTES.md").write_text("the user's own notes, beside the model")
+    before = files_under(tmp_path)
+    error = one_error_line(cli("train", "--corpus", tiny_csv, "--out", empty, "--force", *TINY_TRAIN, code=1))
+    assert "also holds files reviewrnn did not write (NOTES.md), which --force would delete" in error
+    assert files_under(tmp_path) == before
+    (empty / "NOTES.md").unlink()
+    cli(
+        "train", "--corpus", tiny_csv, "--limit", "60", "--out", empty, "--force", *TINY_TRAIN
+    )  # a model alone: replaced
+
+
+def test_every_file_a_model_directory_holds_is_one_force_may_replace(trained_model, pretrained_lm, tmp_path):
+    """model_entries() lists what --force may delete with a model; a file a run writes and it lacks would make
+    --force refuse a model. Here: a classifier scored on TEST (eval.json), and a language model."""
+    from reviewrnn.artifacts import model_entries
+
+    cli("evaluate", trained_model, "--threads", "1")
+    for directory in (trained_model, pretrained_lm):
+        assert {entry.name for entry in directory.iterdir()} <= model_entries(), directory
 
 
 def test_train_runtime_errors_are_one_line(tmp_path):
