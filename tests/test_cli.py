@@ -244,6 +244,16 @@ def test_tokenize(tiny_csv, tmp_path):
     assert [p.name for p in folder.iterdir()] == ["keep.txt"]
 
 
+def test_tokenize_never_writes_into_a_model_directory(tiny_csv, model_copy):
+    """A trial followed the folder error's advice into a model: its tokenizer was replaced (a same-size one
+    predicted without a word)."""
+    before = (model_copy / "tokenizer.json").read_bytes()
+    for out in (model_copy, model_copy / "tokenizer.json", model_copy / "new.json"):
+        refused = one_error_line(cli("tokenize", "--corpus", tiny_csv, "--out", out, "--force", code=1))
+        assert refused.startswith(f"error: {model_copy} is a model directory, whose tokenizer belongs to its weights")
+    assert (model_copy / "tokenizer.json").read_bytes() == before and not (model_copy / "new.json").exists()
+
+
 def test_an_early_stop_is_said_not_only_seen_as_a_short_epoch_table(tiny_csv, isolated_env):
     """With --patience the epoch table ended at epoch 2 of 6 and nothing said why."""
     args = ["train", "--corpus", tiny_csv, "--limit", "100", *TINY_TRAIN, "--epochs", "6", "--patience", "1"]

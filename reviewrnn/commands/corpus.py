@@ -83,6 +83,7 @@ def tokenize(
     from reviewrnn.tokenizing import tokenize_step
 
     out_path = out_path or models_root() / "tokenizer.json"
+    _refuse_model_directory(out_path)
     if out_path.is_dir():  # --force would not replace a folder with a file
         shown = shlex.quote(str(out_path / "tokenizer.json"))
         raise ReviewRNNError(f"{out_path} is a folder; --out takes a file name, e.g. --out {shown}")
@@ -102,3 +103,17 @@ def tokenize(
         f"time {report.seconds:.1f} s"
     )
     err.print(f"saved {out_path}")
+
+
+def _refuse_model_directory(out_path: Path) -> None:
+    """A trained model's tokenizer.json belongs to its weights: a new one broke the model, or, of the same
+    size, made it read other tokens without a word (a trial's `--out models/NAME/tokenizer.json --force`)."""
+    from reviewrnn.artifacts import is_model_directory
+    from reviewrnn.errors import ReviewRNNError
+
+    for folder in (out_path, out_path.parent):
+        if folder.is_dir() and any(folder.iterdir()) and is_model_directory(folder):
+            raise ReviewRNNError(
+                f"{folder} is a model directory, whose tokenizer belongs to its weights; give --out a file outside "
+                "it, e.g. --out models/tokenizer-new.json"
+            )
