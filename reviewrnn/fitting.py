@@ -38,16 +38,17 @@ def calibrate_step(directory: Path, temperature: bool = True, device_name: str =
         return fit_decision(directory, train_set, valid_set, temperature, device_name)
 
 
-def after_training(directory: Path, config, train_set, valid_set, callbacks) -> tuple[list[int], list[int]]:
+def after_training(directory: Path, config, train_set, valid_set, callbacks) -> tuple[list[int], list[int], str | None]:
     """What train does once the weights are saved: the decision and domain profile fitted on VALID and
     TRAIN (with both splits' fingerprints), and, for a model from an LM, the LM kept for --familiarity.
     Returns how many VALID reviews the saved model gives each label and how many have it (train warns
-    when the model is no better than always answering VALID's most common label)."""
+    when the model is no better than always answering VALID's most common label), and what became of a
+    saved threshold (an extended run's new weights get it chosen again), or None."""
     callbacks.stage("calibrating on VALID" if config.train.calibrate else "profiling TRAIN")
-    fitted = fit_decision(directory, train_set, valid_set, config.train.calibrate, config.train.device)
+    fitted = fit_decision(directory, train_set, valid_set, config.train.calibrate, config.train.device, refit=True)
     if config.init is not None:
         _keep_familiarity(directory, config.init, train_set, callbacks)
-    return fitted["valid_predicted"], fitted["valid_labelled"]
+    return fitted["valid_predicted"], fitted["valid_labelled"], fitted["threshold_refit"]
 
 
 def _keep_familiarity(directory: Path, init, train_set, callbacks) -> None:
@@ -62,12 +63,17 @@ def _keep_familiarity(directory: Path, init, train_set, callbacks) -> None:
         callbacks.stage(f"no --familiarity for this model: {error}")
 
 
-def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True, device_name: str = "auto") -> dict:
+def fit_decision(
+    directory: Path, train_set, valid_set, temperature: bool = True, device_name: str = "auto", refit: bool = False
+) -> dict:
     """Fit the temperature on VALID (unless `temperature` is False: none) and TRAIN's domain profile; save both,
     and the fingerprints of the reviews of both splits (seen.py).
 
-    A threshold found before keeps its meaning: it is moved to the new temperature's scale.
-    Returns VALID's temperature, ECE before and after, and how many VALID reviews the model gives each label.
+    A threshold found before keeps its meaning: it is moved to the new temperature's scale. With `refit` (new
+    weights: a run extended with --resume --epochs), it is chosen again for its objective instead: the old
+    weights' threshold had stayed in force on the new ones without a word.
+    Returns VALID's temperature, ECE before and after, how many VALID reviews the model gives each label, and
+    what became of a threshold refitted (None when there was none).
     """
     from reviewrnn import runtime
     from reviewrnn.scoring import split_probabilities
@@ -77,7 +83,10 @@ def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True
     raw = split_probabilities(loaded, valid_set, device)  # (N, K), as predict computes them
     decision = loaded.config.decision
     fitted = fit_temperature(raw, valid_set.labels) if temperature and len(valid_set) else None
-    if decision.threshold is not None:
+    refitted = None
+    if decision.threshold is not None and refit:
+        refitted = _refit_threshold(decision, apply_temperature(raw, fitted), valid_set.labels, loaded.config)
+    elif decision.threshold is not None:
         decision.threshold = rescale_threshold(decision.threshold, decision.temperature, fitted)
     decision.temperature = fitted
     profile = build_profile(train_set.ids, valid_set.ids, loaded.config.model.vocab_size)
@@ -91,7 +100,23 @@ def fit_decision(directory: Path, train_set, valid_set, temperature: bool = True
         "domain_valid_mean": profile.valid_mean,
         "valid_predicted": np.bincount(raw.argmax(axis=1), minlength=raw.shape[1]).tolist(),
         "valid_labelled": np.bincount(np.asarray(valid_set.labels, dtype=np.int64), minlength=raw.shape[1]).tolist(),
+        "threshold_refit": refitted,
     }
+
+
+def _refit_threshold(decision, probabilities: np.ndarray, labels, config) -> str:
+    """The saved threshold chosen again on VALID for its objective, with the new weights and temperature; or
+    dropped, when it has no objective (an older file) or the new weights leave none that meets it. Says which."""
+    old, objective = decision.threshold, decision.threshold_objective
+    try:
+        if objective is None:
+            raise ReviewRNNError("it records no objective")
+        chosen = find_threshold(probabilities[:, 1], labels, objective, config.corpus.label_names)
+    except ReviewRNNError as error:
+        decision.threshold = decision.threshold_objective = None
+        return f"the threshold {old:.4f} fitted on the earlier weights is dropped ({error}); choose one again"
+    decision.threshold = chosen["threshold"]
+    return f"the threshold for {objective} refitted on VALID for the new weights: {old:.4f} -> {decision.threshold:.4f}"
 
 
 def rescale_threshold(threshold: float, old: float | None, new: float | None) -> float:

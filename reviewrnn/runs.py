@@ -52,6 +52,7 @@ class TrainOutcome:
     is_main: bool = True  # False on torchrun ranks other than 0, which print nothing
     valid_predicted: list[int] | None = None  # VALID reviews the best model gives each label
     valid_labelled: list[int] | None = None  # VALID reviews that have each label
+    threshold_refit: str | None = None  # what became of a threshold saved before an extension (--resume --epochs)
 
 
 def package_versions() -> dict[str, str]:
@@ -252,7 +253,7 @@ def _train_and_save(prepared: PreparedRun, checkpoint, session: _Session) -> Tra
         on_diverged = functools.partial(record_diverged_epoch, directory, trainer, result.diverged)
     raise_if_unfinished(result, trainer, directory, session.stop, save, "train", on_diverged)
     seconds = time.perf_counter() - started
-    valid_counts = (None, None)  # predicted, labelled
+    valid_counts = (None, None, None)  # predicted, labelled; a saved threshold refitted
     if distributed.is_main:
         from reviewrnn.fitting import after_training
 

@@ -267,3 +267,22 @@ def test_evaluate_does_not_rewrite_a_model_that_a_run_is_writing(model_copy, fla
         result = cli("evaluate", model_copy, *flag, "--threads", "1", code=1)
     assert "being written by another run" in result.stderr
     assert (model_copy / "config.json").read_bytes() == before
+
+
+def test_an_extended_run_chooses_its_saved_threshold_again_for_the_new_weights(session_corpus, isolated_env):
+    """A trial's threshold, fitted on epoch 2's weights, stayed in force after `train --resume --epochs 4` without
+    a word. It is chosen again for its objective, as a fresh --find-threshold on the new weights would."""
+    from reviewrnn.fitting import threshold_step
+    from reviewrnn.runs import resume_step
+
+    directory = isolated_env["models"] / "extended"
+    settings = CorpusSettings(str(session_corpus))
+    train_step(settings, *tiny_configs(epochs=2, schedule="constant", patience=9, limit=300), directory)
+    old = threshold_step(directory, "recall=0.99")["chosen"]["threshold"]
+    outcome = resume_step(directory, epochs=4)
+    refitted = load_model(directory).config.decision
+    assert refitted.threshold_objective == "recall=0.99" and refitted.threshold != old
+    assert outcome.threshold_refit == (
+        f"the threshold for recall=0.99 refitted on VALID for the new weights: {old:.4f} -> {refitted.threshold:.4f}"
+    )
+    assert threshold_step(directory, "recall=0.99")["chosen"]["threshold"] == refitted.threshold

@@ -245,6 +245,8 @@ def _summary(outcome) -> dict:
         summary |= {"label_map": corpus.label_map, "unmapped": corpus.unmapped}
     if outcome.valid_predicted is not None:
         summary["valid_predicted"] = dict(zip(corpus.label_names, outcome.valid_predicted, strict=True))
+    if outcome.threshold_refit:
+        summary["threshold_refit"] = outcome.threshold_refit
     return summary
 
 
@@ -259,6 +261,8 @@ def _print_saved(outcome) -> None:
 
         train = outcome.config.train
         err.print(f"note: {stopped_early(outcome.best_epoch, train.patience, train.epochs, 'validation accuracy')}")
+    if outcome.threshold_refit:
+        err.print(f"note: {outcome.threshold_refit}")
     if corpus.label_map is not None:
         from reviewrnn.render import unmapped_line
 
