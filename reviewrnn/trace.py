@@ -29,6 +29,7 @@ class Trace:
     probabilities: np.ndarray  # (T, K): row t is the prediction for the first t + 1 tokens
     prior: np.ndarray  # (K,): the head's output for a zero pooled state, i.e. before reading anything
     dropped: int  # tokens the model's max_tokens cut off (not traced)
+    threshold: float | None = None  # the saved or --threshold decision, as predict applies it (two classes)
 
     @property
     def traced(self) -> int:
@@ -43,12 +44,17 @@ class Trace:
         return np.diff(series)
 
     def to_record(self) -> dict:
-        """JSON-ready: tokens and, per class, the probability after each token."""
+        """JSON-ready: tokens and, per class, the probability after each token; the label as predict gives it
+        (a trial's trace said 'negative' where predict, with the model's threshold, said 'positive')."""
         final = self.probabilities[-1] if len(self.tokens) else None
+        chosen = None
+        if final is not None:
+            chosen = int(final.argmax()) if self.threshold is None else int(final[1] >= self.threshold)
         return {
             "text": self.text,
-            "label": self.label_names[int(final.argmax())] if final is not None else None,
-            "probability": float(final.max()) if final is not None else None,
+            "label": self.label_names[chosen] if final is not None else None,
+            "probability": float(final[chosen]) if final is not None else None,
+            "threshold": self.threshold,
             "tokens": self.tokens,
             "probabilities": {
                 name: [round(float(p), 6) for p in self.probabilities[:, k]] for k, name in enumerate(self.label_names)
@@ -75,4 +81,5 @@ def trace_text(predictor: Predictor, text: str) -> Trace:
     probabilities = classifier.step_probabilities(np.asarray(ids)) if ids else np.zeros((0, classes))
     temperature = predictor.decision.temperature  # as predict calibrates them (calibration.py)
     probabilities, prior = apply_temperature(probabilities, temperature), apply_temperature(prior[None], temperature)[0]
-    return Trace(text, list(tokens), offsets, list(predictor.label_names), probabilities, prior, dropped)
+    names, threshold = list(predictor.label_names), predictor.decision.threshold
+    return Trace(text, list(tokens), offsets, names, probabilities, prior, dropped, threshold)

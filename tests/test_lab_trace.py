@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 
@@ -103,6 +104,22 @@ def test_predict_trace_cli(trained_model):
     assert blank["tokens"] == [] and blank["label"] is None
     refused = runner.invoke(app, ["predict", "-m", str(trained_model), "--trace", "--format", "csv", "x"])
     assert refused.exit_code == 2
+
+
+def test_a_trace_labels_the_review_as_predict_does_with_a_threshold(trained_model):
+    """--trace took the most probable label while predict applied the threshold: the two disagreed."""
+    runner = CliRunner()
+    args = ["predict", "-m", str(trained_model), "--format", "jsonl", "awful boring plot"]
+    positive = json.loads(runner.invoke(app, args).stdout)["probabilities"]["positive"]
+    assert positive < 0.5  # the most probable label is negative; a threshold below P(positive) says positive
+    args[-1:-1] = ["--threshold", f"{positive / 2:.6g}"]
+    plain = json.loads(runner.invoke(app, args).stdout)
+    traced = json.loads(runner.invoke(app, [*args, "--trace"]).stdout)
+    assert plain["label"] == traced["label"] == "positive"
+    assert traced["probability"] == pytest.approx(plain["probability"], abs=1e-4)
+    assert traced["threshold"] == plain["threshold"] == float(f"{positive / 2:.6g}")
+    shown = runner.invoke(app, [a for a in args if a not in ("--format", "jsonl")] + ["--trace"]).stdout
+    assert re.search(r"→ [0-9.]+\s+positive [0-9.]+%", shown.splitlines()[1])  # the terminal view's verdict
 
 
 def test_trace_does_not_import_torch(trained_model):
