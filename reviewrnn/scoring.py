@@ -46,7 +46,8 @@ def evaluate_step(
     scored = weights_stamp(directories[0])  # before loading: a model swapped in after this is not saved over
     report = _score_models(directories, settings, split_name, edges, device_name, threads)
     if len(directories) == 1 and report["split"] == "test" and is_own_corpus(directories[0], settings):
-        if (why := save_eval(directories[0], report, scored)) is not None:
+        why = "its corpus file changed since it trained" if report["corpus_changed"] else None
+        if (why := why or save_eval(directories[0], report, scored)) is not None:
             report["eval_json_not_saved"] = why
     return report
 
@@ -74,8 +75,10 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
     raw_total = None
     not_clean = []  # why a model's scores on this corpus are not clean: reviews it or its LM has read
     unchecked = []  # why it could not be told (a model without fingerprints)
+    changed = []  # the model's own corpus file, changed since it trained
     for model in loaded:
-        split, raw, unmapped = _model_probabilities(model, settings, split_name, device, (not_clean, unchecked))
+        doubts = (not_clean, unchecked, changed)
+        split, raw, unmapped = _model_probabilities(model, settings, split_name, device, doubts)
         probabilities = apply_temperature(raw, model.config.decision.temperature)
         raw_total = raw if raw_total is None else raw_total + raw
         if encoded is None:
@@ -98,6 +101,7 @@ def _score_models(directories, settings, split_name, edges, device_name, threads
         "truncated": int((encoded.full_lengths > first.train.max_tokens).sum()),
         "not_clean": not_clean,
         "unchecked": unchecked,
+        "corpus_changed": changed,
         "unused_thresholds": {  # an ensemble's members' own thresholds: not for their mean
             str(model.directory): model.config.decision.threshold
             for model in loaded
@@ -114,6 +118,11 @@ def _corpus_settings(settings: CorpusSettings | None, trained: CorpusInfo) -> Co
     through the model's own columns where the file has them, unless the command named others."""
     own = CorpusSettings.of_run(trained)
     if settings is None:
+        if trained.name.startswith("/") and not Path(trained.name).exists():  # a file: imdb and hub ids are names
+            raise ReviewRNNError(
+                f"{trained.name}: the model's training file is no longer there; if it moved, give its new place "
+                "with --corpus FILE"
+            )
         return own
     return replace(
         settings,
@@ -193,14 +202,20 @@ def _check_members(loaded: list, split_name: str) -> None:
             )
 
 
-def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device, doubts: tuple[list, list]):
+def _model_probabilities(loaded, settings: CorpusSettings, split_name: str, device, doubts: tuple[list, ...]):
     """(the encoded split, class probabilities (N, K) before any temperature, (reviews a label map dropped,
-    the label values it dropped in the whole file)); `doubts` (not clean, unchecked) gets each reason its scores
-    are not clean, and why that could not be checked."""
-    not_clean, unchecked = doubts
+    the label values it dropped in the whole file)); `doubts` (not clean, unchecked, changed) gets each reason its
+    scores are not clean, why that could not be checked, and a note when the model's own corpus file changed."""
+    not_clean, unchecked, changed = doubts
     config = loaded.config
     train = config.train  # the split is encoded as the model was trained: backend, length limit, truncation
     source = open_source(settings, train.valid_fraction, train.on_disk, config.corpus.label_names, needed=split_name)
+    trained, now = config.corpus.sha256, source.info.sha256
+    if source.info.name == config.corpus.name and None not in (trained, now) and trained != now:
+        changed.append(
+            f"{config.corpus.name} changed since {loaded.directory} trained on it (sha256 differs): its "
+            f"{split_name} split now holds other reviews than the model's own"
+        )
     if split_name == ALL:
         check_unseen(source.info, config, loaded.directory)
     encoded = source.encode(loaded.tokenizer, split_name, train.max_tokens, train.truncate)

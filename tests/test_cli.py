@@ -1096,3 +1096,25 @@ def test_a_one_review_valid_is_not_counted_as_the_missing_class():
     message = one_sided_valid(SimpleNamespace(valid_labelled=[1, 0], config=config))
     assert message.startswith("VALID holds no 'positive' review (its only review is of another class)")
     assert one_sided_valid(SimpleNamespace(valid_labelled=[1, 1], config=config)) is None
+
+
+def test_evaluate_says_when_the_models_own_corpus_changed_or_moved(tiny_csv, isolated_env, tmp_path):
+    """A trial appended 50 reviews to the training file: evaluate scored the new TEST split without a word and
+    saved it as the model's own report. A moved file gave only "no such corpus file"."""
+    corpus = tmp_path / "shop.csv"
+    corpus.write_bytes(tiny_csv.read_bytes())
+    cli("train", "--corpus", corpus, "--limit", "60", "--name", "shop", *TINY_TRAIN)
+    model = isolated_env["models"] / "shop"
+    with corpus.open("a", encoding="utf-8") as handle:
+        handle.write("".join(f"a brand new review number {n},positive\n" for n in range(30)))
+    result = cli("evaluate", model, "--json", "--threads", "1")
+    assert json.loads(result.stdout)["corpus_changed"] == [
+        f"{corpus} changed since {model} trained on it (sha256 differs): its test split now holds other reviews "
+        "than the model's own"
+    ]
+    assert "not saved: its corpus file changed since it trained" in result.stderr
+    assert not (model / "eval.json").exists()
+    corpus.rename(tmp_path / "moved.csv")
+    moved = one_error_line(cli("evaluate", model, code=1))
+    assert moved == f"error: {corpus}: the model's training file is no longer there; if it moved, give its new " \
+        "place with --corpus FILE"  # fmt: skip

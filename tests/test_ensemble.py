@@ -81,7 +81,7 @@ def test_evaluate_scores_the_mean_and_writes_no_eval_json(trained_model, second_
 
     members = [load_model(d) for d in (trained_model, second_model)]
     settings = CorpusSettings(members[0].config.corpus.name)
-    scored = [_model_probabilities(m, settings, "test", torch.device("cpu"), ([], [])) for m in members]
+    scored = [_model_probabilities(m, settings, "test", torch.device("cpu"), ([], [], [])) for m in members]
     encoded = scored[0][0]
     calibrated = [apply_temperature(p, m.config.decision.temperature) for (_, p, _), m in zip(scored, members)]
     mean = (calibrated[0] + calibrated[1]) / 2  # each member's own temperature, then the mean

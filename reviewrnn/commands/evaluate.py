@@ -145,7 +145,7 @@ def _warn(report: dict) -> None:
         err.print(f"warning: {report['domain']['warning']}")
     if report.get("familiarity") and "unreadable" in report["familiarity"]:
         err.print(f"warning: no familiarity: {report['familiarity']['unreadable']}")
-    for reason in report.get("not_clean", []):
+    for reason in report.get("not_clean", []) + report.get("corpus_changed", []):
         err.print(f"warning: {reason}")
     for reason in report.get("unchecked", []):
         err.print(f"note: {reason}")
