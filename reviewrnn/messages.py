@@ -37,12 +37,29 @@ def interrupted(epoch: int, step: int, directory: Path, command: str = "train") 
     )
 
 
-def unused_thresholds(unused: dict) -> str:
-    """An ensemble's members' saved thresholds, {directory: threshold}, which its mean does not use."""
+def unused_thresholds(unused: dict, command: str = "predict") -> str:
+    """An ensemble's members' saved thresholds, {directory: threshold}, which its mean does not use. Only
+    predict has --threshold: evaluate's note had advised a flag it does not take."""
     saved = ", ".join(f"{directory}: {value:.4g}" for directory, value in unused.items())
+    advice = "give --threshold to set one for it" if command == "predict" else "predict --threshold sets one for it"
     return (
         f"saved thresholds not used ({saved}): an ensemble takes the most probable label of the members' "
-        "mean probabilities; give --threshold to set one for it"
+        f"mean probabilities; {advice}"
+    )
+
+
+def already_finished(directory: Path, schedule: str, epochs: int, command: str = "train") -> str:
+    """A finished run resumed without --epochs: how to go on, which only a constant learning rate allows (a
+    trial followed the advice to add --epochs and was refused for its linear schedule)."""
+    if schedule == "constant":
+        return (
+            f"{directory}: this run already finished; {command} it further with `reviewrnn {command} --resume "
+            f"{directory} --epochs N`, or start a new one with `reviewrnn {command}`"
+        )
+    return (
+        f"{directory}: this run already finished, and its learning rate decayed over its {epochs} epoch(s) "
+        f"(--schedule {schedule}), so it cannot go on; for more epochs start a new one with `reviewrnn {command} "
+        f"--epochs N` and the settings in {directory}/config.json"
     )
 
 

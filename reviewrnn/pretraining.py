@@ -150,10 +150,9 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None, epochs:
         if epochs is not None:
             extend_run(directory, config, state, epochs)
         elif state.get("done"):
-            raise ReviewRNNError(
-                f"{directory}: this run already finished; pretrain it further with `reviewrnn pretrain --resume "
-                f"{directory} --epochs N`, or start a new one with `reviewrnn pretrain`"
-            )
+            from reviewrnn.messages import already_finished
+
+            raise ReviewRNNError(already_finished(directory, config.train.schedule, config.train.epochs, "pretrain"))
         stop.before_training(callbacks.stage)("reading texts")
         texts = gather_texts(
             TextSpec.of_run(config.pretrain, config.corpus), config.train.valid_fraction, config.train.limit

@@ -173,10 +173,9 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None, epochs: int
 
             extend_run(directory, config, state, epochs)
         elif state.get("done"):
-            raise ReviewRNNError(
-                f"{directory}: this run already finished; train it further with `reviewrnn train --resume "
-                f"{directory} --epochs N`, or start a new one with `reviewrnn train`"
-            )
+            from reviewrnn.messages import already_finished
+
+            raise ReviewRNNError(already_finished(directory, config.train.schedule, config.train.epochs))
         corpus = config.corpus
         settings = CorpusSettings.of_run(corpus)
         with _distributed(config.train.device) as distributed:

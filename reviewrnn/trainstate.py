@@ -179,7 +179,7 @@ def extend_run(directory: Path, config: RunConfig, state: dict, epochs: int) -> 
     if config.train.schedule != "constant":
         raise ReviewRNNError(
             f"{directory}: its learning rate decays over the {planned} epoch(s) it was started with "
-            f"(--schedule {config.train.schedule}); a longer run needs a new one: {command} again with its "
-            f"settings and --epochs {epochs}"
+            f"(--schedule {config.train.schedule}); a longer run needs a new one: `reviewrnn {command} --epochs "
+            f"{epochs}` with the settings in {directory}/config.json"
         )
     config.train.epochs, state["done"] = epochs, False

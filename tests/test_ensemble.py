@@ -148,5 +148,6 @@ def test_an_ensemble_says_its_members_saved_thresholds_are_not_used(trained_mode
     scored = runner.invoke(app, ["evaluate", str(fitted), str(second_model), "--json", "--threads", "1"])
     assert json.loads(scored.stdout)["unused_thresholds"] == {str(fitted): 0.7}  # evaluate's ensemble too
     assert f"note: saved thresholds not used ({fitted}: 0.7)" in scored.stderr
+    assert "; predict --threshold sets one for it" in scored.stderr  # evaluate has no --threshold to advise
     alone = runner.invoke(app, ["predict", "-m", str(fitted), "--format", "jsonl", "a great film"])
     assert alone.stderr == "" and json.loads(alone.stdout)["threshold"] == 0.7  # one model uses its own

@@ -343,7 +343,10 @@ def test_resume_with_more_epochs_gives_the_longer_run(make_corpus, tmp_path):
         resume_pretrain(tmp_path / "short", epochs=3)
     assert fewer.value.exit_code == 2  # a usage error: --epochs contradicts the run --resume names
     pretrain_step(spec, *configs(1, schedule="linear"), tmp_path / "decayed")
-    with pytest.raises(ReviewRNNError, match="a longer run needs a new one: pretrain again with its settings"):
+    with pytest.raises(
+        ReviewRNNError,
+        match=r"a longer run needs a new one: `reviewrnn pretrain --epochs 2` with the settings in .*decayed/config",
+    ):
         resume_pretrain(tmp_path / "decayed", epochs=2)
     flags = ["pretrain", "--resume", str(tmp_path / "short"), "--epochs", "4", "--hidden", "8"]
     refused = CliRunner().invoke(app, flags)

@@ -96,8 +96,13 @@ def test_checkpoint_after_every_epoch_through_train_step(make_corpus, isolated_e
     assert seen_epochs == [0, 1, 2]
     _, _, state, _ = load_checkpoint(directory)
     assert len(state["history"]) == 3 and state["done"]
-    with pytest.raises(ReviewRNNError, match="already finished"):
+    with pytest.raises(ReviewRNNError, match="already finished") as finished:
         resume_step(directory)
+    assert str(finished.value) == (  # the default linear schedule: --epochs cannot extend it, so not advised
+        f"{directory}: this run already finished, and its learning rate decayed over its 3 epoch(s) (--schedule "
+        f"linear), so it cannot go on; for more epochs start a new one with `reviewrnn train --epochs N` and the "
+        f"settings in {directory}/config.json"
+    )
 
 
 def test_resume_without_checkpoint_is_a_clear_error(isolated_env):
@@ -321,7 +326,8 @@ def test_a_run_is_not_extended_where_it_would_not_be_the_longer_run(make_corpus,
     decayed = isolated_env["models"] / "decayed"
     train_step(settings, *tiny_configs(epochs=1, schedule="linear"), decayed)
     with pytest.raises(
-        ReviewRNNError, match=r"decays over the 1 epoch\(s\) .*--schedule linear.*settings and --epochs 3"
+        ReviewRNNError,
+        match=r"decays over the 1 epoch\(s\) .*--schedule linear.*`reviewrnn train --epochs 3` with the settings in",
     ):
         resume_step(decayed, epochs=3)
     stopped = isolated_env["models"] / "stopped"

@@ -152,7 +152,7 @@ def _warn(report: dict) -> None:
     if report.get("unused_thresholds"):
         from reviewrnn.messages import unused_thresholds
 
-        err.print(f"note: {unused_thresholds(report['unused_thresholds'])}")
+        err.print(f"note: {unused_thresholds(report['unused_thresholds'], 'evaluate')}")
     if why := report.get("eval_json_not_saved"):
         err.print(f"note: {report['model']}/eval.json not saved: {why}")
 
