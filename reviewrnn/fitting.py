@@ -156,6 +156,20 @@ def threshold_step(directory: Path, objective: str, device_name: str = "auto") -
         }
 
 
+def clear_threshold(directory: Path) -> float | None:
+    """Remove a saved threshold (`evaluate --find-threshold none`): the most probable label decides again.
+    Returns the threshold removed, or None when there was none. A trial's only way back had been editing
+    config.json or training again."""
+    require_model_directories([directory])
+    with training_lock(directory, CALIBRATION_BUSY):
+        config = load_model(directory).config
+        old = config.decision.threshold
+        if old is not None:
+            config.decision.threshold = config.decision.threshold_objective = None
+            atomic_write_json(Path(directory) / CONFIG_FILE, config.to_dict())
+        return old
+
+
 def _source(loaded, limit: int | None = None):
     corpus, train = loaded.config.corpus, loaded.config.train
     settings = CorpusSettings.of_run(corpus)  # with the model's --label-map, if it had one

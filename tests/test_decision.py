@@ -286,3 +286,17 @@ def test_an_extended_run_chooses_its_saved_threshold_again_for_the_new_weights(s
         f"the threshold for recall=0.99 refitted on VALID for the new weights: {old:.4f} -> {refitted.threshold:.4f}"
     )
     assert threshold_step(directory, "recall=0.99")["chosen"]["threshold"] == refitted.threshold
+
+
+def test_find_threshold_none_removes_a_saved_threshold(model_copy):
+    """A trial's precision=0.95 took TEST accuracy to 23%; the only way back was editing config.json."""
+    cli("evaluate", model_copy, "--find-threshold", "recall=0.99", "--threads", "1")
+    saved = load_model(model_copy).config.decision.threshold
+    assert saved is not None
+    removed = cli("evaluate", model_copy, "--find-threshold", "none", "--json", "--threads", "1")
+    assert f"removed the saved threshold {saved:.4f}: the most probable label decides" in removed.stderr
+    decision = load_model(model_copy).config.decision
+    assert decision.threshold is None and decision.threshold_objective is None
+    assert json.loads(removed.stdout)["threshold"] is None and "threshold_search" not in json.loads(removed.stdout)
+    again = cli("evaluate", model_copy, "--find-threshold", "none", "--threads", "1")
+    assert "no threshold was saved: the most probable label decides" in again.stderr

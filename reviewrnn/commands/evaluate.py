@@ -41,13 +41,15 @@ EdgesOption = Annotated[str, typer.Option(help="Length bucket edges in tokens.")
 ObjectiveOption = Annotated[
     str | None,
     typer.Option(
-        help="Choose the decision threshold on VALID and save it: f1, balanced-accuracy, precision=X or recall=X.",
+        help="Choose the decision threshold on VALID and save it: f1, balanced-accuracy, precision=X or recall=X; "
+        "none removes a saved one.",
         metavar="OBJECTIVE",
     ),
 ]
 CalibrateOption = Annotated[
     bool, typer.Option("--calibrate", help="Refit the temperature and domain profile on VALID, and save them.")
 ]
+NO_THRESHOLD = "none"  # --find-threshold none: remove a saved threshold
 PngOption = Annotated[Path | None, typer.Option(help="Also draw the reliability bins (and threshold curve) here.")]
 
 
@@ -162,6 +164,8 @@ def _check_objective(objective: str) -> None:
     from reviewrnn.errors import ReviewRNNError
     from reviewrnn.threshold import parse_objective
 
+    if objective == NO_THRESHOLD:
+        return
     try:
         parse_objective(objective)
     except ReviewRNNError as error:
@@ -187,6 +191,13 @@ def _fit_decision(models: list[Path], calibrate: bool, objective: str | None, de
             f"calibrated on VALID: temperature {temperature}, ECE {fitted['valid_ece_before']:.4f} -> "
             f"{fitted['valid_ece_after']:.4f}; domain profile and TRAIN/VALID fingerprints saved"
         )
+    if objective == NO_THRESHOLD:
+        from reviewrnn.fitting import clear_threshold
+
+        removed = clear_threshold(models[0])
+        said = "no threshold was saved" if removed is None else f"removed the saved threshold {removed:.4f}"
+        err.print(f"{said}: the most probable label decides")
+        return None
     return threshold_step(models[0], objective, device) if objective else None
 
 
