@@ -204,6 +204,8 @@ def require_model_directories(directories: list[Path]) -> None:
     """Every model a command reads, checked before any slow work, with one wording and exit code (1)."""
     for directory in directories:
         repair_if_idle(directory)  # a crash mid-swap left the model parked beside its place
+        if Path(directory).is_file():  # a trial's `-m shop.csv`
+            raise ReviewRNNError(f"{directory}: a file, not a model directory; give the folder `reviewrnn train` saved")
         if not Path(directory).is_dir():
             raise ReviewRNNError(f"{directory}: no such model directory; train one with `reviewrnn train`")
 
@@ -329,5 +331,5 @@ def save_eval(directory: Path, report: dict, scored: tuple[int, ...] | None) -> 
                 return "the model or its config changed while it was scored; evaluate it again"
             write_eval(directory, report)
     except OSError as error:
-        return f"cannot write in {directory} ({error.strerror or error})"
+        return f"cannot write {Path(directory) / EVAL_FILE} ({error.strerror or error})"
     return None

@@ -47,6 +47,12 @@ class LabelMap:
             for value in values.split(","):
                 _add_value(value, name, entry, ranges, words)
             entries.append(f"{values}={name}")
+        folded = {}
+        for name in names:  # "Negative" and "negative" made two classes without a word
+            if (other := folded.setdefault(name.casefold(), name)) != name:
+                raise LabelMapError(
+                    f"--label-map names {other!r} and {name!r}, which differ only in case; spell one class one way"
+                )
         if len(names) < 2:
             backwards = _number(names[0].lower()) is not None and words  # "negative=1": a word mapped to a rating
             hint = f"; is it backwards? write VALUES=NAME, e.g. {EXAMPLE}" if backwards else ""

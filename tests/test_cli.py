@@ -1098,6 +1098,11 @@ def test_a_one_review_valid_is_not_counted_as_the_missing_class():
     assert one_sided_valid(SimpleNamespace(valid_labelled=[1, 1], config=config)) is None
 
 
+def test_a_file_given_as_the_model_is_named_as_a_file(tiny_csv):
+    refused = one_error_line(cli("predict", "-m", tiny_csv, "a review", code=1))
+    assert refused == f"error: {tiny_csv}: a file, not a model directory; give the folder `reviewrnn train` saved"
+
+
 def test_evaluate_says_when_the_models_own_corpus_changed_or_moved(tiny_csv, isolated_env, tmp_path):
     """A trial appended 50 reviews to the training file: evaluate scored the new TEST split without a word and
     saved it as the model's own report. A moved file gave only "no such corpus file"."""

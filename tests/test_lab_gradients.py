@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -79,10 +80,17 @@ def test_decay_summary_of_a_geometric_decay():
     assert slope == pytest.approx(math.log(1e-2)) and vanish == 2
 
 
-def test_bidirectional_models_are_refused():
+def test_bidirectional_models_are_refused(trained_model, tmp_path):
     model = RecurrentClassifier(ModelConfig(cell="gru", vocab_size=9, embed=2, hidden=2, bidirectional=True))
     with pytest.raises(ReviewRNNError, match="unidirectional"):
         stepwise_logits(model, torch.tensor([[1, 2]]))
+    both_ways = tmp_path / "both-ways"  # a saved one is named, with the flag that trains the other kind
+    shutil.copytree(trained_model, both_ways)
+    config = json.loads((both_ways / "config.json").read_text())
+    config["model"]["bidirectional"] = True
+    (both_ways / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ReviewRNNError, match=f"^{both_ways}: bidirectional, .* train one with --no-bidirectional$"):
+        measure_model(both_ways)
 
 
 def test_measure_a_saved_model(trained_model):

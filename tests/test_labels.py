@@ -90,6 +90,7 @@ def test_names_keep_the_maps_order_except_negative_and_positive():
         ("1=negative 2=negative", "names one class"),
         ("negative=1", "names one class (1); a classifier needs at least two; is it backwards"),
         ("   ", "is empty"),
+        ("1,2=Negative 4,5=negative", "names 'Negative' and 'negative', which differ only in case"),  # not 2 classes
     ],
 )
 def test_corrupt_or_ambiguous_maps_are_refused(text, fragment):

@@ -31,6 +31,9 @@ def check_chart_type(png: Path) -> None:
     or for a name without one (matplotlib would write NAME.png, not the file we name)."""
     from matplotlib.backend_bases import FigureCanvasBase
 
+    if Path(png).is_dir():
+        hint = repr(str(Path(png) / "chart.png"))
+        raise typer.BadParameter(f"{str(png)!r} is a folder; give a file name, e.g. {hint}", param_hint="'--png'")
     kind = Path(png).suffix.lower().removeprefix(".")
     if kind not in CHART_TYPES & set(FigureCanvasBase.get_supported_filetypes()):
         what = f"'.{kind}' files" if kind else "a file without a type"

@@ -56,7 +56,7 @@ def stepwise_logits(model: nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, 
     if model.config.bidirectional:
         raise ReviewRNNError(
             "gradient flow is measured for unidirectional models; this one is bidirectional "
-            "(train one without --bidirectional)"
+            "(train one with --no-bidirectional)"
         )
     cell = model.config.cell
     x = model.dropout(model.embedding(ids))  # (B, T, E)
@@ -117,11 +117,16 @@ def measure_model(
     directory: Path, reviews: int = 64, length: int | None = None, seed: int = 0, name: str | None = None
 ) -> list[GradientFlow]:
     """Gradient flow of a saved model and of the same configuration at initialisation, on TEST reviews."""
-    from reviewrnn.artifacts import load_model
+    from reviewrnn.artifacts import load_config, load_model
     from reviewrnn.data import encode_set
     from reviewrnn.lab.sources import model_split
     from reviewrnn.model import RecurrentClassifier
 
+    if load_config(directory).model.bidirectional:  # named, before anything is read (train's default)
+        raise ReviewRNNError(
+            f"{directory}: bidirectional, and gradient flow is measured for unidirectional models; train one "
+            "with --no-bidirectional"
+        )
     loaded = load_model(directory)
     config = loaded.config
     length = length or config.train.max_tokens
