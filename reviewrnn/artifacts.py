@@ -71,11 +71,17 @@ def output_directory(name: str | None, out: Path | None, cell: str, force: bool)
     if not directory.is_dir():
         raise ReviewRNNError(f"{directory} is a file, not a model directory; --force replaces only a model")
     if not is_model_directory(directory):
-        raise ReviewRNNError(
-            f"{directory} is not a reviewrnn model (no reviewrnn config.json or checkpoint/ in it); --force "
-            "replaces only a model directory, so choose another --name/--out"
+        unreadable = (directory / CONFIG_FILE).is_file()  # another tool's, or a reviewrnn config.json damaged
+        why = (
+            "its config.json does not read as reviewrnn's"
+            if unreadable
+            else "no reviewrnn config.json or checkpoint/ in it"
         )
-    if foreign := sorted(entry.name for entry in directory.iterdir() if entry.name not in model_entries()):
+        raise ReviewRNNError(
+            f"{directory} is not a reviewrnn model ({why}); --force replaces only a model directory, so choose "
+            "another --name/--out" + (", or delete it yourself if it is a damaged model" if unreadable else "")
+        )
+    if foreign := sorted(entry.name for entry in directory.iterdir() if not _written_by_reviewrnn(entry.name)):
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise ReviewRNNError(
             f"{directory} also holds files reviewrnn did not write ({shown}), which --force would delete with "
@@ -92,6 +98,14 @@ def model_entries() -> frozenset[str]:
 
     core = {CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, HISTORY_FILE, EVAL_FILE, CHECKPOINT_DIR, *FAMILIARITY_FILES}
     return frozenset(core | {DOMAIN_FILE, SEEN_FILE, PRINTS_FILE})
+
+
+def _written_by_reviewrnn(name: str) -> bool:
+    """A model's own entry, or the temporary file of one that an atomic write left behind (.config.json.x.tmp)."""
+    entries = model_entries()
+    if name in entries:
+        return True
+    return name.startswith(".") and name.endswith(".tmp") and name[1:].rsplit(".", 2)[0] in entries
 
 
 def is_model_directory(directory: Path) -> bool:

@@ -4,6 +4,7 @@ refuses a file the model or its language model learned from."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from reviewrnn.config import CorpusInfo
@@ -15,14 +16,31 @@ from reviewrnn.transfer import language_model_config, pretraining_leak, same_fil
 
 
 def trained_on_file(directory: Path, spec: str) -> bool:
-    """Whether `spec` (as --corpus names it, a relative path say) names the corpus the model trained on."""
+    """Whether `spec` (as --corpus names it, a relative path say) names the corpus the model trained on: the
+    same file, or the same bytes in another place (the training file moved, as evaluate's error advises)."""
     from reviewrnn.artifacts import load_config
 
-    own = CorpusSettings.of_run(load_config(directory).corpus).spec
+    trained = load_config(directory).corpus
+    own = CorpusSettings.of_run(trained).spec
     if spec == own:
         return True
     local = [not name.startswith(HUB_PREFIX) and name != "imdb" for name in (spec, own)]
-    return all(local) and Path(spec).resolve() == Path(own).resolve()
+    if not all(local) or not Path(spec).is_file():
+        return False
+    return Path(spec).resolve() == Path(own).resolve() or _sha256(Path(spec).resolve()) == trained.sha256
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_at(path: Path, size: int, modified: int) -> str:
+    from reviewrnn.fetch import sha256_file
+
+    return sha256_file(path)
+
+
+def _sha256(path: Path) -> str:
+    """A file's sha256, hashed once per process while it stays the same (evaluate asks more than once)."""
+    found = path.stat()
+    return _sha256_at(path, found.st_size, found.st_mtime_ns)
 
 
 def is_own_corpus(directory: Path, settings: CorpusSettings | None) -> bool:

@@ -73,7 +73,7 @@ def fit_decision(
     weights: a run extended with --resume --epochs), it is chosen again for its objective instead: the old
     weights' threshold had stayed in force on the new ones without a word.
     Returns VALID's temperature, ECE before and after, how many VALID reviews the model gives each label, and
-    what became of a threshold refitted (None when there was none).
+    what became of a threshold refitted (None when there was none, or it came out the same).
     """
     from reviewrnn import runtime
     from reviewrnn.scoring import split_probabilities
@@ -104,7 +104,7 @@ def fit_decision(
     }
 
 
-def _refit_threshold(decision, probabilities: np.ndarray, labels, config) -> str:
+def _refit_threshold(decision, probabilities: np.ndarray, labels, config) -> str | None:
     """The saved threshold chosen again on VALID for its objective, with the new weights and temperature; or
     dropped, when it has no objective (an older file) or the new weights leave none that meets it. Says which."""
     old, objective = decision.threshold, decision.threshold_objective
@@ -116,6 +116,8 @@ def _refit_threshold(decision, probabilities: np.ndarray, labels, config) -> str
         decision.threshold = decision.threshold_objective = None
         return f"the threshold {old:.4f} fitted on the earlier weights is dropped ({error}); choose one again"
     decision.threshold = chosen["threshold"]
+    if decision.threshold == old:
+        return None  # the same cut on the new weights: nothing to tell
     return f"the threshold for {objective} refitted on VALID for the new weights: {old:.4f} -> {decision.threshold:.4f}"
 
 

@@ -47,12 +47,6 @@ class LabelMap:
             for value in values.split(","):
                 _add_value(value, name, entry, ranges, words)
             entries.append(f"{values}={name}")
-        folded = {}
-        for name in names:  # "Negative" and "negative" made two classes without a word
-            if (other := folded.setdefault(name.casefold(), name)) != name:
-                raise LabelMapError(
-                    f"--label-map names {other!r} and {name!r}, which differ only in case; spell one class one way"
-                )
         if len(names) < 2:
             backwards = _number(names[0].lower()) is not None and words  # "negative=1": a word mapped to a rating
             hint = f"; is it backwards? write VALUES=NAME, e.g. {EXAMPLE}" if backwards else ""
@@ -69,6 +63,16 @@ class LabelMap:
         if number is None:
             return None
         return next((name for low, high, name in self.ranges if low <= number <= high), None)
+
+    def check_spelling(self) -> None:
+        """Class names that differ only in case ("Negative" and "negative" made two classes without a word): an
+        error for a map the user types, never for one a saved model already trained with."""
+        folded = {}
+        for name in self.names:
+            if (other := folded.setdefault(name.casefold(), name)) != name:
+                raise LabelMapError(
+                    f"--label-map names {other!r} and {name!r}, which differ only in case; spell one class one way"
+                )
 
     def encode(self, keys: list[str], label_names: list[str] | None, path) -> tuple[list[int], list[str]]:
         """Keys as class indices (UNMAPPED where dropped); `label_names` (a model's) must hold every mapped name."""

@@ -48,9 +48,17 @@ def unused_thresholds(unused: dict, command: str = "predict") -> str:
     )
 
 
-def already_finished(directory: Path, schedule: str, epochs: int, command: str = "train") -> str:
-    """A finished run resumed without --epochs: how to go on, which only a constant learning rate allows (a
-    trial followed the advice to add --epochs and was refused for its linear schedule)."""
+def already_finished(
+    directory: Path, schedule: str, epochs: int, command: str = "train", stopped_early: bool = False
+) -> str:
+    """A finished run resumed without --epochs: how to go on, which only a constant learning rate and a run not
+    stopped by --patience allow (a trial followed the advice to add --epochs and was refused)."""
+    if stopped_early:
+        return (
+            f"{directory}: this run already finished, stopped early by --patience, so more epochs would have "
+            f"stopped there too; for another run start a new one with `reviewrnn {command}` and the settings in "
+            f"{directory}/config.json"
+        )
     if schedule == "constant":
         return (
             f"{directory}: this run already finished; {command} it further with `reviewrnn {command} --resume "

@@ -152,7 +152,10 @@ def resume_pretrain(directory: Path, callbacks: Callbacks | None = None, epochs:
         elif state.get("done"):
             from reviewrnn.messages import already_finished
 
-            raise ReviewRNNError(already_finished(directory, config.train.schedule, config.train.epochs, "pretrain"))
+            early = state.get("waited", 0) >= config.train.patience
+            raise ReviewRNNError(
+                already_finished(directory, config.train.schedule, config.train.epochs, "pretrain", early)
+            )
         stop.before_training(callbacks.stage)("reading texts")
         texts = gather_texts(
             TextSpec.of_run(config.pretrain, config.corpus), config.train.valid_fraction, config.train.limit

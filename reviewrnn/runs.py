@@ -175,7 +175,10 @@ def resume_step(directory: Path, callbacks: Callbacks | None = None, epochs: int
         elif state.get("done"):
             from reviewrnn.messages import already_finished
 
-            raise ReviewRNNError(already_finished(directory, config.train.schedule, config.train.epochs))
+            early = state.get("waited", 0) >= config.train.patience
+            raise ReviewRNNError(
+                already_finished(directory, config.train.schedule, config.train.epochs, "train", early)
+            )
         corpus = config.corpus
         settings = CorpusSettings.of_run(corpus)
         with _distributed(config.train.device) as distributed:

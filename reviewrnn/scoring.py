@@ -120,8 +120,8 @@ def _corpus_settings(settings: CorpusSettings | None, trained: CorpusInfo) -> Co
     if settings is None:
         if trained.name.startswith("/") and not Path(trained.name).exists():  # a file: imdb and hub ids are names
             raise ReviewRNNError(
-                f"{trained.name}: the model's training file is no longer there; if it moved, give its new place "
-                "with --corpus FILE"
+                f"{trained.name}: the model's training file is no longer there; put it back, or score it where "
+                "it is now with `reviewrnn evaluate MODEL --corpus FILE`"
             )
         return own
     return replace(

@@ -248,10 +248,12 @@ def test_tokenize_never_writes_into_a_model_directory(tiny_csv, model_copy):
     """A trial followed the folder error's advice into a model: its tokenizer was replaced (a same-size one
     predicted without a word)."""
     before = (model_copy / "tokenizer.json").read_bytes()
-    for out in (model_copy, model_copy / "tokenizer.json", model_copy / "new.json"):
+    inside = (model_copy / "checkpoint" / "tokenizer.json", model_copy / "sub" / "tok.json")  # resume reads the first
+    for out in (model_copy, model_copy / "tokenizer.json", model_copy / "new.json", *inside):
         refused = one_error_line(cli("tokenize", "--corpus", tiny_csv, "--out", out, "--force", code=1))
         assert refused.startswith(f"error: {model_copy} is a model directory, whose tokenizer belongs to its weights")
     assert (model_copy / "tokenizer.json").read_bytes() == before and not (model_copy / "new.json").exists()
+    assert (model_copy / "checkpoint" / "tokenizer.json").read_bytes() == before and not (model_copy / "sub").exists()
 
 
 def test_an_early_stop_is_said_not_only_seen_as_a_short_epoch_table(tiny_csv, isolated_env):
@@ -371,8 +373,8 @@ def test_force_replaces_only_a_model_directory(tiny_csv, isolated_env, tmp_path,
         (a_file, "is a file, not a model directory"),
         (Path("."), "holds the current directory"),
         (own / "sub", "is not a reviewrnn model"),
-        (isolated_env["models"] / "other", "is not a reviewrnn model"),
-        (app, "is not a reviewrnn model"),
+        (isolated_env["models"] / "other", "is not a reviewrnn model (its config.json does not read as reviewrnn's)"),
+        (app, "or delete it yourself if it is a damaged model"),
     ):
         before = files_under(tmp_path)
         error = one_error_line(cli("train", "--corpus", tiny_csv, "--out", target, "--force", *TINY_TRAIN, code=1))
@@ -388,6 +390,7 @@ def test_force_replaces_only_a_model_directory(tiny_csv, isolated_env, tmp_path,
     assert "also holds files reviewrnn did not write (NOTES.md), which --force would delete" in error
     assert files_under(tmp_path) == before
     (empty / "NOTES.md").unlink()
+    (empty / ".config.json.k3j2.tmp").write_text("{")  # an atomic write's leftover is reviewrnn's own
     cli(
         "train", "--corpus", tiny_csv, "--limit", "60", "--out", empty, "--force", *TINY_TRAIN
     )  # a model alone: replaced
@@ -1110,16 +1113,23 @@ def test_evaluate_says_when_the_models_own_corpus_changed_or_moved(tiny_csv, iso
     corpus.write_bytes(tiny_csv.read_bytes())
     cli("train", "--corpus", corpus, "--limit", "60", "--name", "shop", *TINY_TRAIN)
     model = isolated_env["models"] / "shop"
-    with corpus.open("a", encoding="utf-8") as handle:
-        handle.write("".join(f"a brand new review number {n},positive\n" for n in range(30)))
-    result = cli("evaluate", model, "--json", "--threads", "1")
-    assert json.loads(result.stdout)["corpus_changed"] == [
-        f"{corpus} changed since {model} trained on it (sha256 differs): its test split now holds other reviews "
-        "than the model's own"
-    ]
-    assert "not saved: its corpus file changed since it trained" in result.stderr
-    assert not (model / "eval.json").exists()
+    original = corpus.read_bytes()
     corpus.rename(tmp_path / "moved.csv")
     moved = one_error_line(cli("evaluate", model, code=1))
-    assert moved == f"error: {corpus}: the model's training file is no longer there; if it moved, give its new " \
-        "place with --corpus FILE"  # fmt: skip
+    assert moved == f"error: {corpus}: the model's training file is no longer there; put it back, or score it " \
+        "where it is now with `reviewrnn evaluate MODEL --corpus FILE`"  # fmt: skip
+    there = cli("evaluate", model, "--corpus", tmp_path / "moved.csv", "--json", "--threads", "1")
+    assert "never trained on" not in there.stderr and "hash split" not in there.stderr  # its own bytes: its own
+    assert json.loads((model / "eval.json").read_text())["count"] == json.loads(there.stdout)["count"]
+    (model / "eval.json").unlink()
+    corpus.write_bytes(original + "".join(f"a brand new review number {n},positive\n" for n in range(30)).encode())
+    result = cli("evaluate", model, "--json", "--threads", "1")
+    changed = (
+        f"{corpus} changed since {model} trained on it (sha256 differs): its test split now holds other reviews "
+        "than the model's own"
+    )
+    assert json.loads(result.stdout)["corpus_changed"] == [changed]
+    assert "not saved: its corpus file changed since it trained" in result.stderr
+    assert not (model / "eval.json").exists()
+    compared = cli("compare", model, "--threads", "1")  # compare scores through evaluate: the same warning
+    assert f"warning: {changed}" in compared.stderr.replace("\n", " ") and not (model / "eval.json").exists()

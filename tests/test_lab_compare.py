@@ -91,7 +91,8 @@ def test_compare_png(trained_model, cut_model, tmp_path):
     result = CliRunner().invoke(app, ["compare", str(trained_model), str(cut_model), "--edges", "0,8,16", "--png", png])
     assert result.exit_code == 0, result.output
     assert png.read_bytes()[:4] == b"\x89PNG"
-    for name in ("by-length.txt", "by-length", "by-length.pgf", "."):  # refused before scoring (pgf: needs LaTeX)
+    (tmp_path / "folder.png").mkdir()
+    for name in ("by-length.txt", "by-length", "by-length.pgf", "folder.png"):  # before scoring (pgf: needs LaTeX)
         refused = CliRunner().invoke(app, ["compare", str(trained_model), "--png", tmp_path / name])
         assert refused.exit_code == 2 and "Invalid value for '--png'" in refused.stderr
 

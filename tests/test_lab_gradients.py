@@ -80,7 +80,7 @@ def test_decay_summary_of_a_geometric_decay():
     assert slope == pytest.approx(math.log(1e-2)) and vanish == 2
 
 
-def test_bidirectional_models_are_refused(trained_model, tmp_path):
+def test_bidirectional_models_are_refused(trained_model, pretrained_lm, tmp_path):
     model = RecurrentClassifier(ModelConfig(cell="gru", vocab_size=9, embed=2, hidden=2, bidirectional=True))
     with pytest.raises(ReviewRNNError, match="unidirectional"):
         stepwise_logits(model, torch.tensor([[1, 2]]))
@@ -91,6 +91,8 @@ def test_bidirectional_models_are_refused(trained_model, tmp_path):
     (both_ways / "config.json").write_text(json.dumps(config))
     with pytest.raises(ReviewRNNError, match=f"^{both_ways}: bidirectional, .* train one with --no-bidirectional$"):
         measure_model(both_ways)
+    with pytest.raises(ReviewRNNError, match="a language model, not a classifier; use reviewrnn train --init"):
+        measure_model(pretrained_lm)  # said before its shape
 
 
 def test_measure_a_saved_model(trained_model):

@@ -90,12 +90,22 @@ def test_names_keep_the_maps_order_except_negative_and_positive():
         ("1=negative 2=negative", "names one class"),
         ("negative=1", "names one class (1); a classifier needs at least two; is it backwards"),
         ("   ", "is empty"),
-        ("1,2=Negative 4,5=negative", "names 'Negative' and 'negative', which differ only in case"),  # not 2 classes
     ],
 )
 def test_corrupt_or_ambiguous_maps_are_refused(text, fragment):
     with pytest.raises(LabelMapError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         LabelMap.parse(text)
+
+
+def test_class_names_differing_only_in_case_are_refused_when_typed_not_when_saved(tmp_path):
+    """ "Negative" and "negative" made two classes without a word; a model saved with such a map still loads."""
+    text = "1,2=Negative 3=negative 4,5=positive"
+    assert LabelMap.parse(text).names == ("Negative", "negative", "positive")  # as a saved config reads it
+    with pytest.raises(LabelMapError, match="names 'Negative' and 'negative', which differ only in case"):
+        LabelMap.parse(text).check_spelling()
+    stars = write_table(tmp_path / "s.csv", [("good", "5"), ("bad", "1")], columns=("text", "stars"))
+    typed = invoke("corpus", stars, "--label-column", "stars", "--label-map", text)
+    assert typed.exit_code == 2 and "differ only in case" in typed.stderr
 
 
 # --- reading: both backends, the split, drop counts ------------------------------------------------

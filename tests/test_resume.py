@@ -339,6 +339,9 @@ def test_a_run_is_not_extended_where_it_would_not_be_the_longer_run(make_corpus,
         resume_step(stopped, epochs=9)
     with pytest.raises(ReviewRNNError, match=r"\(--patience 1\), so a run of 5 epochs"):  # not "give more": none helps
         resume_step(stopped, epochs=5)
+    with pytest.raises(ReviewRNNError, match=r"already finished, stopped early by --patience") as finished:
+        resume_step(stopped)  # a constant schedule, but --epochs would not help either: not advised
+    assert "--epochs N" not in str(finished.value)
 
 
 def test_an_interrupted_extension_leaves_the_model_as_usable_and_the_same_command_resumes_it(

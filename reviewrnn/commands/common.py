@@ -193,7 +193,9 @@ def label_map_option(text: str | None):
     if text is None:
         return None
     try:
-        return LabelMap.parse(text)
+        parsed = LabelMap.parse(text)
+        parsed.check_spelling()
+        return parsed
     except LabelMapError as error:
         raise typer.BadParameter(str(error).removeprefix("--label-map "), param_hint="'--label-map'") from None
 

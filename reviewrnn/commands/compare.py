@@ -40,6 +40,8 @@ def compare(
     require_model_directories(models)
     require_charts(png)
     results = [result.to_dict() for result in compare_models(models, parse_edges(edges), device, threads)]
+    for warning in (warning for result in results for warning in result["warnings"]):
+        err.print(f"warning: {warning}")
     if png:
         from reviewrnn.lab.charts import length_chart
 

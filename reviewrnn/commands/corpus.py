@@ -111,7 +111,7 @@ def _refuse_model_directory(out_path: Path) -> None:
     from reviewrnn.artifacts import is_model_directory
     from reviewrnn.errors import ReviewRNNError
 
-    for folder in (out_path, out_path.parent):
+    for folder in (out_path, *out_path.absolute().parents):  # MODEL/checkpoint/tokenizer.json too: resume reads it
         if folder.is_dir() and any(folder.iterdir()) and is_model_directory(folder):
             raise ReviewRNNError(
                 f"{folder} is a model directory, whose tokenizer belongs to its weights; give --out a file outside "

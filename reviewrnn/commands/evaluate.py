@@ -169,9 +169,8 @@ def _check_objective(objective: str) -> None:
     try:
         parse_objective(objective)
     except ReviewRNNError as error:
-        raise typer.BadParameter(
-            str(error).removeprefix(f"--find-threshold {objective!r}: "), param_hint="'--find-threshold'"
-        ) from None
+        said = str(error).removeprefix(f"--find-threshold {objective!r}: ")
+        raise typer.BadParameter(f"{said}; or none, to remove a saved one", param_hint="'--find-threshold'") from None
 
 
 def _fit_decision(models: list[Path], calibrate: bool, objective: str | None, device: str, threads) -> dict | None:

@@ -34,10 +34,12 @@ def gradients(
     """
     from reviewrnn import runtime
     from reviewrnn.artifacts import require_model_directories
-    from reviewrnn.lab.gradients import measure_model
+    from reviewrnn.lab.gradients import check_measurable, measure_model
     from reviewrnn.lab.tables import gradient_table
 
     require_model_directories(models)
+    for model in models:  # every one before any is measured
+        check_measurable(model)
     require_charts(png)
     runtime.set_threads(threads)
     flows = [flow.to_dict() for model in models for flow in measure_model(model, reviews, length, seed)]

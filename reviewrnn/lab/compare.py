@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from reviewrnn.config import DEFAULT_LENGTH_EDGES
@@ -33,6 +33,7 @@ class ModelLengths:
     rows: list[dict]  # evaluate.accuracy_by_length rows, each with "cut": True when its reviews were truncated
     gap: dict | None  # shortest minus longest non-empty bucket
     gap_read_whole: dict | None  # the same among buckets whose reviews the model read whole
+    warnings: list[str] = field(default_factory=list)  # evaluate's: the model's corpus file changed since training
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,6 +117,7 @@ def _lengths(name: str, directory: Path, config, report: dict) -> ModelLengths:
         rows=rows,
         gap=length_gap(rows),
         gap_read_whole=length_gap(whole),
+        warnings=list(report.get("corpus_changed", [])),
     )
 
 

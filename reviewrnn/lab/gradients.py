@@ -113,20 +113,31 @@ def long_reviews(encoded, length: int, count: int, seed: int) -> tuple[torch.Ten
     return torch.from_numpy(ids), torch.from_numpy(encoded.labels[chosen])
 
 
-def measure_model(
-    directory: Path, reviews: int = 64, length: int | None = None, seed: int = 0, name: str | None = None
-) -> list[GradientFlow]:
-    """Gradient flow of a saved model and of the same configuration at initialisation, on TEST reviews."""
-    from reviewrnn.artifacts import load_config, load_model
-    from reviewrnn.data import encode_set
-    from reviewrnn.lab.sources import model_split
-    from reviewrnn.model import RecurrentClassifier
+def check_measurable(directory: Path) -> None:
+    """A classifier reading one way, or one line naming the model and what to train instead: checked for every
+    model before any is measured (bidirectional is train's default, and pretrain's)."""
+    from reviewrnn.artifacts import load_config
 
-    if load_config(directory).model.bidirectional:  # named, before anything is read (train's default)
+    config = load_config(directory)
+    if config.pretrain is not None:
+        raise ReviewRNNError(f"{directory}: a language model, not a classifier; use reviewrnn train --init {directory}")
+    if config.model.bidirectional:
         raise ReviewRNNError(
             f"{directory}: bidirectional, and gradient flow is measured for unidirectional models; train one "
             "with --no-bidirectional"
         )
+
+
+def measure_model(
+    directory: Path, reviews: int = 64, length: int | None = None, seed: int = 0, name: str | None = None
+) -> list[GradientFlow]:
+    """Gradient flow of a saved model and of the same configuration at initialisation, on TEST reviews."""
+    from reviewrnn.artifacts import load_model
+    from reviewrnn.data import encode_set
+    from reviewrnn.lab.sources import model_split
+    from reviewrnn.model import RecurrentClassifier
+
+    check_measurable(directory)
     loaded = load_model(directory)
     config = loaded.config
     length = length or config.train.max_tokens
