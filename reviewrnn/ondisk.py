@@ -132,14 +132,14 @@ def load_disk_corpus(
     if len(split) != len(dataset):  # a cache file from another version of this file: never reuse it silently
         raise ReviewRNNError(f"{path}: the split cache does not match the file; delete {fetch.cache_dir() / 'ondisk'}")
     table = split.data.table
-    parts = _parts_without_duplicates(table)
-    labels = table.column("label").to_numpy().astype(np.int64)
+    labels = table.column("label").to_numpy().astype(np.int64)  # every row's, as the file gives them
     if training and (row := _first_empty_text(dataset, text_col, labels)) is not None:  # as corpus.py, uncached
         raise empty_text(path, row, text_col).at_line(row_line(found, row))
     if label_map is not None and training:
         label_map.check_present(np.bincount(labels[labels != UNMAPPED], minlength=len(label_names)), path, label_col)
     dropped = _dropped_values(dataset, label_col, labels, path) if label_map is not None else {}
-    return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, labels, dropped)
+    parts, kept = _parts_without_duplicates(table, labels)
+    return DiskCorpus(found.name, digest, dataset, text_col, label_col, list(label_names), parts, kept, dropped)
 
 
 def _first_empty_text(dataset, text_col: str, labels: np.ndarray) -> int | None:
@@ -165,15 +165,23 @@ def _dropped_values(dataset, label_col: str, labels: np.ndarray, path) -> dict[s
     return dict(counts.most_common())
 
 
-def _parts_without_duplicates(table) -> np.ndarray:
-    """Each row's split part, with every repeat of an earlier row's text marked DUPLICATE."""
+def _parts_without_duplicates(table, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's split part, with every repeat of an earlier row's text marked DUPLICATE; and the labels, where
+    a text's first copy is one a --label-map drops and a later copy one it keeps, with that copy's label on the
+    first (as splits.split_corpus does)."""
     digests = np.stack([table.column("digest_high").to_numpy(), table.column("digest_low").to_numpy()], axis=1)
     parts = table.column("part").to_numpy().astype(np.int8)
-    _, first = np.unique(digests, axis=0, return_index=True)
+    _, first, group = np.unique(digests, axis=0, return_index=True, return_inverse=True)
     repeated = np.ones(len(parts), dtype=bool)
     repeated[first] = False
     parts[repeated] = DUPLICATE
-    return parts
+    kept = labels.copy()
+    mapped = np.flatnonzero(labels != UNMAPPED)
+    first_mapped = np.full(len(first), -1)
+    first_mapped[group.ravel()[mapped][::-1]] = mapped[::-1]  # reversed: the earliest mapped copy is written last
+    late = (labels[first] == UNMAPPED) & (first_mapped >= 0)
+    kept[first[late]] = labels[first_mapped[late]]
+    return parts, kept
 
 
 class _SplitRows:

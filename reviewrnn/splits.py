@@ -39,15 +39,22 @@ def split_corpus(examples: Examples, valid_fraction: float = 0.1) -> Split:
     """Drop exact duplicate texts (keep the first), then split TRAIN/VALID/TEST by hash.
 
     Rows labelled UNMAPPED (by a --label-map) are de-duplicated like any row, then counted and
-    dropped: a kept review lands in the same part with or without the map.
+    dropped: a kept review lands in the same part with or without the map. Where a text's first copy is
+    one the map drops (a 3-star or unrated copy) and a later copy one it keeps, the first copy takes that
+    label: a trial's 5-star copies had been lost to earlier unrated ones.
     """
+    chosen: dict[str, int] = {}  # text -> its first copy's label, or its first mapped copy's
+    for text, label in zip(examples.texts, examples.labels):
+        if chosen.setdefault(text, label) == UNMAPPED:
+            chosen[text] = label
     seen: set[str] = set()
     parts = {"train": Examples([], []), "valid": Examples([], []), "test": Examples([], [])}
     unmapped = dict.fromkeys(parts, 0)
-    for text, label in zip(examples.texts, examples.labels):
+    for text in examples.texts:
         if text in seen:
             continue
         seen.add(text)
+        label = chosen[text]
         if is_test_text(text):
             name = "test"
         elif is_valid_text(text, valid_fraction):

@@ -683,3 +683,25 @@ def test_a_preferred_column_is_used_where_present_else_the_usual_names():
         pick_column(["text", "stars"], Preferred("rating"), LABEL_COLUMNS, "label", "f.csv")
     with pytest.raises(ReviewRNNError, match=r"no column 'rating'"):  # a named column is required
         pick_column(columns, "rating", LABEL_COLUMNS, "label", "f.csv")
+
+
+@pytest.mark.parametrize("backend", ["memory", "on disk"])
+def test_a_review_whose_first_copy_the_map_drops_keeps_a_later_copys_label(tmp_path, backend):
+    """A trial's file held 102 reviews twice, unrated or 3-star first and 5-star later: de-duplication kept the
+    first copy, the map dropped it, and the rated review was lost without a hint."""
+    from reviewrnn.labelmap import LabelMap
+    from reviewrnn.ondisk import load_disk_corpus
+    from reviewrnn.source import CorpusSettings, open_source
+
+    rows = [(f"review number {n} of the shop", str(1 + n % 5)) for n in range(200)]
+    late = [(text, "5") for text, stars in rows if stars in ("3",)]  # each 3-star review again, now 5 stars
+    path = write_table(tmp_path / "stars.csv", rows + late, columns=("text", "stars"))
+    settings = CorpusSettings(str(path), None, "stars", LabelMap.parse("1,2=negative 4,5=positive"))
+    source = open_source(settings, 0.1, backend == "on disk", None, needed="train")
+    sizes = source.info.sizes
+    assert sum(sizes.get(part, 0) for part in ("train", "valid", "test")) == 200  # 80 + 80 mapped, + 40 rescued
+    assert sum(source.info.unmapped.values()) == 0
+    if backend == "on disk":  # its kept labels agree with the in-memory split's, text by text
+        corpus = load_disk_corpus(str(path), None, "stars", 0.1, label_map=settings.label_map)
+        memory = split_corpus(load_corpus(str(path), None, "stars", label_map=settings.label_map).examples, 0.1)
+        assert corpus.sizes() == {part: len(getattr(memory, part)) for part in ("train", "valid", "test")}
