@@ -55,7 +55,7 @@ def save_model(
     return save_run(directory, config, tokenizer_json, history, weights)
 
 
-def output_directory(name: str | None, out: Path | None, cell: str, force: bool) -> Path:
+def output_directory(name: str | None, out: Path | None, cell: str, force: bool, language_model: bool = False) -> Path:
     """models/<name>/ (a timestamped name by default); an existing model is replaced only with --force.
 
     --force replaces a model directory (or an empty one) and nothing else: a new user's `--out DIR --force`
@@ -81,6 +81,7 @@ def output_directory(name: str | None, out: Path | None, cell: str, force: bool)
             f"{directory} is not a reviewrnn model ({why}); --force replaces only a model directory, so choose "
             "another --name/--out" + (", or delete it yourself if it is a damaged model" if unreadable else "")
         )
+    _refuse_other_kind(directory, language_model)
     if foreign := sorted(entry.name for entry in directory.iterdir() if not _written_by_reviewrnn(entry.name)):
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         raise ReviewRNNError(
@@ -98,6 +99,20 @@ def model_entries() -> frozenset[str]:
 
     core = {CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, HISTORY_FILE, EVAL_FILE, CHECKPOINT_DIR, *FAMILIARITY_FILES}
     return frozenset(core | {DOMAIN_FILE, SEEN_FILE, PRINTS_FILE})
+
+
+def _refuse_other_kind(directory: Path, language_model: bool) -> None:
+    """train --force replaces a classifier, pretrain --force a language model, never the other kind: a trial's
+    `pretrain --out models/bingru --force` had replaced a trained classifier with a language model."""
+    if not (directory / CONFIG_FILE).is_file():
+        return  # a run stopped before its first epoch, or an empty folder
+    is_lm = load_config(directory).pretrain is not None
+    if is_lm != language_model:
+        kind, other = ("a classifier", "pretrain") if not is_lm else ("a language model", "train")
+        raise ReviewRNNError(
+            f"{directory} holds {kind}; `reviewrnn {other} --force` replaces only its own kind, so choose another "
+            "--name/--out"
+        )
 
 
 def _written_by_reviewrnn(name: str) -> bool:

@@ -60,7 +60,12 @@ def _keep_familiarity(directory: Path, init, train_set, callbacks) -> None:
         callbacks.stage("keeping the language model for --familiarity")
         save_familiarity(directory, init, train_set.ids)
     except ReviewRNNError as error:
-        callbacks.stage(f"no --familiarity for this model: {error}")
+        from reviewrnn.artifacts import FAMILIARITY_FILES
+
+        if all((Path(directory) / name).is_file() for name in FAMILIARITY_FILES):  # a resumed run carried them
+            callbacks.stage(f"--familiarity keeps the language model saved with this model earlier ({error})")
+        else:
+            callbacks.stage(f"no --familiarity for this model: {error}")
 
 
 def fit_decision(

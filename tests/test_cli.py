@@ -1133,3 +1133,26 @@ def test_evaluate_says_when_the_models_own_corpus_changed_or_moved(tiny_csv, iso
     assert not (model / "eval.json").exists()
     compared = cli("compare", model, "--threads", "1")  # compare scores through evaluate: the same warning
     assert f"warning: {changed}" in compared.stderr.replace("\n", " ") and not (model / "eval.json").exists()
+
+
+def test_force_replaces_only_its_own_kind_of_model(trained_model, pretrained_lm, tiny_csv, tmp_path):
+    """A trial's `pretrain --out CLASSIFIER --force` replaced a trained classifier with a language model."""
+    from test_resume import files_under
+
+    classifier, lm = tmp_path / "classifier", tmp_path / "lm"
+    shutil.copytree(trained_model, classifier)
+    shutil.copytree(pretrained_lm, lm)
+    before = files_under(tmp_path)
+    refused = one_error_line(cli("pretrain", "--corpus", tiny_csv, "--out", classifier, "--force", code=1))
+    assert refused == (
+        f"error: {classifier} holds a classifier; `reviewrnn pretrain --force` replaces only its own kind, so "
+        "choose another --name/--out"
+    )
+    refused = one_error_line(cli("train", "--corpus", tiny_csv, "--out", lm, "--force", *TINY_TRAIN, code=1))
+    assert f"{lm} holds a language model; `reviewrnn train --force` replaces only its own kind" in refused
+    assert files_under(tmp_path) == before
+
+
+def test_a_threshold_of_nan_is_a_usage_error(trained_model):
+    refused = cli("predict", "-m", trained_model, "--threshold", "nan", "good", code=2)
+    assert "Invalid value for '--threshold': nan is not a probability" in one_error_line(refused)

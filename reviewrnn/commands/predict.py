@@ -50,11 +50,20 @@ FormatOption = Annotated[
     typer.Option("--format", help="tsv: label<TAB>probability; csv; jsonl: one JSON object per line."),
 ]
 TextOption = Annotated[bool, typer.Option("--text", help="Add the input text as the last column.")]
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and value != value:  # nan passes the range check: no comparison with it is true
+        raise typer.BadParameter("nan is not a probability; give a value in [0, 1]")
+    return value
+
+
 ThresholdOption = Annotated[
     float | None,
     typer.Option(
         min=0.0,
         max=1.0,
+        callback=_finite,
         help="For this call: say the second label when its probability is at least this "
         "(default: the model's saved threshold, else the most probable label).",
     ),

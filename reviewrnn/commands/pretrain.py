@@ -143,7 +143,7 @@ def pretrain(
     start = adopt_language_model(context, init, configs) if init is not None else None
     cell = configs[0].cell  # the language model's, with --init
     stamp = name or f"{cell}-lm-{datetime.now():%Y%m%d-%H%M%S}"
-    directory = output_directory(None, out_dir or models_root() / PRETRAINED_DIR / stamp, cell, force)
+    directory = output_directory(None, out_dir or models_root() / PRETRAINED_DIR / stamp, cell, force, True)
     process_settings(threads)
     spec = TextSpec(corpus, corpus_texts, list(unlabeled or []), text_column, corpus_column, label_column)
     with LMDisplay() as display:
