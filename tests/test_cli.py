@@ -399,7 +399,7 @@ def test_force_replaces_only_a_model_directory(tiny_csv, isolated_env, tmp_path,
 def test_every_file_a_model_directory_holds_is_one_force_may_replace(trained_model, pretrained_lm, tmp_path):
     """model_entries() lists what --force may delete with a model; a file a run writes and it lacks would make
     --force refuse a model. Here: a classifier scored on TEST (eval.json), and a language model."""
-    from reviewrnn.artifacts import model_entries
+    from reviewrnn.outdir import model_entries
 
     cli("evaluate", trained_model, "--threads", "1")
     for directory in (trained_model, pretrained_lm):

@@ -8,9 +8,10 @@ from dataclasses import replace
 import pytest
 from conftest import synthetic_reviews, tiny_configs, write_table
 
-from reviewrnn.artifacts import load_model, output_directory
+from reviewrnn.artifacts import load_model
 from reviewrnn.callbacks import Callbacks
 from reviewrnn.errors import ReviewRNNError
+from reviewrnn.outdir import output_directory
 from reviewrnn.runs import train_step
 from reviewrnn.scoring import evaluate_step
 from reviewrnn.source import CorpusSettings, corpus_summary, read_split

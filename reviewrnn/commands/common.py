@@ -221,3 +221,12 @@ def parse_edges(value: str) -> tuple[int, ...]:
             f"{value!r}: edges must start at 0 and increase, e.g. 0,64,128,256", param_hint="'--edges'"
         )
     return edges
+
+
+def note_stopped_early(outcome, measure: str) -> None:
+    """train's and pretrain's note when --patience ended the run before --epochs (the epoch table alone was mute)."""
+    if outcome.stopped_early:
+        from reviewrnn.messages import stopped_early
+
+        train = outcome.config.train
+        err.print(f"note: {stopped_early(outcome.best_epoch, train.patience, train.epochs, measure)}")

@@ -108,8 +108,8 @@ def tokenize(
 def _refuse_model_directory(out_path: Path) -> None:
     """A trained model's tokenizer.json belongs to its weights: a new one broke the model, or, of the same
     size, made it read other tokens without a word (a trial's `--out models/NAME/tokenizer.json --force`)."""
-    from reviewrnn.artifacts import is_model_directory
     from reviewrnn.errors import ReviewRNNError
+    from reviewrnn.outdir import is_model_directory
 
     for folder in (out_path, *out_path.absolute().parents):  # MODEL/checkpoint/tokenizer.json too: resume reads it
         if folder.is_dir() and any(folder.iterdir()) and is_model_directory(folder):

@@ -22,6 +22,7 @@ from reviewrnn.commands.common import (
     friendly_errors,
     given,
     model_name,
+    note_stopped_early,
     out,
     output_path,
     process_settings,
@@ -124,8 +125,9 @@ def pretrain(
     Ctrl-C saves a checkpoint; continue with: reviewrnn pretrain --resume DIR
     More epochs: reviewrnn pretrain --resume DIR --epochs 6
     """
-    from reviewrnn.artifacts import load_checkpoint_config, models_root, output_directory
+    from reviewrnn.artifacts import load_checkpoint_config, models_root
     from reviewrnn.lmtexts import TextSpec
+    from reviewrnn.outdir import output_directory
     from reviewrnn.pretraining import pretrain_step, resume_pretrain
 
     if resume is not None:
@@ -190,11 +192,7 @@ def _print_report(outcome) -> None:
         f"saved {outcome.directory} (best epoch {outcome.best_epoch}, held-out perplexity "
         f"{outcome.perplexity:.1f}, {sizes.get('tokens', 0):,} tokens, {outcome.seconds / 60:.1f} min)"
     )
-    if outcome.stopped_early:
-        from reviewrnn.messages import stopped_early
-
-        train = outcome.config.train
-        err.print(f"note: {stopped_early(outcome.best_epoch, train.patience, train.epochs, 'held-out perplexity')}")
+    note_stopped_early(outcome, "held-out perplexity")
     if per_source:
         out.print("training texts: " + ", ".join(f"{source} {count:,}" for source, count in per_source.items()))
     from reviewrnn.lmtexts import NO_CORPUS

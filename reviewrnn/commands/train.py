@@ -25,6 +25,7 @@ from reviewrnn.commands.common import (
     given,
     label_map_option,
     model_name,
+    note_stopped_early,
     out,
     output_path,
     process_settings,
@@ -172,7 +173,8 @@ def train(
     Ctrl-C saves a checkpoint; continue with: reviewrnn train --resume models/NAME
     More epochs: reviewrnn train --resume models/NAME --epochs 8
     """
-    from reviewrnn.artifacts import load_checkpoint_config, output_directory
+    from reviewrnn.artifacts import load_checkpoint_config
+    from reviewrnn.outdir import output_directory
     from reviewrnn.runs import resume_step, train_step
     from reviewrnn.source import CorpusSettings
 
@@ -256,11 +258,7 @@ def _print_saved(outcome) -> None:
         f"saved {outcome.directory} (best epoch {outcome.best_epoch}, validation accuracy "
         f"{outcome.best_valid_accuracy:.2%}, {outcome.seconds / 60:.1f} min)"
     )
-    if outcome.stopped_early:
-        from reviewrnn.messages import stopped_early
-
-        train = outcome.config.train
-        err.print(f"note: {stopped_early(outcome.best_epoch, train.patience, train.epochs, 'validation accuracy')}")
+    note_stopped_early(outcome, "validation accuracy")
     if outcome.threshold_refit:
         err.print(f"note: {outcome.threshold_refit}")
     if corpus.label_map is not None:
